@@ -1,0 +1,92 @@
+/** `inflow accounts add|list|disable|passwd`. */
+import type { Command } from 'commander';
+import type { Role } from '../store';
+import { isValidEstablishment } from '../schemas/establishment';
+import { hashPassword, randomPassword } from '../ingest/passwords';
+import { AuditLog } from '../store/audit-log';
+import { withDataDir, settingsFrom, openStoreFor, readStdin } from './common';
+import { UserError } from './exit';
+import { dataLayout } from '../config/layout';
+import { Store } from '../store';
+
+const ROLES: Role[] = ['garage', 'fleet', 'admin'];
+
+function checkEstablishment(s: string): string {
+  if (!isValidEstablishment(s)) throw new UserError(`"${s}" is not a valid establishment number (10 digits, mod-97 check digits)`);
+  return s;
+}
+
+async function passwordFrom(opts: { passwordStdin?: boolean }): Promise<{ password: string; generated: boolean }> {
+  if (!opts.passwordStdin) return { password: randomPassword(), generated: true };
+  const password = await readStdin();
+  if (password.length < 12) throw new UserError('password must be at least 12 characters');
+  return { password, generated: false };
+}
+
+export function registerAccounts(program: Command): void {
+  const accounts = program.command('accounts').description('manage establishment accounts');
+
+  withDataDir(accounts.command('add <establishment>').description('add an account (prints a generated password unless --password-stdin)'))
+    .requiredOption('--name <name>', 'establishment name')
+    .option('--role <role>', 'garage | fleet | admin', 'garage')
+    .option('--for <establishments>', 'fleet: comma-separated establishments it may send files for')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (establishment: string, opts) => {
+      checkEstablishment(establishment);
+      if (!ROLES.includes(opts.role)) throw new UserError(`--role must be one of ${ROLES.join(', ')}`);
+      const senders: string[] = opts.for ? String(opts.for).split(',').map((s: string) => checkEstablishment(s.trim())) : [];
+      if (senders.length && opts.role !== 'fleet') throw new UserError('--for is only for fleet accounts');
+      const settings = settingsFrom(opts);
+      const layout = dataLayout(settings.dataDir);
+      const store = Store.open(layout.db); // adding the first account may create the database
+      try {
+        const { password, generated } = await passwordFrom(opts);
+        const a = store.accounts.add({ establishment, name: opts.name, role: opts.role, senders, passwordHash: await hashPassword(password) });
+        new AuditLog(layout.auditLog).write('admin', { action: 'accounts add', establishment, role: a.role });
+        process.stdout.write(`added ${a.role} account ${a.establishment} (${a.name})\n`);
+        if (generated) process.stdout.write(`password: ${password}\n`);
+      } finally {
+        store.close();
+      }
+    });
+
+  withDataDir(accounts.command('list').description('list accounts'))
+    .option('--json', 'JSON output')
+    .action((opts) => {
+      const { store } = openStoreFor(settingsFrom(opts));
+      const rows = store.accounts.list().map((a) => ({
+        establishment: a.establishment, name: a.name, role: a.role, for: a.senders, disabled: a.disabled, createdAt: a.createdAt,
+      }));
+      store.close();
+      if (opts.json) return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      process.stdout.write(['ESTABLISHMENT  ROLE    STATE     NAME', ...rows.map((r) =>
+        `${r.establishment.padEnd(13)}  ${r.role.padEnd(6)}  ${(r.disabled ? 'disabled' : 'active').padEnd(8)}  ${r.name}${r.for.length ? ' (for ' + r.for.join(',') + ')' : ''}`)].join('\n') + '\n');
+    });
+
+  withDataDir(accounts.command('disable <id>').description('disable an account (its logins are refused)')).action((id: string, opts) => {
+    const settings = settingsFrom(opts);
+    const { store, layout } = openStoreFor(settings);
+    const ok = store.accounts.setDisabled(id, true);
+    store.close();
+    if (!ok) throw new UserError(`no account ${id}`);
+    new AuditLog(layout.auditLog).write('admin', { action: 'accounts disable', establishment: id });
+    process.stdout.write(`disabled ${id}\n`);
+  });
+
+  withDataDir(accounts.command('passwd <id>').description('set a new password (generated unless --password-stdin)'))
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (id: string, opts) => {
+      const settings = settingsFrom(opts);
+      const { store, layout } = openStoreFor(settings);
+      try {
+        if (!store.accounts.byEstablishment(id)) throw new UserError(`no account ${id}`);
+        const { password, generated } = await passwordFrom(opts);
+        store.accounts.setPasswordHash(id, await hashPassword(password));
+        new AuditLog(layout.auditLog).write('admin', { action: 'accounts passwd', establishment: id });
+        process.stdout.write(`password changed for ${id}\n`);
+        if (generated) process.stdout.write(`password: ${password}\n`);
+      } finally {
+        store.close();
+      }
+    });
+}

@@ -1,0 +1,51 @@
+/** Options every command shares, and turning them into settings and a store. */
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { resolveSettings, type Settings } from '../config/defaults';
+import { dataLayout, type DataLayout } from '../config/layout';
+import { Store } from '../store';
+import { UserError } from './exit';
+
+/** withDataDir adds --data-dir (default $INFLOW_DATA_DIR, else ./var). */
+export function withDataDir(cmd: Command): Command {
+  return cmd.option('--data-dir <dir>', 'data directory (default: $INFLOW_DATA_DIR, else ./var)');
+}
+
+/** withRedis adds --redis-url (default $REDIS_URL, else the private Redis `serve` recorded). */
+export function withRedis(cmd: Command): Command {
+  return cmd.option('--redis-url <url>', 'Redis URL (default: $REDIS_URL, else the private Redis that serve started)');
+}
+
+/** settingsFrom resolves the settings of a command from its options. */
+export function settingsFrom(opts: Record<string, unknown>, extra: Partial<Settings> = {}): Settings {
+  return resolveSettings({ dataDir: opts.dataDir as string | undefined, redisUrl: opts.redisUrl as string | undefined, ...extra });
+}
+
+/** openStoreFor opens the data directory's database; a user error when there is none yet. */
+export function openStoreFor(settings: Settings): { store: Store; layout: DataLayout } {
+  const layout = dataLayout(settings.dataDir);
+  if (!fs.existsSync(layout.db)) throw new UserError(`no database in ${layout.root}: start \`inflow serve\` once, or pass --data-dir`);
+  return { store: Store.open(layout.db), layout };
+}
+
+/** redisUrlFor: the configured URL, else the one `serve` recorded for its private Redis. */
+export function redisUrlFor(settings: Settings, layout: DataLayout): string {
+  if (settings.redisUrl) return settings.redisUrl;
+  if (fs.existsSync(layout.redisUrlFile)) return fs.readFileSync(layout.redisUrlFile, 'utf8').trim();
+  throw new UserError('no Redis configured: pass --redis-url or set REDIS_URL (or start `inflow serve` first)');
+}
+
+/** readStdin reads all of standard input (for --password-stdin). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** intOption parses a whole-number option or fails naming it. */
+export function intOption(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new UserError(`${name} must be a whole number, got "${v}"`);
+    return Number(v);
+  };
+}

@@ -1,0 +1,66 @@
+/** `inflow files list|show` and `inflow receipt`. */
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { filePkOf, type FileRecord, type Store } from '../store';
+import { withDataDir, settingsFrom, openStoreFor } from './common';
+import { UserError } from './exit';
+
+/** The JSON shape of SPEC §8 (`files list`); more fields may be added. */
+export function fileJson(f: FileRecord) {
+  return {
+    id: f.id, account: f.account, name: f.name, sha256: f.sha256, status: f.status, result: f.result,
+    receivedAt: f.receivedAt, processedAt: f.processedAt, size: f.size, format: f.format,
+    records: f.records, accepted: f.accepted, rejected: f.rejected, anomalies: f.anomalies, warnings: f.warnings,
+    duplicateOf: f.duplicateOf,
+  };
+}
+
+function fileById(store: Store, id: string): FileRecord {
+  const pk = filePkOf(id);
+  const f = pk === null ? null : store.files.get(pk);
+  if (!f) throw new UserError(`no file ${id}`);
+  return f;
+}
+
+export function registerFiles(program: Command): void {
+  const files = program.command('files').description('inspect received files');
+
+  withDataDir(files.command('list').description('list received files'))
+    .option('--status <status>', 'received | queued | processing | done | failed')
+    .option('--account <establishment>', 'only this account')
+    .option('--json', 'JSON output')
+    .action((opts) => {
+      const { store } = openStoreFor(settingsFrom(opts));
+      const list = store.files.list({ status: opts.status, account: opts.account });
+      store.close();
+      if (opts.json) return void process.stdout.write(JSON.stringify(list.map(fileJson), null, 2) + '\n');
+      const head = 'ID        ACCOUNT     STATUS      RESULT     RECORDS  ACCEPTED  REJECTED  ANOMALIES  NAME';
+      const rows = list.map((f) =>
+        [f.id.padEnd(8), f.account.padEnd(10), f.status.padEnd(10), (f.result ?? '-').padEnd(9), String(f.records ?? '-').padStart(7),
+          String(f.accepted ?? '-').padStart(8), String(f.rejected ?? '-').padStart(8), String(f.anomalies ?? '-').padStart(9), f.name].join('  '));
+      process.stdout.write([head, ...rows].join('\n') + '\n');
+    });
+
+  withDataDir(files.command('show <id>').description('show one file, with attempts, last error and receipt path'))
+    .option('--json', 'JSON output')
+    .action((id: string, opts) => {
+      const { store } = openStoreFor(settingsFrom(opts));
+      const f = fileById(store, id);
+      store.close();
+      const o = { ...fileJson(f), attempts: f.attempts, error: f.error, receipt: f.receiptPath };
+      if (opts.json) return void process.stdout.write(JSON.stringify(o, null, 2) + '\n');
+      process.stdout.write(Object.entries(o).map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`).join('\n') + '\n');
+    });
+
+  withDataDir(program.command('receipt <id>').description("print a file's receipt"))
+    .option('--xml', 'the XML receipt')
+    .action((id: string, opts) => {
+      const { store } = openStoreFor(settingsFrom(opts));
+      const f = fileById(store, id);
+      store.close();
+      if (!f.receiptPath || !fs.existsSync(f.receiptPath)) throw new UserError(`file ${f.id} has no receipt yet (status ${f.status})`);
+      const wantXml = !!opts.xml;
+      if (wantXml !== f.receiptPath.endsWith('.xml')) throw new UserError(`file ${f.id} has a ${f.receiptPath.endsWith('.xml') ? 'XML' : 'CSV'} receipt`);
+      process.stdout.write(fs.readFileSync(f.receiptPath));
+    });
+}

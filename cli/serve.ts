@@ -1,0 +1,52 @@
+/** `inflow serve`: the FTPS front, N workers and the reconciler, on the embedded defaults. */
+import type { Command } from 'commander';
+import { startService } from '../ingest/service';
+import { withDataDir, withRedis, settingsFrom, intOption } from './common';
+import { UserError, failWith } from './exit';
+
+export function registerServe(program: Command): void {
+  const cmd = program.command('serve').description('start the FTPS server and its workers');
+  withDataDir(cmd);
+  withRedis(cmd);
+  cmd
+    .option('--ftp-host <host>', 'FTPS listen address (default 127.0.0.1)')
+    .option('--ftp-port <port>', 'FTPS control port (default 2121)', intOption('--ftp-port'))
+    .option('--pasv-range <a-b>', 'passive data port range (default 50000-50100)')
+    .option('--pasv-url <host>', 'address announced in PASV replies (default: --ftp-host)')
+    .option('--workers <n>', 'in-process workers (default 1; 0 = FTPS front only)', intOption('--workers'))
+    .option('--tls-cert <file>', 'TLS certificate (PEM); default: self-signed in <data-dir>/tls')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--no-demo', 'do not create the demo account on first start')
+    .action(async (opts) => {
+      let pasvMin: number | undefined;
+      let pasvMax: number | undefined;
+      if (opts.pasvRange) {
+        const m = /^(\d+)-(\d+)$/.exec(opts.pasvRange);
+        if (!m) throw new UserError(`--pasv-range must look like 50000-50100, got "${opts.pasvRange}"`);
+        pasvMin = Number(m[1]);
+        pasvMax = Number(m[2]);
+      }
+      const settings = settingsFrom(opts, {
+        ftpHost: opts.ftpHost, ftpPort: opts.ftpPort, pasvMin, pasvMax, pasvUrl: opts.pasvUrl,
+        workers: opts.workers, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey,
+      });
+      const svc = await startService({ settings, demo: opts.demo !== false });
+      const out = [
+        'odo-inflow is serving',
+        `  data dir: ${svc.layout.root}`,
+        `  FTPS:     ftp://${settings.ftpHost}:${svc.ftpPort} (explicit FTPS, TLS 1.2+), passive ports ${settings.pasvMin}-${settings.pasvMax}`,
+        `  Redis:    ${svc.redisUrl}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
+        `  workers:  ${settings.workers}`,
+        `  audit:    ${svc.layout.auditLog}`,
+      ];
+      if (svc.demo) out.push('', svc.demo.text.trimEnd(), `  (also written to ${svc.layout.demoAccountFile})`);
+      out.push('', 'Ctrl-C stops it.');
+      process.stdout.write(out.join('\n') + '\n');
+      const shutdown = (sig: string) => {
+        process.stdout.write(`${sig}: stopping…\n`);
+        svc.stop().then(() => process.exit(0), failWith);
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

@@ -1,0 +1,107 @@
+/**
+ * Every service default in one place, with its unit and why. The CLI flags and `INFLOW_*` environment variables
+ * override these keys (see README "Configuration"); nothing else in the code hard-codes them.
+ */
+export interface Settings {
+  /** Data directory: SQLite db, stored files, receipts, TLS certificate, private Redis. @defaultValue './var' */
+  dataDir: string;
+  /** FTPS control address. 127.0.0.1 so a first start is not exposed; use 0.0.0.0 in production. */
+  ftpHost: string;
+  /** FTPS control port (explicit FTPS). 2121: no root needed. */
+  ftpPort: number;
+  /** Passive data port range (inclusive). Open it in the firewall with the control port. */
+  pasvMin: number;
+  pasvMax: number;
+  /** Address announced in PASV replies; defaults to ftpHost (EPSV does not need it). */
+  pasvUrl: string | null;
+  /** Redis URL; null = start a private redis-server in <dataDir>/redis. */
+  redisUrl: string | null;
+  /** In-process workers started by `serve` (0 = FTPS front only, for a fleet). */
+  workers: number;
+  /** Jobs one worker runs at once. Files are CPU and SQLite bound: 1 per process, scale with processes. */
+  concurrency: number;
+  /** TLS certificate and key (PEM); null = self-signed pair made in <dataDir>/tls on first start. */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** Largest accepted upload, bytes (F06 beyond). 512 MiB. */
+  maxFileBytes: number;
+  /** Most records in one file (F06 beyond). */
+  maxRecords: number;
+  /** Records per SQLite write transaction: big enough for throughput, small enough to keep BullMQ's lock renewed. */
+  batchSize: number;
+  /** Processing attempts per file before it is kept as `failed`. */
+  jobAttempts: number;
+  /** First retry delay, ms (exponential back-off). */
+  jobBackoffMs: number;
+  /** BullMQ key prefix; tests give each run its own. */
+  queuePrefix: string;
+  /** Seconds between reconciler passes (files received but not queued are queued again). */
+  reconcileSeconds: number;
+  /** Allowed decrease before A40/A41, km. */
+  decreaseToleranceKm: number;
+  /** Above this average km/day since the previous reading: A42. */
+  maxKmPerDay: number;
+}
+
+export const DEFAULTS: Readonly<Settings> = Object.freeze({
+  dataDir: './var',
+  ftpHost: '127.0.0.1',
+  ftpPort: 2121,
+  pasvMin: 50000,
+  pasvMax: 50100,
+  pasvUrl: null,
+  redisUrl: null,
+  workers: 1,
+  concurrency: 1,
+  tlsCert: null,
+  tlsKey: null,
+  maxFileBytes: 512 * 1024 * 1024,
+  maxRecords: 5_000_000,
+  batchSize: 5_000,
+  jobAttempts: 5,
+  jobBackoffMs: 2_000,
+  queuePrefix: 'inflow',
+  reconcileSeconds: 30,
+  decreaseToleranceKm: 0,
+  maxKmPerDay: 1_000,
+});
+
+/** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as SPEC §8 says). */
+export function envName(key: keyof Settings): string {
+  return 'INFLOW_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+/**
+ * resolveSettings lays defaults under environment values under explicit values, converting numbers and
+ * failing fast with the name of a bad setting.
+ */
+export function resolveSettings(explicit: Partial<Settings>, env: NodeJS.ProcessEnv = process.env): Settings {
+  const out: Record<string, unknown> = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS) as (keyof Settings)[]) {
+    let raw: unknown = env[envName(key)];
+    if (key === 'redisUrl' && raw === undefined) raw = env.REDIS_URL;
+    if (key === 'dataDir' && raw === undefined) raw = env.INFLOW_DATA_DIR;
+    if (explicit[key] !== undefined) raw = explicit[key];
+    if (raw === undefined || raw === '') continue;
+    const def = DEFAULTS[key];
+    if (typeof def === 'number') {
+      const n = typeof raw === 'number' ? raw : Number(raw);
+      if (!Number.isFinite(n) || n < 0) throw new SettingError(key, raw);
+      out[key] = n;
+    } else {
+      out[key] = String(raw);
+    }
+  }
+  const s = out as unknown as Settings;
+  if (s.pasvMin > s.pasvMax) throw new SettingError('pasvMin', `${s.pasvMin} > pasvMax ${s.pasvMax}`);
+  if ((s.tlsCert === null) !== (s.tlsKey === null)) throw new SettingError('tlsCert', 'give both --tls-cert and --tls-key');
+  return s;
+}
+
+/** A setting that cannot be used; names the setting and its environment variable. */
+export class SettingError extends Error {
+  readonly code = 'BAD_SETTING';
+  constructor(key: keyof Settings, value: unknown) {
+    super(`invalid setting ${key} (${envName(key)}): ${String(value)}`);
+  }
+}

@@ -1,0 +1,36 @@
+/** Where each thing lives in the data directory: the one place that knows the layout. */
+import path from 'node:path';
+
+export interface DataLayout {
+  root: string;
+  db: string;
+  /** Files taken in, out of every jail, named by a random id until processed. */
+  storeDir: string;
+  /** Per-account drop zones (FTPS `/`): held `.part`/`.tmp`/dot names and uploads in progress. */
+  dropDir(establishment: string): string;
+  /** Per-account receipts (FTPS `/receipts/`). */
+  receiptsDir(establishment: string): string;
+  tlsDir: string;
+  redisDir: string;
+  /** URL of the private Redis that `serve` started, for the other commands. */
+  redisUrlFile: string;
+  auditLog: string;
+  demoAccountFile: string;
+}
+
+/** dataLayout maps a data directory to its parts. */
+export function dataLayout(dataDir: string): DataLayout {
+  const root = path.resolve(dataDir);
+  return {
+    root,
+    db: path.join(root, 'inflow.db'),
+    storeDir: path.join(root, 'store'),
+    dropDir: (est) => path.join(root, 'drop', est),
+    receiptsDir: (est) => path.join(root, 'receipts', est),
+    tlsDir: path.join(root, 'tls'),
+    redisDir: path.join(root, 'redis'),
+    redisUrlFile: path.join(root, 'redis.url'),
+    auditLog: path.join(root, 'audit.log'),
+    demoAccountFile: path.join(root, 'demo-account.txt'),
+  };
+}

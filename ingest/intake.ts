@@ -1,0 +1,70 @@
+/**
+ * Upload intake, protocol-neutral: a completed upload leaves the jail for the store, is recorded `received`
+ * (durably), and is queued. This is the one upload-finished point; the FTPS handler and any other front end
+ * call it.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Settings } from '../config/defaults';
+import type { DataLayout } from '../config/layout';
+import type { Store, Account, FileRecord } from '../store';
+import type { AuditLog } from '../store/audit-log';
+import { enqueueFile, type FileQueue } from '../jobs/queue';
+
+export class Intake {
+  constructor(
+    private readonly deps: { store: Store; queue: FileQueue; layout: DataLayout; settings: Settings; audit: AuditLog },
+  ) {
+    fs.mkdirSync(deps.layout.storeDir, { recursive: true });
+  }
+
+  /**
+   * takeIn moves the finished upload at `src` into the store and records it; resolves once that is durable.
+   * Queueing is attempted too, but a Redis outage does not fail the upload: the reconciler queues it later.
+   */
+  async takeIn(account: Account, name: string, src: string, size: number, sha256: string, ip?: string): Promise<FileRecord> {
+    const { store, layout, audit } = this.deps;
+    const storedPath = path.join(layout.storeDir, crypto.randomUUID());
+    await fs.promises.rename(src, storedPath);
+    await fsyncDir(layout.storeDir);
+    const file = store.files.insertReceived({
+      accountId: account.id, name, storedPath, size, sha256, receivedAt: new Date().toISOString(),
+    });
+    audit.write('upload', { account: account.establishment, ip, name, file: file.id, size, sha256 });
+    try {
+      await enqueueFile(this.deps.queue, file.id, this.deps.settings, 3000);
+      store.files.markQueued(file.pk);
+    } catch (err) {
+      process.stderr.write(`intake: ${file.id} stays received, not queued: ${(err as Error).message}\n`);
+    }
+    return store.files.get(file.pk)!;
+  }
+
+  /** takeInExisting is takeIn for a file already in the drop zone (a held upload renamed to its final name). */
+  async takeInExisting(account: Account, name: string, src: string, ip?: string): Promise<FileRecord> {
+    const { size, sha256 } = await hashFile(src);
+    return this.takeIn(account, name, src, size, sha256, ip);
+  }
+}
+
+/** hashFile streams a file through SHA-256. */
+export async function hashFile(file: string): Promise<{ size: number; sha256: string }> {
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  for await (const chunk of fs.createReadStream(file)) {
+    size += (chunk as Buffer).length;
+    hash.update(chunk as Buffer);
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/** fsyncDir makes a rename into `dir` durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The whole service as `inflow serve` runs it: data directory, SQLite, Redis (given or private), TLS, the FTPS
+ * front, N in-process workers and the reconciler. Tests start it the same way.
+ */
+import fs from 'node:fs';
+import type { Settings } from '../config/defaults';
+import { dataLayout, type DataLayout } from '../config/layout';
+import { Store } from '../store';
+import { AuditLog } from '../store/audit-log';
+import { startRedisServer, type PrivateRedis } from '../jobs/redis-server';
+import { openFileQueue, type FileQueue } from '../jobs/queue';
+import { startFileWorker, type FileWorker } from '../jobs/worker';
+import { startReconciler } from '../jobs/reconciler';
+import { loadOrCreateTls } from './tls-cert';
+import { Intake } from './intake';
+import { startFtpsServer, type FtpsServer } from './ftps-server';
+import { createDemoAccount, type DemoLogin } from './demo-account';
+import { LoginGuard, LOGIN_GUARD_DEFAULTS, type LoginGuardOptions } from './login-guard';
+
+export interface ServiceOptions {
+  settings: Settings;
+  /** Make the demo account when the database has no account yet. */
+  demo: boolean;
+  loginGuard?: LoginGuardOptions;
+}
+
+export interface Service {
+  settings: Settings;
+  layout: DataLayout;
+  store: Store;
+  redisUrl: string;
+  ftpPort: number;
+  tlsCert: string;
+  demo: DemoLogin | null;
+  queue: FileQueue;
+  workers: FileWorker[];
+  stop(): Promise<void>;
+}
+
+/** startService starts everything and resolves when the FTPS port is listening. */
+export async function startService(opts: ServiceOptions): Promise<Service> {
+  const { settings } = opts;
+  const layout = dataLayout(settings.dataDir);
+  fs.mkdirSync(layout.root, { recursive: true });
+  const store = Store.open(layout.db, { durable: true });
+  const audit = new AuditLog(layout.auditLog);
+
+  let privateRedis: PrivateRedis | null = null;
+  let redisUrl = settings.redisUrl;
+  if (!redisUrl) {
+    privateRedis = await startRedisServer({ dir: layout.redisDir });
+    redisUrl = privateRedis.url;
+    fs.writeFileSync(layout.redisUrlFile, redisUrl + '\n');
+  }
+  const tls = await loadOrCreateTls(layout.tlsDir, settings.tlsCert, settings.tlsKey, [settings.ftpHost, settings.pasvUrl ?? '']);
+  const queue = openFileQueue(redisUrl, settings);
+  const intake = new Intake({ store, queue, layout, settings, audit });
+  const ftps: FtpsServer = await startFtpsServer({
+    settings, layout, store, intake, audit, tls,
+    guard: new LoginGuard(opts.loginGuard ?? LOGIN_GUARD_DEFAULTS),
+  });
+  const workers = Array.from({ length: settings.workers }, () => startFileWorker(redisUrl!, settings, layout));
+  const reconciler = startReconciler(store, queue, settings);
+
+  let demo: DemoLogin | null = null;
+  if (opts.demo && store.accounts.count() === 0) {
+    demo = await createDemoAccount(store, layout.demoAccountFile, { host: settings.ftpHost, port: ftps.port });
+  }
+
+  let stopped = false;
+  return {
+    settings, layout, store, redisUrl, ftpPort: ftps.port, tlsCert: tls.cert, demo, queue, workers,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      reconciler.stop();
+      await ftps.close().catch(() => {});
+      await Promise.all(workers.map((w) => w.close().catch(() => {})));
+      await queue.close();
+      store.close();
+      if (privateRedis) {
+        await privateRedis.stop();
+        fs.rmSync(layout.redisUrlFile, { force: true });
+      }
+    },
+  };
+}

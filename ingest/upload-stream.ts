@@ -1,0 +1,84 @@
+/**
+ * The write stream an FTPS upload goes into: a temp file in the account's drop zone, hashed (SHA-256) and
+ * counted as it arrives, capped at the size limit, fsynced at the end. Its `_final` runs the completion step
+ * (hold or take in) before the stream finishes, and ftp-srv sends 226 only after `finish` (stack notes §1):
+ * so a client's 226 means the file is durably stored and recorded. Any error removes the temp file.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Writable } from 'node:stream';
+
+export class UploadTooLargeError extends Error {
+  readonly code = 'UPLOAD_TOO_LARGE';
+  constructor(limit: number) {
+    super(`File exceeds the size limit of ${limit} bytes: upload refused (F06)`);
+  }
+}
+
+export interface CompletedUpload {
+  tempPath: string;
+  size: number;
+  sha256: string;
+}
+
+export class UploadStream extends Writable {
+  private fd: number | null = null;
+  private readonly hash = crypto.createHash('sha256');
+  private size = 0;
+  private completed = false;
+
+  constructor(
+    readonly tempPath: string,
+    private readonly maxBytes: number,
+    private readonly onComplete: (u: CompletedUpload) => Promise<void>,
+  ) {
+    super({ highWaterMark: 256 * 1024 });
+    // ftp-srv ends a stream that has a 'close' listener by emitting 'close' (pipe() adds one): end it then.
+    this.once('close', () => {
+      if (!this.destroyed && !this.writableEnded) this.end();
+    });
+  }
+
+  override _construct(cb: (err?: Error | null) => void): void {
+    fs.open(this.tempPath, 'w', 0o600, (err, fd) => {
+      this.fd = fd ?? null;
+      cb(err);
+    });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) return cb(new UploadTooLargeError(this.maxBytes));
+    this.hash.update(chunk);
+    fs.write(this.fd!, chunk, 0, chunk.length, null, (err) => cb(err));
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    fs.fsync(this.fd!, (err) => {
+      if (err) return cb(err);
+      fs.close(this.fd!, (err2) => {
+        this.fd = null;
+        if (err2) return cb(err2);
+        this.onComplete({ tempPath: this.tempPath, size: this.size, sha256: this.hash.digest('hex') }).then(
+          () => {
+            this.completed = true;
+            cb();
+          },
+          (e: Error) => cb(e),
+        );
+      });
+    });
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const fd = this.fd;
+    this.fd = null;
+    const cleanup = () => {
+      // Not completed: an aborted, refused or failed upload is discarded, never processed.
+      if (!this.completed) fs.rm(this.tempPath, { force: true }, () => cb(err));
+      else cb(err);
+    };
+    if (fd !== null) fs.close(fd, cleanup);
+    else cleanup();
+  }
+}

@@ -1,0 +1,30 @@
+/** What a receipt says (SPEC §6), whatever its format. */
+import type { IssueCode, Severity } from '../schemas/issue-catalogue';
+
+export type ReceiptStatus = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
+
+export interface ReceiptHeader {
+  fileId: string;
+  name: string;
+  sha256: string;
+  received: string;
+  processed: string;
+  status: ReceiptStatus;
+  records: number;
+  accepted: number;
+  rejected: number;
+  anomalies: number;
+  warnings: number;
+}
+
+export interface ReceiptIssue {
+  errorNumber: string | null;
+  line: number;
+  ref: string | null;
+  vin: string | null;
+  code: IssueCode;
+  severity: Severity;
+  field: string;
+  correctable: boolean;
+  message: string;
+}

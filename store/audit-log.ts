@@ -1,0 +1,34 @@
+/**
+ * The audit log (SPEC §2): one JSON object per line, appended. Small appends with O_APPEND are atomic, so the
+ * FTPS front and every worker process may write the same file.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type AuditEvent =
+  | 'login'
+  | 'login_failed'
+  | 'login_refused'
+  | 'upload'
+  | 'upload_aborted'
+  | 'upload_refused'
+  | 'held'
+  | 'receipt'
+  | 'file_failed'
+  | 'admin';
+
+export class AuditLog {
+  constructor(private readonly file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+  }
+
+  /** write appends one event; an audit write that fails is reported on stderr, never fatal to the caller. */
+  write(event: AuditEvent, fields: Record<string, unknown>): void {
+    const line = JSON.stringify({ ts: new Date().toISOString(), event, ...fields }) + '\n';
+    try {
+      fs.appendFileSync(this.file, line, { mode: 0o600 });
+    } catch (err) {
+      process.stderr.write(`audit log write failed: ${(err as Error).message}\n`);
+    }
+  }
+}

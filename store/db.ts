@@ -1,0 +1,56 @@
+/**
+ * Opening the SQLite database: pragmas, migrations, and the write-transaction helper every multi-step change
+ * goes through.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { MIGRATIONS } from './migrations';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /**
+   * synchronous=FULL: a commit survives power loss. The intake uses it (a 226 promises durability);
+   * workers use NORMAL (WAL stays consistent, the last commits may be redone after a power cut, and
+   * processing is idempotent).
+   */
+  durable?: boolean;
+  readonly?: boolean;
+}
+
+/** openDb opens (creating if needed) the database at `file`, in WAL mode, migrated to the latest schema. */
+export function openDb(file: string, opts: OpenOptions = {}): Db {
+  if (!opts.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file, { readonly: !!opts.readonly, timeout: 15_000 });
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    migrate(db);
+  }
+  db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
+  db.pragma('foreign_keys = ON');
+  db.pragma('cache_size = -65536'); // 64 MiB page cache
+  return db;
+}
+
+function migrate(db: Db): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const apply = db
+    .transaction((step: { version: number; sql: string }) => {
+      const row = db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null };
+      if ((row.v ?? 0) >= step.version) return; // another process got there first
+      db.exec(step.sql);
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(step.version);
+    })
+    .immediate.bind(null);
+  for (const step of MIGRATIONS) apply(step);
+}
+
+/**
+ * writeTx runs `fn` in a BEGIN IMMEDIATE transaction: the write lock is taken up front, so a read-then-write
+ * never fails half way with SQLITE_BUSY (better-sqlite3 #1067), and two workers checking and storing readings
+ * of the same vehicle are serialised. Busy waits use the connection's timeout.
+ */
+export function writeTx<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}

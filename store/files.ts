@@ -1,0 +1,201 @@
+/** Received batch files and their processing state (SPEC §6, §7). */
+import type { Db } from './db';
+
+export type FileStatus = 'received' | 'queued' | 'processing' | 'done' | 'failed';
+export type FileResult = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
+
+export interface FileRecord {
+  pk: number;
+  /** The file id senders and admins see, and the BullMQ job id: `F` + six or more digits. */
+  id: string;
+  accountId: number;
+  account: string; // establishment number of the uploading account
+  name: string;
+  storedPath: string;
+  size: number;
+  sha256: string;
+  format: string | null;
+  status: FileStatus;
+  result: FileResult | null;
+  duplicateOf: string | null;
+  receivedAt: string;
+  processedAt: string | null;
+  progressLine: number;
+  records: number | null;
+  accepted: number | null;
+  rejected: number | null;
+  anomalies: number | null;
+  warnings: number | null;
+  attempts: number;
+  error: string | null;
+  receiptPath: string | null;
+}
+
+/** fileIdOf turns a row id into the public file id (never all digits, as BullMQ job ids must not be). */
+export function fileIdOf(pk: number): string {
+  return 'F' + String(pk).padStart(6, '0');
+}
+
+/** filePkOf parses a public file id (`F000123`, or `123`); null when it is not one. */
+export function filePkOf(id: string): number | null {
+  const m = /^F?0*(\d{1,15})$/i.exec(id.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
+}
+
+interface FileRow {
+  id: number;
+  account_id: number;
+  establishment: string;
+  name: string;
+  stored_path: string;
+  size: number;
+  sha256: string;
+  format: string | null;
+  status: FileStatus;
+  result: FileResult | null;
+  duplicate_of: number | null;
+  received_at: string;
+  processed_at: string | null;
+  progress_line: number;
+  records: number | null;
+  accepted: number | null;
+  rejected: number | null;
+  anomalies: number | null;
+  warnings: number | null;
+  attempts: number;
+  error: string | null;
+  receipt_path: string | null;
+}
+
+const toFile = (r: FileRow): FileRecord => ({
+  pk: r.id,
+  id: fileIdOf(r.id),
+  accountId: r.account_id,
+  account: r.establishment,
+  name: r.name,
+  storedPath: r.stored_path,
+  size: r.size,
+  sha256: r.sha256,
+  format: r.format,
+  status: r.status,
+  result: r.result,
+  duplicateOf: r.duplicate_of === null ? null : fileIdOf(r.duplicate_of),
+  receivedAt: r.received_at,
+  processedAt: r.processed_at,
+  progressLine: r.progress_line,
+  records: r.records,
+  accepted: r.accepted,
+  rejected: r.rejected,
+  anomalies: r.anomalies,
+  warnings: r.warnings,
+  attempts: r.attempts,
+  error: r.error,
+  receiptPath: r.receipt_path,
+});
+
+const SELECT = 'SELECT f.*, a.establishment FROM files f JOIN accounts a ON a.id = f.account_id';
+
+export interface FileCounts {
+  records: number;
+  accepted: number;
+  rejected: number;
+  anomalies: number;
+  warnings: number;
+}
+
+/** File queries. */
+export class Files {
+  constructor(private readonly db: Db) {}
+
+  /** insertReceived records a file that is durably in the store; status `received`. */
+  insertReceived(f: { accountId: number; name: string; storedPath: string; size: number; sha256: string; receivedAt: string }): FileRecord {
+    const info = this.db
+      .prepare(
+        `INSERT INTO files (account_id, name, stored_path, size, sha256, status, received_at)
+         VALUES (?, ?, ?, ?, ?, 'received', ?)`,
+      )
+      .run(f.accountId, f.name, f.storedPath, f.size, f.sha256, f.receivedAt);
+    return this.get(Number(info.lastInsertRowid))!;
+  }
+
+  get(pk: number): FileRecord | null {
+    const r = this.db.prepare(`${SELECT} WHERE f.id = ?`).get(pk) as FileRow | undefined;
+    return r ? toFile(r) : null;
+  }
+
+  list(filter: { status?: string; account?: string; limit?: number } = {}): FileRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.status) {
+      where.push('f.status = ?');
+      args.push(filter.status);
+    }
+    if (filter.account) {
+      where.push('a.establishment = ?');
+      args.push(filter.account);
+    }
+    const sql = `${SELECT} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY f.id LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 1_000_000) as FileRow[]).map(toFile);
+  }
+
+  /** withStatus lists the files in one of the given states (the reconciler's work list). */
+  withStatus(statuses: FileStatus[]): FileRecord[] {
+    const marks = statuses.map(() => '?').join(',');
+    return (this.db.prepare(`${SELECT} WHERE f.status IN (${marks}) ORDER BY f.id`).all(...statuses) as FileRow[]).map(toFile);
+  }
+
+  /** firstWithSha returns the earliest file of this account with this content, the original of any duplicate. */
+  firstWithSha(accountId: number, sha256: string): FileRecord | null {
+    const r = this.db
+      .prepare(`${SELECT} WHERE f.account_id = ? AND f.sha256 = ? ORDER BY f.id LIMIT 1`)
+      .get(accountId, sha256) as FileRow | undefined;
+    return r ? toFile(r) : null;
+  }
+
+  /** setStatus moves a file to `status` unless it is already done (a late reconciler pass must not undo that). */
+  setStatus(pk: number, status: FileStatus): void {
+    this.db.prepare(`UPDATE files SET status = ? WHERE id = ? AND status != 'done'`).run(status, pk);
+  }
+
+  /** startAttempt marks the file processing and counts the attempt. */
+  /** markQueued: the job is in Redis. Only from `received`, so a late call never undoes a worker's progress. */
+  markQueued(pk: number): void {
+    this.db.prepare(`UPDATE files SET status = 'queued' WHERE id = ? AND status = 'received'`).run(pk);
+  }
+
+  startAttempt(pk: number, format: string | null): void {
+    this.db.prepare(`UPDATE files SET status = 'processing', attempts = attempts + 1, error = NULL, format = coalesce(?, format) WHERE id = ?`).run(format, pk);
+  }
+
+  setFormat(pk: number, format: string): void {
+    this.db.prepare('UPDATE files SET format = ? WHERE id = ?').run(format, pk);
+  }
+
+  /** setProgress records the last committed line; call inside the batch's write transaction. */
+  setProgress(pk: number, line: number): void {
+    this.db.prepare('UPDATE files SET progress_line = ? WHERE id = ?').run(line, pk);
+  }
+
+  /** finish records the outcome; the receipt is then (re)written from it. */
+  finish(pk: number, o: { result: FileResult; counts: FileCounts; duplicateOf?: number | null; processedAt: string }): void {
+    this.db
+      .prepare(
+        `UPDATE files SET result = ?, records = ?, accepted = ?, rejected = ?, anomalies = ?, warnings = ?,
+           duplicate_of = ?, processed_at = ? WHERE id = ?`,
+      )
+      .run(o.result, o.counts.records, o.counts.accepted, o.counts.rejected, o.counts.anomalies, o.counts.warnings,
+        o.duplicateOf ?? null, o.processedAt, pk);
+  }
+
+  /** markDone: the receipt is written; nothing more to do for this file. */
+  markDone(pk: number, receiptPath: string): void {
+    this.db.prepare(`UPDATE files SET status = 'done', receipt_path = ?, error = NULL WHERE id = ?`).run(receiptPath, pk);
+  }
+
+  /** recordError keeps the last processing error; `failed` when no retry is left. */
+  recordError(pk: number, error: string, failed: boolean): void {
+    this.db.prepare(`UPDATE files SET error = ?, status = CASE WHEN ? THEN 'failed' ELSE status END WHERE id = ?`).run(error, failed ? 1 : 0, pk);
+  }
+}

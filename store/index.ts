@@ -1,0 +1,42 @@
+/** The storage interface: typed functions over SQLite; no SQL outside this folder. */
+import { openDb, writeTx, Db, OpenOptions } from './db';
+import { Accounts } from './accounts';
+import { Files } from './files';
+import { Readings } from './readings';
+import { Issues } from './issues';
+
+export { writeTx } from './db';
+export type { Db } from './db';
+export * from './accounts';
+export * from './files';
+export * from './readings';
+export * from './issues';
+
+/** Store bundles the query classes over one connection. */
+export class Store {
+  readonly accounts: Accounts;
+  readonly files: Files;
+  readonly readings: Readings;
+  readonly issues: Issues;
+
+  private constructor(readonly db: Db) {
+    this.accounts = new Accounts(db);
+    this.files = new Files(db);
+    this.readings = new Readings(db);
+    this.issues = new Issues(db);
+  }
+
+  /** open opens the database file, migrating it if needed. */
+  static open(file: string, opts: OpenOptions = {}): Store {
+    return new Store(openDb(file, opts));
+  }
+
+  /** tx runs fn in one IMMEDIATE write transaction. */
+  tx<T>(fn: () => T): T {
+    return writeTx(this.db, fn);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Numbered schema migrations. The `schema_version` table holds the last one applied; each runs once, in order,
+ * in its own transaction. Append new steps; never edit an applied one.
+ */
+export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE accounts (
+  id            INTEGER PRIMARY KEY,
+  establishment TEXT NOT NULL UNIQUE,
+  name          TEXT NOT NULL,
+  role          TEXT NOT NULL CHECK (role IN ('garage', 'fleet', 'admin')),
+  senders       TEXT NOT NULL DEFAULT '[]',       -- JSON: establishments a fleet account may send for
+  password_hash TEXT NOT NULL,
+  disabled      INTEGER NOT NULL DEFAULT 0,
+  created_at    TEXT NOT NULL
+);
+CREATE TABLE files (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- file id shown as F000123
+  account_id    INTEGER NOT NULL REFERENCES accounts(id),
+  name          TEXT NOT NULL,                      -- name the sender gave it
+  stored_path   TEXT NOT NULL,
+  size          INTEGER NOT NULL,
+  sha256        TEXT NOT NULL,
+  format        TEXT,
+  status        TEXT NOT NULL,                      -- received | queued | processing | done | failed
+  result        TEXT,                               -- ACCEPTED | PARTIAL | REJECTED | DUPLICATE
+  duplicate_of  INTEGER,
+  received_at   TEXT NOT NULL,
+  processed_at  TEXT,
+  progress_line INTEGER NOT NULL DEFAULT 0,         -- last line whose batch is committed (resume point)
+  records       INTEGER,
+  accepted      INTEGER,
+  rejected      INTEGER,
+  anomalies     INTEGER,
+  warnings      INTEGER,
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  error         TEXT,
+  receipt_path  TEXT
+);
+CREATE INDEX files_account_sha ON files (account_id, sha256);
+CREATE INDEX files_status ON files (status);
+-- Clustered by vehicle then date, so the neighbour lookups and the insert touch the same pages.
+CREATE TABLE readings (
+  vin       TEXT NOT NULL,
+  date      TEXT NOT NULL,
+  seq       INTEGER NOT NULL,                       -- reception order: file id * 1e8 + line
+  odometer  INTEGER NOT NULL,
+  unit      TEXT NOT NULL,
+  km        INTEGER NOT NULL,
+  work      TEXT NOT NULL,
+  replaced  INTEGER NOT NULL,
+  digits    INTEGER,
+  sender    TEXT NOT NULL,
+  file_id   INTEGER NOT NULL,
+  line      INTEGER NOT NULL,
+  ref       TEXT,
+  plate     TEXT,
+  status    TEXT NOT NULL DEFAULT 'ok',             -- ok | flagged | corrected | superseded
+  PRIMARY KEY (vin, date, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX readings_source ON readings (file_id, line);
+CREATE TABLE issues (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,    -- error number = formatErrorNumber(id) for E and A issues
+  file_id     INTEGER NOT NULL,
+  line        INTEGER NOT NULL,
+  code        TEXT NOT NULL,
+  severity    TEXT NOT NULL,
+  field       TEXT NOT NULL,
+  message     TEXT NOT NULL,
+  ref         TEXT,
+  vin         TEXT,
+  correctable INTEGER NOT NULL,
+  corrected_by INTEGER,
+  UNIQUE (file_id, line, code, field)
+);
+`,
+  },
+];

@@ -1,0 +1,89 @@
+/**
+ * The README's first command on a fresh data directory: `inflow serve` on its embedded defaults starts a private
+ * redis-server, makes a self-signed certificate and the demo account, and a fixture uploaded with curl gets
+ * its receipt. SIGTERM stops it, Redis included.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../jobs/redis-server';
+import { curlUpload, curlDownload } from './helpers/ftp-clients';
+import { parseReceipt } from './helpers/receipt';
+
+const ROOT = path.join(__dirname, '..');
+let dir: string;
+let child: ChildProcess;
+let out = '';
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-serve-'));
+  const port = await freePort();
+  const pasv = 20000 + Math.floor(Math.random() * 800) * 50;
+  child = spawn(process.execPath, [path.join(ROOT, 'bin', 'inflow.js'), 'serve', '--ftp-port', String(port), '--pasv-range', `${pasv}-${pasv + 39}`], {
+    cwd: dir, // data in ./var of the working directory, as on a fresh machine
+    env: { ...process.env, REDIS_URL: '', INFLOW_DATA_DIR: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 30000;
+  while (!out.includes('Ctrl-C stops it.')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('serve did not start:\n' + out);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+
+afterAll(() => {
+  if (child && child.exitCode === null) child.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it('prints the demo login, keeps it in var/demo-account.txt (mode 600) and made a certificate', () => {
+  expect(out).toMatch(/user:\s+2123456692/);
+  expect(out).toMatch(/password:\s+\S{20}/);
+  expect(out).toContain('curl --ssl-reqd -k');
+  const demo = path.join(dir, 'var', 'demo-account.txt');
+  expect(fs.statSync(demo).mode & 0o777).toBe(0o600);
+  expect(fs.existsSync(path.join(dir, 'var', 'tls', 'cert.pem'))).toBe(true);
+  expect(fs.existsSync(path.join(dir, 'var', 'inflow.db'))).toBe(true);
+  expect(fs.readFileSync(path.join(dir, 'var', 'redis.url'), 'utf8')).toMatch(/^redis:\/\/127\.0\.0\.1:\d+/);
+});
+
+it('takes a fixture uploaded with curl --ssl-reqd -k -T and serves its receipt', async () => {
+  const text = fs.readFileSync(path.join(dir, 'var', 'demo-account.txt'), 'utf8');
+  const password = /password:\s+(\S+)/.exec(text)![1];
+  const port = Number(/ftp:\/\/127\.0\.0\.1:(\d+)/.exec(text)![1]);
+  const access = { host: '127.0.0.1', port, user: '2123456692', password };
+  const up = await curlUpload({ ...access, localFile: path.join(ROOT, 'fixtures', 'valid-3-readings.csv'), remotePath: '/valid-3-readings.csv' });
+  expect(up.stderr).toBe('');
+  expect(up.code).toBe(0);
+  const local = path.join(dir, 'receipt.csv');
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    const r = await curlDownload({ ...access, remotePath: '/receipts/valid-3-readings.csv.receipt.csv', localFile: local });
+    if (r.code === 0) break;
+    if (Date.now() > deadline) throw new Error('no receipt: ' + r.stderr);
+    await new Promise((res) => setTimeout(res, 300));
+  }
+  const receipt = parseReceipt(fs.readFileSync(local, 'utf8'));
+  expect(receipt.status).toBe('ACCEPTED');
+  expect(receipt.records).toBe(3);
+});
+
+it('stops on SIGTERM with exit 0 and stops its private Redis', async () => {
+  const redisUrl = fs.readFileSync(path.join(dir, 'var', 'redis.url'), 'utf8').trim();
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('exit', (c) => resolve(c));
+    child.kill('SIGTERM');
+  });
+  expect(code).toBe(0);
+  const port = Number(new URL(redisUrl).port);
+  const net = await import('node:net');
+  const refused = await new Promise<boolean>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(false)));
+    s.once('error', () => resolve(true));
+  });
+  expect(refused).toBe(true);
+});
