@@ -43,6 +43,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const layout = dataLayout(settings.dataDir);
   fs.mkdirSync(layout.root, { recursive: true });
   const store = Store.open(layout.db, { durable: true });
+  fs.chmodSync(layout.db, 0o600); // password hashes live here
   const audit = new AuditLog(layout.auditLog);
 
   let privateRedis: PrivateRedis | null = null;

@@ -18,7 +18,7 @@ export function repeatFinding(same: readonly SameValueReading[], filePk: number,
     return {
       code: 'E21',
       field: 'record',
-      message: `same VIN, date and odometer as line ${earlier.line} of this file`,
+      message: `Same VIN, date and odometer as line ${earlier.line} of this file.`,
     };
   }
   return null;
