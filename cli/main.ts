@@ -4,6 +4,7 @@ import { registerServe } from './serve';
 import { registerWorker } from './worker';
 import { registerAccounts } from './accounts';
 import { registerFiles } from './files';
+import { registerVehicles } from './vehicles';
 import { failWith } from './exit';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerWorker(program);
   registerAccounts(program);
   registerFiles(program);
+  registerVehicles(program);
   // Sub-commands inherit exitOverride so usage errors reach the one exit below.
   const override = (c: Command) => {
     c.exitOverride();

@@ -13,16 +13,15 @@ import type { Store, FileRecord, Account, FileResult } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import { detectFormat } from '../parsers/detect-format';
 import { readBatch } from '../parsers/read-batch';
-import type { BatchFormat, BatchItem, RecordFields } from '../parsers/types';
+import type { BatchFormat, BatchItem } from '../parsers/types';
 import { checkHeader } from '../schemas/header-checks';
 import { FileTally } from '../schemas/file-tally';
 import { checkRecord } from '../schemas/record-checks';
 import { brusselsToday } from '../schemas/brussels-date';
-import { repeatFinding } from '../schemas/repeat-checks';
 import { issueDef, isCorrectable, type Finding } from '../schemas/issue-catalogue';
-import type { Reading } from '../schemas/reading';
 import { writeReceipt } from './write-receipt';
 import { FileGoneError } from './errors';
+import { checkAndStore, type PendingRecord, type RecordContext } from './check-and-store';
 
 export interface PipelineContext {
   store: Store;
@@ -75,7 +74,7 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   const finished = store.files.get(file.pk)!;
   const receiptPath = await writeReceipt(store, ctx.layout, finished);
   store.files.markDone(file.pk, receiptPath);
-  ctx.audit.write('receipt', { file: finished.id, account: finished.account, name: finished.name, status: finished.result, path: receiptPath });
+  ctx.audit.write('receipt', { pid: process.pid, file: finished.id, account: finished.account, name: finished.name, status: finished.result, path: receiptPath });
   return store.files.get(file.pk)!;
 }
 
@@ -126,6 +125,7 @@ async function fileVerdict(ctx: PipelineContext, file: FileRecord, account: Acco
   const totals = tally.finish({ maxRecords: ctx.settings.maxRecords });
   verdict.records = totals.records;
   verdict.sender = header?.fields.sender ?? null;
+  if (verdict.sender) ctx.store.files.setSender(file.pk, verdict.sender);
   const headerFindings = checkHeader(header, allowedSenders(account));
   for (const f of headerFindings) verdict.findings.push({ ...f, line: header?.line ?? 1 });
   for (const f of totals.findings) {
@@ -138,17 +138,13 @@ async function fileVerdict(ctx: PipelineContext, file: FileRecord, account: Acco
   return verdict;
 }
 
-/** A record with its stateless check results, waiting for its batch. */
-interface PendingRecord {
-  line: number;
-  fields: RecordFields | null;
-  reading: Reading | null;
-  findings: Finding[];
-}
-
 /** storeRecords checks every record and stores the good ones, in batched write transactions. */
 async function storeRecords(ctx: PipelineContext, file: FileRecord, format: BatchFormat, sender: string): Promise<void> {
   const today = brusselsToday(new Date(file.receivedAt));
+  const recordCtx: RecordContext = {
+    store: ctx.store, filePk: file.pk, sender, receivedDate: today,
+    history: { decreaseToleranceKm: ctx.settings.decreaseToleranceKm, maxKmPerDay: ctx.settings.maxKmPerDay },
+  };
   const resumeAfter = file.progressLine;
   let batch: PendingRecord[] = [];
   let lastLine = resumeAfter;
@@ -164,41 +160,19 @@ async function storeRecords(ctx: PipelineContext, file: FileRecord, format: Batc
     }
     lastLine = item.line;
     if (batch.length >= ctx.settings.batchSize) {
-      commitBatch(ctx, file, sender, batch, lastLine);
+      commitBatch(recordCtx, batch, lastLine);
       batch = [];
       await new Promise((r) => setImmediate(r)); // let BullMQ renew its lock between batches
     }
   }
-  commitBatch(ctx, file, sender, batch, lastLine);
+  commitBatch(recordCtx, batch, lastLine);
 }
 
-/** commitBatch runs the checks that read the history and stores a batch, atomically with the progress line. */
-function commitBatch(ctx: PipelineContext, file: FileRecord, sender: string, batch: PendingRecord[], lastLine: number): void {
-  const { store } = ctx;
-  store.tx(() => {
-    for (const rec of batch) {
-      const findings = [...rec.findings];
-      const r = rec.reading;
-      if (r && r.vin) {
-        const repeat = repeatFinding(store.readings.sameValue(r.vin, r.date, r.odometer, r.unit), file.pk, rec.line);
-        if (repeat) findings.push(repeat);
-      } else if (r && !r.vin) {
-        // The vehicle register arrives with the history rules (issue #3); until then a plate alone is not enough.
-        findings.push({ code: 'E13', field: 'plate', message: 'no VIN given and the plate is not in the vehicle register' });
-      }
-      const rejected = findings.some((f) => issueDef(f.code).severity === 'E');
-      if (r && r.vin && !rejected) {
-        store.readings.insert({
-          vin: r.vin, date: r.date, odometer: r.odometer, unit: r.unit, km: r.km, work: r.work, replaced: r.replaced,
-          digits: r.digits, sender, fileId: file.pk, line: rec.line, ref: r.ref, plate: r.plate,
-          status: findings.some((f) => issueDef(f.code).severity === 'A') ? 'flagged' : 'ok',
-        });
-      }
-      const ref = rec.fields?.ref || null;
-      const vin = r?.vin ?? (rec.fields?.vin ? rec.fields.vin.toUpperCase() : null);
-      for (const f of findings) insertIssue(store, file.pk, rec.line, f, ref, vin);
-    }
-    store.files.setProgress(file.pk, lastLine);
+/** commitBatch checks and stores a batch atomically with the file's progress line. */
+function commitBatch(ctx: RecordContext, batch: PendingRecord[], lastLine: number): void {
+  ctx.store.tx(() => {
+    for (const rec of batch) checkAndStore(ctx, rec);
+    ctx.store.files.setProgress(ctx.filePk, lastLine);
   });
 }
 

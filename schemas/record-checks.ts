@@ -14,6 +14,16 @@ export const EARLIEST_READING_DATE = '1990-01-01';
 export const MAX_ODOMETER = 9_999_999;
 
 const VIN_RE = /^[A-HJ-NPR-Z0-9]{17}$/;
+
+/** isValidVin: 17 characters of [A-HJ-NPR-Z0-9] (no I, O, Q), already upper-cased. */
+export function isValidVin(vin: string): boolean {
+  return VIN_RE.test(vin);
+}
+
+/** normalisePlate upper-cases a plate and drops spaces and dashes ("1-abc-123" → "1ABC123"). */
+export function normalisePlate(plate: string): string {
+  return plate.toUpperCase().replace(/[\s-]+/g, '');
+}
 const REF_RE = /^[A-Za-z0-9._/-]{1,35}$/;
 // Leading zeros are allowed (a 5-digit meter may be copied as "04512"); the value is range-checked after.
 const ODOMETER_RE = /^\d{1,12}$/;
@@ -38,7 +48,7 @@ export function checkRecord(
   const add = (code: Finding['code'], field: string, message: string) => findings.push({ code, field, message });
 
   const vin = fields.vin.toUpperCase();
-  const plate = fields.plate.toUpperCase().replace(/[\s-]+/g, '');
+  const plate = normalisePlate(fields.plate);
   if (vin === '' && plate === '') add('E11', 'vin', 'Neither a VIN nor a plate is given.');
   else if (vin !== '' && !VIN_RE.test(vin)) {
     add('E12', 'vin', `The VIN ${quoteValue(fields.vin)} is not 17 letters and digits (no I, O or Q).`);

@@ -10,6 +10,8 @@ export interface FileRecord {
   id: string;
   accountId: number;
   account: string; // establishment number of the uploading account
+  /** The establishment in the header (for a fleet account, one it sends for); null until read. */
+  sender: string | null;
   name: string;
   storedPath: string;
   size: number;
@@ -48,6 +50,7 @@ interface FileRow {
   id: number;
   account_id: number;
   establishment: string;
+  sender: string | null;
   name: string;
   stored_path: string;
   size: number;
@@ -74,6 +77,7 @@ const toFile = (r: FileRow): FileRecord => ({
   id: fileIdOf(r.id),
   accountId: r.account_id,
   account: r.establishment,
+  sender: r.sender,
   name: r.name,
   storedPath: r.stored_path,
   size: r.size,
@@ -167,6 +171,11 @@ export class Files {
 
   startAttempt(pk: number, format: string | null): void {
     this.db.prepare(`UPDATE files SET status = 'processing', attempts = attempts + 1, error = NULL, format = coalesce(?, format) WHERE id = ?`).run(format, pk);
+  }
+
+  /** setSender records the establishment named in the file's header. */
+  setSender(pk: number, sender: string): void {
+    this.db.prepare('UPDATE files SET sender = ? WHERE id = ?').run(sender, pk);
   }
 
   setFormat(pk: number, format: string): void {

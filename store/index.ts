@@ -4,6 +4,7 @@ import { Accounts } from './accounts';
 import { Files } from './files';
 import { Readings } from './readings';
 import { Issues } from './issues';
+import { Vehicles } from './vehicles';
 
 export { writeTx } from './db';
 export type { Db } from './db';
@@ -11,6 +12,7 @@ export * from './accounts';
 export * from './files';
 export * from './readings';
 export * from './issues';
+export * from './vehicles';
 
 /** Store bundles the query classes over one connection. */
 export class Store {
@@ -18,12 +20,14 @@ export class Store {
   readonly files: Files;
   readonly readings: Readings;
   readonly issues: Issues;
+  readonly vehicles: Vehicles;
 
   private constructor(readonly db: Db) {
     this.accounts = new Accounts(db);
     this.files = new Files(db);
     this.readings = new Readings(db);
     this.issues = new Issues(db);
+    this.vehicles = new Vehicles(db);
   }
 
   /** open opens the database file, migrating it if needed. */

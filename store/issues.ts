@@ -76,6 +76,24 @@ export class Issues {
     for (const r of stmt.iterate(filePk) as IterableIterator<IssueRow>) yield toIssue(r);
   }
 
+  /** forRecord lists the issues of one record (file, line). */
+  forRecord(filePk: number, line: number): StoredIssue[] {
+    return (this.db.prepare('SELECT * FROM issues WHERE file_id = ? AND line = ? ORDER BY id').all(filePk, line) as IssueRow[]).map(toIssue);
+  }
+
+  /** withSender returns an issue and the establishment that sent the file it was found in. */
+  withSender(id: number): { issue: StoredIssue; sender: string | null } | null {
+    const r = this.db.prepare('SELECT i.*, f.sender AS file_sender FROM issues i JOIN files f ON f.id = i.file_id WHERE i.id = ?').get(id) as
+      | (IssueRow & { file_sender: string | null })
+      | undefined;
+    return r ? { issue: toIssue(r), sender: r.file_sender } : null;
+  }
+
+  /** markCorrected records that the record with reception order `bySeq` used this issue's one electronic correction. */
+  markCorrected(id: number, bySeq: number): void {
+    this.db.prepare('UPDATE issues SET corrected_by = ? WHERE id = ? AND corrected_by IS NULL').run(bySeq, id);
+  }
+
   get(id: number): StoredIssue | null {
     const r = this.db.prepare('SELECT * FROM issues WHERE id = ?').get(id) as IssueRow | undefined;
     return r ? toIssue(r) : null;

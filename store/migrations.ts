@@ -77,4 +77,22 @@ CREATE TABLE issues (
 );
 `,
   },
+  {
+    version: 2,
+    sql: `
+-- The vehicle register extract (inflow vehicles import): plate look-up, first registration, import flag, 5 digits.
+CREATE TABLE vehicles (
+  vin                TEXT PRIMARY KEY,
+  plate              TEXT,
+  first_registration TEXT,
+  imported           INTEGER NOT NULL DEFAULT 0,
+  digits             INTEGER
+) WITHOUT ROWID;
+CREATE INDEX vehicles_plate ON vehicles (plate);
+-- The establishment in the file's header (a fleet account sends for several).
+ALTER TABLE files ADD COLUMN sender TEXT;
+-- The issue a reading corrects (SPEC §5), and readings by source line for the history view.
+ALTER TABLE readings ADD COLUMN corrects INTEGER;
+`,
+  },
 ];

@@ -20,6 +20,8 @@ export interface StoredReading {
   ref: string | null;
   plate: string | null;
   status: ReadingStatus;
+  /** Id of the issue this reading corrects (SPEC §5), or null. */
+  corrects: number | null;
 }
 
 interface ReadingRow extends Omit<StoredReading, 'replaced' | 'fileId'> {
@@ -43,6 +45,7 @@ const toReading = (r: ReadingRow): StoredReading => ({
   ref: r.ref,
   plate: r.plate,
   status: r.status,
+  corrects: r.corrects,
 });
 
 /** seqOf orders readings of one date by reception: file first, then line. */
@@ -55,15 +58,20 @@ export class Readings {
   private readonly sameValueStmt: Database.Statement;
   private readonly insertStmt: Database.Statement;
   private readonly bySourceStmt: Database.Statement;
+  private readonly activeStmt: Database.Statement;
+  private readonly statusStmt: Database.Statement;
 
   constructor(private readonly db: Db) {
     this.sameValueStmt = db.prepare(
       'SELECT * FROM readings WHERE vin = ? AND date = ? AND odometer = ? AND unit = ? ORDER BY seq',
     );
     this.insertStmt = db.prepare(
-      `INSERT OR IGNORE INTO readings (vin, date, seq, odometer, unit, km, work, replaced, digits, sender, file_id, line, ref, plate, status)
-       VALUES (@vin, @date, @seq, @odometer, @unit, @km, @work, @replaced, @digits, @sender, @fileId, @line, @ref, @plate, @status)`,
+      `INSERT OR IGNORE INTO readings (vin, date, seq, odometer, unit, km, work, replaced, digits, sender, file_id, line, ref, plate, status, corrects)
+       VALUES (@vin, @date, @seq, @odometer, @unit, @km, @work, @replaced, @digits, @sender, @fileId, @line, @ref, @plate, @status, @corrects)`,
     );
+    // One range read of the clustered key: the whole timeline of a vehicle is a few pages at most.
+    this.activeStmt = db.prepare(`SELECT * FROM readings WHERE vin = ? AND status != 'superseded' ORDER BY date, seq`);
+    this.statusStmt = db.prepare('UPDATE readings SET status = ? WHERE file_id = ? AND line = ?');
     this.bySourceStmt = db.prepare('SELECT * FROM readings WHERE file_id = ? AND line = ?');
   }
 
@@ -75,6 +83,16 @@ export class Readings {
   /** insert stores a reading; a second insert of the same file line is ignored (idempotent re-runs). */
   insert(r: Omit<StoredReading, 'seq'>): void {
     this.insertStmt.run({ ...r, seq: seqOf(r.fileId, r.line), replaced: r.replaced ? 1 : 0 });
+  }
+
+  /** activeTimeline lists a vehicle's readings that count in its history (superseded ones do not), in order. */
+  activeTimeline(vin: string): StoredReading[] {
+    return (this.activeStmt.all(vin) as ReadingRow[]).map(toReading);
+  }
+
+  /** setStatus changes the status of the reading stored from (file, line); false when there is none. */
+  setStatus(filePk: number, line: number, status: ReadingStatus): boolean {
+    return this.statusStmt.run(status, filePk, line).changes === 1;
   }
 
   bySource(filePk: number, line: number): StoredReading | null {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
-import { csvBatch, vin } from './helpers/batch';
+import { csvBatch, daysAgo, vin } from './helpers/batch';
 
 const BIN = path.join(__dirname, '..', 'bin', 'inflow.js');
 
@@ -110,5 +110,56 @@ describe('inflow files and receipt', () => {
 
     expect(JSON.parse(inflow(['files', 'list', '--json', '--status', 'failed'], { env }).out)).toEqual([]);
     expect(inflow(['files', 'show', 'F999999'], { env }).code).toBe(1);
+  });
+});
+
+describe('inflow vehicles import and inflow history', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+    await svc.addAccount('2123456692', 'a password of some length');
+  });
+  afterAll(async () => svc?.teardown());
+
+  it('imports a register extract, all or nothing', () => {
+    const env = { INFLOW_DATA_DIR: svc.dir };
+    const good = path.join(svc.dir, 'reg.csv');
+    fs.writeFileSync(good, `vin;plate;first_registration;imported;digits\n${vin(1)};1-ABC-001;2020-01-15;N;\n${vin(2)};;2019-05-01;Y;5\n`);
+    const r = inflow(['vehicles', 'import', good], { env });
+    expect(r.err).toBe('');
+    expect(r.out).toContain('imported 2 vehicles');
+    expect(svc.store.vehicles.byPlate('1ABC001')).toMatchObject({ vin: vin(1), firstRegistration: '2020-01-15', imported: false });
+
+    const bad = path.join(svc.dir, 'bad.csv');
+    fs.writeFileSync(bad, `vin;plate;first_registration;imported;digits\n${vin(3)};;2020-01-15;N;\n NOT-A-VIN;;2020-13-01;N;\n`);
+    const b = inflow(['vehicles', 'import', bad], { env });
+    expect(b.code).toBe(1);
+    expect(b.err).toContain('line 3');
+    expect(svc.store.vehicles.byVin(vin(3))).toBeNull();
+  });
+
+  it('prints a timeline with flags, as a table and as JSON', async () => {
+    const c = await svc.connect('2123456692', 'a password of some length');
+    const send = async (name: string, rec: object) => {
+      await c.uploadFrom(Readable.from([Buffer.from(csvBatch('2123456692', [{ vin: vin(1), ...rec }], { trailer: true }))]), name);
+      await waitForReceipt(c, `${name}.receipt.csv`);
+    };
+    await send('h1.csv', { date: daysAgo(3), odometer: 50000 });
+    await send('h2.csv', { date: daysAgo(2), odometer: 40000, ref: 'WO-77' });
+    c.close();
+    const env = { INFLOW_DATA_DIR: svc.dir };
+    const j = inflow(['history', vin(1).toLowerCase(), '--json'], { env });
+    expect(j.code).toBe(0);
+    const h = JSON.parse(j.out);
+    expect(h.vin).toBe(vin(1));
+    expect(h.readings).toEqual([
+      expect.objectContaining({ date: daysAgo(3), odometer: 50000, unit: 'km', km: 50000, sender: '2123456692', line: 2, work: 'MAINT', replaced: false, status: 'ok', issues: [] }),
+      expect.objectContaining({ date: daysAgo(2), odometer: 40000, status: 'flagged', ref: 'WO-77', issues: [{ code: 'A40', errorNumber: expect.stringMatching(/^\d{12}$/), corrected: false }] }),
+    ]);
+    expect(h.readings[0].fileId).toMatch(/^F\d{6}$/);
+    const t = inflow(['history', vin(1)], { env });
+    expect(t.out).toContain('flagged');
+    expect(t.out).toContain('A40 ' + h.readings[1].issues[0].errorNumber);
+    expect(inflow(['history', vin(999)], { env }).code).toBe(1);
   });
 });

@@ -22,7 +22,7 @@ export interface R {
 export function rLine(r: R): string {
   const f = (v: unknown, d: string) => (v === undefined ? d : String(v));
   return [
-    'R', f(r.ref, ''), f(r.vin, 'WVWZZZ1JZXW000001'), f(r.plate, ''), f(r.date, daysAgo(2)), f(r.odometer, '10000'),
+    'R', f(r.ref, ''), f(r.vin, 'TSTVNZZZ000000001'), f(r.plate, ''), f(r.date, daysAgo(2)), f(r.odometer, '10000'),
     f(r.unit, 'km'), f(r.work, 'MAINT'), f(r.replaced, 'N'), f(r.digits, ''), f(r.corrects, ''),
   ].join(';');
 }
@@ -46,7 +46,7 @@ export function csvBatch(sender: string, records: (R | string)[], opts: { traile
   return lines.join('\n') + '\n';
 }
 
-/** vin makes a valid 17-character VIN ending in the given number. */
+/** vin makes a valid 17-character VIN ending in the given number (a prefix the fixtures do not use). */
 export function vin(n: number): string {
-  return 'WVWZZZ1JZXW' + String(n).padStart(6, '0');
+  return 'TSTVNZZZ' + String(n).padStart(9, '0');
 }

@@ -1,0 +1,146 @@
+/**
+ * Bench data: synthetic, valid, recent readings, streamed to disk (never held in memory).
+ *
+ * Vehicle i (0 ≤ i < vehicles) has a VIN that is unique and scattered over the key space (so inserts and look-ups
+ * are not in key order, as in a real nightly file), a base odometer and a per-reading increment below 1,000 km.
+ * Its k-th reading ("step" k) has odometer base + k × increment: every later step of a vehicle is higher, so a
+ * dataset whose steps follow the vehicle's earlier datasets is free of A40/A41/A42 and of E21/W51.
+ */
+import fs from 'node:fs';
+import { once } from 'node:events';
+
+/** The 33 characters a VIN may use (no I, O, Q). */
+const VIN_CHARS = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
+const VIN_SPACE = 33 ** 9; // 9 scattered characters after an 8-character prefix
+const VIN_MULT = 2_654_435_761; // coprime with 33, so i → i × MULT mod 33^9 is a bijection
+/** Largest vehicle count for which i × VIN_MULT stays an exact double. */
+export const MAX_VEHICLES = Math.floor(Number.MAX_SAFE_INTEGER / VIN_MULT);
+
+/** benchVin: 17 characters of [A-HJ-NPR-Z0-9], unique per vehicle index. */
+export function benchVin(i: number): string {
+  let x = (i * VIN_MULT + 12_345) % VIN_SPACE;
+  let tail = '';
+  for (let k = 0; k < 9; k++) {
+    tail += VIN_CHARS[x % 33]; // least significant digit first: consecutive vehicles land far apart in key order
+    x = Math.floor(x / 33);
+  }
+  return 'WVWZZZ1K' + tail;
+}
+
+/** odometer of vehicle i at its step-th reading (km). Increments are 25..424 km: plausible on any one day. */
+export function benchOdometer(i: number, step: number): number {
+  const base = 5_000 + ((i * 7_919) % 150_000);
+  const inc = 25 + ((i * 31) % 400);
+  return base + step * inc;
+}
+
+/** daysAgo: the UTC date n days before today (n ≥ 1 is never after today in Brussels). */
+export function daysAgo(n: number): string {
+  return new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * A dataset: passes over the vehicles [from, to); pass p dates every reading `dates[p]` and uses step
+ * `firstStep + p`. Records = (to − from) × dates.length, written pass by pass (one date after the other, as a
+ * DMS would send them).
+ */
+export interface Dataset {
+  name: string;
+  from: number;
+  to: number;
+  dates: string[];
+  firstStep: number;
+}
+
+export function datasetRecords(d: Dataset): number {
+  return (d.to - d.from) * d.dates.length;
+}
+
+export interface Reading {
+  ref: string;
+  vin: string;
+  date: string;
+  odometer: number;
+}
+
+export function* readingsOf(d: Dataset): Generator<Reading> {
+  let n = 0;
+  for (let p = 0; p < d.dates.length; p++) {
+    const date = d.dates[p];
+    for (let i = d.from; i < d.to; i++) {
+      n++;
+      yield { ref: `WO-${d.name}-${n}`, vin: benchVin(i), date, odometer: benchOdometer(i, d.firstStep + p) };
+    }
+  }
+}
+
+/** The inflow batch formats the bench can write. */
+export type BenchFormat = 'csv' | 'xml';
+
+export interface WrittenFile {
+  path: string;
+  records: number;
+  sum: number;
+  bytes: number;
+}
+
+/** A buffered writer that honours back-pressure. */
+class LineSink {
+  private buf: string[] = [];
+  private readonly out: fs.WriteStream;
+  bytes = 0;
+  constructor(file: string) {
+    this.out = fs.createWriteStream(file);
+  }
+  async push(s: string): Promise<void> {
+    this.buf.push(s);
+    if (this.buf.length >= 8192) await this.flush();
+  }
+  private async flush(): Promise<void> {
+    if (!this.buf.length) return;
+    const chunk = this.buf.join('');
+    this.buf = [];
+    this.bytes += Buffer.byteLength(chunk);
+    if (!this.out.write(chunk)) await once(this.out, 'drain');
+  }
+  async close(): Promise<void> {
+    await this.flush();
+    this.out.end();
+    await once(this.out, 'finish');
+  }
+}
+
+const xmlEsc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+
+/**
+ * writeBatch writes dataset `d` as an inflow batch file (header, records, trailer with count and odometer sum)
+ * and, when `nativeCsv` is given, the same records as plain `;`-separated rows for the sqlite3 baseline
+ * (ref;vin;plate;date;odometer;unit;work;replaced;digits;corrects — no H, R or T).
+ */
+export async function writeBatch(d: Dataset, format: BenchFormat, sender: string, file: string, nativeCsv?: string): Promise<WrittenFile> {
+  const out = new LineSink(file);
+  const native = nativeCsv ? new LineSink(nativeCsv) : null;
+  const created = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  let records = 0;
+  let sum = 0;
+  if (format === 'csv') await out.push(`H;INFLOW;1;${sender};${created};odo-inflow bench\n`);
+  else await out.push(`<?xml version="1.0" encoding="UTF-8"?>\n<inflow version="1" sender="${sender}" created="${created}" software="odo-inflow bench">\n`);
+  for (const r of readingsOf(d)) {
+    records++;
+    sum += r.odometer;
+    const row = `${r.ref};${r.vin};;${r.date};${r.odometer};km;MAINT;N;;`;
+    if (format === 'csv') await out.push(`R;${row}\n`);
+    else {
+      await out.push(
+        `  <reading ref="${xmlEsc(r.ref)}"><vin>${r.vin}</vin><date>${r.date}</date>` +
+          `<odometer unit="km">${r.odometer}</odometer><work>MAINT</work><replaced>N</replaced></reading>\n`,
+      );
+    }
+    if (native) await native.push(row + '\n');
+  }
+  if (format === 'csv') await out.push(`T;${records};${sum}\n`);
+  else await out.push(`  <trailer count="${records}" sum="${sum}"/>\n</inflow>\n`);
+  await out.close();
+  if (native) await native.close();
+  return { path: file, records, sum, bytes: out.bytes };
+}

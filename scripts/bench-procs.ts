@@ -1,0 +1,141 @@
+/**
+ * Bench child processes: `inflow serve` / `inflow worker` children with their output kept (log file + tail in
+ * memory), memory sampling from /proc, and a cleanup that stops every child, also on error or Ctrl-C.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** The CLI entry (bin/inflow.js runs dist/cli/main.js); this file runs from dist/scripts/. */
+export const INFLOW_BIN = path.resolve(__dirname, '..', '..', 'bin', 'inflow.js');
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  pid: number;
+  logFile: string;
+  /** Last lines of stdout+stderr. */
+  tail: string[];
+  exited: { code: number | null; signal: NodeJS.Signals | null } | null;
+}
+
+const TAIL_LINES = 40;
+
+/** spawnInflow starts `node bin/inflow.js <args>` (the pid is node's own: no shell in between). */
+export function spawnInflow(name: string, args: string[], logDir: string): Child {
+  const logFile = path.join(logDir, `${name}.log`);
+  const log = fs.createWriteStream(logFile);
+  const proc = spawn(process.execPath, [INFLOW_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const c: Child = { name, proc, pid: proc.pid!, logFile, tail: [], exited: null };
+  const keep = (stream: string) => (d: Buffer) => {
+    log.write(d);
+    for (const line of d.toString('utf8').split('\n')) if (line.trim()) c.tail.push(`[${stream}] ${line}`);
+    if (c.tail.length > TAIL_LINES) c.tail.splice(0, c.tail.length - TAIL_LINES);
+  };
+  proc.stdout!.on('data', keep('out'));
+  proc.stderr!.on('data', keep('err'));
+  proc.on('exit', (code, signal) => {
+    c.exited = { code, signal };
+    log.end();
+  });
+  return c;
+}
+
+/** waitForOutput resolves when the child prints `text`; rejects when it exits first or time runs out. */
+export function waitForOutput(c: Child, text: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + timeoutMs;
+    const tick = () => {
+      if (c.tail.some((l) => l.includes(text))) return resolve();
+      if (c.exited) return reject(new Error(`${c.name} exited (code ${c.exited.code}, signal ${c.exited.signal}) before printing "${text}"\n${describeTail(c)}`));
+      if (Date.now() > deadline) return reject(new Error(`${c.name} did not print "${text}" within ${timeoutMs} ms\n${describeTail(c)}`));
+      setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+export function describeTail(c: Child, lines = 20): string {
+  return `--- last lines of ${c.name} (pid ${c.pid}, full log ${c.logFile}) ---\n` + (c.tail.slice(-lines).join('\n') || '(no output)');
+}
+
+/** stopChild: SIGTERM (the CLI closes gracefully), SIGKILL after `graceMs`. */
+export function stopChild(c: Child, graceMs = 5000): Promise<void> {
+  return new Promise((resolve) => {
+    if (c.exited || c.proc.exitCode !== null || c.proc.signalCode !== null) return resolve();
+    const t = setTimeout(() => c.proc.kill('SIGKILL'), graceMs);
+    c.proc.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    c.proc.kill('SIGTERM');
+  });
+}
+
+/** runInflow runs a short CLI command to completion (accounts add, files list). */
+export function runInflow(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [INFLOW_BIN, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
+}
+
+/** kB value of one /proc/<pid>/status field, or null when the process is gone. */
+export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * RssSampler reads VmRSS of the watched processes every `intervalMs` and keeps, per process, the peak since the
+ * last `resetPeaks()` (one stage) and over the whole run.
+ */
+export class RssSampler {
+  private readonly watched = new Map<string, number>();
+  private readonly stagePeak = new Map<string, number>();
+  private readonly runPeak = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly intervalMs = 100) {}
+
+  watch(name: string, pid: number): void {
+    this.watched.set(name, pid);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  sample(): void {
+    for (const [name, pid] of this.watched) {
+      const kb = procStatusKb(pid, 'VmRSS');
+      if (kb === null) continue;
+      if (kb > (this.stagePeak.get(name) ?? 0)) this.stagePeak.set(name, kb);
+      if (kb > (this.runPeak.get(name) ?? 0)) this.runPeak.set(name, kb);
+    }
+  }
+
+  /** resetPeaks starts a new stage; returns nothing (read stage peaks with stagePeakMb). */
+  resetPeaks(): void {
+    this.stagePeak.clear();
+    this.sample();
+  }
+
+  stagePeakMb(name: string): number | null {
+    const kb = this.stagePeak.get(name);
+    return kb === undefined ? null : kb / 1024;
+  }
+
+  runPeakMb(name: string): number | null {
+    const kb = this.runPeak.get(name);
+    return kb === undefined ? null : kb / 1024;
+  }
+}
