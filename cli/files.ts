@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { filePkOf, type FileRecord, type Store } from '../store';
 import { withDataDir, settingsFrom, openStoreFor } from './common';
 import { UserError } from './exit';
+import { receiptHeaderOf, receiptIssuesOf } from '../jobs/write-receipt';
+import { xmlReceiptChunks } from '../receipts/xml-receipt';
 
 /** The JSON shape of SPEC §8 (`files list`); more fields may be added. */
 export function fileJson(f: FileRecord) {
@@ -52,15 +54,18 @@ export function registerFiles(program: Command): void {
       process.stdout.write(Object.entries(o).map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`).join('\n') + '\n');
     });
 
-  withDataDir(program.command('receipt <id>').description("print a file's receipt"))
-    .option('--xml', 'the XML receipt')
+  withDataDir(program.command('receipt <id>').description("print a file's receipt (as written: CSV or XML, after its input)"))
+    .option('--xml', 'print it as XML (rendered from the database when the written receipt is CSV)')
     .action((id: string, opts) => {
       const { store } = openStoreFor(settingsFrom(opts));
-      const f = fileById(store, id);
-      store.close();
-      if (!f.receiptPath || !fs.existsSync(f.receiptPath)) throw new UserError(`file ${f.id} has no receipt yet (status ${f.status})`);
-      const wantXml = !!opts.xml;
-      if (wantXml !== f.receiptPath.endsWith('.xml')) throw new UserError(`file ${f.id} has a ${f.receiptPath.endsWith('.xml') ? 'XML' : 'CSV'} receipt`);
-      process.stdout.write(fs.readFileSync(f.receiptPath));
+      try {
+        const f = fileById(store, id);
+        if (!f.receiptPath || !fs.existsSync(f.receiptPath)) throw new UserError(`file ${f.id} has no receipt yet (status ${f.status})`);
+        if (!opts.xml || f.receiptPath.endsWith('.xml')) return void process.stdout.write(fs.readFileSync(f.receiptPath));
+        // Same content as the written receipt: both come from the file's row and its issues.
+        process.stdout.write([...xmlReceiptChunks(receiptHeaderOf(f), receiptIssuesOf(store, f.pk))].join(''));
+      } finally {
+        store.close();
+      }
     });
 }

@@ -5,6 +5,9 @@ import { registerWorker } from './worker';
 import { registerAccounts } from './accounts';
 import { registerFiles } from './files';
 import { registerVehicles } from './vehicles';
+import { registerLabel } from './label';
+import { registerReport } from './report';
+import { registerUpload } from './upload';
 import { failWith } from './exit';
 
 export function buildProgram(): Command {
@@ -18,6 +21,9 @@ export function buildProgram(): Command {
   registerAccounts(program);
   registerFiles(program);
   registerVehicles(program);
+  registerLabel(program);
+  registerReport(program);
+  registerUpload(program);
   // Sub-commands inherit exitOverride so usage errors reach the one exit below.
   const override = (c: Command) => {
     c.exitOverride();

@@ -6,31 +6,32 @@
  * In order: plate → VIN through the register (E13), first registration (E18), the correction it names (E30–E32),
  * repeats (E21, W51), late reporting (W50), then the history rules (A40–A42, W52, W53).
  */
-import type { Store, StoredIssue, Vehicle } from '../store';
-import { seqOf } from '../store';
+import type { Store, StoredIssue, Vehicle, TimelineRow } from '../store';
+import { seqOf, fileOfSeq, lineOfSeq, kmOf, STATUS_SUPERSEDED } from '../store';
+import { dayOf } from '../schemas/day-number';
+import { WORK_TYPES } from '../schemas/reading';
 import type { RecordFields } from '../parsers/types';
-import type { Reading } from '../schemas/reading';
+import type { PendingRecord } from './read-records';
 import { issueDef, isCorrectable, type Finding } from '../schemas/issue-catalogue';
 import { repeatFinding } from '../schemas/repeat-checks';
 import { correctionSeq, correctionFinding } from '../schemas/corrections';
-import { historyFindings, type HistoryOptions } from '../schemas/history';
+import { historyFindings, type HistoryOptions, type TimelineReading } from '../schemas/history';
+import type { SameValueReading } from '../schemas/repeat-checks';
 import { isLate } from '../schemas/working-days';
-
-/** A record with its stateless check results, waiting for its batch. */
-export interface PendingRecord {
-  line: number;
-  fields: RecordFields | null;
-  reading: Reading | null;
-  findings: Finding[];
-}
 
 export interface RecordContext {
   store: Store;
   filePk: number;
   /** The establishment in the file's header. */
   sender: string;
+  /** The same, as stored (an integer). */
+  senderNumber: number;
   /** The Brussels date the file was received (W50). */
   receivedDate: string;
+  /** False when the vehicle register is empty: no look-up can find anything (checked per batch). */
+  registerInUse: boolean;
+  /** Whether a work date is late, by date: a file holds few distinct dates and this runs per record. */
+  lateByDate: Map<string, boolean>;
   history: HistoryOptions;
 }
 
@@ -39,17 +40,17 @@ const isError = (f: Finding) => issueDef(f.code).severity === 'E';
 /** checkAndStore runs the registry checks for one record, stores its reading when it passes and its issues. */
 export function checkAndStore(ctx: RecordContext, rec: PendingRecord): void {
   const { store, filePk, sender } = ctx;
-  const findings = [...rec.findings];
+  const findings = rec.findings; // the batch's own array: added to in place
   const r = rec.reading;
 
   let vin = r?.vin ?? null;
   let vehicle: Vehicle | null = null;
   if (r) {
     if (!vin && r.plate) {
-      vehicle = store.vehicles.byPlate(r.plate);
+      vehicle = ctx.registerInUse ? store.vehicles.byPlate(r.plate) : null;
       vin = vehicle?.vin ?? null;
       if (!vin) findings.push({ code: 'E13', field: 'plate', message: `No VIN given and the plate ${r.plate} is not in the vehicle register.` });
-    } else if (vin) {
+    } else if (vin && ctx.registerInUse) {
       vehicle = store.vehicles.byVin(vin);
     }
     if (vehicle?.firstRegistration && r.date < vehicle.firstRegistration) {
@@ -72,9 +73,10 @@ export function checkAndStore(ctx: RecordContext, rec: PendingRecord): void {
     }
   }
 
-  let timeline = r && vin ? store.readings.activeTimeline(vin) : null;
+  const day = r ? dayOf(r.date) : 0;
+  let timeline = r && vin ? activeTimeline(store.readings.timelineRows(vin)) : null;
   if (r && timeline) {
-    const repeat = repeatFinding(r, timeline, filePk, rec.line, sender);
+    const repeat = repeatFinding({ day, odometer: r.odometer, unit: r.unit }, timeline, filePk, rec.line, ctx.senderNumber);
     if (repeat) findings.push(repeat);
   }
 
@@ -84,28 +86,30 @@ export function checkAndStore(ctx: RecordContext, rec: PendingRecord): void {
   if (storable) {
     if (target && target.severity === 'A') {
       // The flagged reading is replaced by this one and the history is checked again without it.
-      store.readings.setStatus(target.filePk, target.line, 'superseded');
-      timeline = timeline!.filter((t) => !(t.fileId === target!.filePk && t.line === target!.line));
+      if (target.vin) store.readings.supersede(target.vin, target.filePk, target.line);
+      timeline = timeline!.filter((t) => t.seq !== seqOf(target!.filePk, target!.line));
     }
-    if (isLate(r!.date, ctx.receivedDate)) {
+    let late = ctx.lateByDate.get(r!.date);
+    if (late === undefined) ctx.lateByDate.set(r!.date, (late = isLate(r!.date, ctx.receivedDate)));
+    if (late) {
       findings.push({ code: 'W50', field: 'date', message: `Reported late: received on ${ctx.receivedDate}, more than 5 working days after ${r!.date}.` });
     }
     const startsSeries = r!.replaced || r!.work === 'ODOREP';
     findings.push(
-      ...historyFindings({ date: r!.date, seq, odometer: r!.odometer, unit: r!.unit, km: r!.km, startsSeries }, timeline!.map(asTimeline), {
+      ...historyFindings({ day, seq, odometer: r!.odometer, unit: r!.unit, km: r!.km, startsSeries }, timeline!, {
         ...ctx.history,
         fiveDigits: r!.digits === 5 || vehicle?.digits === 5,
       }),
     );
     const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
     store.readings.insert({
-      vin: vin!, date: r!.date, odometer: r!.odometer, unit: r!.unit, km: r!.km, work: r!.work, replaced: r!.replaced,
-      digits: r!.digits, sender, fileId: filePk, line: rec.line, ref: r!.ref, plate: r!.plate ?? vehicle?.plate ?? null,
-      status: flagged ? 'flagged' : target ? 'corrected' : 'ok', corrects: target?.id ?? null,
+      vin: vin!, day, seq, odometer: r!.odometer, unit: r!.unit, work: r!.work, replaced: r!.replaced, digits: r!.digits,
+      status: flagged ? 'flagged' : target ? 'corrected' : 'ok', sender, ref: r!.ref, plate: r!.plate ?? vehicle?.plate ?? null,
+      corrects: target?.id ?? null,
     });
   }
 
-  const ref = rec.fields?.ref || null;
+  const ref = r?.ref ?? (rec.fields?.ref || null);
   const shownVin = vin ?? (rec.fields?.vin ? rec.fields.vin.toUpperCase() : null);
   for (const f of findings) {
     store.issues.insert({
@@ -120,6 +124,18 @@ function correctsField(fields: RecordFields | null): string | null {
   return /^\d+$/.test(v) ? v : null;
 }
 
-function asTimeline(t: { date: string; seq: number; odometer: number; unit: 'km' | 'mi'; km: number; replaced: boolean; work: string }) {
-  return { date: t.date, seq: t.seq, odometer: t.odometer, unit: t.unit, km: t.km, startsSeries: t.replaced || t.work === 'ODOREP' };
+const ODOREP = WORK_TYPES.indexOf('ODOREP');
+
+/** activeTimeline turns a vehicle's stored rows into what the rules read, leaving superseded readings out. */
+function activeTimeline(rows: TimelineRow[]): (TimelineReading & SameValueReading)[] {
+  const out: (TimelineReading & SameValueReading)[] = [];
+  for (const [day, seq, odometer, unitCode, work, replaced, sender, status] of rows) {
+    if (status === STATUS_SUPERSEDED) continue;
+    const unit = unitCode === 1 ? 'mi' : 'km';
+    out.push({
+      day, seq, odometer, unit, km: kmOf(odometer, unit), startsSeries: replaced === 1 || work === ODOREP,
+      sender, fileId: fileOfSeq(seq), line: lineOfSeq(seq),
+    });
+  }
+  return out;
 }

@@ -30,11 +30,12 @@ export interface FileQueue {
   close(): Promise<void>;
 }
 
-/** openFileQueue opens the producer side of the queue. */
-export function openFileQueue(redisUrl: string, settings: Pick<Settings, 'queuePrefix'>): FileQueue {
+/** openFileQueue opens the producer side of the queue and sets the fleet-wide concurrency. */
+export function openFileQueue(redisUrl: string, settings: Pick<Settings, 'queuePrefix' | 'globalConcurrency'>): FileQueue {
   const connection = redisConnection(redisUrl, 'producer');
   const queue = new Queue<FileJobData>(QUEUE_NAME, { connection, prefix: settings.queuePrefix });
   queue.on('error', () => {});
+  queue.setGlobalConcurrency(settings.globalConcurrency).catch(() => {}); // Redis may be away: the workers set it too
   return {
     queue,
     connection,

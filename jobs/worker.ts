@@ -10,7 +10,7 @@ import { AuditLog } from '../store/audit-log';
 import { QUEUE_NAME, redisConnection, type FileJobData } from './queue';
 import { processFile } from './process-file';
 import { FileGoneError } from './errors';
-import { UnrecoverableError } from 'bullmq';
+import { UnrecoverableError, Queue } from 'bullmq';
 
 export interface FileWorker {
   worker: Worker<FileJobData>;
@@ -45,6 +45,10 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
     concurrency: settings.concurrency,
   });
   worker.on('error', (err) => process.stderr.write(`worker: ${err.message}\n`));
+  // The fleet-wide limit lives in Redis; a worker started alone (a fleet without `serve`) sets it too.
+  void new Queue(QUEUE_NAME, { connection, prefix: settings.queuePrefix })
+    .setGlobalConcurrency(settings.globalConcurrency)
+    .catch(() => {});
   return {
     worker,
     close: async () => {

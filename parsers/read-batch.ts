@@ -1,12 +1,9 @@
 /** readBatch picks the streaming reader for a detected format. */
 import type { BatchFormat, BatchItem } from './types';
-import { readCsvBatch } from './csv-batch';
+import { readCsvBatch, type ReadOptions } from './csv-batch';
+import { readXmlBatch } from './xml-batch';
 
-export async function* readBatch(file: string, format: BatchFormat): AsyncIterable<BatchItem> {
-  if (format === 'csv') {
-    yield* readCsvBatch(file);
-    return;
-  }
-  // XML batch files arrive with the XML reader (issue #5); until then they are refused as a whole.
-  yield { kind: 'fatal', line: 1, code: 'F01', message: 'XML batch files are not accepted yet: send the CSV format' };
+/** readBatch streams a batch file's items; `opts.countsOnly` lets the CSV reader skip what a file-level scan ignores. */
+export function readBatch(file: string, format: BatchFormat, opts: ReadOptions = {}): AsyncIterable<BatchItem> {
+  return format === 'xml' ? readXmlBatch(file) : readCsvBatch(file, opts);
 }

@@ -11,10 +11,11 @@
  */
 import type { Finding } from './issue-catalogue';
 import { KM_PER_MILE } from './reading';
+import { dateOfDay } from './day-number';
 
-/** A reading as the rules see it. `seq` orders readings of one date by reception. */
+/** A reading as the rules see it. `day` is a day number (schemas/day-number.ts); `seq` orders one day's readings by reception. */
 export interface TimelineReading {
-  date: string;
+  day: number;
   seq: number;
   odometer: number;
   unit: 'km' | 'mi';
@@ -33,17 +34,12 @@ export interface HistoryOptions {
 /** The 5-digit meter's wrap, in the reading's unit. */
 const WRAP = 100_000;
 
-const DAY_MS = 86_400_000;
-function daysBetween(a: string, b: string): number {
-  return Math.round((Date.parse(b + 'T00:00:00Z') - Date.parse(a + 'T00:00:00Z')) / DAY_MS);
-}
-
-function before(a: TimelineReading, b: { date: string; seq: number }): boolean {
-  return a.date < b.date || (a.date === b.date && a.seq < b.seq);
+function before(a: TimelineReading, b: { day: number; seq: number }): boolean {
+  return a.day < b.day || (a.day === b.day && a.seq < b.seq);
 }
 
 /** neighbours finds the readings just before and just after `r` in a timeline sorted by (date, seq). */
-export function neighbours<T extends TimelineReading>(timeline: readonly T[], r: { date: string; seq: number }): { prev: T | null; next: T | null } {
+export function neighbours<T extends TimelineReading>(timeline: readonly T[], r: { day: number; seq: number }): { prev: T | null; next: T | null } {
   let lo = 0;
   let hi = timeline.length;
   while (lo < hi) {
@@ -80,23 +76,23 @@ export function historyFindings(
     const drop = prev.km - r.km;
     if (drop > opts.decreaseToleranceKm) {
       if (opts.fiveDigits && wrapExplains(r, prev)) {
-        out.push({ code: 'W52', field: 'odometer', message: `Lower than ${fmt(prev)} on ${prev.date}, explained by the 5-digit odometer passing 99,999.` });
+        out.push({ code: 'W52', field: 'odometer', message: `Lower than ${fmt(prev)} on ${dateOfDay(prev.day)}, explained by the 5-digit odometer passing 99,999.` });
       } else {
-        out.push({ code: 'A40', field: 'odometer', message: `The odometer ${fmt(r)} is lower than the earlier reading ${fmt(prev)} on ${prev.date}.` });
+        out.push({ code: 'A40', field: 'odometer', message: `The odometer ${fmt(r)} is lower than the earlier reading ${fmt(prev)} on ${dateOfDay(prev.day)}.` });
       }
     } else {
-      const days = daysBetween(prev.date, r.date);
+      const days = r.day - prev.day;
       const limit = opts.maxKmPerDay * Math.max(days, 1);
       const distance = r.km - prev.km;
       if (distance > limit) {
         const perDay = days > 0 ? `${Math.round(distance / days)} km/day over ${days} days` : `${distance} km on the same day`;
-        out.push({ code: 'A42', field: 'odometer', message: `Implausible distance since ${fmt(prev)} on ${prev.date}: ${perDay} (ceiling ${opts.maxKmPerDay} km/day).` });
+        out.push({ code: 'A42', field: 'odometer', message: `Implausible distance since ${fmt(prev)} on ${dateOfDay(prev.day)}: ${perDay} (ceiling ${opts.maxKmPerDay} km/day).` });
       }
     }
   }
 
   if (next && !next.startsSeries && r.km - next.km > opts.decreaseToleranceKm && !(opts.fiveDigits && wrapExplains(next, r))) {
-    out.push({ code: 'A41', field: 'odometer', message: `The odometer ${fmt(r)} is higher than the later reading ${fmt(next)} on ${next.date}.` });
+    out.push({ code: 'A41', field: 'odometer', message: `The odometer ${fmt(r)} is higher than the later reading ${fmt(next)} on ${dateOfDay(next.day)}.` });
   }
   return out;
 }

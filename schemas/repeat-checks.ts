@@ -7,23 +7,23 @@ import type { Finding } from './issue-catalogue';
 
 /** The parts of a stored reading these rules look at. */
 export interface SameValueReading {
-  date: string;
+  day: number;
   odometer: number;
   unit: string;
   fileId: number;
   line: number;
-  sender: string;
+  sender: number;
 }
 
 /** repeatFinding returns E21, W51 or null for a new reading of `sender` at (filePk, line) among the vehicle's readings. */
 export function repeatFinding(
-  r: { date: string; odometer: number; unit: string },
+  r: { day: number; odometer: number; unit: string },
   stored: readonly SameValueReading[],
   filePk: number,
   line: number,
-  sender: string,
+  sender: number,
 ): Finding | null {
-  const same = stored.filter((s) => s.date === r.date && s.odometer === r.odometer && s.unit === r.unit);
+  const same = stored.filter((s) => s.day === r.day && s.odometer === r.odometer && s.unit === r.unit);
   const earlier = same.find((s) => s.fileId === filePk && s.line < line);
   if (earlier) {
     return { code: 'E21', field: 'record', message: `Same VIN, date and odometer as line ${earlier.line} of this file.` };

@@ -11,18 +11,27 @@ import { once } from 'node:events';
 
 /** The 33 characters a VIN may use (no I, O, Q). */
 const VIN_CHARS = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
-const VIN_SPACE = 33 ** 9; // 9 scattered characters after an 8-character prefix
-const VIN_MULT = 2_654_435_761; // coprime with 33, so i → i × MULT mod 33^9 is a bijection
-/** Largest vehicle count for which i × VIN_MULT stays an exact double. */
-export const MAX_VEHICLES = Math.floor(Number.MAX_SAFE_INTEGER / VIN_MULT);
+/** 9 scattered characters after an 8-character prefix. */
+const VIN_SPACE = 33n ** 9n;
+/**
+ * Fibonacci hashing: i → i × MULT mod 33^9 with MULT ≈ 33^9 / φ and coprime with 33, a bijection that spreads
+ * consecutive vehicles evenly over the key space (a nightly file is not in VIN order).
+ */
+const VIN_MULT = (() => {
+  let m = (VIN_SPACE * 618_033_988_749n) / 1_000_000_000_000n;
+  while (m % 3n === 0n || m % 11n === 0n) m++;
+  return m;
+})();
+/** Vehicle indexes stay below this (far more than --records allows). */
+export const MAX_VEHICLES = 1e12;
 
 /** benchVin: 17 characters of [A-HJ-NPR-Z0-9], unique per vehicle index. */
 export function benchVin(i: number): string {
-  let x = (i * VIN_MULT + 12_345) % VIN_SPACE;
+  let x = (BigInt(i) * VIN_MULT + 12_345n) % VIN_SPACE;
   let tail = '';
   for (let k = 0; k < 9; k++) {
-    tail += VIN_CHARS[x % 33]; // least significant digit first: consecutive vehicles land far apart in key order
-    x = Math.floor(x / 33);
+    tail = VIN_CHARS[Number(x % 33n)] + tail;
+    x /= 33n;
   }
   return 'WVWZZZ1K' + tail;
 }

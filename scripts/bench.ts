@@ -10,7 +10,7 @@
  * (a bench of a broken pipeline is worthless). The nightly stage is also run as a plain `sqlite3 .import` into a
  * table keyed (vin, date, odometer) WITHOUT ROWID that already holds the preload: the native baseline.
  *
- * The stages are in `stageList` below; that is where an XML stage goes.
+ * The stages are in `stageList` below.
  */
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -51,7 +51,8 @@ interface StageSpec {
  * THE STAGE LIST. N records = N/2 vehicles × 2 readings. Each vehicle's readings must keep increasing: a stage
  * that reuses vehicles takes later steps (odometer = base + step × increment, see bench-data.ts) and dates not
  * before the earlier stages'. Dates stay within 4 days (never today): no E17 (future), no W50 (late).
- * Steps used so far: 0–1 preload, 2–3 nightly, 4–7 and 8–11 the two-file stages. Steps from 12 on are free.
+ * Steps used so far: 0–1 preload, 2–3 nightly, 4–7 and 8–11 the two-file stages, 12–13 the XML stage. Steps from 14 on
+ * are free.
  */
 function stageList(vehicles: number): StageSpec[] {
   const half = vehicles / 2;
@@ -75,9 +76,13 @@ function stageList(vehicles: number): StageSpec[] {
     // (except that its database holds 2N more readings).
     pairStage('2 files, 1 worker', 1, 'pair1', 4),
     pairStage('2 files, 2 workers', 2, 'pair2', 8),
-    // ── XML STAGE GOES HERE ── once the XML parser is in, e.g. the same nightly load as XML with one worker:
-    // { name: 'nightly xml', workers: 1, files: [{ format: 'xml', dataset: { name: 'nightly-xml', from: 0, to: vehicles, dates: [d1, d1], firstStep: 12 } }] },
-    // (bench-data.ts already writes the XML of SPEC §3.2; check parseReceipt below against the XML receipt's shape.)
+    // The nightly load as XML (issue #5): a fifth of the nightly size (200,000 readings at the default --records), the
+    // first fifth of the vehicles, two later readings each on the last date.
+    {
+      name: 'nightly xml',
+      workers: 1,
+      files: [{ format: 'xml', dataset: { name: 'nightly-xml', from: 0, to: Math.max(1, Math.round(vehicles / 5)), dates: [d1, d1], firstStep: 12 } }],
+    },
   ];
 }
 
@@ -463,10 +468,11 @@ function parseReceipt(file: string, format: BenchFormat): ParsedReceipt {
     if (h[0] !== 'H' || h[1] !== 'INFLOW-RECEIPT') throw new BenchFailure(`${file} does not start with an INFLOW-RECEIPT header:\n${head}`);
     return { status: h[8], records: Number(h[9]), accepted: Number(h[10]), head };
   }
-  // XML receipt: the shape lives in schemas/ once it exists; this reads status/records/accepted attributes.
-  const attr = (name: string) => new RegExp(`\\b${name}="([^"]*)"`).exec(text)?.[1];
+  // XML receipt (schemas/inflow-receipt-1.xsd): the counts are attributes of the <receipt> start tag.
+  const start = /<receipt\s[^>]*>/.exec(text)?.[0];
+  const attr = (name: string) => (start ? new RegExp(`\\s${name}="([^"]*)"`).exec(start)?.[1] : undefined);
   const status = attr('status');
-  if (status === undefined) throw new BenchFailure(`cannot find the status in the XML receipt ${file}:\n${head}`);
+  if (status === undefined) throw new BenchFailure(`cannot find <receipt status=…> in the XML receipt ${file}:\n${head}`);
   return { status, records: Number(attr('records')), accepted: Number(attr('accepted')), head };
 }
 

@@ -30,6 +30,9 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
   db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('cache_size = -65536'); // 64 MiB page cache
+  // Checkpoint every ~400 MB of WAL rather than 4 MB: a batch of random-VIN inserts dirties thousands of pages,
+  // and copying them back once per many batches halves the writes (issue #4 measurements).
+  db.pragma('wal_autocheckpoint = 100000');
   return db;
 }
 

@@ -5,6 +5,7 @@ import { Files } from './files';
 import { Readings } from './readings';
 import { Issues } from './issues';
 import { Vehicles } from './vehicles';
+import { Reports } from './reports';
 
 export { writeTx } from './db';
 export type { Db } from './db';
@@ -13,6 +14,7 @@ export * from './files';
 export * from './readings';
 export * from './issues';
 export * from './vehicles';
+export * from './reports';
 
 /** Store bundles the query classes over one connection. */
 export class Store {
@@ -21,6 +23,7 @@ export class Store {
   readonly readings: Readings;
   readonly issues: Issues;
   readonly vehicles: Vehicles;
+  readonly reports: Reports;
 
   private constructor(readonly db: Db) {
     this.accounts = new Accounts(db);
@@ -28,6 +31,7 @@ export class Store {
     this.readings = new Readings(db);
     this.issues = new Issues(db);
     this.vehicles = new Vehicles(db);
+    this.reports = new Reports(db);
   }
 
   /** open opens the database file, migrating it if needed. */

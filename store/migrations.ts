@@ -95,4 +95,37 @@ ALTER TABLE files ADD COLUMN sender TEXT;
 ALTER TABLE readings ADD COLUMN corrects INTEGER;
 `,
   },
+  {
+    version: 3,
+    sql: `
+-- Compact readings (issue #4: a nightly file of 1,000,000 readings touches pages at random; half the row size is
+-- half the pages). Dates become day numbers, codes small integers, sender an integer; file and line are the seq.
+CREATE TABLE readings_v3 (
+  vin      TEXT NOT NULL,
+  day      INTEGER NOT NULL,                        -- days since 1970-01-01
+  seq      INTEGER NOT NULL,                        -- reception order: file id * 1e8 + line
+  odometer INTEGER NOT NULL,                        -- as on the dashboard, in unit
+  unit     INTEGER NOT NULL,                        -- 0 km, 1 mi
+  work     INTEGER NOT NULL,                        -- index in WORK_TYPES
+  replaced INTEGER NOT NULL,                        -- 0 / 1
+  digits   INTEGER,                                 -- 5 for a 5-digit meter
+  status   INTEGER NOT NULL,                        -- 0 ok, 1 flagged, 2 corrected, 3 superseded
+  sender   INTEGER NOT NULL,                        -- establishment number
+  ref      TEXT,
+  plate    TEXT,
+  corrects INTEGER,                                 -- id of the issue this reading corrects
+  PRIMARY KEY (vin, day, seq)
+) WITHOUT ROWID;
+INSERT INTO readings_v3
+  SELECT vin, CAST(julianday(date) - 2440587.5 AS INTEGER), seq, odometer, unit = 'mi',
+    CASE work WHEN 'MAINT' THEN 0 WHEN 'REPAIR' THEN 1 WHEN 'BODY' THEN 2 WHEN 'TYRES' THEN 3 WHEN 'PARTS' THEN 4
+      WHEN 'INSPECT' THEN 5 WHEN 'ODOREP' THEN 6 ELSE 7 END,
+    replaced, digits,
+    CASE status WHEN 'ok' THEN 0 WHEN 'flagged' THEN 1 WHEN 'corrected' THEN 2 ELSE 3 END,
+    CAST(sender AS INTEGER), ref, plate, corrects
+  FROM readings;
+DROP TABLE readings;
+ALTER TABLE readings_v3 RENAME TO readings;
+`,
+  },
 ];

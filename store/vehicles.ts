@@ -65,6 +65,11 @@ export class Vehicles {
     return n;
   }
 
+  /** any tells whether the register holds at least one vehicle. */
+  any(): boolean {
+    return this.db.prepare('SELECT 1 FROM vehicles LIMIT 1').get() !== undefined;
+  }
+
   count(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM vehicles').get() as { n: number }).n;
   }

@@ -19,14 +19,14 @@ let svc: TestService;
 const workers: ChildProcess[] = [];
 
 beforeAll(async () => {
-  svc = await startTestService({ workers: 0, batchSize: 50 });
+  svc = await startTestService({ workers: 0, batchSize: 50, globalConcurrency: 2 });
   await svc.addAccount(S1, PW);
   await svc.addAccount(S2, PW);
   for (let i = 0; i < 2; i++) {
     const w = spawn(process.execPath, [path.join(__dirname, '..', 'bin', 'inflow.js'), 'worker'], {
       env: {
         ...process.env, INFLOW_DATA_DIR: svc.dir, REDIS_URL: svc.redisUrl, INFLOW_QUEUE_PREFIX: svc.settings.queuePrefix,
-        INFLOW_BATCH_SIZE: '50',
+        INFLOW_BATCH_SIZE: '50', INFLOW_GLOBAL_CONCURRENCY: '2',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -38,8 +38,12 @@ describe('formatOfSample', () => {
 
   it.each<[string, Buffer, string]>([
     ['XML', s('<?xml version="1.0"?>\n<inflow version="1"/>'), 'xml'],
-    ['XML after blank lines', s('\n  \n<inflow/>'), 'xml'],
-    ['XML with a BOM', Buffer.concat([s([0xef, 0xbb, 0xbf]), s('<inflow/>')]), 'xml'],
+    ['XML after blank lines', s('\n  \n<inflow sender="2123456692"/>'), 'xml'],
+    ['XML with a BOM', Buffer.concat([s([0xef, 0xbb, 0xbf]), s('<inflow version="1"/>')]), 'xml'],
+    ['XML after comments and PIs', s('<?xml version="1.0"?>\n<!-- nightly -->\n<?dms x?>\n<inflow\n  version="1">'), 'xml'],
+    ['XML whose root start tag goes past the sample', s('<inflow ' + ' '.repeat(100)), 'xml'],
+    ['XML whose prolog goes past the sample', s('<!-- ' + 'x'.repeat(100)), 'xml'],
+    ['XML that is not well-formed (the reader says where)', s('<<inflow version="1">'), 'xml'],
     ['CSV', s('H;INFLOW;1;2123456692;x;y\n'), 'csv'],
     ['CSV with a BOM and CRLF', Buffer.concat([s([0xef, 0xbb, 0xbf]), s('H;INFLOW;1\r\nR;x\r\n')]), 'csv'],
     ['a bare H line', s('H\nR;1\n'), 'csv'],
@@ -63,10 +67,18 @@ describe('formatOfSample', () => {
     ['a blank line before the H line', s('\nH;INFLOW;1;2123456692;x;y\n'), 'F02', /line 1 is blank/],
     ['another semicolon CSV', s('name;city\nBob;Gent\n'), 'F02', /line 1 is not an H line/],
     ['H with a leading space', s(' H;INFLOW;1\n'), 'F02', /not an H line/],
+    ['XML with a DTD', s('<?xml version="1.0"?>\n<!DOCTYPE inflow [<!ENTITY a "b">]>\n<inflow version="1"/>'), 'F05', /DTD/],
+    ['XML of another kind', s('<?xml version="1.0"?>\n<invoice id="1"/>'), 'F01', /root element is <invoice>/],
+    ['XML with a prefixed inflow root', s('<x:inflow xmlns:x="urn:x" version="1"/>'), 'F01', /root element is <x:inflow>/],
+    ['an <inflow> root without its header attributes', s('<inflow>\n  <reading/>'), 'F02', /header is missing/],
   ])('%s → %s', (_name, sample, code, message) => {
     const r = formatOfSample(sample);
     expect(r).toMatchObject({ fatal: { kind: 'fatal', code } });
     if ('fatal' in r) expect(r.fatal.message).toMatch(message);
+  });
+
+  it('gives the line of a DTD', () => {
+    expect(formatOfSample(s('<?xml version="1.0"?>\n<!-- x -->\n<!DOCTYPE inflow>\n<inflow/>'))).toMatchObject({ fatal: { code: 'F05', line: 3 } });
   });
 
   it('gives the line of the first NUL byte', () => {

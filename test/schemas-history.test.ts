@@ -1,10 +1,11 @@
 import { historyFindings, neighbours, type TimelineReading } from '../schemas/history';
+import { dayOf } from '../schemas/day-number';
 
 const opts = { decreaseToleranceKm: 0, maxKmPerDay: 1000, fiveDigits: false };
 let seq = 0;
 const r = (date: string, odometer: number, extra: Partial<TimelineReading> = {}): TimelineReading => {
   const unit = extra.unit ?? 'km';
-  return { date, seq: ++seq, odometer, unit, km: unit === 'mi' ? Math.round(odometer * 1.609344) : odometer, startsSeries: false, ...extra };
+  return { day: dayOf(date), seq: ++seq, odometer, unit, km: unit === 'mi' ? Math.round(odometer * 1.609344) : odometer, startsSeries: false, ...extra };
 };
 const codes = (n: TimelineReading, tl: TimelineReading[], o = opts) => historyFindings(n, tl, o).map((f) => f.code);
 
@@ -47,7 +48,16 @@ describe('historyFindings', () => {
   it('orders same-day readings by reception', () => {
     const a = r('2026-01-01', 1000);
     const b = r('2026-01-01', 2000);
-    expect(neighbours([a, b], { date: '2026-01-01', seq: b.seq + 1 })).toEqual({ prev: b, next: null });
-    expect(neighbours([a, b], { date: '2026-01-01', seq: a.seq - 1 + 0.5 })).toEqual({ prev: null, next: a });
+    expect(neighbours([a, b], { day: dayOf('2026-01-01'), seq: b.seq + 1 })).toEqual({ prev: b, next: null });
+    expect(neighbours([a, b], { day: dayOf('2026-01-01'), seq: a.seq - 1 + 0.5 })).toEqual({ prev: null, next: a });
+  });
+});
+
+describe('day numbers', () => {
+  it('round-trip dates, leap days included', () => {
+    const { dateOfDay } = require('../schemas/day-number');
+    for (const d of ['1970-01-01', '1990-01-01', '2024-02-29', '2026-11-26', '2099-12-31']) expect(dateOfDay(dayOf(d))).toBe(d);
+    expect(dayOf('1970-01-02')).toBe(1);
+    expect(dayOf('2024-03-01') - dayOf('2024-02-28')).toBe(2);
   });
 });

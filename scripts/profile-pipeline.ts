@@ -1,0 +1,47 @@
+/**
+ * Dev tool: runs the processing pipeline in-process on a generated preload and nightly file, without FTPS or
+ * Redis, and prints the time per file — for profiling (`node --cpu-prof dist/scripts/profile-pipeline.js`).
+ * Usage: profile-pipeline [--records N] [--keep]
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveSettings } from '../config/defaults';
+import { dataLayout } from '../config/layout';
+import { Store } from '../store';
+import { AuditLog } from '../store/audit-log';
+import { processFile } from '../jobs/process-file';
+import { daysAgo, writeBatch } from './bench-data';
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const records = Number(args[args.indexOf('--records') + 1] ?? 0) || 200_000;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-prof-'));
+  const settings = resolveSettings({ dataDir: dir });
+  const layout = dataLayout(dir);
+  const store = Store.open(layout.db);
+  const ctx = { store, layout, settings, audit: new AuditLog(layout.auditLog) };
+  const account = store.accounts.add({ establishment: '2123456692', name: 'Prof', role: 'garage', passwordHash: 'x' });
+  const vehicles = records / 2;
+  const sets = [
+    { name: 'preload', from: 0, to: vehicles, dates: [daysAgo(4), daysAgo(3)], firstStep: 0 },
+    { name: 'nightly', from: 0, to: vehicles, dates: [daysAgo(2), daysAgo(1)], firstStep: 2 },
+  ];
+  for (const d of sets) {
+    const file = path.join(dir, d.name + '.csv');
+    await writeBatch(d, 'csv', '2123456692', file);
+    const sha = "0".repeat(64) + d.name;
+    const row = store.files.insertReceived({ accountId: account.id, name: d.name, storedPath: file, size: fs.statSync(file).size, sha256: sha, receivedAt: new Date().toISOString() });
+    const t0 = process.hrtime.bigint();
+    const done = await processFile(ctx, row.pk);
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    const rss = Math.round(process.memoryUsage().rss / 1e6);
+    process.stdout.write(`${d.name}: ${done.result} ${done.records} records in ${s.toFixed(2)} s = ${Math.round(records / s)} records/s, rss ${rss} MB\n`);
+  }
+  store.close();
+  if (!args.includes('--keep')) fs.rmSync(dir, { recursive: true, force: true });
+  else process.stdout.write(`kept ${dir}\n`);
+}
+
+void main();
