@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { resolveSettings, type Settings } from '../config/defaults';
 import { dataLayout, type DataLayout } from '../config/layout';
 import { Store } from '../store';
-import { UserError } from './exit';
+import { UserError, failWith } from './exit';
 
 /** withDataDir adds --data-dir (default $INFLOW_DATA_DIR, else ./var). */
 export function withDataDir(cmd: Command): Command {
@@ -48,4 +48,23 @@ export function intOption(name: string) {
     if (!/^\d+$/.test(v)) throw new UserError(`${name} must be a whole number, got "${v}"`);
     return Number(v);
   };
+}
+
+/**
+ * onStopSignal runs `stop` on the first SIGTERM or SIGINT, then exits 0 (1 if it fails). A second signal while
+ * stopping exits at once with 130: an operator who presses Ctrl-C twice means it (SQLite commits are atomic, and
+ * a file being processed is taken over by another worker once its lock expires).
+ */
+export function onStopSignal(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting now\n`);
+      process.exit(130);
+    }
+    stopping = true;
+    stop(signal).then(() => process.exit(0), failWith);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
 }

@@ -1,8 +1,12 @@
-/** `inflow files list|show` and `inflow receipt`. */
+/** `inflow files list|show|abandon` and `inflow receipt`. */
 import fs from 'node:fs';
+import os from 'node:os';
 import type { Command } from 'commander';
-import { filePkOf, type FileRecord, type Store } from '../store';
-import { withDataDir, settingsFrom, openStoreFor } from './common';
+import { filePkOf, type FileRecord, type FileStatus, type Store } from '../store';
+import { AuditLog } from '../store/audit-log';
+import { openFileQueue } from '../jobs/queue';
+import { abandonFile, AbandonRefusedError } from '../jobs/abandon';
+import { withDataDir, withRedis, settingsFrom, openStoreFor, redisUrlFor } from './common';
 import { UserError } from './exit';
 import { receiptHeaderOf, receiptIssuesOf } from '../jobs/write-receipt';
 import { xmlReceiptChunks } from '../receipts/xml-receipt';
@@ -17,6 +21,16 @@ export function fileJson(f: FileRecord) {
   };
 }
 
+const STATUSES: FileStatus[] = ['received', 'queued', 'processing', 'done', 'failed'];
+
+function userName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'admin';
+  }
+}
+
 function fileById(store: Store, id: string): FileRecord {
   const pk = filePkOf(id);
   const f = pk === null ? null : store.files.get(pk);
@@ -28,18 +42,20 @@ export function registerFiles(program: Command): void {
   const files = program.command('files').description('inspect received files');
 
   withDataDir(files.command('list').description('list received files'))
-    .option('--status <status>', 'received | queued | processing | done | failed')
+    .option('--status <status>', STATUSES.join(' | '))
     .option('--account <establishment>', 'only this account')
     .option('--json', 'JSON output')
     .action((opts) => {
+      if (opts.status && !STATUSES.includes(opts.status)) throw new UserError(`--status must be one of ${STATUSES.join(', ')}, got "${opts.status}"`);
       const { store } = openStoreFor(settingsFrom(opts));
       const list = store.files.list({ status: opts.status, account: opts.account });
       store.close();
-      if (opts.json) return void process.stdout.write(JSON.stringify(list.map(fileJson), null, 2) + '\n');
-      const head = 'ID        ACCOUNT     STATUS      RESULT     RECORDS  ACCEPTED  REJECTED  ANOMALIES  NAME';
+      if (opts.json) return void process.stdout.write(JSON.stringify(list.map((f) => ({ ...fileJson(f), attempts: f.attempts, error: f.error })), null, 2) + '\n');
+      const head = 'ID        ACCOUNT     STATUS      RESULT     RECORDS  ACCEPTED  REJECTED  ANOMALIES  ATTEMPTS  NAME';
       const rows = list.map((f) =>
         [f.id.padEnd(8), f.account.padEnd(10), f.status.padEnd(10), (f.result ?? '-').padEnd(9), String(f.records ?? '-').padStart(7),
-          String(f.accepted ?? '-').padStart(8), String(f.rejected ?? '-').padStart(8), String(f.anomalies ?? '-').padStart(9), f.name].join('  '));
+          String(f.accepted ?? '-').padStart(8), String(f.rejected ?? '-').padStart(8), String(f.anomalies ?? '-').padStart(9),
+          String(f.attempts).padStart(8), f.name + (f.status === 'failed' && f.error ? `  (${f.error})` : '')].join('  '));
       process.stdout.write([head, ...rows].join('\n') + '\n');
     });
 
@@ -53,6 +69,30 @@ export function registerFiles(program: Command): void {
       if (opts.json) return void process.stdout.write(JSON.stringify(o, null, 2) + '\n');
       process.stdout.write(Object.entries(o).map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`).join('\n') + '\n');
     });
+
+  const abandon = files.command('abandon <id>').description('give up on a failed file: REJECTED receipt with F08, its job removed');
+  withDataDir(abandon);
+  withRedis(abandon).action(async (id: string, opts) => {
+    const settings = settingsFrom(opts);
+    const { store, layout } = openStoreFor(settings);
+    const queue = openFileQueue(redisUrlFor(settings, layout), settings);
+    try {
+      const f = fileById(store, id);
+      const r = await abandonFile({ store, queue, layout, audit: new AuditLog(layout.auditLog) }, f.pk, userName()).catch((err: Error) => {
+        if (err instanceof AbandonRefusedError) throw new UserError(err.message);
+        throw new UserError(`could not abandon ${f.id} (is Redis reachable?): ${err.message}`);
+      });
+      if (r.outcome === 'kept') {
+        process.stdout.write(`${r.file.id}: replay abandoned; it keeps its earlier result ${r.file.result} and receipt ${r.file.receiptPath}\n`);
+      } else {
+        const gone = r.discarded.readings || r.discarded.issues ? ` (removed ${r.discarded.readings} readings and ${r.discarded.issues} issues an earlier attempt stored)` : '';
+        process.stdout.write(`${r.file.id}: abandoned, REJECTED with F08${gone}; receipt ${r.file.receiptPath}\n`);
+      }
+    } finally {
+      await queue.close();
+      store.close();
+    }
+  });
 
   withDataDir(program.command('receipt <id>').description("print a file's receipt (as written: CSV or XML, after its input)"))
     .option('--xml', 'print it as XML (rendered from the database when the written receipt is CSV)')

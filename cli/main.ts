@@ -4,6 +4,7 @@ import { registerServe } from './serve';
 import { registerWorker } from './worker';
 import { registerAccounts } from './accounts';
 import { registerFiles } from './files';
+import { registerReplay } from './replay';
 import { registerVehicles } from './vehicles';
 import { registerLabel } from './label';
 import { registerReport } from './report';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerWorker(program);
   registerAccounts(program);
   registerFiles(program);
+  registerReplay(program);
   registerVehicles(program);
   registerLabel(program);
   registerReport(program);

@@ -8,12 +8,12 @@ import { UserError } from './exit';
 /** reportText: a table sorted by establishment number, the totals last. */
 export function reportText(r: ProviderReport): string {
   const head = `Trusted Provider report ${r.year} (label: discrepancy rate below 0.5%)`;
-  const cols = 'ESTABLISHMENT   READINGS  DISCREPANCIES      RATE  LABEL';
-  const row = (est: string, readings: number, disc: number, rate: number, label: string) =>
-    [est.padEnd(13), String(readings).padStart(10), String(disc).padStart(14), formatRate(rate).padStart(9), label].join('  ');
-  const lines = [head, cols, ...r.providers.map((p) => row(p.establishment, p.readings, p.discrepancies, p.rate, p.label ? 'yes' : 'no'))];
+  const row = (est: string, readings: string, disc: string, rate: string, label: string) =>
+    [est.padEnd(13), readings.padStart(10), disc.padStart(13), rate.padStart(8), label].join('  ');
+  const lines = [head, row('ESTABLISHMENT', 'READINGS', 'DISCREPANCIES', 'RATE', 'LABEL')];
+  for (const p of r.providers) lines.push(row(p.establishment, String(p.readings), String(p.discrepancies), formatRate(p.rate), p.label ? 'yes' : 'no'));
   const t = r.totals;
-  lines.push(row('TOTAL', t.readings, t.discrepancies, t.rate, `${t.labelled} of ${t.providers}`));
+  lines.push(row('TOTAL', String(t.readings), String(t.discrepancies), formatRate(t.rate), `${t.labelled} of ${t.providers} labelled`));
   return lines.join('\n') + '\n';
 }
 

@@ -1,8 +1,8 @@
 /** `inflow serve`: the FTPS front, N workers and the reconciler, on the embedded defaults. */
 import type { Command } from 'commander';
 import { startService } from '../ingest/service';
-import { withDataDir, withRedis, settingsFrom, intOption } from './common';
-import { UserError, failWith } from './exit';
+import { withDataDir, withRedis, settingsFrom, intOption, onStopSignal } from './common';
+import { UserError } from './exit';
 
 export function registerServe(program: Command): void {
   const cmd = program.command('serve').description('start the FTPS server and its workers');
@@ -42,11 +42,9 @@ export function registerServe(program: Command): void {
       if (svc.demo) out.push('', svc.demo.text.trimEnd(), `  (also written to ${svc.layout.demoAccountFile})`);
       out.push('', 'Ctrl-C stops it.');
       process.stdout.write(out.join('\n') + '\n');
-      const shutdown = (sig: string) => {
-        process.stdout.write(`${sig}: stopping…\n`);
-        svc.stop().then(() => process.exit(0), failWith);
-      };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      onStopSignal((sig) => {
+        process.stdout.write(`${sig}: stopping (uploads and files in progress get ${Math.round(settings.shutdownGraceMs / 1000)} s)…\n`);
+        return svc.stop();
+      });
     });
 }

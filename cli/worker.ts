@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { dataLayout } from '../config/layout';
 import { startFileWorker } from '../jobs/worker';
-import { withDataDir, withRedis, settingsFrom, intOption, redisUrlFor } from './common';
-import { failWith } from './exit';
+import { withDataDir, withRedis, settingsFrom, intOption, redisUrlFor, onStopSignal } from './common';
 
 export function registerWorker(program: Command): void {
   const cmd = program.command('worker').description('run a worker process that processes queued files');
@@ -14,8 +13,9 @@ export function registerWorker(program: Command): void {
     const layout = dataLayout(settings.dataDir);
     const w = startFileWorker(redisUrlFor(settings, layout), settings, layout);
     process.stdout.write(`odo-inflow worker ${process.pid} is running (data dir ${layout.root})\n`);
-    const shutdown = () => w.close().then(() => process.exit(0), failWith);
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    onStopSignal((sig) => {
+      process.stdout.write(`${sig}: worker ${process.pid} stopping (the file in progress gets ${Math.round(settings.shutdownGraceMs / 1000)} s)…\n`);
+      return w.close();
+    });
   });
 }

@@ -41,8 +41,35 @@ export interface Settings {
   jobBackoffMs: number;
   /** BullMQ key prefix; tests give each run its own. */
   queuePrefix: string;
-  /** Seconds between reconciler passes (files received but not queued are queued again). */
+  /** Seconds between reconciler passes (files received but not queued, or whose job is gone, are queued again). */
   reconcileSeconds: number;
+  /**
+   * How long a worker's lock on a file's job lasts, ms (BullMQ `lockDuration`; renewed every half of it). A worker
+   * that dies keeps the file until the lock expires; a batch commit must take less than half of it, or a live
+   * worker's file is taken over.
+   */
+  jobLockMs: number;
+  /** How often each worker looks for jobs whose lock expired (a dead worker's), ms (BullMQ `stalledInterval`). */
+  stalledIntervalMs: number;
+  /** Times a file may be taken back from a dead worker before it is `failed` (BullMQ `maxStalledCount`). */
+  maxStalledCount: number;
+  /**
+   * On SIGTERM/SIGINT: how long uploads in progress and files being processed may run on, ms. A file still being
+   * processed then is handed back to the queue (another worker resumes it from its last committed batch).
+   */
+  shutdownGraceMs: number;
+  /** Brute force (SPEC §2): failed logins for one username or from one IP within loginWindowMs that lock it. */
+  loginMaxFailures: number;
+  loginWindowMs: number;
+  /** How long a locked username or IP is refused, ms. */
+  loginLockMs: number;
+  /**
+   * An FTPS control connection with no command for this long is closed, ms. The timer stands still while a
+   * transfer runs (ftp-srv's own `timeout` would cut long uploads, ftp-srv #387).
+   */
+  ftpIdleMs: number;
+  /** A transfer (upload or download) that moves no byte for this long is cut, ms. Long uploads that move are never cut. */
+  transferIdleMs: number;
   /** Allowed decrease before A40/A41, km. */
   decreaseToleranceKm: number;
   /** Above this average km/day since the previous reading: A42. */
@@ -64,11 +91,20 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   tlsKey: null,
   maxFileBytes: 512 * 1024 * 1024,
   maxRecords: 5_000_000,
-  batchSize: 100_000,
+  batchSize: 50_000,
   jobAttempts: 5,
   jobBackoffMs: 2_000,
   queuePrefix: 'inflow',
   reconcileSeconds: 30,
+  jobLockMs: 30_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 2,
+  shutdownGraceMs: 20_000,
+  loginMaxFailures: 5,
+  loginWindowMs: 15 * 60_000,
+  loginLockMs: 15 * 60_000,
+  ftpIdleMs: 5 * 60_000,
+  transferIdleMs: 60_000,
   decreaseToleranceKm: 0,
   maxKmPerDay: 1_000,
 });

@@ -1,6 +1,7 @@
 /**
  * Brute-force lockout (SPEC §2): after `maxFailures` failed logins for a username or from an IP within
- * `windowMs`, further logins from it are refused for `lockMs`. Kept in memory: the FTPS front is one process.
+ * `windowMs`, further logins from it are refused for `lockMs` (a right password included). Kept in memory: the
+ * FTPS front is one process, and a restart lifts the locks. Settings: loginMaxFailures, loginWindowMs, loginLockMs.
  */
 export interface LoginGuardOptions {
   /** @defaultValue 5 */
@@ -33,6 +34,7 @@ export class LoginGuard {
   /** fail records a failed login; returns the keys that became locked. */
   fail(username: string, ip: string): string[] {
     const t = this.now();
+    if (this.failures.size + this.lockedUntil.size > MAX_KEYS) this.prune(t);
     const locked: string[] = [];
     for (const key of keys(username, ip)) {
       const recent = (this.failures.get(key) ?? []).filter((x) => t - x < this.opts.windowMs);
@@ -47,11 +49,23 @@ export class LoginGuard {
     return locked;
   }
 
+  /** prune forgets failures older than the window and locks that ran out (many usernames must not fill memory). */
+  private prune(t: number): void {
+    for (const [key, times] of this.failures) {
+      if (!times.some((x) => t - x < this.opts.windowMs)) this.failures.delete(key);
+    }
+    for (const [key, until] of this.lockedUntil) {
+      if (until <= t) this.lockedUntil.delete(key);
+    }
+  }
+
   /** succeed clears the username's failures (the IP's stay: one IP trying many usernames is still counted). */
   succeed(username: string): void {
     this.failures.delete('user:' + username);
   }
 }
+
+const MAX_KEYS = 10_000;
 
 function keys(username: string, ip: string): string[] {
   return ['user:' + username, 'ip:' + ip];

@@ -1,6 +1,10 @@
 /**
  * The whole service as `inflow serve` runs it: data directory, SQLite, Redis (given or private), TLS, the FTPS
  * front, N in-process workers and the reconciler. Tests start it the same way.
+ *
+ * stop() is the graceful shutdown (SIGTERM/SIGINT): the FTPS front stops listening and refuses new logins and
+ * uploads, uploads in progress may finish (`shutdownGraceMs`); the reconciler stops; workers stop taking jobs and
+ * finish the current file or hand it back to the queue; then Redis connections, SQLite and the private Redis close.
  */
 import fs from 'node:fs';
 import type { Settings } from '../config/defaults';
@@ -15,12 +19,13 @@ import { loadOrCreateTls } from './tls-cert';
 import { Intake } from './intake';
 import { startFtpsServer, type FtpsServer } from './ftps-server';
 import { createDemoAccount, type DemoLogin } from './demo-account';
-import { LoginGuard, LOGIN_GUARD_DEFAULTS, type LoginGuardOptions } from './login-guard';
+import { LoginGuard, type LoginGuardOptions } from './login-guard';
 
 export interface ServiceOptions {
   settings: Settings;
   /** Make the demo account when the database has no account yet. */
   demo: boolean;
+  /** Overrides the lockout settings (settings.loginMaxFailures, loginWindowMs, loginLockMs). */
   loginGuard?: LoginGuardOptions;
 }
 
@@ -34,7 +39,8 @@ export interface Service {
   demo: DemoLogin | null;
   queue: FileQueue;
   workers: FileWorker[];
-  stop(): Promise<void>;
+  /** stop shuts down gracefully; graceMs overrides settings.shutdownGraceMs. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** startService starts everything and resolves when the FTPS port is listening. */
@@ -58,10 +64,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const intake = new Intake({ store, queue, layout, settings, audit });
   const ftps: FtpsServer = await startFtpsServer({
     settings, layout, store, intake, audit, tls,
-    guard: new LoginGuard(opts.loginGuard ?? LOGIN_GUARD_DEFAULTS),
+    guard: new LoginGuard(
+      opts.loginGuard ?? { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs, lockMs: settings.loginLockMs },
+    ),
   });
   const workers = Array.from({ length: settings.workers }, () => startFileWorker(redisUrl!, settings, layout));
-  const reconciler = startReconciler(store, queue, settings);
+  const reconciler = startReconciler(store, queue, settings, audit);
+  audit.write('service', { action: 'start', pid: process.pid, ftpPort: ftps.port, workers: settings.workers });
 
   let demo: DemoLogin | null = null;
   if (opts.demo && store.accounts.count() === 0) {
@@ -71,13 +80,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   let stopped = false;
   return {
     settings, layout, store, redisUrl, ftpPort: ftps.port, tlsCert: tls.cert, demo, queue, workers,
-    stop: async () => {
+    stop: async (graceMs = settings.shutdownGraceMs) => {
       if (stopped) return;
       stopped = true;
-      reconciler.stop();
+      const started = Date.now();
+      await ftps.drain(graceMs).catch(() => {});
       await ftps.close().catch(() => {});
-      await Promise.all(workers.map((w) => w.close().catch(() => {})));
+      await reconciler.stop();
+      const left = Math.max(0, graceMs - (Date.now() - started));
+      await Promise.all(workers.map((w) => w.close(left).catch(() => {})));
       await queue.close();
+      audit.write('service', { action: 'stop', pid: process.pid });
       store.close();
       if (privateRedis) {
         await privateRedis.stop();

@@ -10,8 +10,19 @@ import { Writable } from 'node:stream';
 
 export class UploadTooLargeError extends Error {
   readonly code = 'UPLOAD_TOO_LARGE';
+  /** 552: exceeded storage allocation (RFC 959). */
+  readonly replyCode = 552;
   constructor(limit: number) {
     super(`File exceeds the size limit of ${limit} bytes: upload refused (F06)`);
+  }
+}
+
+/** The client sent nothing for too long during an upload (or stopped reading a download): the transfer is cut. */
+export class TransferStalledError extends Error {
+  readonly code = 'TRANSFER_STALLED';
+  readonly replyCode = 451;
+  constructor(idleMs: number) {
+    super(`No data for ${Math.round(idleMs / 1000)} s: transfer cut, send the file again`);
   }
 }
 
@@ -39,6 +50,11 @@ export class UploadStream extends Writable {
     });
   }
 
+  /** Bytes received so far (the server's stall check reads it). */
+  get received(): number {
+    return this.size;
+  }
+
   override _construct(cb: (err?: Error | null) => void): void {
     fs.open(this.tempPath, 'w', 0o600, (err, fd) => {
       this.fd = fd ?? null;
@@ -48,6 +64,7 @@ export class UploadStream extends Writable {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.size += chunk.length;
+    // Over the limit: the error destroys this stream and the data connection (patched STOR): the rest is never read.
     if (this.size > this.maxBytes) return cb(new UploadTooLargeError(this.maxBytes));
     this.hash.update(chunk);
     fs.write(this.fd!, chunk, 0, chunk.length, null, (err) => cb(err));

@@ -3,7 +3,7 @@
  * no-op. The producer connection fails fast when Redis is down: the file then stays `received` and the
  * reconciler queues it later (SPEC §7).
  */
-import { Queue } from 'bullmq';
+import { Queue, type JobState } from 'bullmq';
 import IORedis, { type RedisOptions } from 'ioredis';
 import type { Settings } from '../config/defaults';
 
@@ -74,5 +74,68 @@ export async function enqueueFile(
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** A job's state in BullMQ, `missing` when the queue has no job for the file. */
+export type FileJobState = JobState | 'missing';
+
+/** LIVE_STATES: the job will run (or is running) without anyone acting. */
+export const LIVE_STATES: readonly FileJobState[] = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'];
+
+/** jobStateOf reads the state of a file's job. */
+export async function jobStateOf(q: FileQueue, fileId: string): Promise<FileJobState> {
+  const state = await q.queue.getJobState(fileId);
+  return state === 'unknown' ? 'missing' : state;
+}
+
+/** What requeueJob did: added again, retried (from failed or completed), promoted (out of its back-off), or left live. */
+export type RequeueAction = 'added' | 'retried' | 'promoted' | 'live';
+
+/**
+ * requeueJob makes the file's job run again (`inflow replay`, the reconciler): a failed or completed job is retried
+ * with its attempts reset, a delayed one (waiting out its back-off) runs now, a missing one is added again under the
+ * same id; a waiting or active one is left alone.
+ */
+export async function requeueJob(
+  q: FileQueue,
+  fileId: string,
+  settings: Pick<Settings, 'jobAttempts' | 'jobBackoffMs'>,
+): Promise<RequeueAction> {
+  for (let tries = 0; ; tries++) {
+    const job = await q.queue.getJob(fileId);
+    const state: FileJobState = job ? await job.getState().then((s) => (s === 'unknown' ? 'missing' : s)) : 'missing';
+    try {
+      if (state === 'missing') {
+        if (job) await job.remove().catch(() => {}); // a half-gone job (hash without a list entry) blocks the id
+        await enqueueFile(q, fileId, settings);
+        return 'added';
+      }
+      if (state === 'failed' || state === 'completed') {
+        await job!.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+        return 'retried';
+      }
+      if (state === 'delayed') {
+        await job!.promote();
+        return 'promoted';
+      }
+      return 'live';
+    } catch (err) {
+      // The job moved meanwhile (a worker took it, another replay retried it): look again, once.
+      if (tries >= 1) throw err;
+    }
+  }
+}
+
+/** removeJob removes a file's job (waiting, delayed, failed or completed); false when it is active (locked by a worker). */
+export async function removeJob(q: FileQueue, fileId: string): Promise<boolean> {
+  const job = await q.queue.getJob(fileId);
+  if (!job) return true;
+  if ((await job.getState()) === 'active') return false;
+  try {
+    await job.remove();
+    return true;
+  } catch {
+    return false; // taken by a worker meanwhile
   }
 }

@@ -72,7 +72,11 @@ export async function* recordBatches(
     others = [];
     return b;
   };
-  for await (const item of readBatch(path, opts.format)) {
+  let ordinal = 0;
+  for await (const read of readBatch(path, opts.format)) {
+    // An XML record is known by its reading index (SPEC §4): readings may share a line, and the pipeline keys
+    // records (seq, issues, resume point) by this number.
+    const item = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed') ? { ...read, line: ++ordinal } : read;
     if (item.line <= opts.resumeAfter) continue; // committed by an earlier attempt
     if (item.kind === 'reading') {
       const checked = checkRecord(item.fields, item.fieldCount, { today: opts.today });

@@ -1,16 +1,22 @@
 /**
- * The reader thread: parses a file and runs the stateless checks while the job's thread writes to SQLite, so both
- * cores work on one file. It keeps at most `ahead` batches in flight (bounded memory): the job thread sends a
- * credit for each batch it has committed.
+ * A reader thread: parses a file and runs the stateless checks while the job's thread writes to SQLite, so both
+ * cores work on one file. Two run per file: one scans the whole file (file-level checks) while the other already
+ * parses the first batches, which wait until the scan has passed. The records reader keeps at most `ahead`
+ * batches in flight (bounded memory): the job thread sends a credit for each batch it has committed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { scanFile } from './scan-file';
 import { recordBatches } from './read-records';
+import { detectFormat } from '../parsers/detect-format';
 import type { ReaderRequest, ReaderMessage } from './record-source';
 
-async function run(req: ReaderRequest): Promise<void> {
+async function run(req: ReaderRequest & { mode: 'scan' | 'records' }): Promise<void> {
   const port = parentPort!;
   const send = (m: ReaderMessage) => port.postMessage(m);
+  if (req.mode === 'scan') {
+    send({ kind: 'scan', scan: await scanFile(req.path, req) });
+    return;
+  }
   let credits = req.ahead;
   let wake: (() => void) | null = null;
   port.on('message', (m: { kind: 'credit' }) => {
@@ -19,20 +25,20 @@ async function run(req: ReaderRequest): Promise<void> {
       wake?.();
     }
   });
-  const scan = await scanFile(req.path, req);
-  send({ kind: 'scan', scan });
-  if (scan.findings.length || !scan.format) return;
-  for await (const batch of recordBatches(req.path, { ...req, format: scan.format })) {
-    while (credits === 0) await new Promise<void>((r) => (wake = r));
-    wake = null;
-    credits--;
-    send({ kind: 'batch', batch });
+  const detected = await detectFormat(req.path);
+  if ('format' in detected) {
+    for await (const batch of recordBatches(req.path, { ...req, format: detected.format })) {
+      while (credits === 0) await new Promise<void>((r) => (wake = r));
+      wake = null;
+      credits--;
+      send({ kind: 'batch', batch });
+    }
   }
   send({ kind: 'end' });
 }
 
 // Closing the port lets the thread end once the messages are out.
-run(workerData as ReaderRequest).then(
+run(workerData).then(
   () => parentPort!.close(),
   (err: Error) => {
     parentPort!.postMessage({ kind: 'error', message: err.message } satisfies ReaderMessage);

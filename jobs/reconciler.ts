@@ -1,40 +1,90 @@
 /**
- * The reconciler (SPEC §7): files recorded `received` but not yet queued (Redis was down at upload, or the
- * server died between the 226 and the enqueue) are queued again, at start-up and periodically.
+ * The reconciler (SPEC §7): the store says what must happen to each file, Redis what will. At start-up and every
+ * `reconcileSeconds` it compares the two for every file not yet done or failed:
+ *
+ * | store                         | job in BullMQ                 | action                                      |
+ * |-------------------------------|-------------------------------|---------------------------------------------|
+ * | received                      | missing                       | queue it (Redis was down at upload, or the  |
+ * |                               |                               | server died between the 226 and the enqueue)|
+ * | received                      | waiting, active, delayed, ... | mark it queued                              |
+ * | queued, processing            | missing                       | queue it again (Redis lost it)              |
+ * | queued, processing            | completed                     | retry it (it ended without finishing)       |
+ * | received, queued, processing  | failed                        | mark it failed with the job's reason (e.g.  |
+ * |                               |                               | stalled too often): kept for `replay`       |
+ *
+ * A job that is active under a dead worker is BullMQ's to recover (its lock expires, a live worker's stalled
+ * check takes it back). Redis errors leave everything for the next pass.
  */
 import type { Settings } from '../config/defaults';
-import type { Store } from '../store';
-import { enqueueFile, type FileQueue } from './queue';
+import type { Store, FileRecord } from '../store';
+import type { AuditLog } from '../store/audit-log';
+import { enqueueFile, jobStateOf, requeueJob, LIVE_STATES, type FileQueue } from './queue';
 
-/** reconcileOnce queues every `received` file; returns how many were queued. Redis errors leave them for next time. */
-export async function reconcileOnce(store: Store, q: FileQueue, settings: Settings): Promise<number> {
-  let n = 0;
-  for (const f of store.files.withStatus(['received'])) {
+export interface ReconcileResult {
+  queued: string[];
+  requeued: string[];
+  failed: string[];
+}
+
+/** reconcileOnce runs one pass; Redis errors end the pass early (the rest waits for the next one). */
+export async function reconcileOnce(store: Store, q: FileQueue, settings: Settings, audit?: AuditLog): Promise<ReconcileResult> {
+  const out: ReconcileResult = { queued: [], requeued: [], failed: [] };
+  for (const f of store.files.withStatus(['received', 'queued', 'processing'])) {
     try {
-      await enqueueFile(q, f.id, settings);
+      await reconcileFile(store, q, settings, f, out, audit);
     } catch {
-      return n; // Redis is still away
+      break; // Redis is away: next pass
     }
-    store.files.markQueued(f.pk);
-    n++;
   }
-  return n;
+  return out;
+}
+
+async function reconcileFile(store: Store, q: FileQueue, settings: Settings, f: FileRecord, out: ReconcileResult, audit?: AuditLog): Promise<void> {
+  const state = await jobStateOf(q, f.id);
+  // A worker may have moved the file on while we asked Redis: act only on what is still true.
+  const now = store.files.get(f.pk);
+  if (!now || now.status !== f.status) return;
+  if (state === 'failed') {
+    const job = await q.queue.getJob(f.id);
+    const reason = job?.failedReason || 'job failed';
+    if (store.files.markFailed(f.pk, reason)) {
+      out.failed.push(f.id);
+      audit?.write('file_failed', { file: f.id, error: reason, by: 'reconciler' });
+    }
+    return;
+  }
+  if (f.status === 'received') {
+    if (state === 'missing') await enqueueFile(q, f.id, settings);
+    store.files.markQueued(f.pk);
+    out.queued.push(f.id);
+    if (state === 'missing') audit?.write('requeued', { file: f.id, reason: 'received but not queued' });
+    return;
+  }
+  if (LIVE_STATES.includes(state)) return;
+  // queued or processing, and the job is missing or completed: nothing would ever finish the file.
+  const action = await requeueJob(q, f.id, settings);
+  out.requeued.push(f.id);
+  audit?.write('requeued', { file: f.id, reason: `${f.status} with its job ${state}`, action });
 }
 
 /** startReconciler runs reconcileOnce now and every `settings.reconcileSeconds`. */
-export function startReconciler(store: Store, q: FileQueue, settings: Settings): { stop(): void } {
-  let running = false;
-  const tick = async () => {
-    if (running) return;
-    running = true;
-    try {
-      await reconcileOnce(store, q, settings);
-    } finally {
-      running = false;
-    }
+export function startReconciler(store: Store, q: FileQueue, settings: Settings, audit?: AuditLog): { stop(): Promise<void> } {
+  let running: Promise<unknown> | null = null;
+  let stopped = false;
+  const tick = () => {
+    if (running || stopped) return;
+    running = reconcileOnce(store, q, settings, audit)
+      .catch((err) => process.stderr.write(`reconciler: ${(err as Error).message}\n`))
+      .finally(() => (running = null));
   };
-  void tick();
-  const timer = setInterval(() => void tick(), settings.reconcileSeconds * 1000);
+  tick();
+  const timer = setInterval(tick, settings.reconcileSeconds * 1000);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running; // a pass in flight must not use the store after it is closed
+    },
+  };
 }

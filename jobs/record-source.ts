@@ -56,55 +56,74 @@ function inProcessSource(req: ReaderRequest): RecordSource {
   };
 }
 
-function threadSource(script: string, req: ReaderRequest): RecordSource {
-  // The reader holds a chunk, a batch of strings and csv-parse's state: a small heap keeps the process small.
-  const worker = new Worker(script, { workerData: req, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 } });
-  const queue: ReaderMessage[] = [];
-  let wake: (() => void) | null = null;
-  let failure: Error | null = null;
-  let exited = false;
-  worker.on('message', (m: ReaderMessage) => {
-    queue.push(m);
-    wake?.();
-  });
-  worker.on('error', (err) => {
-    failure = err;
-    wake?.();
-  });
-  worker.on('exit', () => {
-    exited = true;
-    wake?.();
-  });
-  const next = async (): Promise<ReaderMessage> => {
+/** ThreadReader: one reader thread and the messages it has sent. */
+class ThreadReader {
+  private readonly worker: Worker;
+  private readonly queue: ReaderMessage[] = [];
+  private wake: (() => void) | null = null;
+  private failure: Error | null = null;
+  exited = false;
+
+  constructor(script: string, data: ReaderRequest & { mode: 'scan' | 'records' }) {
+    // A reader holds a chunk, a batch of strings and the parser's state: a small heap keeps the process small.
+    this.worker = new Worker(script, { workerData: data, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    this.worker.on('message', (m: ReaderMessage) => {
+      this.queue.push(m);
+      this.wake?.();
+    });
+    this.worker.on('error', (err) => {
+      this.failure = err;
+      this.wake?.();
+    });
+    this.worker.on('exit', () => {
+      this.exited = true;
+      this.wake?.();
+    });
+  }
+
+  async next(): Promise<ReaderMessage> {
     for (;;) {
-      const m = queue.shift();
+      const m = this.queue.shift();
       if (m) {
         if (m.kind === 'error') throw new Error(`reader thread: ${m.message}`);
         return m;
       }
-      if (failure) throw failure;
-      if (exited) throw new Error('reader thread ended early');
-      await new Promise<void>((r) => (wake = r));
-      wake = null;
+      if (this.failure) throw this.failure;
+      if (this.exited) throw new Error('reader thread ended early');
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = null;
     }
-  };
+  }
+
+  credit(): void {
+    this.worker.postMessage({ kind: 'credit' });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.exited) await this.worker.terminate();
+  }
+}
+
+function threadSource(script: string, req: ReaderRequest): RecordSource {
+  const scanner = new ThreadReader(script, { ...req, mode: 'scan' });
+  const reader = new ThreadReader(script, { ...req, mode: 'records' });
   return {
     scan: async () => {
-      const m = await next();
+      const m = await scanner.next();
       if (m.kind !== 'scan') throw new Error(`reader thread: expected the scan, got ${m.kind}`);
       return m.scan;
     },
     batches: async function* () {
       for (;;) {
-        const m = await next();
+        const m = await reader.next();
         if (m.kind === 'end') return;
         if (m.kind !== 'batch') throw new Error(`reader thread: expected a batch, got ${m.kind}`);
         yield m.batch;
-        worker.postMessage({ kind: 'credit' }); // the caller committed it
+        reader.credit(); // the caller committed it
       }
     },
     close: async () => {
-      if (!exited) await worker.terminate();
+      await Promise.all([scanner.stop(), reader.stop()]);
     },
   };
 }

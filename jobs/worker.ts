@@ -1,8 +1,14 @@
 /**
  * A file worker: takes jobs from the queue and runs the pipeline on them. Each worker opens its own SQLite
  * connection (one writer at a time is enforced by SQLite's lock, shared by every process on the data directory).
+ *
+ * Failures (SPEC §7): an exception is retried with exponential back-off (`jobAttempts`, `jobBackoffMs`); the last
+ * one leaves the file `failed` in the store and the job `failed` in BullMQ, with the reason, for `inflow replay`.
+ * A worker that dies keeps its job locked until `jobLockMs` runs out; another worker then takes it over and the
+ * pipeline resumes after the last committed batch. `close()` lets the current file finish for `shutdownGraceMs`,
+ * then hands it back to the queue.
  */
-import { Worker, type Job } from 'bullmq';
+import { Worker, Queue, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Settings } from '../config/defaults';
 import type { DataLayout } from '../config/layout';
 import { Store, filePkOf } from '../store';
@@ -10,11 +16,14 @@ import { AuditLog } from '../store/audit-log';
 import { QUEUE_NAME, redisConnection, type FileJobData } from './queue';
 import { processFile } from './process-file';
 import { FileGoneError } from './errors';
-import { UnrecoverableError, Queue } from 'bullmq';
 
 export interface FileWorker {
   worker: Worker<FileJobData>;
-  close(): Promise<void>;
+  /**
+   * close stops taking jobs, lets the current ones run for `graceMs` (default settings.shutdownGraceMs), hands back
+   * those still running, and closes Redis and SQLite.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** startFileWorker starts one BullMQ worker with `settings.concurrency` slots. */
@@ -23,19 +32,28 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
   const audit = new AuditLog(layout.auditLog);
   const ctx = { store, layout, settings, audit };
   const connection = redisConnection(redisUrl, 'worker');
+  const active = new Map<string, { job: Job<FileJobData>; token: string }>();
+  let handingBack = false;
 
-  const processor = async (job: Job<FileJobData>) => {
+  const processor = async (job: Job<FileJobData>, token?: string) => {
     const pk = filePkOf(job.data.fileId);
     if (pk === null) throw new UnrecoverableError(`bad file id ${job.data.fileId}`);
+    active.set(job.id!, { job, token: token ?? '' });
     try {
       const done = await processFile(ctx, pk);
+      if (handingBack) throw new WaitingError(); // moved back to the queue by close(): not ours to complete
       return { result: done.result };
     } catch (err) {
+      // close() closed the store under the pipeline and moved the job back to wait: nothing to record here.
+      if (handingBack) throw new WaitingError();
+      const message = (err as Error).message;
       const last = err instanceof FileGoneError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      store.files.recordError(pk, (err as Error).message, last);
-      if (last) audit.write('file_failed', { file: job.data.fileId, error: (err as Error).message });
-      if (err instanceof FileGoneError) throw new UnrecoverableError(err.message);
+      store.files.recordError(pk, message, last);
+      audit.write(last ? 'file_failed' : 'file_retry', { pid: process.pid, file: job.data.fileId, attempt: job.attemptsMade + 1, error: message });
+      if (err instanceof FileGoneError) throw new UnrecoverableError(message);
       throw err;
+    } finally {
+      active.delete(job.id!);
     }
   };
 
@@ -43,18 +61,49 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
     connection,
     prefix: settings.queuePrefix,
     concurrency: settings.concurrency,
+    lockDuration: settings.jobLockMs,
+    stalledInterval: settings.stalledIntervalMs,
+    maxStalledCount: settings.maxStalledCount,
   });
   worker.on('error', (err) => process.stderr.write(`worker: ${err.message}\n`));
+  // A job whose worker died: this worker's stalled check put it back in the queue (or failed it: stalled too often).
+  worker.on('stalled', (jobId) => audit.write('requeued', { pid: process.pid, file: jobId, reason: 'its worker stopped (lock expired)' }));
   // The fleet-wide limit lives in Redis; a worker started alone (a fleet without `serve`) sets it too.
-  void new Queue(QUEUE_NAME, { connection, prefix: settings.queuePrefix })
-    .setGlobalConcurrency(settings.globalConcurrency)
-    .catch(() => {});
+  const meta = new Queue(QUEUE_NAME, { connection, prefix: settings.queuePrefix });
+  meta.on('error', () => {});
+  void meta.setGlobalConcurrency(settings.globalConcurrency).catch(() => {});
+
+  let closing: Promise<void> | null = null;
+  const close = async (graceMs = settings.shutdownGraceMs): Promise<void> => {
+    const drained = worker.close(); // no new jobs; resolves when the current ones are done
+    drained.catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([
+      drained.then(() => true, () => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    if (!inTime) {
+      // Stop the pipeline at its next step (every batch is its own transaction: nothing half-written stays), then
+      // give each job back so another worker resumes it now rather than after its lock expires.
+      handingBack = true;
+      store.close();
+      for (const [id, { job, token }] of active) {
+        try {
+          await job.moveToWait(token);
+          audit.write('handed_back', { pid: process.pid, file: id, reason: 'worker shutting down' });
+        } catch (err) {
+          process.stderr.write(`worker: could not hand ${id} back (${(err as Error).message}); it is taken over when its lock expires\n`);
+        }
+      }
+      await Promise.race([drained.catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
+    }
+    await meta.close().catch(() => {});
+    connection.disconnect();
+    store.close();
+  };
   return {
     worker,
-    close: async () => {
-      await worker.close();
-      connection.disconnect();
-      store.close();
-    },
+    close: (graceMs?: number) => (closing ??= close(graceMs)),
   };
 }

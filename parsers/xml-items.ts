@@ -14,8 +14,8 @@
  * - `<trailer count= sum=>` is the trailer (fieldCount 2 plus extras, as for a reading).
  * - A DTD (hence any entity declaration, internal or external), a declared encoding other than UTF-8, or input
  *   that is not well-formed is a fatal F05 with line and column; nothing is expanded or fetched (saxes does not
- *   read DTDs). Elements nested deeper than MAX_DEPTH or a token longer than MAX_TOKEN_CHARS are F05 too: saxes
- *   would hold them in memory whole.
+ *   read DTDs). Elements nested deeper than MAX_DEPTH, a token longer than MAX_TOKEN_CHARS or a value longer than
+ *   MAX_VALUE_CHARS are F05 too: they would be held in memory whole.
  * - `line` is the line where the element's start tag begins; `index` counts `<reading>` elements from 1.
  */
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
@@ -26,6 +26,8 @@ type FatalItem = Extract<BatchItem, { kind: 'fatal' }>;
 
 /** Deepest element nesting accepted (an INFLOW document needs 3). */
 const MAX_DEPTH = 32;
+/** Longest value of a reading's element (as the CSV reader's longest record). */
+const MAX_VALUE_CHARS = 65_536;
 /** Most characters fed without an element or text event (one tag, text node, comment…; an INFLOW token is tiny). */
 export const MAX_TOKEN_CHARS = 1 << 20;
 
@@ -70,6 +72,8 @@ export class XmlItems {
 
   constructor() {
     const p = this.parser;
+    // Seven handlers at most: saxes stores them as properties added after construction, and with more than 7 the
+    // parser object drops to dictionary mode, which makes every character read ~5x slower (measured).
     p.on('opentagstart', () => {
       // Emitted on the character after the name: when that is a line break, the tag began on the line before.
       this.tagLine = p.column === 0 ? p.line - 1 : p.line;
@@ -79,8 +83,6 @@ export class XmlItems {
     p.on('closetag', () => this.close());
     p.on('text', (t) => this.onText(t));
     p.on('cdata', (t) => this.onText(t));
-    // No more handlers: saxes stores them as properties added after construction, and with more than 7 the
-    // parser object drops to dictionary mode, which makes every character read ~5x slower (measured).
     p.on('doctype', (dtd) => {
       const start = p.line - countNewlines(dtd);
       this.fail(start, 'F05', 'The file declares a DTD (<!DOCTYPE …>): DTDs, entity declarations and external entities are not allowed in an INFLOW XML file.');
@@ -229,7 +231,10 @@ export class XmlItems {
     this.lastEvent = this.parser.position;
     if (this.skipFrom) return;
     if (this.field) {
-      this.text += t;
+      this.text += t; // one text node is bounded by MAX_TOKEN_CHARS; text split by comments or CDATA, here
+      if (this.text.length > MAX_VALUE_CHARS) {
+        this.fail(this.reading!.line, 'F05', `The <${this.field}> of the reading starting on this line is longer than ${MAX_VALUE_CHARS} characters.`);
+      }
       return;
     }
     if (!/\S/.test(t)) return;

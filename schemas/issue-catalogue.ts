@@ -14,6 +14,7 @@ export const ISSUE_CATALOGUE = [
   { code: 'F05', severity: 'F', title: 'invalid UTF-8, XML not well-formed, DTD/entity declarations present' },
   { code: 'F06', severity: 'F', title: 'file larger than the size limit or more records than the record limit' },
   { code: 'F07', severity: 'F', title: 'exact same content (SHA-256) already received from this account: not processed again' },
+  { code: 'F08', severity: 'F', title: 'could not be processed: abandoned by an administrator after repeated failures' },
   { code: 'E10', severity: 'E', title: 'malformed record: unknown record type or wrong number of fields' },
   { code: 'E11', severity: 'E', title: 'mandatory field missing (vin-or-plate, date, odometer, unit, work)' },
   { code: 'E12', severity: 'E', title: 'VIN invalid' },

@@ -14,11 +14,16 @@ export type AuditEvent =
   | 'upload_refused'
   | 'held'
   | 'receipt'
+  | 'file_retry'
   | 'file_failed'
+  | 'requeued'
+  | 'handed_back'
+  | 'idle_timeout'
+  | 'service'
   | 'admin';
 
 export class AuditLog {
-  constructor(private readonly file: string) {
+  constructor(readonly file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
   }
 

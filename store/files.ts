@@ -1,5 +1,7 @@
 /** Received batch files and their processing state (SPEC §6, §7). */
 import type { Db } from './db';
+import { writeTx } from './db';
+import { seqOf, STATUS_SUPERSEDED } from './readings';
 
 export type FileStatus = 'received' | 'queued' | 'processing' | 'done' | 'failed';
 export type FileResult = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
@@ -129,12 +131,16 @@ export class Files {
     return r ? toFile(r) : null;
   }
 
-  list(filter: { status?: string; account?: string; limit?: number } = {}): FileRecord[] {
+  list(filter: { status?: string; account?: string; receivedSince?: string; limit?: number } = {}): FileRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.status) {
       where.push('f.status = ?');
       args.push(filter.status);
+    }
+    if (filter.receivedSince) {
+      where.push('f.received_at >= ?');
+      args.push(filter.receivedSince);
     }
     if (filter.account) {
       where.push('a.establishment = ?');
@@ -203,8 +209,58 @@ export class Files {
     this.db.prepare(`UPDATE files SET status = 'done', receipt_path = ?, error = NULL WHERE id = ?`).run(receiptPath, pk);
   }
 
-  /** recordError keeps the last processing error; `failed` when no retry is left. */
+  /**
+   * recordError keeps the last processing error: `failed` when no retry is left, else `queued` again (a retry is
+   * pending, after its back-off). A file already done is left alone.
+   */
   recordError(pk: number, error: string, failed: boolean): void {
-    this.db.prepare(`UPDATE files SET error = ?, status = CASE WHEN ? THEN 'failed' ELSE status END WHERE id = ?`).run(error, failed ? 1 : 0, pk);
+    this.db
+      .prepare(`UPDATE files SET error = ?, status = CASE WHEN ? THEN 'failed' ELSE 'queued' END WHERE id = ? AND status != 'done'`)
+      .run(error, failed ? 1 : 0, pk);
+  }
+
+  /**
+   * requeue prepares a file for `inflow replay`: status `queued`, no error, its file-level (F) issues dropped so the
+   * file-level checks decide again (an F issue has no error number and a file with one stored nothing). Readings,
+   * numbered issues and the progress line stay: the re-run resumes after the last committed batch and ends by
+   * rewriting the receipt. A file being processed is left as it is. Returns whether the file was changed.
+   */
+  requeue(pk: number): boolean {
+    return writeTx(this.db, () => {
+      const f = this.get(pk);
+      if (!f || f.status === 'processing') return false;
+      this.db.prepare(`DELETE FROM issues WHERE file_id = ? AND severity = 'F'`).run(pk);
+      this.db.prepare(`UPDATE files SET status = 'queued', error = NULL WHERE id = ?`).run(pk);
+      return true;
+    });
+  }
+
+  /** markFailed: the file's job failed outside the worker's hands (e.g. stalled too often); kept for replay. */
+  markFailed(pk: number, error: string): boolean {
+    return this.db.prepare(`UPDATE files SET status = 'failed', error = ? WHERE id = ? AND status != 'done'`).run(error, pk).changes === 1;
+  }
+
+  /**
+   * discardStored removes everything an unfinished file stored, before it is closed with a file-level issue
+   * (`inflow files abandon`): its readings, its issues, and the corrections its records made (the error numbers
+   * they used become correctable again, the readings they superseded flagged again). Its progress goes back to 0.
+   * Call inside a write transaction. Readings are found by their reception order (a scan: an admin action).
+   */
+  discardStored(pk: number): { readings: number; issues: number } {
+    const lo = seqOf(pk, 0);
+    const hi = seqOf(pk + 1, 0) - 1;
+    // A correction of an A issue superseded the flagged reading: it is flagged again (status 1, store/readings.ts).
+    this.db
+      .prepare(
+        `UPDATE readings SET status = 1 WHERE status = ${STATUS_SUPERSEDED} AND (vin, seq) IN (
+           SELECT i.vin, i.file_id * ${seqOf(1, 0)} + i.line FROM readings r JOIN issues i ON i.id = r.corrects
+           WHERE r.seq BETWEEN ? AND ? AND i.severity = 'A')`,
+      )
+      .run(lo, hi);
+    this.db.prepare('UPDATE issues SET corrected_by = NULL WHERE corrected_by BETWEEN ? AND ?').run(lo, hi);
+    const readings = this.db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?').run(lo, hi).changes;
+    const issues = this.db.prepare('DELETE FROM issues WHERE file_id = ?').run(pk).changes;
+    this.db.prepare('UPDATE files SET progress_line = 0 WHERE id = ?').run(pk);
+    return { readings, issues };
   }
 }

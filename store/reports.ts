@@ -95,7 +95,7 @@ export class Reports {
       .prepare(
         `SELECT r.sender, count(DISTINCT r.seq)
          FROM issues i JOIN readings r ON r.vin = i.vin AND r.seq = i.file_id * ${FILE_FACTOR} + i.line
-         WHERE i.code IN ('A40', 'A41', 'A42')
+         WHERE i.code IN ('A40', 'A41', 'A42') AND i.corrected_by IS NULL
            AND r.day BETWEEN ? AND ? AND r.status != ${STATUS_SUPERSEDED}
          GROUP BY r.sender`,
       )

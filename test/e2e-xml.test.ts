@@ -94,15 +94,16 @@ describe('when every CSV fixture and its XML twin are uploaded (parity)', () => 
 
     const counts = (r: ParsedReceipt) => [r.status, r.records, r.accepted, r.rejected, r.anomalies, r.warnings];
     expect(counts(b.r)).toEqual(counts(a.r));
-    // The twins are laid out line for line, so even the lines agree. Messages differ only where the defect does:
-    // the E10 twins (a field too few / an unknown element) and the missing header (an H line / root attributes).
-    const same = (i: ParsedReceipt['issues'][number]) => ({
-      line: i.line, code: i.code, severity: i.severity, field: i.field, correctable: i.correctable, numbered: i.errorNumber !== '',
-      ref: i.ref, vin: i.vin, message: i.code === 'E10' || (i.code === 'F02' && i.field === 'file') ? '' : i.message,
+    // The twins are laid out line for line with the header on line 1, so a CSV record's line is one more than the
+    // XML reading index the XML receipt gives (SPEC §4); file-level issues keep their line. Messages differ only
+    // where the defect does (the E10 twins, the missing header) or name the record (E21: line or reading index).
+    const same = (i: ParsedReceipt['issues'][number], fromCsv = false) => ({
+      line: fromCsv && i.severity !== 'F' ? i.line - 1 : i.line, code: i.code, severity: i.severity, field: i.field, correctable: i.correctable, numbered: i.errorNumber !== '',
+      ref: i.ref, vin: i.vin, message: i.code === 'E10' || i.code === 'E21' || (i.code === 'F02' && i.field === 'file') ? '' : i.message,
     });
-    expect(b.r.issues.map(same)).toEqual(a.r.issues.map(same));
+    expect(b.r.issues.map((i) => same(i))).toEqual(a.r.issues.map((i) => same(i, true)));
     expect(b.r.trailerCount).toBe(b.r.issues.length);
-    expect(storedOf(xml, b.r.fileId)).toEqual(storedOf(csv, a.r.fileId));
+    expect(storedOf(xml, b.r.fileId)).toEqual(storedOf(csv, a.r.fileId).map((x) => ({ ...x, line: x.line - 1 })));
     expect(xml.svc.store.readings.count()).toBe(csv.svc.store.readings.count());
   });
 });
@@ -131,11 +132,11 @@ describe('when an XML file is sent', () => {
     expect(r).toMatchObject({ status: 'ACCEPTED', name: 'spec.xml', records: 1, accepted: 1, rejected: 0, issues: [], trailerCount: 0 });
     expect(receipt.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<receipt format="INFLOW-RECEIPT" version="1" ')).toBe(true);
     expectValidReceipt(receipt);
-    expect(storedOf(s, r.fileId)).toEqual([expect.objectContaining({ line: 2, vin: vin(1), odometer: 123456, plate: '1ABC123', ref: 'WO-1001' })]);
+    expect(storedOf(s, r.fileId)).toEqual([expect.objectContaining({ line: 1, vin: vin(1), odometer: 123456, plate: '1ABC123', ref: 'WO-1001' })]);
     expect(s.svc.store.files.get(Number(r.fileId.slice(1)))!.format).toBe('xml');
   });
 
-  it('with valid and invalid readings, each issue is on its reading’s line with an error number', async () => {
+  it('with valid and invalid readings, each issue names its reading index with an error number', async () => {
     const text = xmlBatch(GARAGE, [
       { ref: 'WO-1', vin: vin(11), odometer: 12000 }, // 2 ok
       { ref: 'WO-2', vin: 'TSTVNZZZ00000000I', odometer: 5 }, // 3 E12
@@ -149,10 +150,10 @@ describe('when an XML file is sent', () => {
     expect(r.status).toBe('PARTIAL');
     expect([r.records, r.accepted, r.rejected]).toEqual([6, 1, 5]);
     expect(r.issues.map((i) => [i.line, i.code, i.field, i.ref])).toEqual([
-      [3, 'E12', 'vin', 'WO-2'], [4, 'E10', 'record', 'WO-3'], [5, 'E19', 'work', 'WO-4'], [6, 'E10', 'record', ''], [7, 'E15', 'unit', 'WO-5'],
+      [2, 'E12', 'vin', 'WO-2'], [3, 'E10', 'record', 'WO-3'], [4, 'E19', 'work', 'WO-4'], [5, 'E10', 'record', ''], [6, 'E15', 'unit', 'WO-5'],
     ]);
     for (const i of r.issues) expect(i.errorNumber).toMatch(/^\d{10,}$/);
-    expect(storedOf(s, r.fileId).map((x) => x.line)).toEqual([2]);
+    expect(storedOf(s, r.fileId).map((x) => x.line)).toEqual([1]);
   });
 
   it('twice, the second is a DUPLICATE with an XML receipt', async () => {
@@ -178,11 +179,8 @@ describe('when an XML file is sent', () => {
     expect(storedOf(s, wrong.r.fileId)).toEqual([]);
   });
 
-  // The pipeline keys a record by its line (issues UNIQUE (file, line, code, field), the rejected count, the reading's
-  // seq, the resume point), and in XML readings may share a line: two bad readings on one line get one issue.
-  // Passes once jobs/ keys XML records by reading index (SPEC §4: "the record's line (CSV) or reading index
-  // (XML)"); then drop `.failing`.
-  it.failing('with all its readings on one line, gives each reading its own issues and stores each good one', async () => {
+  // In XML readings may share a line: the pipeline keys XML records by reading index (SPEC §4), not by line.
+  it('with all its readings on one line, gives each reading its own issues and stores each good one', async () => {
     const reading = (v: string, odometer: number) =>
       `<reading><vin>${v}</vin><date>${daysAgo(2)}</date><odometer unit="km">${odometer}</odometer><work>MAINT</work></reading>`;
     const one = `<inflow version="1" sender="${GARAGE}">` +

@@ -240,6 +240,12 @@ describe('readXmlBatch', () => {
       expect(brief(list)).toEqual(['header@1', 'fatal@2:F05']);
     });
 
+    it('for a value longer than 64 KiB, even split by comments', async () => {
+      const list = await items(file('split.xml', doc(rd('a'), `<reading ref="b"><vin>${'<!---->AAAAAAAAAA'.repeat(10_000)}</vin></reading>`)));
+      expect(brief(list)).toEqual(['header@1', 'R@2#1:a', 'fatal@3:F05']);
+      expect((list.at(-1) as { message: string }).message).toMatch(/<vin> .* longer than 65536/);
+    });
+
     it('for elements nested too deep', async () => {
       expect(brief(await items(file('deep.xml', doc('<a>'.repeat(100)))))).toEqual(['header@1', 'malformed@2', 'fatal@2:F05']);
     });

@@ -142,7 +142,7 @@ describe('inflow report providers', () => {
       [E1, '201', '1', '0.498%', 'yes'],
       [E2, '200', '1', '0.500%', 'no'],
       [E3, '199', '1', '0.503%', 'no'],
-      ['TOTAL', '600', '3', '0.500%', '1', 'of', '3'],
+      ['TOTAL', '600', '3', '0.500%', '1', 'of', '3', 'labelled'],
     ]);
     const csv = inflow(['report', 'providers', '--year', String(Y), '--csv', '--data-dir', svc.dir]);
     expect(csv.out.trim().split('\n')).toEqual([

@@ -1,0 +1,201 @@
+/**
+ * Failure handling and the admin's tools (issue 6): a job that throws is retried with back-off, then stays `failed`
+ * in the store and in BullMQ with its reason; `inflow replay --failed` processes it once the fault is gone, and a
+ * replay never stores a reading twice nor issues an error number twice; `inflow files abandon` closes a file that
+ * cannot be processed with a REJECTED receipt (F08); the reconciler re-queues files whose job is gone.
+ *
+ * The fault is real, with no test-only code path: the stored file is replaced by a directory, so reading it fails
+ * with EISDIR (a missing file would be FileGoneError, not retried).
+ */
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
+import type { Client } from 'basic-ftp';
+import { startTestService, waitForReceipt, download, type TestService } from './helpers/service';
+import { parseReceipt } from './helpers/receipt';
+import { csvBatch, daysAgo, vin } from './helpers/batch';
+import { auditEvents, envFor, inflowAsync, waitFor } from './helpers/ops';
+import { startFileWorker, type FileWorker } from '../jobs/worker';
+import { filePkOf, type FileRecord } from '../store';
+
+const GARAGE = '2123456692';
+const PW = 'replay test password';
+
+let svc: TestService;
+let client: Client;
+let worker: FileWorker | null = null;
+
+beforeAll(async () => {
+  svc = await startTestService({ workers: 0, jobAttempts: 3, jobBackoffMs: 100 });
+  await svc.addAccount(GARAGE, PW);
+  client = await svc.connect(GARAGE, PW);
+});
+
+afterAll(async () => {
+  client?.close();
+  await worker?.close(1000);
+  await svc?.teardown();
+});
+
+const startWorker = () => (worker = startFileWorker(svc.redisUrl, svc.settings, svc.layout));
+const stopWorker = async () => {
+  await worker?.close(1000);
+  worker = null;
+};
+const fileNamed = (name: string): FileRecord | undefined => svc.store.files.list().find((f) => f.name === name);
+const put = async (text: string, name: string): Promise<FileRecord> => {
+  await client.uploadFrom(Readable.from([Buffer.from(text)]), name);
+  return fileNamed(name)!;
+};
+/** breakFile replaces the stored file by a directory (reads fail with EISDIR); the returned function undoes it. */
+const breakFile = (f: FileRecord): (() => void) => {
+  fs.renameSync(f.storedPath, f.storedPath + '.away');
+  fs.mkdirSync(f.storedPath);
+  return () => {
+    fs.rmdirSync(f.storedPath);
+    fs.renameSync(f.storedPath + '.away', f.storedPath);
+  };
+};
+const statusOf = (pk: number) => svc.store.files.get(pk)!.status;
+
+describe('a job that keeps throwing', () => {
+  let file: FileRecord;
+  let repair: () => void;
+
+  it('is retried with back-off, then stays failed in the store and in BullMQ with the reason', async () => {
+    file = await put(csvBatch(GARAGE, [{ vin: vin(1), odometer: 1000 }, { vin: 'TSTVNZZZ00000000I' }, { vin: vin(2) }], { trailer: true }), 'fault.csv');
+    expect(file.status).toBe('queued');
+    repair = breakFile(file);
+    startWorker();
+    await waitFor('the file to fail', () => statusOf(file.pk) === 'failed', 30_000);
+
+    const failed = svc.store.files.get(file.pk)!;
+    expect(failed.attempts).toBe(3);
+    expect(failed.error).toMatch(/EISDIR/);
+    const job = (await svc.queue.queue.getJob(file.id))!;
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(3);
+    expect(job.failedReason).toMatch(/EISDIR/);
+    // Exponential back-off: 100 ms, then 200 ms between the attempts.
+    const events = auditEvents(svc.layout.auditLog).filter((e) => e.file === file.id);
+    const tries = events.filter((e) => e.event === 'file_retry' || e.event === 'file_failed');
+    expect(tries.map((e) => e.event)).toEqual(['file_retry', 'file_retry', 'file_failed']);
+    const gaps = tries.slice(1).map((e, i) => Date.parse(e.ts) - Date.parse(tries[i].ts));
+    expect(gaps[0]).toBeGreaterThanOrEqual(90);
+    expect(gaps[1]).toBeGreaterThanOrEqual(190);
+    expect(fs.existsSync(svc.layout.receiptsDir(GARAGE) + '/fault.csv.receipt.csv')).toBe(false);
+  }, 40_000);
+
+  it('is listed by `files list --status failed` and shown with its attempts and error', async () => {
+    const env = envFor(svc);
+    const list = await inflowAsync(['files', 'list', '--status', 'failed', '--json'], env);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: file.id, status: 'failed', attempts: 3, error: expect.stringMatching(/EISDIR/) })]);
+    const table = await inflowAsync(['files', 'list', '--status', 'failed'], env);
+    expect(table.stdout).toMatch(new RegExp(`${file.id}.*failed.*\\b3\\b.*fault\\.csv.*EISDIR`));
+    const show = await inflowAsync(['files', 'show', file.id], env);
+    expect(show.stdout).toMatch(/attempts\s+3/);
+    expect(show.stdout).toMatch(/error\s+.*EISDIR/);
+    expect((await inflowAsync(['files', 'list', '--status', 'broken'], env)).code).toBe(1);
+  });
+
+  it('is processed by `inflow replay --failed` once the fault is gone, with a summary table', async () => {
+    repair();
+    const r = await inflowAsync(['replay', '--failed'], envFor(svc));
+    expect(r.stderr).toContain(`${file.id} fault.csv: re-queued (retried)`);
+    expect(r.stderr).toContain(`${file.id} done PARTIAL`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ID\s+STATUS\s+RESULT\s+RECORDS\s+ACCEPTED\s+REJECTED\s+ANOMALIES\s+ATTEMPTS/);
+    expect(r.stdout).toMatch(new RegExp(`${file.id}\\s+done\\s+PARTIAL\\s+3\\s+2\\s+1\\s+0\\s+4\\s+fault\\.csv`));
+    const receipt = parseReceipt(await waitForReceipt(client, 'fault.csv.receipt.csv'));
+    expect(receipt).toMatchObject({ status: 'PARTIAL', records: 3, accepted: 2, rejected: 1 });
+    expect(svc.store.readings.forFile(file.pk)).toHaveLength(2);
+    expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'admin', action: 'replay', file: file.id, from: 'failed' }));
+    expect(await svc.queue.queue.getJobState(file.id)).toBe('completed');
+    expect((await inflowAsync(['replay', '--failed'], envFor(svc))).stdout).toContain('no failed files');
+  }, 40_000);
+
+  it('replayed again when done: same readings, same error numbers, the receipt rewritten', async () => {
+    const before = { readings: svc.store.readings.forFile(file.pk), issues: svc.store.issues.forFile(file.pk), row: svc.store.files.get(file.pk)! };
+    const receiptBefore = fs.readFileSync(before.row.receiptPath!, 'utf8');
+    const r = await inflowAsync(['replay', file.id, '--json'], envFor(svc));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ id: file.id, status: 'done', result: 'PARTIAL', attempts: 5 })]);
+    expect(svc.store.readings.forFile(file.pk)).toEqual(before.readings);
+    expect(svc.store.issues.forFile(file.pk)).toEqual(before.issues);
+    const after = svc.store.files.get(file.pk)!;
+    expect(after.processedAt! > before.row.processedAt!).toBe(true);
+    const receiptAfter = fs.readFileSync(after.receiptPath!, 'utf8');
+    expect(receiptAfter).not.toBe(receiptBefore); // the processed time
+    const strip = (t: string) => { const p = parseReceipt(t); return { ...p, processed: '' }; };
+    expect(strip(receiptAfter)).toEqual(strip(receiptBefore));
+    expect((await inflowAsync(['replay', 'F999999'], envFor(svc))).code).toBe(1);
+    expect((await inflowAsync(['replay'], envFor(svc))).code).toBe(1);
+  }, 40_000);
+});
+
+describe('inflow files abandon', () => {
+  it('closes a file that cannot be processed with a REJECTED receipt (F08) and removes its job', async () => {
+    await stopWorker();
+    const file = await put(csvBatch(GARAGE, [{ vin: vin(10) }], { trailer: true }), 'hopeless.csv');
+    breakFile(file);
+    startWorker();
+    await waitFor('the file to fail', () => statusOf(file.pk) === 'failed', 30_000);
+
+    const r = await inflowAsync(['files', 'abandon', file.id], envFor(svc));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${file.id}: abandoned, REJECTED with F08`);
+    const receipt = parseReceipt(await download(client, '/receipts/hopeless.csv.receipt.csv'));
+    expect(receipt.status).toBe('REJECTED');
+    expect(receipt.issues).toEqual([expect.objectContaining({ code: 'F08', severity: 'F', errorNumber: '', correctable: 'N', line: 0 })]);
+    expect(receipt.issues[0].message).not.toMatch(/EISDIR|\//); // no internal error text for the sender
+    expect(svc.store.files.get(file.pk)).toMatchObject({ status: 'done', result: 'REJECTED' });
+    expect(await svc.queue.queue.getJob(file.id)).toBeUndefined();
+    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+      expect.objectContaining({ event: 'admin', action: 'files abandon', file: file.id, outcome: 'rejected', lastError: expect.stringMatching(/EISDIR/) }),
+    );
+    const again = await inflowAsync(['files', 'abandon', file.id], envFor(svc));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/is done/);
+  }, 40_000);
+
+  it('takes out what an interrupted attempt stored, corrections included', async () => {
+    // File A flags a roll-back (A40); file B corrects it, which supersedes A's reading. Then B is made to look
+    // like a file whose processing stopped half way and kept failing, and is abandoned.
+    const a = await put(csvBatch(GARAGE, [{ vin: vin(20), date: daysAgo(4), odometer: 50000 }, { vin: vin(20), date: daysAgo(3), odometer: 40000 }], { trailer: true }), 'a.csv');
+    await waitFor('A', () => statusOf(a.pk) === 'done', 20_000);
+    const flagged = svc.store.issues.forFile(a.pk).find((i) => i.code === 'A40')!;
+    const number = parseReceipt(await download(client, '/receipts/a.csv.receipt.csv')).issues.find((i) => i.code === 'A40')!.errorNumber;
+    const b = await put(csvBatch(GARAGE, [{ vin: vin(20), date: daysAgo(3), odometer: 50100, corrects: number }, { vin: vin(21) }], { trailer: true }), 'b.csv');
+    await waitFor('B', () => statusOf(b.pk) === 'done', 20_000);
+    const statuses = () => svc.store.readings.timeline(vin(20)).map((r) => `${r.odometer}:${r.status}`);
+    expect(statuses()).toEqual(['50000:ok', '40000:superseded', '50100:corrected']);
+    expect(svc.store.issues.get(flagged.id)!.correctedBy).not.toBeNull();
+    svc.store.db.prepare(`UPDATE files SET status = 'failed', result = NULL, processed_at = NULL, receipt_path = NULL, error = 'disk on fire' WHERE id = ?`).run(b.pk);
+
+    const r = await inflowAsync(['files', 'abandon', b.id], envFor(svc));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('removed 2 readings');
+    expect(statuses()).toEqual(['50000:ok', '40000:flagged']);
+    expect(svc.store.issues.get(flagged.id)!.correctedBy).toBeNull();
+    expect(svc.store.readings.forFile(b.pk)).toEqual([]);
+    expect(svc.store.issues.forFile(b.pk).map((i) => i.code)).toEqual(['F08']);
+  }, 40_000);
+});
+
+describe('the reconciler', () => {
+  it('queues again a queued file whose job is gone, and a processing one whose job is gone', async () => {
+    await stopWorker();
+    const q = await put(csvBatch(GARAGE, [{ vin: vin(30) }], { trailer: true }), 'lost-queued.csv');
+    const p = await put(csvBatch(GARAGE, [{ vin: vin(31) }], { trailer: true }), 'lost-processing.csv');
+    await svc.queue.queue.remove(q.id);
+    await svc.queue.queue.remove(p.id);
+    svc.store.files.startAttempt(p.pk, null); // as if a worker had started it, then Redis lost the job
+    expect(await svc.queue.queue.getJob(q.id)).toBeUndefined();
+    startWorker();
+    await waitFor('both files done', () => statusOf(q.pk) === 'done' && statusOf(p.pk) === 'done', 30_000);
+    const requeued = auditEvents(svc.layout.auditLog).filter((e) => e.event === 'requeued').map((e) => e.file);
+    expect(requeued).toEqual(expect.arrayContaining([q.id, p.id]));
+    expect(filePkOf(q.id)).toBe(q.pk);
+  }, 40_000);
+});
