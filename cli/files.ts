@@ -75,7 +75,7 @@ export function registerFiles(program: Command): void {
   withRedis(abandon).action(async (id: string, opts) => {
     const settings = settingsFrom(opts);
     const { store, layout } = openStoreFor(settings);
-    const queue = openFileQueue(redisUrlFor(settings, layout), settings);
+    const queue = openFileQueue(redisUrlFor(settings, layout), settings, { setConcurrency: false });
     try {
       const f = fileById(store, id);
       const r = await abandonFile({ store, queue, layout, audit: new AuditLog(layout.auditLog) }, f.pk, userName()).catch((err: Error) => {

@@ -50,7 +50,7 @@ export function registerReplay(program: Command): void {
       const since = opts.since ? sinceDate(opts.since) : undefined;
       const settings = settingsFrom(opts);
       const { store, layout } = openStoreFor(settings);
-      const queue = openFileQueue(redisUrlFor(settings, layout), settings);
+      const queue = openFileQueue(redisUrlFor(settings, layout), settings, { setConcurrency: false });
       try {
         let pks: number[];
         if (opts.failed) {

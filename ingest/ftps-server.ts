@@ -31,6 +31,9 @@ export interface FtpsServer {
   close(): Promise<void>;
 }
 
+/** After the last transfer of a drain, how long clients get to read their 226 before connections close. */
+const LINGER_MS = 1000;
+
 // Refused for every account: active mode (server-initiated connections), appends, directories, SITE.
 const DENIED = ['PORT', 'EPRT', 'APPE', 'STOU', 'MKD', 'XMKD', 'RMD', 'XRMD', 'SITE'];
 
@@ -186,6 +189,7 @@ export async function startFtpsServer(deps: {
           const stream = res.stream as UploadStream;
           if (stream instanceof UploadStream) {
             track(connection.id, stream, () => stream.received);
+            stream.beforeRefusal = (err) => replyFirst(connection, err.replyCode, err.message);
             stream.once('error', (err: Error) => {
               if (err instanceof UploadTooLargeError) {
                 audit.write('upload_refused', { account: account.establishment, ip, name: fileName, reason: 'size limit', limit: settings.maxFileBytes });
@@ -218,13 +222,14 @@ export async function startFtpsServer(deps: {
     drain: async (graceMs) => {
       draining = true;
       netServer.close(); // no new connections; the open ones go on
-      process.stderr.write(`DEBUG drain transfers=${transfers}\n`);
       if (transfers === 0) return;
+      const started = Date.now();
       await new Promise<void>((r) => {
         const t = setTimeout(r, graceMs);
-        t.unref();
         idleWaiters.push(() => (clearTimeout(t), r()));
       });
+      // The last 226 has just been written: let the clients read it before their connections are closed.
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(LINGER_MS, graceMs - (Date.now() - started)))));
     },
     close: async () => {
       draining = true;
@@ -233,6 +238,30 @@ export async function startFtpsServer(deps: {
     },
   };
 }
+
+/**
+ * replyFirst sends a STOR's error reply while the data connection is still held, and drops the same reply when the
+ * STOR handler sends it after resetting the data connection. Clients such as basic-ftp close the whole session on
+ * a reset data connection, so they would never read the reply that says why; sent first, it is read first.
+ */
+async function replyFirst(connection: any, code: number, message: string): Promise<void> {
+  if (!connection[kReplyOnce]) {
+    const reply = connection.reply.bind(connection);
+    connection.reply = (options: unknown, ...letters: unknown[]) => {
+      const pending = connection[kReplyOnce].pending as { code: number; message: string; until: number } | null;
+      if (pending && options === pending.code && letters[0] === pending.message && Date.now() < pending.until) {
+        connection[kReplyOnce].pending = null;
+        return Promise.resolve();
+      }
+      return reply(options, ...letters);
+    };
+    connection[kReplyOnce] = { pending: null };
+  }
+  await connection.reply(code, message);
+  connection[kReplyOnce].pending = { code, message, until: Date.now() + 30_000 };
+  await new Promise((r) => setTimeout(r, 250)); // the client reads it before the reset
+}
+const kReplyOnce = Symbol('odo.replyOnce');
 
 /** ftp-srv logs through bunyan to stdout by default; the audit log is our record. */
 function silentLogger(): any {

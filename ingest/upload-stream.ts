@@ -37,6 +37,11 @@ export class UploadStream extends Writable {
   private readonly hash = crypto.createHash('sha256');
   private size = 0;
   private completed = false;
+  /**
+   * Runs before the stream fails with UploadTooLargeError, while the data connection is held (not read): the FTPS
+   * server sends its 552 there, so the client reads the verdict before its data connection is reset.
+   */
+  beforeRefusal: ((err: UploadTooLargeError) => Promise<void>) | null = null;
 
   constructor(
     readonly tempPath: string,
@@ -65,7 +70,12 @@ export class UploadStream extends Writable {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.size += chunk.length;
     // Over the limit: the error destroys this stream and the data connection (patched STOR): the rest is never read.
-    if (this.size > this.maxBytes) return cb(new UploadTooLargeError(this.maxBytes));
+    if (this.size > this.maxBytes) {
+      const err = new UploadTooLargeError(this.maxBytes);
+      if (!this.beforeRefusal) return cb(err);
+      this.beforeRefusal(err).then(() => cb(err), () => cb(err));
+      return;
+    }
     this.hash.update(chunk);
     fs.write(this.fd!, chunk, 0, chunk.length, null, (err) => cb(err));
   }

@@ -30,12 +30,20 @@ export interface FileQueue {
   close(): Promise<void>;
 }
 
-/** openFileQueue opens the producer side of the queue and sets the fleet-wide concurrency. */
-export function openFileQueue(redisUrl: string, settings: Pick<Settings, 'queuePrefix' | 'globalConcurrency'>): FileQueue {
+/**
+ * openFileQueue opens the producer side of the queue and sets the fleet-wide concurrency. Admin commands (replay,
+ * abandon) pass `setConcurrency: false`: their settings need not be the fleet's.
+ */
+export function openFileQueue(
+  redisUrl: string,
+  settings: Pick<Settings, 'queuePrefix' | 'globalConcurrency'>,
+  opts: { setConcurrency?: boolean } = {},
+): FileQueue {
   const connection = redisConnection(redisUrl, 'producer');
   const queue = new Queue<FileJobData>(QUEUE_NAME, { connection, prefix: settings.queuePrefix });
   queue.on('error', () => {});
-  queue.setGlobalConcurrency(settings.globalConcurrency).catch(() => {}); // Redis may be away: the workers set it too
+  // Redis may be away: the workers set it too.
+  if (opts.setConcurrency !== false) queue.setGlobalConcurrency(settings.globalConcurrency).catch(() => {});
   return {
     queue,
     connection,

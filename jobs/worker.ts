@@ -65,7 +65,13 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
     stalledInterval: settings.stalledIntervalMs,
     maxStalledCount: settings.maxStalledCount,
   });
-  worker.on('error', (err) => process.stderr.write(`worker: ${err.message}\n`));
+  // Redis away: the same error every reconnect attempt; say it once a minute.
+  let lastError = { message: '', at: 0 };
+  worker.on('error', (err) => {
+    if (err.message === lastError.message && Date.now() - lastError.at < 60_000) return;
+    lastError = { message: err.message, at: Date.now() };
+    process.stderr.write(`worker: ${err.message}\n`);
+  });
   // A job whose worker died: this worker's stalled check put it back in the queue (or failed it: stalled too often).
   worker.on('stalled', (jobId) => audit.write('requeued', { pid: process.pid, file: jobId, reason: 'its worker stopped (lock expired)' }));
   // The fleet-wide limit lives in Redis; a worker started alone (a fleet without `serve`) sets it too.
@@ -87,7 +93,11 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
       // Stop the pipeline at its next step (every batch is its own transaction: nothing half-written stays), then
       // give each job back so another worker resumes it now rather than after its lock expires.
       handingBack = true;
-      store.close();
+      try {
+        store.close();
+      } catch {
+        // busy (an open statement): the process is about to end; SQLite rolls back anything not committed
+      }
       for (const [id, { job, token }] of active) {
         try {
           await job.moveToWait(token);
@@ -100,7 +110,11 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
     }
     await meta.close().catch(() => {});
     connection.disconnect();
-    store.close();
+    try {
+      store.close();
+    } catch {
+      // see above
+    }
   };
   return {
     worker,

@@ -14,7 +14,9 @@ import { startTestService, waitForReceipt, download, type TestService } from './
 import { parseReceipt } from './helpers/receipt';
 import { csvBatch, daysAgo, vin } from './helpers/batch';
 import { auditEvents, envFor, inflowAsync, waitFor } from './helpers/ops';
+import { Worker, UnrecoverableError } from 'bullmq';
 import { startFileWorker, type FileWorker } from '../jobs/worker';
+import { QUEUE_NAME, redisConnection } from '../jobs/queue';
 import { filePkOf, type FileRecord } from '../store';
 
 const GARAGE = '2123456692';
@@ -197,5 +199,27 @@ describe('the reconciler', () => {
     const requeued = auditEvents(svc.layout.auditLog).filter((e) => e.event === 'requeued').map((e) => e.file);
     expect(requeued).toEqual(expect.arrayContaining([q.id, p.id]));
     expect(filePkOf(q.id)).toBe(q.pk);
+  }, 40_000);
+
+  it('marks failed, with the reason, a file whose job failed outside a worker (e.g. stalled too often)', async () => {
+    await stopWorker();
+    const f = await put(csvBatch(GARAGE, [{ vin: vin(40) }], { trailer: true }), 'stalled-out.csv');
+    // Take the job the way a worker does, then fail it without the pipeline knowing (BullMQ's stalled check does this).
+    const connection = redisConnection(svc.redisUrl, 'worker');
+    const bare = new Worker(QUEUE_NAME, null, { connection, prefix: svc.settings.queuePrefix });
+    const job = (await bare.getNextJob('token-1'))!;
+    expect(job.id).toBe(f.id);
+    svc.store.files.startAttempt(f.pk, null);
+    await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), 'token-1');
+    await bare.close();
+    connection.disconnect();
+    await waitFor('the reconciler to mark it failed', () => statusOf(f.pk) === 'failed', 10_000);
+    expect(svc.store.files.get(f.pk)!.error).toBe('job stalled more than allowable limit');
+    expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'file_failed', file: f.id, by: 'reconciler' }));
+    // and `replay` brings it through
+    startWorker();
+    const r = await inflowAsync(['replay', f.id], envFor(svc));
+    expect(r.code).toBe(0);
+    expect(svc.store.files.get(f.pk)).toMatchObject({ status: 'done', result: 'ACCEPTED' });
   }, 40_000);
 });
