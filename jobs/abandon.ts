@@ -53,7 +53,7 @@ export async function abandonFile(
   }
 
   const discarded = store.tx(() => {
-    const gone = store.files.discardStored(filePk);
+    const gone = store.discardStored(filePk);
     store.issues.insert({
       filePk, line: 0, code: 'F08', severity: issueDef('F08').severity, field: 'file', message: abandonMessage(before.attempts),
       ref: null, vin: null, correctable: false,

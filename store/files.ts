@@ -1,7 +1,6 @@
 /** Received batch files and their processing state (SPEC §6, §7). */
 import type { Db } from './db';
 import { writeTx } from './db';
-import { seqOf, STATUS_SUPERSEDED } from './readings';
 
 export type FileStatus = 'received' | 'queued' | 'processing' | 'done' | 'failed';
 export type FileResult = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
@@ -240,27 +239,8 @@ export class Files {
     return this.db.prepare(`UPDATE files SET status = 'failed', error = ? WHERE id = ? AND status != 'done'`).run(error, pk).changes === 1;
   }
 
-  /**
-   * discardStored removes everything an unfinished file stored, before it is closed with a file-level issue
-   * (`inflow files abandon`): its readings, its issues, and the corrections its records made (the error numbers
-   * they used become correctable again, the readings they superseded flagged again). Its progress goes back to 0.
-   * Call inside a write transaction. Readings are found by their reception order (a scan: an admin action).
-   */
-  discardStored(pk: number): { readings: number; issues: number } {
-    const lo = seqOf(pk, 0);
-    const hi = seqOf(pk + 1, 0) - 1;
-    // A correction of an A issue superseded the flagged reading: it is flagged again (status 1, store/readings.ts).
-    this.db
-      .prepare(
-        `UPDATE readings SET status = 1 WHERE status = ${STATUS_SUPERSEDED} AND (vin, seq) IN (
-           SELECT i.vin, i.file_id * ${seqOf(1, 0)} + i.line FROM readings r JOIN issues i ON i.id = r.corrects
-           WHERE r.seq BETWEEN ? AND ? AND i.severity = 'A')`,
-      )
-      .run(lo, hi);
-    this.db.prepare('UPDATE issues SET corrected_by = NULL WHERE corrected_by BETWEEN ? AND ?').run(lo, hi);
-    const readings = this.db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?').run(lo, hi).changes;
-    const issues = this.db.prepare('DELETE FROM issues WHERE file_id = ?').run(pk).changes;
+  /** resetProgress sends a file's resume point back to its start (its stored records were discarded). */
+  resetProgress(pk: number): void {
     this.db.prepare('UPDATE files SET progress_line = 0 WHERE id = ?').run(pk);
-    return { readings, issues };
   }
 }

@@ -2,7 +2,7 @@
 import { openDb, writeTx, Db, OpenOptions } from './db';
 import { Accounts } from './accounts';
 import { Files } from './files';
-import { Readings } from './readings';
+import { Readings, seqOf } from './readings';
 import { Issues } from './issues';
 import { Vehicles } from './vehicles';
 import { Reports } from './reports';
@@ -37,6 +37,18 @@ export class Store {
   /** open opens the database file, migrating it if needed. */
   static open(file: string, opts: OpenOptions = {}): Store {
     return new Store(openDb(file, opts));
+  }
+
+  /**
+   * discardStored removes everything an unfinished file stored (`inflow files abandon`): its readings, its issues
+   * and the corrections its records made; its progress goes back to 0. Call inside a write transaction; the order
+   * matters (readings first: they find the issues they corrected).
+   */
+  discardStored(filePk: number): { readings: number; issues: number } {
+    const readings = this.readings.discardFile(filePk);
+    const issues = this.issues.discardFile(filePk, seqOf(filePk, 0), seqOf(filePk + 1, 0) - 1);
+    this.files.resetProgress(filePk);
+    return { readings, issues };
   }
 
   /** tx runs fn in one IMMEDIATE write transaction. */

@@ -89,6 +89,15 @@ export class Issues {
     return r ? { issue: toIssue(r), sender: r.file_sender } : null;
   }
 
+  /**
+   * discardFile deletes a file's issues and makes the error numbers its records used for corrections correctable
+   * again (those records are gone). `lo`..`hi` is the file's reception-order range (store/readings.ts seqOf).
+   */
+  discardFile(filePk: number, lo: number, hi: number): number {
+    this.db.prepare('UPDATE issues SET corrected_by = NULL WHERE corrected_by BETWEEN ? AND ?').run(lo, hi);
+    return this.db.prepare('DELETE FROM issues WHERE file_id = ?').run(filePk).changes;
+  }
+
   /** markCorrected records that the record with reception order `bySeq` used this issue's one electronic correction. */
   markCorrected(id: number, bySeq: number): void {
     this.db.prepare('UPDATE issues SET corrected_by = ? WHERE id = ? AND corrected_by IS NULL').run(bySeq, id);

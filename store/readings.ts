@@ -126,6 +126,23 @@ export class Readings {
     ).map(toReading);
   }
 
+  /**
+   * discardFile deletes the readings a file stored and flags again the readings its corrections of A issues had
+   * superseded. A scan by reception order: an admin action (`inflow files abandon`), not the hot path.
+   */
+  discardFile(filePk: number): number {
+    const lo = seqOf(filePk, 0);
+    const hi = seqOf(filePk + 1, 0) - 1;
+    this.db
+      .prepare(
+        `UPDATE readings SET status = ${STATUSES.indexOf('flagged')} WHERE status = ${STATUS_SUPERSEDED} AND (vin, seq) IN (
+           SELECT i.vin, i.file_id * ${seqOf(1, 0)} + i.line FROM readings r JOIN issues i ON i.id = r.corrects
+           WHERE r.seq BETWEEN ? AND ? AND i.severity = 'A')`,
+      )
+      .run(lo, hi);
+    return this.db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?').run(lo, hi).changes;
+  }
+
   count(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
   }
