@@ -1,6 +1,5 @@
 /** `inflow serve`: the FTPS front, N workers and the reconciler, on the embedded defaults. */
 import type { Command } from 'commander';
-import { startService } from '../ingest/service';
 import { withDataDir, withRedis, settingsFrom, intOption, onStopSignal } from './common';
 import { UserError } from './exit';
 
@@ -30,6 +29,9 @@ export function registerServe(program: Command): void {
         ftpHost: opts.ftpHost, ftpPort: opts.ftpPort, pasvMin, pasvMax, pasvUrl: opts.pasvUrl,
         workers: opts.workers, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey,
       });
+      // Loaded here, not at the top: ftp-srv and the certificate maker stay out of `inflow worker` and the other
+      // commands (issue #4: a worker's memory).
+      const { startService } = await import('../ingest/service');
       const svc = await startService({ settings, demo: opts.demo !== false });
       const out = [
         'odo-inflow is serving',

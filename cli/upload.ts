@@ -6,8 +6,7 @@
  */
 import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { Uploader, consoleReporter, describeError } from './uploader';
-import { EXIT_NO_RECEIPT, exitCodeOf, summaryText } from './receipt-summary';
+import type { Uploader } from './uploader';
 import { intOption } from './common';
 import { UserError } from './exit';
 
@@ -41,6 +40,10 @@ export function registerUpload(program: Command): void {
         }
         if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UserError(`--ca ${opts.ca} is not a PEM certificate`);
       }
+      // Loaded here, not at the top: every `inflow` process (a worker too) would otherwise carry basic-ftp and
+      // the receipt parsers in memory.
+      const { Uploader, consoleReporter, describeError } = await import('./uploader');
+      const { EXIT_NO_RECEIPT, exitCodeOf, summaryText } = await import('./receipt-summary');
       const reporter = consoleReporter(process.stderr);
       const uploader = new Uploader(
         {

@@ -91,7 +91,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   tlsKey: null,
   maxFileBytes: 512 * 1024 * 1024,
   maxRecords: 5_000_000,
-  batchSize: 50_000,
+  batchSize: 100_000,
   jobAttempts: 5,
   jobBackoffMs: 2_000,
   queuePrefix: 'inflow',

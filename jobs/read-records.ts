@@ -2,10 +2,11 @@
  * The records of a file that passed its file-level checks, with the checks that need nothing but the record
  * (E10–E12, E14–E20), in batches. Reads only the file: it runs on the reader thread.
  *
- * A batch crosses to the job thread as compact strings (one per plain reading, already in VIN order) rather than
- * objects: 50,000 objects per batch cost the job thread more in copying and garbage collection than its SQLite
- * work, and held hundreds of MB (issue #4). Everything else (rejected records, corrections, plate-only readings)
- * travels as objects: they are few.
+ * A batch crosses to the job thread as bytes (one packed string per plain reading, already in VIN order) rather
+ * than objects or strings: 100,000 strings per batch are promoted to the job thread's old generation on arrival
+ * and pile up there until a full GC (a 1,000,000-record file grew that heap by ~100 MB), while the bytes are one
+ * transferable buffer that goes back to the reader for the next batch (issue #4). Everything else (rejected
+ * records, corrections, plate-only readings) travels as objects: they are few.
  */
 import { readBatch } from '../parsers/read-batch';
 import type { BatchFormat, RecordFields } from '../parsers/types';
@@ -22,8 +23,14 @@ export interface PendingRecord {
 }
 
 export interface RecordBatch {
-  /** Plain readings (a VIN, no finding, no correction), packed by packReading, sorted by VIN then line. */
-  packed: string[];
+  /**
+   * Plain readings (a VIN, no finding, no correction): packReading's strings, sorted by VIN then line, as UTF-8
+   * each followed by END, in `packed[0, packedBytes)`. Read them with unpackBatch.
+   */
+  packed: Uint8Array;
+  packedBytes: number;
+  /** How many readings `packed` holds. */
+  packedCount: number;
   /** The other records, in file order. */
   others: PendingRecord[];
   /** The last line the batch covers: the file's progress once it is committed. */
@@ -31,11 +38,15 @@ export interface RecordBatch {
 }
 
 const SEP = '\u0001';
+/** Ends each packed reading in a batch's bytes. */
+const END = 0x02;
+const END_CHAR = '\u0002';
 
 /** packReading encodes a plain reading so that sorting the strings sorts by (VIN, line); null when it cannot. */
 export function packReading(line: number, r: Reading): string | null {
   if (!r.vin || r.corrects !== null) return null;
-  if ((r.ref && r.ref.includes(SEP)) || (r.plate && r.plate.includes(SEP))) return null;
+  const unsafe = (v: string | null) => v !== null && (v.includes(SEP) || v.includes(END_CHAR));
+  if (unsafe(r.ref) || unsafe(r.plate)) return null;
   return [r.vin, String(line).padStart(9, '0'), r.date, r.odometer, r.unit === 'mi' ? 1 : 0, WORK_TYPES.indexOf(r.work),
     r.replaced ? 1 : 0, r.digits ?? '', r.ref ?? '', r.plate ?? ''].join(SEP);
 }
@@ -57,17 +68,49 @@ export function unpackReading(s: string): PendingRecord {
   };
 }
 
+/** unpackBatch decodes a batch's packed readings, in order (one string at a time: only young garbage). */
+export function* unpackBatch(b: RecordBatch): Generator<PendingRecord> {
+  const buf = Buffer.from(b.packed.buffer, b.packed.byteOffset, b.packedBytes);
+  let at = 0;
+  while (at < buf.length) {
+    const end = buf.indexOf(END, at);
+    yield unpackReading(buf.toString('utf8', at, end));
+    at = end + 1;
+  }
+}
+
+/** Gives a buffer of at least `bytes` for a batch's packed readings (the reader thread reuses returned ones). */
+export type BufferSource = (bytes: number) => Uint8Array;
+
+/** A new buffer each time (its own ArrayBuffer, never Node's shared pool: it may be transferred). */
+export const newBuffer: BufferSource = (bytes) => new Uint8Array(bytes);
+
+/** packBatch writes sorted packed strings into one buffer, each followed by END. */
+function packBatch(strings: string[], buffers: BufferSource): { packed: Uint8Array; packedBytes: number } {
+  let bytes = 0;
+  for (const s of strings) bytes += Buffer.byteLength(s) + 1;
+  const packed = buffers(bytes);
+  const out = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+  let at = 0;
+  for (const s of strings) {
+    at += out.write(s, at);
+    out[at++] = END;
+  }
+  return { packed, packedBytes: at };
+}
+
 /** recordBatches yields the records after line `resumeAfter`, `batchSize` at a time. */
 export async function* recordBatches(
   path: string,
   opts: { format: BatchFormat; today: string; resumeAfter: number; batchSize: number },
+  buffers: BufferSource = newBuffer,
 ): AsyncIterable<RecordBatch> {
   let packed: string[] = [];
   let others: PendingRecord[] = [];
   let lastLine = opts.resumeAfter;
   const flush = (): RecordBatch => {
     packed.sort();
-    const b = { packed, others, lastLine };
+    const b = { ...packBatch(packed, buffers), packedCount: packed.length, others, lastLine };
     packed = [];
     others = [];
     return b;

@@ -26,6 +26,12 @@ export type ReaderMessage =
   | { kind: 'end' }
   | { kind: 'error'; message: string };
 
+/** The job thread's message to a records reader: one more batch may come; `buffer` is the committed batch's, to reuse. */
+export interface ReaderCredit {
+  kind: 'credit';
+  buffer?: Uint8Array;
+}
+
 export interface RecordSource {
   scan(): Promise<ScanResult>;
   /** The batches, after a scan without findings; call `done` after committing each one. */
@@ -95,8 +101,8 @@ class ThreadReader {
     }
   }
 
-  credit(): void {
-    this.worker.postMessage({ kind: 'credit' });
+  credit(buffer: Uint8Array): void {
+    this.worker.postMessage({ kind: 'credit', buffer } satisfies ReaderCredit, [buffer.buffer as ArrayBuffer]);
   }
 
   async stop(): Promise<void> {
@@ -119,7 +125,7 @@ function threadSource(script: string, req: ReaderRequest): RecordSource {
         if (m.kind === 'end') return;
         if (m.kind !== 'batch') throw new Error(`reader thread: expected a batch, got ${m.kind}`);
         yield m.batch;
-        reader.credit(); // the caller committed it
+        reader.credit(m.batch.packed); // the caller committed it: its buffer goes back
       }
     },
     close: async () => {

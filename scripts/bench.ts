@@ -45,44 +45,51 @@ interface StageSpec {
    * records (imported untimed).
    */
   native?: boolean;
+  /**
+   * Before the stage (untimed): stop the stack, copy its data directory aside under this name, start it again.
+   * With `restore`, two stages start from the same database: a comparison of like with like.
+   */
+  snapshot?: string;
+  /** Before the stage (untimed): stop the stack, put back the data directory saved by `snapshot`, start it again with an empty Redis. */
+  restore?: string;
 }
 
 /**
  * THE STAGE LIST. N records = N/2 vehicles × 2 readings. Each vehicle's readings must keep increasing: a stage
  * that reuses vehicles takes later steps (odometer = base + step × increment, see bench-data.ts) and dates not
  * before the earlier stages'. Dates stay within 4 days (never today): no E17 (future), no W50 (late).
- * Steps used so far: 0–1 preload, 2–3 nightly, 4–7 and 8–11 the two-file stages, 12–13 the XML stage. Steps from 14 on
- * are free.
+ * Steps used so far: 0–1 preload, 2–3 nightly, 4–5 the XML stage, 6–9 the two-file stages (both start from the
+ * same snapshot and upload the same files), 10–29 the --tenfold stage. Steps from 30 on are free.
  */
-function stageList(vehicles: number): StageSpec[] {
+function stageList(vehicles: number, tenfold: boolean): StageSpec[] {
   const half = vehicles / 2;
   const [d4, d3, d2, d1] = [daysAgo(4), daysAgo(3), daysAgo(2), daysAgo(1)];
-  const pairStage = (name: string, workers: number, tag: string, firstStep: number): StageSpec => ({
-    name,
-    workers,
-    files: [
-      { format: 'csv', dataset: { name: `${tag}-a`, from: 0, to: half, dates: [d1, d1, d1, d1], firstStep } },
-      { format: 'csv', dataset: { name: `${tag}-b`, from: half, to: vehicles, dates: [d1, d1, d1, d1], firstStep } },
-    ],
-  });
+  // Disjoint halves of the vehicles (no two files race for a VIN), 4 later readings each on the last date.
+  const pairFiles: FileSpec[] = [
+    { format: 'csv', dataset: { name: 'pair-a', from: 0, to: half, dates: [d1, d1, d1, d1], firstStep: 6 } },
+    { format: 'csv', dataset: { name: 'pair-b', from: half, to: vehicles, dates: [d1, d1, d1, d1], firstStep: 6 } },
+  ];
   return [
     // The history the nightly file is checked against (measured too, but its records have no predecessor).
     { name: 'preload', workers: 1, files: [{ format: 'csv', dataset: { name: 'preload', from: 0, to: vehicles, dates: [d4, d3], firstStep: 0 } }] },
     // Every reading has a predecessor in the history. Compared with sqlite3.
     { name: 'nightly', workers: 1, native: true, files: [{ format: 'csv', dataset: { name: 'nightly', from: 0, to: vehicles, dates: [d2, d1], firstStep: 2 } }] },
-    // Two nightly-sized files at once: does a second `inflow worker` process raise or lower total records/s?
-    // Disjoint halves of the vehicles (no two files race for a VIN), 4 later readings each on the last date.
-    // The 1-worker stage is the control: same shape of load, so the 2-worker stage compares like with like
-    // (except that its database holds 2N more readings).
-    pairStage('2 files, 1 worker', 1, 'pair1', 4),
-    pairStage('2 files, 2 workers', 2, 'pair2', 8),
     // The nightly load as XML (issue #5): a fifth of the nightly size (200,000 readings at the default --records), the
-    // first fifth of the vehicles, two later readings each on the last date.
+    // first fifth of the vehicles, two later readings each on the last date, onto the same history as the nightly.
     {
       name: 'nightly xml',
       workers: 1,
-      files: [{ format: 'xml', dataset: { name: 'nightly-xml', from: 0, to: Math.max(1, Math.round(vehicles / 5)), dates: [d1, d1], firstStep: 12 } }],
+      files: [{ format: 'xml', dataset: { name: 'nightly-xml', from: 0, to: Math.max(1, Math.round(vehicles / 5)), dates: [d1, d1], firstStep: 4 } }],
     },
+    // Two nightly-sized files at once: does a second `inflow worker` process raise or lower total records/s? Both
+    // stages start from the same saved database and upload the same two files: the 1-worker stage is the control.
+    { name: '2 files, 1 worker', workers: 1, snapshot: 'pairs', files: pairFiles },
+    { name: '2 files, 2 workers', workers: 2, restore: 'pairs', files: pairFiles },
+    // --tenfold: a file ten times the nightly's (every vehicle, 20 more readings on the last date): is the
+    // workers' peak memory any higher? The limits of the run are raised for it (see main).
+    ...(tenfold
+      ? [{ name: 'nightly x10', workers: 1, files: [{ format: 'csv' as const, dataset: { name: 'tenfold', from: 0, to: vehicles, dates: Array<string>(20).fill(d1), firstStep: 10 } }] }]
+      : []),
   ];
 }
 
@@ -92,13 +99,15 @@ interface Options {
   records: number;
   json: boolean;
   keep: boolean;
+  tenfold: boolean;
   timeoutSeconds: number | null;
 }
 
-const USAGE = `usage: node dist/scripts/bench.js [--records N] [--json] [--keep] [--timeout SECONDS]
+const USAGE = `usage: node dist/scripts/bench.js [--records N] [--json] [--keep] [--tenfold] [--timeout SECONDS]
   --records N        readings per nightly-sized file (N/2 vehicles × 2); a multiple of 4; default 1000000
   --json             print the results as JSON instead of a table
   --keep             keep the temp directory (data dir, files, logs) and print its path
+  --tenfold          add a last stage: one file of 10 × N readings (memory must stay as for N)
   --timeout SECONDS  longest wait for one stage's receipts (default 300 + 3 ms per record)`;
 
 class UsageError extends Error {}
@@ -112,6 +121,7 @@ function parseOptions(argv: string[]): Options {
         records: { type: 'string' },
         json: { type: 'boolean' },
         keep: { type: 'boolean' },
+        tenfold: { type: 'boolean' },
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -134,7 +144,7 @@ function parseOptions(argv: string[]): Options {
   const records = whole('records', v.records, 1_000_000)!;
   if (records < 4 || records % 4 !== 0) throw new UsageError(`--records must be a multiple of 4 (N/2 vehicles, split in two halves), got ${records}`);
   if (records / 2 > MAX_VEHICLES) throw new UsageError(`--records is at most ${MAX_VEHICLES * 2}`);
-  return { records, json: !!v.json, keep: !!v.keep, timeoutSeconds: whole('timeout', v.timeout, null) };
+  return { records, json: !!v.json, keep: !!v.keep, tenfold: !!v.tenfold, timeoutSeconds: whole('timeout', v.timeout, null) };
 }
 
 // ─── Results ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -183,6 +193,8 @@ interface Run {
   ftpPort: number;
   cert: string;
   auditOffset: number;
+  /** Times the stack was started (each start gets a fresh Redis directory). */
+  starts: number;
 }
 
 function allChildren(run: Run): Child[] {
@@ -203,18 +215,25 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-bench-'));
   const run: Run = {
     opts, tmp, dataDir: path.join(tmp, 'data'), password: 'bench-' + crypto.randomBytes(12).toString('hex'),
-    redis: null, server: null, workers: [], sampler: new RssSampler(100), ftpPort: 0, cert: '', auditOffset: 0,
+    redis: null, server: null, workers: [], sampler: new RssSampler(100), ftpPort: 0, cert: '', auditOffset: 0, starts: 0,
   };
-  for (const d of ['files', 'logs', 'native']) fs.mkdirSync(path.join(tmp, d));
+  for (const d of ['files', 'logs', 'native', 'snapshots']) fs.mkdirSync(path.join(tmp, d));
   installCleanup(run);
 
   const vehicles = opts.records / 2;
-  const stages = stageList(vehicles);
+  const stages = stageList(vehicles, opts.tenfold);
+  if (opts.tenfold) {
+    // The children inherit these: the tenfold file is beyond the default limits (512 MiB, 5,000,000 records).
+    process.env.INFLOW_MAX_FILE_BYTES = String(8 * 2 ** 30);
+    process.env.INFLOW_MAX_RECORDS = String(Math.max(5_000_000, opts.records * 11));
+  }
   const files = await generateFiles(run, stages);
   await startStack(run);
 
   const results: StageResult[] = [];
   for (let s = 0; s < stages.length; s++) {
+    if (stages[s].snapshot) await saveSnapshot(run, stages[s].snapshot!);
+    if (stages[s].restore) await restoreSnapshot(run, stages[s].restore!);
     const r = await runStage(run, stages[s], files[s]);
     if (stages[s].native) r.native = nativeBaseline(run, stages, files, s, r.seconds);
     results.push(r);
@@ -255,22 +274,26 @@ async function generateFiles(run: Run, stages: StageSpec[]): Promise<{ batch: Wr
     for (const spec of stages[s].files) {
       const file = path.join(run.tmp, 'files', `bench-${spec.dataset.name}-${datasetRecords(spec.dataset)}.${spec.format}`);
       const native = s <= lastNative ? path.join(run.tmp, 'native', `${spec.dataset.name}.rows`) : null;
-      const batch = await writeBatch(spec.dataset, spec.format, ESTABLISHMENT, file, native ?? undefined);
-      list.push({ batch, native, spec });
+      const earlier = out.flat().find((f) => f.batch.path === file); // a stage that uploads an earlier stage's file
+      const batch = earlier?.batch ?? (await writeBatch(spec.dataset, spec.format, ESTABLISHMENT, file, native ?? undefined));
+      list.push({ batch, native: earlier ? earlier.native : native, spec });
     }
     out.push(list);
   }
-  const bytes = out.flat().reduce((a, f) => a + f.batch.bytes, 0);
-  log(`generated ${out.flat().length} files, ${(bytes / 2 ** 20).toFixed(0)} MB, in ${((Date.now() - t0) / 1000).toFixed(1)} s (${run.tmp})`);
+  const unique = [...new Map(out.flat().map((f) => [f.batch.path, f.batch])).values()];
+  const bytes = unique.reduce((a, f) => a + f.bytes, 0);
+  log(`generated ${unique.length} files, ${(bytes / 2 ** 20).toFixed(0)} MB, in ${((Date.now() - t0) / 1000).toFixed(1)} s (${run.tmp})`);
   return out;
 }
 
-/** startStack: private Redis, the account, `inflow serve --workers 0`. Workers are started per stage. */
+/** startStack: a fresh private Redis, the account (first start only), `inflow serve --workers 0`. Workers are started per stage. */
 async function startStack(run: Run): Promise<void> {
-  run.redis = await startRedisServer({ dir: path.join(run.tmp, 'redis') });
+  run.redis = await startRedisServer({ dir: path.join(run.tmp, `redis-${++run.starts}`) });
   run.sampler.watch('redis', run.redis.pid);
-  const add = runInflow(['accounts', 'add', ESTABLISHMENT, '--name', 'Bench', '--password-stdin', '--data-dir', run.dataDir], run.password + '\n');
-  if (add.status !== 0) throw new BenchFailure(`inflow accounts add failed (exit ${add.status}): ${add.stderr.trim()}`);
+  if (run.starts === 1) {
+    const add = runInflow(['accounts', 'add', ESTABLISHMENT, '--name', 'Bench', '--password-stdin', '--data-dir', run.dataDir], run.password + '\n');
+    if (add.status !== 0) throw new BenchFailure(`inflow accounts add failed (exit ${add.status}): ${add.stderr.trim()}`);
+  }
 
   run.ftpPort = await freePort();
   const pasvBase = 20_000 + crypto.randomInt(0, 500) * 20;
@@ -283,6 +306,35 @@ async function startStack(run: Run): Promise<void> {
   run.sampler.start();
   run.cert = fs.readFileSync(path.join(dataLayout(run.dataDir).tlsDir, 'cert.pem'), 'utf8');
   log(`redis ${run.redis.url} (pid ${run.redis.pid}), FTPS server on port ${run.ftpPort} (pid ${run.server.pid})`);
+}
+
+/** stopStack stops the workers, the server and Redis (each closes its database: the WAL is checkpointed). */
+async function stopStack(run: Run): Promise<void> {
+  run.sampler.stop();
+  await setWorkers(run, 0);
+  if (run.server) await stopChild(run.server, 15_000);
+  run.server = null;
+  if (run.redis) await run.redis.stop();
+  run.redis = null;
+}
+
+/** saveSnapshot copies the stopped stack's data directory aside, then starts the stack again. Untimed. */
+async function saveSnapshot(run: Run, name: string): Promise<void> {
+  await stopStack(run);
+  fs.cpSync(run.dataDir, path.join(run.tmp, 'snapshots', name), { recursive: true });
+  log(`saved the data directory as snapshot "${name}"`);
+  await startStack(run);
+}
+
+/** restoreSnapshot puts back a saved data directory and starts the stack on it with an empty Redis. Untimed. */
+async function restoreSnapshot(run: Run, name: string): Promise<void> {
+  await stopStack(run);
+  fs.rmSync(run.dataDir, { recursive: true, force: true });
+  fs.cpSync(path.join(run.tmp, 'snapshots', name), run.dataDir, { recursive: true });
+  const audit = dataLayout(run.dataDir).auditLog;
+  run.auditOffset = fs.existsSync(audit) ? fs.statSync(audit).size : 0;
+  log(`restored the data directory from snapshot "${name}"`);
+  await startStack(run);
 }
 
 /** setWorkers starts or stops `inflow worker` processes until `n` run. */

@@ -1,6 +1,8 @@
 /**
  * Dev tool: runs the processing pipeline in-process on a generated preload and nightly file, without FTPS or
- * Redis, and prints the time per file — for profiling (`node --cpu-prof dist/scripts/profile-pipeline.js`).
+ * Redis, and prints the time per file and where it went (scan, store, receipt: from the audit log) — for profiling
+ * (`node --cpu-prof dist/scripts/profile-pipeline.js`). The files are those of `npm run bench`: preload, nightly,
+ * then the nightly XML (a fifth of the size).
  * Usage: profile-pipeline [--records N] [--keep]
  */
 import crypto from 'node:crypto';
@@ -27,17 +29,20 @@ async function main(): Promise<void> {
   const sets = [
     { name: 'preload', from: 0, to: vehicles, dates: [daysAgo(4), daysAgo(3)], firstStep: 0 },
     { name: 'nightly', from: 0, to: vehicles, dates: [daysAgo(2), daysAgo(1)], firstStep: 2 },
+    { name: 'nightly-xml', from: 0, to: Math.round(vehicles / 5), dates: [daysAgo(1), daysAgo(1)], firstStep: 4, xml: true },
   ];
   for (const d of sets) {
-    const file = path.join(dir, d.name + '.csv');
-    await writeBatch(d, 'csv', '2123456692', file);
+    const file = path.join(dir, d.name + (d.xml ? '.xml' : '.csv'));
+    const written = await writeBatch(d, d.xml ? 'xml' : 'csv', '2123456692', file);
     const sha = "0".repeat(64) + d.name;
     const row = store.files.insertReceived({ accountId: account.id, name: d.name, storedPath: file, size: fs.statSync(file).size, sha256: sha, receivedAt: new Date().toISOString() });
     const t0 = process.hrtime.bigint();
     const done = await processFile(ctx, row.pk);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     const rss = Math.round(process.memoryUsage().rss / 1e6);
-    process.stdout.write(`${d.name}: ${done.result} ${done.records} records in ${s.toFixed(2)} s = ${Math.round(records / s)} records/s, rss ${rss} MB\n`);
+    const audit = fs.readFileSync(layout.auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; name?: string; ms?: unknown });
+    const ms = audit.filter((e) => e.event === 'receipt' && e.name === d.name).pop()?.ms;
+    process.stdout.write(`${d.name}: ${done.result} ${done.records} records in ${s.toFixed(2)} s = ${Math.round(written.records / s)} records/s, rss ${rss} MB, ms ${JSON.stringify(ms)}\n`);
   }
   store.close();
   if (!args.includes('--keep')) fs.rmSync(dir, { recursive: true, force: true });

@@ -24,15 +24,22 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
   if (!opts.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file, { readonly: !!opts.readonly, timeout: 15_000 });
   if (!opts.readonly) {
+    // 8 KiB pages for a new database (ignored once it has tables): a batch of readings in VIN order dirties
+    // fewer, fuller pages than with 4 KiB (measured 10–20% faster on a nightly file; 16 KiB gains little more
+    // and doubles the bytes written per reading once the registry is much larger than a batch).
+    db.pragma('page_size = 8192');
     db.pragma('journal_mode = WAL');
     migrate(db);
   }
   db.pragma(`synchronous = ${opts.durable ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
-  db.pragma('cache_size = -65536'); // 64 MiB page cache
-  // Checkpoint every ~400 MB of WAL rather than 4 MB: a batch of random-VIN inserts dirties thousands of pages,
+  // 16 MiB page cache: a nightly file's batches dirty more pages than any cache this size holds, and SQLite
+  // spilling them to the WAL was measured as fast as keeping them (8, 16, 32, 64 MiB: within noise; the OS page
+  // cache holds the file). Every MiB here is a MiB of each worker's memory.
+  db.pragma('cache_size = -16384');
+  // Checkpoint every ~400 MB of WAL (50,000 8 KiB pages) rather than 4 MB: a batch of random-VIN inserts dirties thousands of pages,
   // and copying them back once per many batches halves the writes (issue #4 measurements).
-  db.pragma('wal_autocheckpoint = 100000');
+  db.pragma('wal_autocheckpoint = 50000');
   return db;
 }
 
