@@ -35,6 +35,11 @@ export interface RecordBatch {
   others: PendingRecord[];
   /** The last line the batch covers: the file's progress once it is committed. */
   lastLine: number;
+  /**
+   * The sender in the file's header as read (null: no header line seen): lets the job thread check and store the
+   * first batch while the scan is still judging the header (jobs/process-file.ts).
+   */
+  sender: string | null;
 }
 
 const SEP = '\u0001';
@@ -108,9 +113,10 @@ export async function* recordBatches(
   let packed: string[] = [];
   let others: PendingRecord[] = [];
   let lastLine = opts.resumeAfter;
+  let sender: string | null = null;
   const flush = (): RecordBatch => {
     packed.sort();
-    const b = { ...packBatch(packed, buffers), packedCount: packed.length, others, lastLine };
+    const b = { ...packBatch(packed, buffers), packedCount: packed.length, others, lastLine, sender };
     packed = [];
     others = [];
     return b;
@@ -120,6 +126,10 @@ export async function* recordBatches(
     // An XML record is known by its reading index (SPEC §4): readings may share a line, and the pipeline keys
     // records (seq, issues, resume point) by this number.
     const item = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed') ? { ...read, line: ++ordinal } : read;
+    if (item.kind === 'header') {
+      sender ??= item.fields.sender;
+      continue;
+    }
     if (item.line <= opts.resumeAfter) continue; // committed by an earlier attempt
     if (item.kind === 'reading') {
       const checked = checkRecord(item.fields, item.fieldCount, { today: opts.today });

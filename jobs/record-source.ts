@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { scanFile, type ScanResult } from './scan-file';
 import { recordBatches, type RecordBatch } from './read-records';
+import { detectFormat } from '../parsers/detect-format';
 
 export interface ReaderRequest {
   path: string;
@@ -34,7 +35,10 @@ export interface ReaderCredit {
 
 export interface RecordSource {
   scan(): Promise<ScanResult>;
-  /** The batches, after a scan without findings; call `done` after committing each one. */
+  /**
+   * The batches (none when the format cannot be told). They may be read before the scan has ended; a batch's
+   * buffer is reused once the next one is asked for, so commit (or copy) a batch before asking.
+   */
   batches(): AsyncIterable<RecordBatch>;
   close(): Promise<void>;
 }
@@ -57,7 +61,10 @@ function inProcessSource(req: ReaderRequest): RecordSource {
   let scanned: ScanResult | null = null;
   return {
     scan: async () => (scanned = await scanFile(req.path, req)),
-    batches: () => recordBatches(req.path, { ...req, format: scanned!.format! }),
+    batches: async function* () {
+      const detected = scanned?.format ? { format: scanned.format } : await detectFormat(req.path);
+      if ('format' in detected) yield* recordBatches(req.path, { ...req, format: detected.format });
+    },
     close: async () => {},
   };
 }

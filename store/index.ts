@@ -51,6 +51,20 @@ export class Store {
     return { readings, issues };
   }
 
+  /**
+   * begin opens an IMMEDIATE write transaction that stays open across awaits, until commit or rollback. Only for a
+   * connection nothing else uses meanwhile: whatever runs on it in between joins the transaction.
+   */
+  begin(): { commit(): void; rollback(): void } {
+    this.db.exec('BEGIN IMMEDIATE');
+    return {
+      commit: () => this.db.exec('COMMIT'),
+      rollback: () => {
+        if (this.db.open && this.db.inTransaction) this.db.exec('ROLLBACK');
+      },
+    };
+  }
+
   /** tx runs fn in one IMMEDIATE write transaction. */
   tx<T>(fn: () => T): T {
     return writeTx(this.db, fn);

@@ -1,0 +1,112 @@
+/**
+ * The first batch of a file is checked and stored while the scan is still reading the file (jobs/process-file.ts,
+ * scanAndStore): committed only when the scan passes, rolled back when it fails or takes too long. The scan is held
+ * back here by a gate, so each path is taken for sure; SQLite and the readers are the real ones.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveSettings } from '../config/defaults';
+import { dataLayout } from '../config/layout';
+import { Store, type FileRecord } from '../store';
+import { AuditLog } from '../store/audit-log';
+import { scanAndStore, type PipelineContext } from '../jobs/process-file';
+import { openRecordSource, type RecordSource } from '../jobs/record-source';
+import type { ScanResult } from '../jobs/scan-file';
+import { csvBatch, daysAgo, vin } from './helpers/batch';
+
+const SENDER = '2123456692';
+let dir: string;
+let ctx: PipelineContext;
+let reader: Store;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-ahead-'));
+  const layout = dataLayout(dir);
+  const store = Store.open(layout.db);
+  ctx = { store, layout, settings: resolveSettings({ dataDir: dir }), audit: new AuditLog(layout.auditLog) };
+  reader = Store.open(layout.db); // another connection: sees only what is committed
+});
+
+afterEach(() => {
+  reader.close();
+  ctx.store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const records = Array.from({ length: 10 }, (_, i) => ({ vin: vin(i + 1), date: daysAgo(2), odometer: 1000 + i }));
+
+function received(text: string): FileRecord {
+  const account = ctx.store.accounts.add({ establishment: SENDER, name: 'T', role: 'garage', passwordHash: 'x' });
+  const file = path.join(dir, 'in.csv');
+  fs.writeFileSync(file, text);
+  const row = ctx.store.files.insertReceived({
+    accountId: account.id, name: 'in.csv', storedPath: file, size: text.length, sha256: 'a'.repeat(64), receivedAt: new Date().toISOString(),
+  });
+  return ctx.store.files.get(row.pk)!;
+}
+
+/** A real record source whose scan result is released only by `open()`. */
+function gatedSource(file: FileRecord): { source: RecordSource; open: () => void } {
+  const real = openRecordSource({
+    path: file.storedPath, allowedSenders: [SENDER], maxRecords: 1000, today: daysAgo(0), resumeAfter: 0, batchSize: 1000, ahead: 2,
+  });
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const scan = async (): Promise<ScanResult> => {
+    const s = await real.scan();
+    await gate;
+    return s;
+  };
+  return { source: { scan, batches: () => real.batches(), close: () => real.close() }, open };
+}
+
+const until = async (what: string, fn: () => boolean) => {
+  for (let i = 0; i < 200 && !fn(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!fn()) throw new Error(`timed out waiting for ${what}`);
+};
+
+test('the first batch is stored before the scan ends and committed when it passes', async () => {
+  const file = received(csvBatch(SENDER, records, { trailer: true }));
+  const { source, open } = gatedSource(file);
+  const done = scanAndStore(ctx, file, source);
+  await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
+  expect(reader.readings.count()).toBe(0); // stored, not committed
+  open();
+  const verdict = await done;
+  await source.close();
+  expect(verdict.findings).toEqual([]);
+  expect(ctx.store.db.inTransaction).toBe(false);
+  expect(reader.readings.count()).toBe(10);
+  expect(reader.files.get(file.pk)!.progressLine).toBe(11);
+});
+
+test('a scan that fails rolls the stored-ahead batch back: nothing of the file is stored', async () => {
+  const file = received(csvBatch(SENDER, records, { trailer: { count: 11, sum: 0 } }));
+  const { source, open } = gatedSource(file);
+  const done = scanAndStore(ctx, file, source);
+  await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
+  open();
+  const verdict = await done;
+  await source.close();
+  expect(verdict.findings.map((f) => f.code)).toContain('F04');
+  expect(ctx.store.db.inTransaction).toBe(false);
+  expect(reader.readings.count()).toBe(0);
+  expect(reader.issues.forFile(file.pk)).toEqual([]);
+  expect(reader.files.get(file.pk)!.progressLine).toBe(0);
+});
+
+test('a scan slower than the wait: the batch is rolled back, then stored once after the scan', async () => {
+  const file = received(csvBatch(SENDER, records, { trailer: true }));
+  const { source, open } = gatedSource(file);
+  const done = scanAndStore(ctx, file, source, { aheadWaitMs: 100 });
+  await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
+  await until('the roll-back after the wait', () => !ctx.store.db.inTransaction); // the write lock is free again
+  expect(reader.readings.count()).toBe(0);
+  open();
+  const verdict = await done;
+  await source.close();
+  expect(verdict.findings).toEqual([]);
+  expect(reader.readings.count()).toBe(10);
+  expect(reader.readings.forFile(file.pk).map((r) => r.odometer)).toEqual(records.map((r) => r.odometer));
+});
