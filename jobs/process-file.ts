@@ -53,7 +53,7 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   let verdict = earlyVerdict(ctx, file);
   let result: FileResult;
   if (!verdict) {
-    const source = openRecordSource({
+    const source = await openRecordSource({
       path: file.storedPath, allowedSenders: allowedSenders(account), maxRecords: ctx.settings.maxRecords,
       today: brusselsToday(new Date(file.receivedAt)), resumeAfter: file.progressLine, batchSize: ctx.settings.batchSize, ahead: 2,
     });

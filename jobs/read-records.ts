@@ -9,7 +9,7 @@
  * records, corrections, plate-only readings) travels as objects: they are few.
  */
 import { readBatch } from '../parsers/read-batch';
-import type { BatchFormat, RecordFields } from '../parsers/types';
+import type { BatchFormat, BatchItem, RecordFields } from '../parsers/types';
 import { checkRecord } from '../schemas/record-checks';
 import type { Finding } from '../schemas/issue-catalogue';
 import { WORK_TYPES, KM_PER_MILE, type Reading } from '../schemas/reading';
@@ -104,45 +104,73 @@ function packBatch(strings: string[], buffers: BufferSource): { packed: Uint8Arr
   return { packed, packedBytes: at };
 }
 
-/** recordBatches yields the records after line `resumeAfter`, `batchSize` at a time. */
-export async function* recordBatches(
-  path: string,
-  opts: { format: BatchFormat; today: string; resumeAfter: number; batchSize: number },
-  buffers: BufferSource = newBuffer,
-): AsyncIterable<RecordBatch> {
-  let packed: string[] = [];
-  let others: PendingRecord[] = [];
-  let lastLine = opts.resumeAfter;
-  let sender: string | null = null;
-  const flush = (): RecordBatch => {
-    packed.sort();
-    const b = { ...packBatch(packed, buffers), packedCount: packed.length, others, lastLine, sender };
-    packed = [];
-    others = [];
-    return b;
-  };
-  let ordinal = 0;
-  for await (const read of readBatch(path, opts.format)) {
+export interface BatchOptions {
+  format: BatchFormat;
+  today: string;
+  /** Records up to this line were committed by an earlier attempt: skipped. */
+  resumeAfter: number;
+  batchSize: number;
+}
+
+/**
+ * Batcher turns a file's items, fed in order, into record batches: the stateless checks, packing, VIN order. Pushed
+ * to rather than pulling, so that one reading of a file can also feed its scan (jobs/reader-thread.ts).
+ */
+export class Batcher {
+  private packed: string[] = [];
+  private others: PendingRecord[] = [];
+  private lastLine: number;
+  private sender: string | null = null;
+  private ordinal = 0;
+
+  constructor(
+    private readonly opts: BatchOptions,
+    private readonly buffers: BufferSource = newBuffer,
+  ) {
+    this.lastLine = opts.resumeAfter;
+  }
+
+  /** add takes the file's next item; returns a full batch when this item completed one. */
+  add(read: BatchItem): RecordBatch | null {
+    const { opts } = this;
     // An XML record is known by its reading index (SPEC §4): readings may share a line, and the pipeline keys
     // records (seq, issues, resume point) by this number.
-    const item = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed') ? { ...read, line: ++ordinal } : read;
+    const item = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed') ? { ...read, line: ++this.ordinal } : read;
     if (item.kind === 'header') {
-      sender ??= item.fields.sender;
-      continue;
+      this.sender ??= item.fields.sender;
+      return null;
     }
-    if (item.line <= opts.resumeAfter) continue; // committed by an earlier attempt
+    if (item.line <= opts.resumeAfter) return null; // committed by an earlier attempt
     if (item.kind === 'reading') {
-      const checked = checkRecord(item.fields, item.fieldCount, { today: opts.today });
+      const checked = checkRecord(item.fields, item.fieldCount, { today: opts.today, format: opts.format });
       const p = checked.reading ? packReading(item.line, checked.reading) : null;
-      if (p !== null) packed.push(p);
-      else others.push({ line: item.line, fields: checked.reading ? null : item.fields, reading: checked.reading, findings: checked.findings });
+      if (p !== null) this.packed.push(p);
+      else this.others.push({ line: item.line, fields: checked.reading ? null : item.fields, reading: checked.reading, findings: checked.findings });
     } else if (item.kind === 'malformed') {
-      others.push({ line: item.line, fields: null, reading: null, findings: [{ code: 'E10', field: 'record', message: item.message }] });
+      this.others.push({ line: item.line, fields: null, reading: null, findings: [{ code: 'E10', field: 'record', message: item.message }] });
     } else {
-      continue;
+      return null;
     }
-    lastLine = item.line;
-    if (packed.length + others.length >= opts.batchSize) yield flush();
+    this.lastLine = item.line;
+    return this.packed.length + this.others.length >= opts.batchSize ? this.flush() : null;
   }
-  yield flush();
+
+  /** flush returns what is gathered as a batch (the last one of the file: possibly empty). */
+  flush(): RecordBatch {
+    this.packed.sort();
+    const b = { ...packBatch(this.packed, this.buffers), packedCount: this.packed.length, others: this.others, lastLine: this.lastLine, sender: this.sender };
+    this.packed = [];
+    this.others = [];
+    return b;
+  }
+}
+
+/** recordBatches yields the records after line `resumeAfter`, `batchSize` at a time. */
+export async function* recordBatches(path: string, opts: BatchOptions, buffers: BufferSource = newBuffer): AsyncIterable<RecordBatch> {
+  const batcher = new Batcher(opts, buffers);
+  for await (const item of readBatch(path, opts.format)) {
+    const b = batcher.add(item);
+    if (b) yield b;
+  }
+  yield batcher.flush();
 }

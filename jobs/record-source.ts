@@ -51,10 +51,18 @@ function threadScript(): string | null {
   return fs.existsSync(built) ? built : null;
 }
 
-/** openRecordSource starts reading `req.path`. */
-export function openRecordSource(req: ReaderRequest): RecordSource {
+/** What a reader thread does (jobs/reader-thread.ts). */
+export type ReaderMode = 'scan' | 'records' | 'once';
+
+/**
+ * openRecordSource starts reading `req.path`: a CSV file on two threads (a quick scan beside the records), an XML
+ * file on one that reads it once for both (the scan of XML is a full parse: two would compete for one core).
+ */
+export async function openRecordSource(req: ReaderRequest): Promise<RecordSource> {
   const script = process.env.INFLOW_READER_THREAD === '0' ? null : threadScript();
-  return script ? threadSource(script, req) : inProcessSource(req);
+  if (!script) return inProcessSource(req);
+  const detected = await detectFormat(req.path);
+  return 'format' in detected && detected.format === 'xml' ? onceSource(script, req) : threadSource(script, req);
 }
 
 function inProcessSource(req: ReaderRequest): RecordSource {
@@ -74,29 +82,36 @@ class ThreadReader {
   private readonly worker: Worker;
   private readonly queue: ReaderMessage[] = [];
   private wake: (() => void) | null = null;
+  private wakeScan: (() => void) | null = null;
   private failure: Error | null = null;
   exited = false;
 
-  constructor(script: string, data: ReaderRequest & { mode: 'scan' | 'records' }) {
+  constructor(script: string, data: ReaderRequest & { mode: ReaderMode }) {
     // A reader holds a chunk, a batch of strings and the parser's state: a small heap keeps the process small.
     this.worker = new Worker(script, { workerData: data, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    const wakeAll = () => {
+      this.wake?.();
+      this.wakeScan?.();
+    };
     this.worker.on('message', (m: ReaderMessage) => {
       this.queue.push(m);
-      this.wake?.();
+      wakeAll();
     });
     this.worker.on('error', (err) => {
       this.failure = err;
-      this.wake?.();
+      wakeAll();
     });
     this.worker.on('exit', () => {
       this.exited = true;
-      this.wake?.();
+      wakeAll();
     });
   }
 
+  /** next returns the next message other than a scan (nextScan takes those). */
   async next(): Promise<ReaderMessage> {
     for (;;) {
-      const m = this.queue.shift();
+      const i = this.queue.findIndex((q) => q.kind !== 'scan');
+      const m = i >= 0 ? this.queue.splice(i, 1)[0] : undefined;
       if (m) {
         if (m.kind === 'error') throw new Error(`reader thread: ${m.message}`);
         return m;
@@ -105,6 +120,22 @@ class ThreadReader {
       if (this.exited) throw new Error('reader thread ended early');
       await new Promise<void>((r) => (this.wake = r));
       this.wake = null;
+    }
+  }
+
+  /** nextScan returns the scan message, whatever other messages came before it (they stay queued, in order). */
+  async nextScan(): Promise<ScanResult> {
+    for (;;) {
+      const i = this.queue.findIndex((m) => m.kind === 'scan' || m.kind === 'error');
+      if (i >= 0) {
+        const m = this.queue.splice(i, 1)[0];
+        if (m.kind === 'error') throw new Error(`reader thread: ${m.message}`);
+        return (m as { kind: 'scan'; scan: ScanResult }).scan;
+      }
+      if (this.failure) throw this.failure;
+      if (this.exited) throw new Error('reader thread ended before its scan');
+      await new Promise<void>((r) => (this.wakeScan = r));
+      this.wakeScan = null;
     }
   }
 
@@ -117,26 +148,35 @@ class ThreadReader {
   }
 }
 
+/** batchesOf yields a records reader's batches until its end, returning each one's buffer when the next is asked for. */
+async function* batchesOf(reader: ThreadReader): AsyncGenerator<RecordBatch> {
+  for (;;) {
+    const m = await reader.next();
+    if (m.kind === 'end') return;
+    if (m.kind !== 'batch') throw new Error(`reader thread: expected a batch, got ${m.kind}`);
+    yield m.batch;
+    reader.credit(m.batch.packed); // the caller committed it: its buffer goes back
+  }
+}
+
 function threadSource(script: string, req: ReaderRequest): RecordSource {
   const scanner = new ThreadReader(script, { ...req, mode: 'scan' });
   const reader = new ThreadReader(script, { ...req, mode: 'records' });
   return {
-    scan: async () => {
-      const m = await scanner.next();
-      if (m.kind !== 'scan') throw new Error(`reader thread: expected the scan, got ${m.kind}`);
-      return m.scan;
-    },
-    batches: async function* () {
-      for (;;) {
-        const m = await reader.next();
-        if (m.kind === 'end') return;
-        if (m.kind !== 'batch') throw new Error(`reader thread: expected a batch, got ${m.kind}`);
-        yield m.batch;
-        reader.credit(m.batch.packed); // the caller committed it: its buffer goes back
-      }
-    },
+    scan: () => scanner.nextScan(),
+    batches: () => batchesOf(reader),
     close: async () => {
       await Promise.all([scanner.stop(), reader.stop()]);
     },
+  };
+}
+
+/** onceSource: one reader thread that sends the batches and, once it has read the whole file, the scan. */
+function onceSource(script: string, req: ReaderRequest): RecordSource {
+  const reader = new ThreadReader(script, { ...req, mode: 'once' });
+  return {
+    scan: () => reader.nextScan(),
+    batches: () => batchesOf(reader),
+    close: () => reader.stop(),
   };
 }

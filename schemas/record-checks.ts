@@ -30,19 +30,21 @@ const ODOMETER_RE = /^\d{1,12}$/;
 
 /**
  * checkRecord returns the findings of one R record and, when there are none, the reading it describes.
- * `fieldCount` is the number of fields after the record type; `ctx.today` is today's date in Brussels.
+ * `fieldCount` is the number of fields after the record type (XML: 10 plus one per unexpected item in the
+ * `<reading>`); `ctx.today` is today's date in Brussels; `ctx.format` words E10 for the sender's format.
  */
 export function checkRecord(
   fields: RecordFields,
   fieldCount: number,
-  ctx: { today: string },
+  ctx: { today: string; format?: 'csv' | 'xml' },
 ): { reading: Reading | null; findings: Finding[] } {
   if (fieldCount !== 10) {
     // Fields are positional: with one too many or too few every later check would judge the wrong value.
-    return {
-      reading: null,
-      findings: [{ code: 'E10', field: 'record', message: `The record has ${fieldCount} fields after R where 10 are expected.` }],
-    };
+    const message =
+      ctx.format === 'xml'
+        ? `The <reading> element holds ${fieldCount - 10} unexpected item(s): an unknown, repeated or nested element, an unknown attribute or stray text.`
+        : `The record has ${fieldCount} fields after R where 10 are expected.`;
+    return { reading: null, findings: [{ code: 'E10', field: 'record', message }] };
   }
   const findings: Finding[] = [];
   const add = (code: Finding['code'], field: string, message: string) => findings.push({ code, field, message });

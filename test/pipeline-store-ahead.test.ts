@@ -47,8 +47,8 @@ function received(text: string): FileRecord {
 }
 
 /** A real record source whose scan result is released only by `open()`. */
-function gatedSource(file: FileRecord): { source: RecordSource; open: () => void } {
-  const real = openRecordSource({
+async function gatedSource(file: FileRecord): Promise<{ source: RecordSource; open: () => void }> {
+  const real = await openRecordSource({
     path: file.storedPath, allowedSenders: [SENDER], maxRecords: 1000, today: daysAgo(0), resumeAfter: 0, batchSize: 1000, ahead: 2,
   });
   let open!: () => void;
@@ -68,7 +68,7 @@ const until = async (what: string, fn: () => boolean) => {
 
 test('the first batch is stored before the scan ends and committed when it passes', async () => {
   const file = received(csvBatch(SENDER, records, { trailer: true }));
-  const { source, open } = gatedSource(file);
+  const { source, open } = await gatedSource(file);
   const done = scanAndStore(ctx, file, source);
   await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
   expect(reader.readings.count()).toBe(0); // stored, not committed
@@ -83,7 +83,7 @@ test('the first batch is stored before the scan ends and committed when it passe
 
 test('a scan that fails rolls the stored-ahead batch back: nothing of the file is stored', async () => {
   const file = received(csvBatch(SENDER, records, { trailer: { count: 11, sum: 0 } }));
-  const { source, open } = gatedSource(file);
+  const { source, open } = await gatedSource(file);
   const done = scanAndStore(ctx, file, source);
   await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
   open();
@@ -98,7 +98,7 @@ test('a scan that fails rolls the stored-ahead batch back: nothing of the file i
 
 test('a scan slower than the wait: the batch is rolled back, then stored once after the scan', async () => {
   const file = received(csvBatch(SENDER, records, { trailer: true }));
-  const { source, open } = gatedSource(file);
+  const { source, open } = await gatedSource(file);
   const done = scanAndStore(ctx, file, source, { aheadWaitMs: 100 });
   await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
   await until('the roll-back after the wait', () => !ctx.store.db.inTransaction); // the write lock is free again

@@ -129,6 +129,14 @@ describe('checkRecord', () => {
     expect(codes({ vin: 'bad', date: 'bad' }, n)).toEqual(['E10:record']);
   });
 
+  it('words E10 for the sender\'s format: fields after R in CSV, unexpected items of <reading> in XML', () => {
+    expect(checkRecord(fields(), 11, ctx).findings[0].message).toBe('The record has 11 fields after R where 10 are expected.');
+    const xml = checkRecord(fields(), 12, { ...ctx, format: 'xml' }).findings;
+    expect(xml.map((f) => f.code)).toEqual(['E10']);
+    expect(xml[0].message).toMatch(/^The <reading> element holds 2 unexpected item\(s\)/);
+    expect(xml[0].message).not.toMatch(/after R/);
+  });
+
   it('writes plain messages: one sentence, no control characters, long values cut', () => {
     const nasty = 'X\u0000\u001b[31m\r\n' + 'Y'.repeat(200);
     const { findings } = checkRecord(fields({ vin: nasty, ref: nasty, work: nasty }), 10, ctx);
