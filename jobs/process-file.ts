@@ -53,12 +53,14 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   let verdict = earlyVerdict(ctx, file);
   let result: FileResult;
   if (!verdict) {
-    const source = await openRecordSource({
+    const request = {
       path: file.storedPath, allowedSenders: allowedSenders(account), maxRecords: ctx.settings.maxRecords,
       today: brusselsToday(new Date(file.receivedAt)), resumeAfter: file.progressLine, batchSize: ctx.settings.batchSize, ahead: 2,
-    });
+    };
+    const source = await openRecordSource(request);
+    const reopen = () => openRecordSource({ ...request, resumeAfter: store.files.get(file.pk)!.progressLine }, { scan: false });
     try {
-      verdict = await scanAndStore(ctx, file, source, { onScanned: () => (timing.scanned = performance.now()) });
+      verdict = await scanAndStore(ctx, file, source, { onScanned: () => (timing.scanned = performance.now()), reopen });
     } finally {
       await source.close();
     }
@@ -112,8 +114,8 @@ function earlyVerdict(ctx: PipelineContext, file: FileRecord): Verdict | null {
 }
 
 /**
- * How long a batch stored before the scan has ended may hold the write lock waiting for the scan, ms. The intake
- * waits up to 15 s (the connection's busy timeout) to record an upload; a batch takes 1–2 s.
+ * How long batches stored before the scan has ended may hold the write lock, ms, counted from the transaction's
+ * start. The intake waits up to 15 s (the connection's busy timeout) to record an upload; a batch takes 1–2 s.
  */
 export const STORE_AHEAD_WAIT_MS = 5_000;
 
@@ -121,35 +123,37 @@ export interface ScanAndStoreOptions {
   onScanned?: () => void;
   /** STORE_AHEAD_WAIT_MS, shorter in tests. */
   aheadWaitMs?: number;
+  /** A new source of the records after the file's committed progress, without a scan (after a roll-back). */
+  reopen: () => Promise<RecordSource>;
 }
+
+type Next = Promise<IteratorResult<RecordBatch>>;
 
 /**
  * scanAndStore returns the scan's verdict (file-level checks over the whole file) and, when it passes, stores the
  * records: each batch in one write transaction with the file's progress line.
  *
- * The first batch does not wait for the scan (issue #4: on a 1,000,000-record file the scan is ~2 s, on a 200,000-
- * reading XML file ~40% of the time): it is checked and stored in a transaction left open until the scan ends,
- * committed if the scan passes, rolled back if it does not (nothing is stored from a rejected file). If the scan
- * takes longer than `aheadWaitMs`, the batch is rolled back and stored again after the scan, so that the write lock
- * is never held long. Only when this job has the connection to itself (one job per worker): anything else run on
- * it meanwhile would join the open transaction.
+ * The batches do not wait for the scan (issue #4: on a 1,000,000-record CSV file the scan is ~3 s; an XML file is
+ * scanned by reading it whole): those that come before it are checked and stored in one transaction left open
+ * until the scan ends, committed if the scan passes, rolled back if it does not (nothing is stored from a rejected
+ * file). If the scan has not ended `aheadWaitMs` after the transaction began, it is rolled back, so that the write
+ * lock is never held long, and the records are read again after the scan. Only when this job has the connection to
+ * itself (one job per worker): anything else run on it meanwhile would join the open transaction.
  */
-export async function scanAndStore(ctx: PipelineContext, file: FileRecord, source: RecordSource, opts: ScanAndStoreOptions = {}): Promise<Verdict> {
+export async function scanAndStore(ctx: PipelineContext, file: FileRecord, source: RecordSource, opts: ScanAndStoreOptions): Promise<Verdict> {
   const scanning = source.scan();
   scanning.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
-  const it = source.batches()[Symbol.asyncIterator]();
-  let pending = it.next();
+  let it = source.batches()[Symbol.asyncIterator]();
+  let pending: Next = it.next();
   pending.catch(() => {});
 
   // Whichever comes first: the scan, or the first batch.
-  let first: RecordBatch | null = null;
-  let firstStored = false;
+  let reread = false;
   const raced = await Promise.race([pending, scanning.then(() => null)]);
-  if (raced && !raced.done) {
-    first = raced.value;
-    if (first.sender !== null && ctx.settings.concurrency === 1) {
-      firstStored = await storeAhead(ctx, file, first, scanning, opts.aheadWaitMs ?? STORE_AHEAD_WAIT_MS);
-    }
+  if (raced && !raced.done && raced.value.sender !== null && ctx.settings.concurrency === 1) {
+    const ahead = await storeAhead(ctx, file, raced.value, it, scanning, opts.aheadWaitMs ?? STORE_AHEAD_WAIT_MS);
+    if (ahead) pending = ahead.next;
+    else reread = true;
   }
 
   const scan = await scanning;
@@ -160,45 +164,65 @@ export async function scanAndStore(ctx: PipelineContext, file: FileRecord, sourc
   if (scan.findings.length) return verdict;
 
   const recordCtx = recordContext(ctx, file, scan.sender!);
-  if (first === null) {
-    const r = await pending;
-    if (r.done) return verdict;
-    first = r.value;
-  }
-  if (!firstStored) commitBatch(recordCtx, first);
-  for (;;) {
-    await new Promise((r) => setImmediate(r)); // let BullMQ renew its lock between batches
-    pending = it.next(); // hands the committed batch's buffer back to the reader
-    const r = await pending;
-    if (r.done) return verdict;
-    commitBatch(recordCtx, r.value);
+  let again: RecordSource | null = null;
+  try {
+    if (reread) {
+      again = await opts.reopen();
+      it = again.batches()[Symbol.asyncIterator]();
+      pending = it.next();
+    }
+    for (;;) {
+      const r = await pending;
+      if (r.done) return verdict;
+      commitBatch(recordCtx, r.value);
+      await new Promise((res) => setImmediate(res)); // let BullMQ renew its lock between batches
+      pending = it.next(); // hands the committed batch's buffer back to the reader
+    }
+  } finally {
+    await again?.close();
   }
 }
 
 /**
- * storeAhead checks and stores `batch` in a transaction kept open until the scan ends (at most `waitMs` more):
- * committed, with the file's progress, if the scan passes with the same sender; rolled back otherwise. True when
- * committed. Works on copies of the batch's records: after a roll-back the batch is stored again from scratch.
+ * storeAhead checks and stores batches, from `first` on, in one transaction kept open until the scan ends:
+ * committed, with the file's progress, if the scan passes with the same sender within `waitMs` of the start; rolled
+ * back otherwise. Returns the next batch's promise when committed, null when rolled back (the batches it took are
+ * gone back to the reader: they must be read again). Works on copies of the records (the reader's objects stay as
+ * they came).
  */
-async function storeAhead(ctx: PipelineContext, file: FileRecord, batch: RecordBatch, scanning: Promise<ScanResult>, waitMs: number): Promise<boolean> {
-  const copy: RecordBatch = { ...batch, others: batch.others.map((r) => ({ ...r, findings: [...r.findings] })) };
-  const recordCtx = recordContext(ctx, file, batch.sender!);
+async function storeAhead(ctx: PipelineContext, file: FileRecord, first: RecordBatch, it: AsyncIterator<RecordBatch>, scanning: Promise<ScanResult>, waitMs: number): Promise<{ next: Next } | null> {
+  const recordCtx = recordContext(ctx, file, first.sender!);
   const tx = ctx.store.begin();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), waitMs)));
+  const scanned = scanning.then((scan) => ({ scan }));
   let committed = false;
   try {
-    checkBatch(recordCtx, copy);
-    let timer: NodeJS.Timeout | undefined;
-    const scan = await Promise.race([scanning, new Promise<null>((r) => (timer = setTimeout(() => r(null), waitMs)))]);
-    clearTimeout(timer);
-    if (scan && scan.findings.length === 0 && scan.sender === batch.sender) {
-      ctx.store.files.setProgress(file.pk, batch.lastLine);
-      tx.commit();
-      committed = true;
+    let batch = first;
+    for (;;) {
+      checkBatch(recordCtx, { ...batch, others: batch.others.map((r) => ({ ...r, findings: [...r.findings] })) });
+      const next: Next = it.next(); // returns this batch's buffer to the reader
+      next.catch(() => {});
+      // Through the event loop, not microtasks only: the scan's message, the timer and BullMQ's lock renewal are
+      // macrotasks, and a reader that is ahead would otherwise keep this loop from ever seeing them.
+      await new Promise((res) => setImmediate(res));
+      let w: { scan: ScanResult } | { r: IteratorResult<RecordBatch> } | 'timeout' = await Promise.race([scanned, timeout, next.then((r) => ({ r }))]);
+      if (typeof w === 'object' && 'r' in w && w.r.done) w = await Promise.race([scanned, timeout]); // the records ended: the scan or the hold's end
+      if (w === 'timeout') return null;
+      if ('scan' in w) {
+        if (w.scan.findings.length > 0 || w.scan.sender !== first.sender) return null;
+        ctx.store.files.setProgress(file.pk, batch.lastLine);
+        tx.commit();
+        committed = true;
+        return { next }; // wrapped: an async function would wait for a promise it returns
+
+      }
+      batch = w.r.value as RecordBatch;
     }
   } finally {
+    clearTimeout(timer);
     if (!committed) tx.rollback();
   }
-  return committed;
 }
 
 function recordContext(ctx: PipelineContext, file: FileRecord, sender: string): RecordContext {

@@ -117,6 +117,12 @@ export interface BatchOptions {
  * to rather than pulling, so that one reading of a file can also feed its scan (jobs/reader-thread.ts).
  */
 export class Batcher {
+  /**
+   * The first batch is small: the job thread starts checking and storing as soon as possible instead of waiting for
+   * a whole batch to be parsed (~1 s of XML); it joins the next ones in one transaction while the scan runs.
+   */
+  static readonly FIRST_BATCH = 10_000;
+  private limit: number;
   private packed: string[] = [];
   private others: PendingRecord[] = [];
   private lastLine: number;
@@ -128,6 +134,7 @@ export class Batcher {
     private readonly buffers: BufferSource = newBuffer,
   ) {
     this.lastLine = opts.resumeAfter;
+    this.limit = Math.min(opts.batchSize, Batcher.FIRST_BATCH);
   }
 
   /** add takes the file's next item; returns a full batch when this item completed one. */
@@ -152,7 +159,7 @@ export class Batcher {
       return null;
     }
     this.lastLine = item.line;
-    return this.packed.length + this.others.length >= opts.batchSize ? this.flush() : null;
+    return this.packed.length + this.others.length >= this.limit ? this.flush() : null;
   }
 
   /** flush returns what is gathered as a batch (the last one of the file: possibly empty). */
@@ -161,6 +168,7 @@ export class Batcher {
     const b = { ...packBatch(this.packed, this.buffers), packedCount: this.packed.length, others: this.others, lastLine: this.lastLine, sender: this.sender };
     this.packed = [];
     this.others = [];
+    this.limit = this.opts.batchSize;
     return b;
   }
 }

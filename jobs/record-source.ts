@@ -55,14 +55,25 @@ function threadScript(): string | null {
 export type ReaderMode = 'scan' | 'records' | 'once';
 
 /**
- * openRecordSource starts reading `req.path`: a CSV file on two threads (a quick scan beside the records), an XML
+ * openRecordSource starts reading `req.path` (`opts.scan` false: the records only): a CSV file on two threads (a quick scan beside the records), an XML
  * file on one that reads it once for both (the scan of XML is a full parse: two would compete for one core).
  */
-export async function openRecordSource(req: ReaderRequest): Promise<RecordSource> {
+export async function openRecordSource(req: ReaderRequest, opts: { scan?: boolean } = {}): Promise<RecordSource> {
   const script = process.env.INFLOW_READER_THREAD === '0' ? null : threadScript();
   if (!script) return inProcessSource(req);
+  if (opts.scan === false) return recordsSource(script, req);
   const detected = await detectFormat(req.path);
   return 'format' in detected && detected.format === 'xml' ? onceSource(script, req) : threadSource(script, req);
+}
+
+/** recordsSource: the records alone, on one thread (`scan: false`: the caller has the scan already). */
+function recordsSource(script: string, req: ReaderRequest): RecordSource {
+  const reader = new ThreadReader(script, { ...req, mode: 'records' });
+  return {
+    scan: () => Promise.reject(new Error('this record source was opened without a scan')),
+    batches: () => batchesOf(reader),
+    close: () => reader.stop(),
+  };
 }
 
 function inProcessSource(req: ReaderRequest): RecordSource {

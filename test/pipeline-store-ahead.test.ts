@@ -46,11 +46,17 @@ function received(text: string): FileRecord {
   return ctx.store.files.get(row.pk)!;
 }
 
+const request = (file: FileRecord, batchSize: number) => ({
+  path: file.storedPath, allowedSenders: [SENDER], maxRecords: 1000, today: daysAgo(0), resumeAfter: 0, batchSize, ahead: 2,
+});
+
+/** After a roll-back: the records after the committed progress, as processFile reopens them. */
+const reopen = (file: FileRecord, batchSize: number) => () =>
+  openRecordSource({ ...request(file, batchSize), resumeAfter: ctx.store.files.get(file.pk)!.progressLine }, { scan: false });
+
 /** A real record source whose scan result is released only by `open()`. */
-async function gatedSource(file: FileRecord): Promise<{ source: RecordSource; open: () => void }> {
-  const real = await openRecordSource({
-    path: file.storedPath, allowedSenders: [SENDER], maxRecords: 1000, today: daysAgo(0), resumeAfter: 0, batchSize: 1000, ahead: 2,
-  });
+async function gatedSource(file: FileRecord, batchSize = 1000): Promise<{ source: RecordSource; open: () => void }> {
+  const real = await openRecordSource(request(file, batchSize));
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
   const scan = async (): Promise<ScanResult> => {
@@ -69,7 +75,7 @@ const until = async (what: string, fn: () => boolean) => {
 test('the first batch is stored before the scan ends and committed when it passes', async () => {
   const file = received(csvBatch(SENDER, records, { trailer: true }));
   const { source, open } = await gatedSource(file);
-  const done = scanAndStore(ctx, file, source);
+  const done = scanAndStore(ctx, file, source, { reopen: reopen(file, 1000) });
   await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
   expect(reader.readings.count()).toBe(0); // stored, not committed
   open();
@@ -84,7 +90,7 @@ test('the first batch is stored before the scan ends and committed when it passe
 test('a scan that fails rolls the stored-ahead batch back: nothing of the file is stored', async () => {
   const file = received(csvBatch(SENDER, records, { trailer: { count: 11, sum: 0 } }));
   const { source, open } = await gatedSource(file);
-  const done = scanAndStore(ctx, file, source);
+  const done = scanAndStore(ctx, file, source, { reopen: reopen(file, 1000) });
   await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
   open();
   const verdict = await done;
@@ -96,10 +102,25 @@ test('a scan that fails rolls the stored-ahead batch back: nothing of the file i
   expect(reader.files.get(file.pk)!.progressLine).toBe(0);
 });
 
-test('a scan slower than the wait: the batch is rolled back, then stored once after the scan', async () => {
+test('several batches are stored ahead in the one transaction, and committed together', async () => {
   const file = received(csvBatch(SENDER, records, { trailer: true }));
-  const { source, open } = await gatedSource(file);
-  const done = scanAndStore(ctx, file, source, { aheadWaitMs: 100 });
+  const { source, open } = await gatedSource(file, 3); // 4 batches: 3 + 3 + 3 + 1
+  const done = scanAndStore(ctx, file, source, { reopen: reopen(file, 3) });
+  await until('every batch to be stored ahead', () => ctx.store.readings.count() === 10); // this connection sees its own writes
+  expect(ctx.store.db.inTransaction).toBe(true);
+  expect(reader.readings.count()).toBe(0);
+  open();
+  const verdict = await done;
+  await source.close();
+  expect(verdict.findings).toEqual([]);
+  expect(reader.readings.count()).toBe(10);
+  expect(reader.files.get(file.pk)!.progressLine).toBe(11);
+});
+
+test('a scan slower than the wait: the batches are rolled back, then read again and stored once after the scan', async () => {
+  const file = received(csvBatch(SENDER, records, { trailer: true }));
+  const { source, open } = await gatedSource(file, 3);
+  const done = scanAndStore(ctx, file, source, { aheadWaitMs: 100, reopen: reopen(file, 3) });
   await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
   await until('the roll-back after the wait', () => !ctx.store.db.inTransaction); // the write lock is free again
   expect(reader.readings.count()).toBe(0);
