@@ -72,18 +72,23 @@ const until = async (what: string, fn: () => boolean) => {
   if (!fn()) throw new Error(`timed out waiting for ${what}`);
 };
 
-test('the first batch is stored before the scan ends and committed when it passes', async () => {
-  const file = received(csvBatch(SENDER, records, { trailer: true }));
-  const { source, open } = await gatedSource(file);
-  const done = scanAndStore(ctx, file, source, { reopen: reopen(file, 1000) });
-  await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
-  expect(reader.readings.count()).toBe(0); // stored, not committed
+/** Lets the scan end; the file passes and its 10 readings are committed. */
+async function releaseAndPass(open: () => void, done: Promise<{ findings: unknown[] }>, source: RecordSource): Promise<void> {
   open();
   const verdict = await done;
   await source.close();
   expect(verdict.findings).toEqual([]);
   expect(ctx.store.db.inTransaction).toBe(false);
   expect(reader.readings.count()).toBe(10);
+}
+
+test('the first batch is stored before the scan ends and committed when it passes', async () => {
+  const file = received(csvBatch(SENDER, records, { trailer: true }));
+  const { source, open } = await gatedSource(file);
+  const done = scanAndStore(ctx, file, source, { reopen: reopen(file, 1000) });
+  await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
+  expect(reader.readings.count()).toBe(0); // stored, not committed
+  await releaseAndPass(open, done, source);
   expect(reader.files.get(file.pk)!.progressLine).toBe(11);
 });
 
@@ -109,11 +114,7 @@ test('several batches are stored ahead in the one transaction, and committed tog
   await until('every batch to be stored ahead', () => ctx.store.readings.count() === 10); // this connection sees its own writes
   expect(ctx.store.db.inTransaction).toBe(true);
   expect(reader.readings.count()).toBe(0);
-  open();
-  const verdict = await done;
-  await source.close();
-  expect(verdict.findings).toEqual([]);
-  expect(reader.readings.count()).toBe(10);
+  await releaseAndPass(open, done, source);
   expect(reader.files.get(file.pk)!.progressLine).toBe(11);
 });
 
@@ -124,10 +125,6 @@ test('a scan slower than the wait: the batches are rolled back, then read again 
   await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
   await until('the roll-back after the wait', () => !ctx.store.db.inTransaction); // the write lock is free again
   expect(reader.readings.count()).toBe(0);
-  open();
-  const verdict = await done;
-  await source.close();
-  expect(verdict.findings).toEqual([]);
-  expect(reader.readings.count()).toBe(10);
+  await releaseAndPass(open, done, source);
   expect(reader.readings.forFile(file.pk).map((r) => r.odometer)).toEqual(records.map((r) => r.odometer));
 });
