@@ -1,7 +1,7 @@
 /**
  * Processing one received file: file-level checks over the whole stream (nothing is committed from a file that
- * fails them; the first batch is stored while they run and rolled back if they fail), the records in batched
- * write transactions, then the receipt.
+ * fails them; records are stored while they run and rolled back if they fail), the records in batched write
+ * transactions, then the receipt.
  *
  * Idempotent: each batch commits its readings, issues and the file's progress line together, and a re-run
  * resumes after that line; issues are keyed by (file, line, code, field), so a retried or replayed file never
@@ -49,7 +49,7 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
 
   store.files.startAttempt(filePk, null);
   const t0 = performance.now();
-  const timing = { scanned: t0 };
+  let scanned = t0;
   let verdict = earlyVerdict(ctx, file);
   let result: FileResult;
   if (!verdict) {
@@ -60,18 +60,17 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
     const source = await openRecordSource(request);
     const reopen = () => openRecordSource({ ...request, resumeAfter: store.files.get(file.pk)!.progressLine }, { scan: false });
     try {
-      verdict = await scanAndStore(ctx, file, source, { onScanned: () => (timing.scanned = performance.now()), reopen });
+      verdict = await scanAndStore(ctx, file, source, { onScanned: () => (scanned = performance.now()), reopen });
     } finally {
       await source.close();
     }
-  } else timing.scanned = performance.now();
+  } else scanned = performance.now();
   if (verdict.findings.length) {
     result = verdict.duplicateOf !== null ? 'DUPLICATE' : 'REJECTED';
     store.tx(() => {
       for (const f of verdict!.findings) insertIssue(store, file.pk, f.line, f, null, null);
     });
   }
-  const scanned = timing.scanned;
 
   const counts = verdict.findings.length
     ? { records: verdict.records, accepted: 0, rejected: verdict.records, anomalies: 0, warnings: 0 }
@@ -138,7 +137,9 @@ type Next = Promise<IteratorResult<RecordBatch>>;
  * until the scan ends, committed if the scan passes, rolled back if it does not (nothing is stored from a rejected
  * file). If the scan has not ended `aheadWaitMs` after the transaction began, it is rolled back, so that the write
  * lock is never held long, and the records are read again after the scan. Only when this job has the connection to
- * itself (one job per worker): anything else run on it meanwhile would join the open transaction.
+ * itself (one job per worker: anything else run on it meanwhile would join the open transaction) and the database
+ * to itself (one file at a time in the fleet, `globalConcurrency` 1: files processed side by side take turns on the
+ * write lock batch by batch, and an open transaction would make the others wait for this file's scan).
  */
 export async function scanAndStore(ctx: PipelineContext, file: FileRecord, source: RecordSource, opts: ScanAndStoreOptions): Promise<Verdict> {
   const scanning = source.scan();
@@ -150,7 +151,8 @@ export async function scanAndStore(ctx: PipelineContext, file: FileRecord, sourc
   // Whichever comes first: the scan, or the first batch.
   let reread = false;
   const raced = await Promise.race([pending, scanning.then(() => null)]);
-  if (raced && !raced.done && raced.value.sender !== null && ctx.settings.concurrency === 1) {
+  const alone = ctx.settings.concurrency === 1 && ctx.settings.globalConcurrency === 1;
+  if (raced && !raced.done && raced.value.sender !== null && alone) {
     const ahead = await storeAhead(ctx, file, raced.value, it, scanning, opts.aheadWaitMs ?? STORE_AHEAD_WAIT_MS);
     if (ahead) pending = ahead.next;
     else reread = true;
