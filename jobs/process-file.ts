@@ -189,8 +189,7 @@ export async function scanAndStore(ctx: PipelineContext, file: FileRecord, sourc
  * storeAhead checks and stores batches, from `first` on, in one transaction kept open until the scan ends:
  * committed, with the file's progress, if the scan passes with the same sender within `waitMs` of the start; rolled
  * back otherwise. Returns the next batch's promise when committed, null when rolled back (the batches it took are
- * gone back to the reader: they must be read again). Works on copies of the records (the reader's objects stay as
- * they came).
+ * gone back to the reader: they must be read again).
  */
 async function storeAhead(ctx: PipelineContext, file: FileRecord, first: RecordBatch, it: AsyncIterator<RecordBatch>, scanning: Promise<ScanResult>, waitMs: number): Promise<{ next: Next } | null> {
   const recordCtx = recordContext(ctx, file, first.sender!);
@@ -202,7 +201,7 @@ async function storeAhead(ctx: PipelineContext, file: FileRecord, first: RecordB
   try {
     let batch = first;
     for (;;) {
-      checkBatch(recordCtx, { ...batch, others: batch.others.map((r) => ({ ...r, findings: [...r.findings] })) });
+      checkBatch(recordCtx, batch);
       const next: Next = it.next(); // returns this batch's buffer to the reader
       next.catch(() => {});
       // Through the event loop, not microtasks only: the scan's message, the timer and BullMQ's lock renewal are
@@ -217,7 +216,6 @@ async function storeAhead(ctx: PipelineContext, file: FileRecord, first: RecordB
         tx.commit();
         committed = true;
         return { next }; // wrapped: an async function would wait for a promise it returns
-
       }
       batch = w.r.value as RecordBatch;
     }

@@ -29,8 +29,6 @@ export interface RecordBatch {
    */
   packed: Uint8Array;
   packedBytes: number;
-  /** How many readings `packed` holds. */
-  packedCount: number;
   /** The other records, in file order. */
   others: PendingRecord[];
   /** The last line the batch covers: the file's progress once it is committed. */
@@ -165,7 +163,7 @@ export class Batcher {
   /** flush returns what is gathered as a batch (the last one of the file: possibly empty). */
   flush(): RecordBatch {
     this.packed.sort();
-    const b = { ...packBatch(this.packed, this.buffers), packedCount: this.packed.length, others: this.others, lastLine: this.lastLine, sender: this.sender };
+    const b = { ...packBatch(this.packed, this.buffers), others: this.others, lastLine: this.lastLine, sender: this.sender };
     this.packed = [];
     this.others = [];
     this.limit = this.opts.batchSize;

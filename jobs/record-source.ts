@@ -55,8 +55,9 @@ function threadScript(): string | null {
 export type ReaderMode = 'scan' | 'records' | 'once';
 
 /**
- * openRecordSource starts reading `req.path` (`opts.scan` false: the records only): a CSV file on two threads (a quick scan beside the records), an XML
+ * openRecordSource starts reading `req.path`: a CSV file on two threads (a quick scan beside the records), an XML
  * file on one that reads it once for both (the scan of XML is a full parse: two would compete for one core).
+ * `opts.scan` false: the records only, on one thread.
  */
 export async function openRecordSource(req: ReaderRequest, opts: { scan?: boolean } = {}): Promise<RecordSource> {
   const script = process.env.INFLOW_READER_THREAD === '0' ? null : threadScript();

@@ -29,13 +29,12 @@ export interface ScanOptions {
 
 /**
  * FileScan: the file-level checks fed item by item, so that one reading of a file can serve both the scan and the
- * records (jobs/reader-thread.ts, a small file) or the scan alone (scanFile).
+ * records (jobs/reader-thread.ts, mode `once`) or the scan alone (scanFile).
  */
 export class FileScan {
   private readonly tally = new FileTally();
   private header: (BatchItem & { kind: 'header' }) | null = null;
   private trailerLine = 0;
-  private records = 0;
   private overLimit = false;
 
   constructor(
@@ -47,9 +46,8 @@ export class FileScan {
   add(item: BatchItem): boolean {
     if (item.kind === 'header' && this.header === null) this.header = item;
     if (item.kind === 'trailer') this.trailerLine = item.line;
-    if (item.kind === 'reading' || item.kind === 'malformed') this.records++;
     this.tally.add(item);
-    if (this.records > this.opts.maxRecords) this.overLimit = true;
+    if (this.tally.records > this.opts.maxRecords) this.overLimit = true;
     return !this.overLimit;
   }
 

@@ -70,8 +70,11 @@ it('gives every vehicle the issues of one serial order of its two readings', asy
   expect(bFirst).toBeGreaterThan(0);
   expect(ra.anomalies + rb.anomalies).toBe(N);
   // Both worker processes took part, each on one file.
-  const pids = fs.readFileSync(svc.layout.auditLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
-    .filter((e) => e.event === 'receipt' && (e.name === 'a.csv' || e.name === 'b.csv')).map((e) => e.pid);
-  expect(new Set(pids).size).toBe(2);
+  const receipts = fs.readFileSync(svc.layout.auditLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    .filter((e) => e.event === 'receipt' && (e.name === 'a.csv' || e.name === 'b.csv'));
+  expect(new Set(receipts.map((e) => e.pid)).size).toBe(2);
+  // Each receipt event says where the time went (README, audit log).
+  for (const e of receipts) expect(Object.keys(e.ms).sort()).toEqual(['receipt', 'scan', 'store']);
+  for (const e of receipts) for (const v of Object.values(e.ms)) expect(v).toBeGreaterThanOrEqual(0);
   process.stdout.write(`concurrency: ${aFirst} vehicles saw A first, ${bFirst} saw B first\n`);
 }, 180000);
