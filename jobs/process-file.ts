@@ -169,6 +169,9 @@ export async function scanAndStore(ctx: PipelineContext, file: FileRecord, sourc
   let again: RecordSource | null = null;
   try {
     if (reread) {
+      // The first source's records reader holds a batch it can no longer send (and an XML reader would read the rest
+      // again itself): stopped before a second one starts, so that two are never alive at once (memory).
+      await source.close();
       again = await opts.reopen();
       it = again.batches()[Symbol.asyncIterator]();
       pending = it.next();

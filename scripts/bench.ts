@@ -59,7 +59,8 @@ interface StageSpec {
  * that reuses vehicles takes later steps (odometer = base + step × increment, see bench-data.ts) and dates not
  * before the earlier stages'. Dates stay within 4 days (never today): no E17 (future), no W50 (late).
  * Steps used so far: 0–1 preload, 2–3 nightly, 4–5 the XML stage, 6–9 the two-file stages (both start from the
- * same snapshot and upload the same files), 10–29 the --tenfold stage. Steps from 30 on are free.
+ * same snapshot and upload the same files), 10–29 the --tenfold stage, 30–49 the --tenfold XML stage. Steps from 50
+ * on are free.
  */
 function stageList(vehicles: number, tenfold: boolean): StageSpec[] {
   const half = vehicles / 2;
@@ -88,7 +89,15 @@ function stageList(vehicles: number, tenfold: boolean): StageSpec[] {
     // --tenfold: a file ten times the nightly's (every vehicle, 20 more readings on the last date): is the
     // workers' peak memory any higher? The limits of the run are raised for it (see main).
     ...(tenfold
-      ? [{ name: 'nightly x10', workers: 1, files: [{ format: 'csv' as const, dataset: { name: 'tenfold', from: 0, to: vehicles, dates: Array<string>(20).fill(d1), firstStep: 10 } }] }]
+      ? [
+          { name: 'nightly x10', workers: 1, files: [{ format: 'csv' as const, dataset: { name: 'tenfold', from: 0, to: vehicles, dates: Array<string>(20).fill(d1), firstStep: 10 } }] },
+          // And the XML stage's file ten times bigger (issue #5: peak memory no higher): its vehicles, 20 more readings.
+          {
+            name: 'nightly xml x10',
+            workers: 1,
+            files: [{ format: 'xml' as const, dataset: { name: 'tenfold-xml', from: 0, to: Math.max(1, Math.round(vehicles / 5)), dates: Array<string>(20).fill(d1), firstStep: 30 } }],
+          },
+        ]
       : []),
   ];
 }
@@ -107,7 +116,8 @@ const USAGE = `usage: node dist/scripts/bench.js [--records N] [--json] [--keep]
   --records N        readings per nightly-sized file (N/2 vehicles × 2); a multiple of 4; default 1000000
   --json             print the results as JSON instead of a table
   --keep             keep the temp directory (data dir, files, logs) and print its path
-  --tenfold          add a last stage: one file of 10 × N readings (memory must stay as for N)
+  --tenfold          add two last stages: one CSV file of 10 × N readings and one XML file ten times the XML
+                     stage's (memory must stay as for the smaller files)
   --timeout SECONDS  longest wait for one stage's receipts (default 300 + 3 ms per record)`;
 
 class UsageError extends Error {}

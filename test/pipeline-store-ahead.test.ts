@@ -121,10 +121,15 @@ test('several batches are stored ahead in the one transaction, and committed tog
 test('a scan slower than the wait: the batches are rolled back, then read again and stored once after the scan', async () => {
   const file = received(csvBatch(SENDER, records, { trailer: true }));
   const { source, open } = await gatedSource(file, 3);
-  const done = scanAndStore(ctx, file, source, { aheadWaitMs: 100, reopen: reopen(file, 3) });
+  const calls: string[] = [];
+  const traced: RecordSource = { ...source, close: () => (calls.push('close'), source.close()) };
+  const again = reopen(file, 3);
+  const done = scanAndStore(ctx, file, traced, { aheadWaitMs: 100, reopen: () => (calls.push('reopen'), again()) });
   await until('the batch to be stored ahead', () => ctx.store.db.inTransaction);
   await until('the roll-back after the wait', () => !ctx.store.db.inTransaction); // the write lock is free again
   expect(reader.readings.count()).toBe(0);
   await releaseAndPass(open, done, source);
   expect(reader.readings.forFile(file.pk).map((r) => r.odometer)).toEqual(records.map((r) => r.odometer));
+  // The first reader is stopped before the second starts: never two alive at once (memory).
+  expect(calls).toEqual(['close', 'reopen']);
 });
