@@ -1,8 +1,9 @@
 /**
- * The streaming reader of XML batch files (SPEC §3.2): bytes → UTF-8 check → saxes → BatchItems, in bounded
- * memory whatever the file's size (the file is read in chunks; saxes keeps only the open tags and the current
- * token). fast-xml-parser was not used: it holds whole documents (stack-pitfalls §5). How elements map to items
- * is in parsers/xml-items.ts.
+ * The streaming reader of XML batch files (SPEC §3.2): bytes → UTF-8 check → the plain reader, or saxes →
+ * BatchItems, in bounded memory whatever the file's size (the file is read in chunks; saxes keeps only the open
+ * tags and the current token, the plain reader one token). fast-xml-parser was not used: it holds whole documents
+ * (stack-pitfalls §5). How elements map to items is in parsers/xml-items.ts; the plain reader's fast path for the
+ * usual shape of a file, in parsers/xml-plain.ts.
  *
  * Invalid UTF-8 ends the input at the bad byte: the items completed before it come out, then a fatal F05 for its
  * line (unless the XML before it was already not well-formed: the first problem in the file wins).
@@ -12,17 +13,50 @@ import { StringDecoder } from 'node:string_decoder';
 import type { BatchItem } from './types';
 import { Utf8Checker } from './utf8-guard';
 import { XmlItems } from './xml-items';
+import { PlainXmlItems } from './xml-plain';
 
 const CHUNK_BYTES = 256 * 1024;
 
-/** readXmlBatch streams the items of an XML batch file, in file order (see parsers/types.ts for the contract). */
+/**
+ * readXmlBatch streams the items of an XML batch file, in file order (see parsers/types.ts for the contract). The
+ * plain reader (parsers/xml-plain.ts) goes first; at the first thing it does not take, the file is read again with
+ * saxes from the start and the items already given are skipped (a file that is not plain near its end is parsed
+ * about one and a half times).
+ */
 export async function* readXmlBatch(path: string): AsyncIterable<BatchItem> {
+  const plain = new PlainXmlItems();
+  let given = 0;
+  for await (const item of readWith(path, plain)) {
+    given++;
+    yield item;
+  }
+  if (!plain.gaveUp) return;
+  for await (const item of readWith(path, new XmlItems())) {
+    if (given > 0) given--;
+    else yield item;
+  }
+}
+
+/** readXmlBatchWithSaxes: saxes alone, without the plain reader first (the reference test/parsers-xml-plain.test.ts compares with). */
+export function readXmlBatchWithSaxes(path: string): AsyncIterable<BatchItem> {
+  return readWith(path, new XmlItems());
+}
+
+/** readWith: bytes → UTF-8 check → `items` → BatchItems. */
+async function* readWith(path: string, items: XmlItems | PlainXmlItems): AsyncIterable<BatchItem> {
   const stream = createReadStream(path, { highWaterMark: CHUNK_BYTES });
   const checker = new Utf8Checker();
   const decoder = new StringDecoder('utf8');
-  const items = new XmlItems();
   let passed = 0;
   let first = true;
+  // Invalid UTF-8 is XmlItems' to report (the plain reader gives up: the XML before it may not be well-formed).
+  const badBytes = (line: number): BatchItem[] => {
+    if (items instanceof PlainXmlItems) {
+      items.giveUp();
+      return [];
+    }
+    return [utf8Fatal(line)];
+  };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       const bad = checker.check(chunk);
@@ -35,14 +69,14 @@ export async function* readXmlBatch(path: string): AsyncIterable<BatchItem> {
       yield* items.take();
       if (items.ended) return;
       if (bad) {
-        yield utf8Fatal(bad.line);
+        yield* badBytes(bad.line);
         return;
       }
       passed += chunk.length;
     }
     const bad = checker.end();
     if (bad) {
-      yield utf8Fatal(bad.line);
+      yield* badBytes(bad.line);
       return;
     }
     items.end();

@@ -32,7 +32,8 @@ const MAX_VALUE_CHARS = 65_536;
 export const MAX_TOKEN_CHARS = 1 << 20;
 
 /** Child elements of `<reading>`: the field each fills (same name) and its bit in ReadingDraft.seen. */
-const FIELD_BIT = new Map<string, number>(['vin', 'plate', 'date', 'odometer', 'work', 'replaced', 'digits', 'corrects'].map((n, i) => [n, 1 << i]));
+export const READING_ELEMENTS = ['vin', 'plate', 'date', 'odometer', 'work', 'replaced', 'digits', 'corrects'] as const;
+const FIELD_BIT = new Map<string, number>(READING_ELEMENTS.map((n, i) => [n, 1 << i]));
 
 /** Thrown inside a saxes handler to stop the parse at once; never leaves this module. */
 class Stop extends Error {}
@@ -172,26 +173,17 @@ export class XmlItems {
 
   private openRoot(tag: SaxesTagPlain): void {
     const enc = this.parser.xmlDecl.encoding;
-    if (enc !== undefined && !/^(UTF-?8|US-ASCII)$/i.test(enc)) {
+    if (enc !== undefined && !isUtf8Name(enc)) {
       this.fail(1, 'F05', `The XML declaration names the encoding ${quoteValue(enc)}: an INFLOW XML file must be UTF-8.`);
     }
     if (tag.name !== 'inflow') {
       this.fail(this.tagLine, 'F01', `The root element is <${cut(tag.name)}>, not <inflow>: this is not an INFLOW XML file.`);
     }
-    const a = tag.attributes;
-    const ns = a.xmlns;
-    const fields: HeaderFields = {
-      format: ns === undefined ? 'INFLOW' : `{${ns}}inflow`,
-      version: (a.version ?? '').trim(),
-      sender: (a.sender ?? '').trim(),
-      created: (a.created ?? '').trim(),
-      software: (a.software ?? '').trim(),
-    };
-    this.out.push({ kind: 'header', line: this.tagLine, fields, fieldCount: 5 });
+    this.out.push({ kind: 'header', line: this.tagLine, fields: headerFields(tag.attributes), fieldCount: 5 });
   }
 
   private openReading(tag: SaxesTagPlain): void {
-    const fields: RecordFields = { ref: '', vin: '', plate: '', date: '', odometer: '', unit: '', work: '', replaced: '', digits: '', corrects: '' };
+    const fields = noFields();
     let extra = 0;
     for (const name in tag.attributes) {
       if (name === 'ref') fields.ref = tag.attributes[name].trim();
@@ -245,6 +237,28 @@ export class XmlItems {
       this.out.push({ kind: 'malformed', line, message: 'Text directly in the <inflow> root: it holds only <reading> elements and one <trailer>.' });
     }
   }
+}
+
+/** The encodings an XML declaration may name: UTF-8 (US-ASCII is a subset). */
+export function isUtf8Name(encoding: string): boolean {
+  return /^(UTF-?8|US-ASCII)$/i.test(encoding);
+}
+
+/** headerFields: the header of the `<inflow>` root's attributes (a default namespace changes the format). */
+export function headerFields(a: Record<string, string>): HeaderFields {
+  const ns = a.xmlns;
+  return {
+    format: ns === undefined ? 'INFLOW' : `{${ns}}inflow`,
+    version: (a.version ?? '').trim(),
+    sender: (a.sender ?? '').trim(),
+    created: (a.created ?? '').trim(),
+    software: (a.software ?? '').trim(),
+  };
+}
+
+/** A reading's fields before its elements are read: all absent. */
+export function noFields(): RecordFields {
+  return { ref: '', vin: '', plate: '', date: '', odometer: '', unit: '', work: '', replaced: '', digits: '', corrects: '' };
 }
 
 function cut(name: string): string {
