@@ -18,8 +18,9 @@ import { headerFields, isUtf8Name, noFields, READING_ELEMENTS } from './xml-item
 export const MAX_PLAIN_TOKEN = 60_000;
 
 const S = '[ \\t\\r\\n]';
-// An attribute value taken here: no markup, no reference, no control character, no line break (saxes normalises those).
-const VALUE = `(?:"([^"<&\\u0000-\\u001f\\ufffe\\uffff]*)"|'([^'<&\\u0000-\\u001f\\ufffe\\uffff]*)')`;
+// An attribute value taken here: no markup, no reference, no control character, no line break (saxes normalises
+// those), no surrogate (a lone one is not well-formed; a pair, rare in an attribute, is left to saxes too).
+const VALUE = `(?:"([^"<&\\u0000-\\u001f\\ud800-\\udfff\\ufffe\\uffff]*)"|'([^'<&\\u0000-\\u001f\\ud800-\\udfff\\ufffe\\uffff]*)')`;
 const DECL = new RegExp(
   `<\\?xml${S}+version${S}*=${S}*(?:"1\\.0"|'1\\.0')(?:${S}+encoding${S}*=${S}*(?:"([A-Za-z][A-Za-z0-9._-]*)"|'([A-Za-z][A-Za-z0-9._-]*)'))?` +
     `(?:${S}+standalone${S}*=${S}*(?:"(?:yes|no)"|'(?:yes|no)'))?${S}*\\?>`,
@@ -31,10 +32,10 @@ const READING_OPEN = new RegExp(`<reading(?:${S}+ref${S}*=${S}*${VALUE})?${S}*>`
 const CHILD = new RegExp(`${S}*<(${READING_ELEMENTS.join('|')})(?:${S}+unit${S}*=${S}*${VALUE})?${S}*(?:/>|>([^<]*)</\\1${S}*>)`, 'y');
 const READING_CLOSE = new RegExp(`${S}*</reading${S}*>`, 'y');
 const END_TAG_REST = new RegExp(`${S}*>`, 'y');
-/** Not taken inside a reading: a reference, a character XML forbids, `]]>`, a CR without LF. */
-const NOT_PLAIN = /[&\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|\]\]>|\r(?!\n)/;
+/** Not taken inside a reading: a reference, a character XML forbids (a lone surrogate too), `]]>`, a CR without LF. */
+const NOT_PLAIN = /[&\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|\]\]>|\r(?!\n)|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** A quick look for anything NOT_PLAIN could find (one character class: several times faster on a clean reading). */
-const MAYBE_NOT_PLAIN = /[&\]\u0000-\u0008\u000b-\u001f\ufffe\uffff]/;
+const MAYBE_NOT_PLAIN = /[&\]\u0000-\u0008\u000b-\u001f\ud800-\udfff\ufffe\uffff]/;
 
 /** The index of the first `ch` after `i` in `s`, Infinity when none. */
 function after(s: string, ch: string, i: number): number {
@@ -228,7 +229,8 @@ export class PlainXmlItems {
 
   /** A start tag's attributes and end from just after its name; null when it does not end (yet) as one. */
   private startTag(buf: string, from: number): { attributes: Record<string, string>; end: number; selfClosing: boolean } | null {
-    const attributes: Record<string, string> = {};
+    // No prototype, as saxes' attributes: `__proto__` is an attribute name like any other.
+    const attributes: Record<string, string> = Object.create(null);
     let at = from;
     for (;;) {
       ATTR.lastIndex = at;
