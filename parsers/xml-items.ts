@@ -33,7 +33,7 @@ export const MAX_TOKEN_CHARS = 1 << 20;
 
 /** Child elements of `<reading>`: the field each fills (same name) and its bit in ReadingDraft.seen. */
 export const READING_ELEMENTS = ['vin', 'plate', 'date', 'odometer', 'work', 'replaced', 'digits', 'corrects'] as const;
-const FIELD_BIT = new Map<string, number>(READING_ELEMENTS.map((n, i) => [n, 1 << i]));
+export const FIELD_BIT = new Map<string, number>(READING_ELEMENTS.map((n, i) => [n, 1 << i]));
 
 /** Thrown inside a saxes handler to stop the parse at once; never leaves this module. */
 class Stop extends Error {}

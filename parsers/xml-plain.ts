@@ -12,7 +12,7 @@
  * (test/parsers-xml-plain.test.ts compares both on the fixtures, on variants and on random mutations).
  */
 import type { BatchItem, TrailerFields } from './types';
-import { headerFields, isUtf8Name, noFields, READING_ELEMENTS } from './xml-items';
+import { FIELD_BIT, headerFields, isUtf8Name, noFields, READING_ELEMENTS } from './xml-items';
 
 /** Longest token (tag, reading, run of white space) taken here; saxes' limits (xml-items.ts) are far above it. */
 export const MAX_PLAIN_TOKEN = 60_000;
@@ -110,7 +110,7 @@ export class PlainXmlItems {
     this.nextLf = after(buf, '\n', -1);
     this.nextCr = after(buf, '\r', -1);
     if (this.state === 'start') {
-      if (buf.length < 6 && !final) return 0;
+      if (buf.length < '<?xml '.length && !final) return 0; // not enough to tell a declaration
       if (buf.startsWith('<?xml')) {
         DECL.lastIndex = 0;
         const m = DECL.exec(buf);
@@ -186,7 +186,7 @@ export class PlainXmlItems {
       const c = CHILD.exec(buf);
       if (!c) break;
       const name = c[1] as (typeof READING_ELEMENTS)[number];
-      const bit = 1 << READING_ELEMENTS.indexOf(name);
+      const bit = FIELD_BIT.get(name)!;
       if (seen & bit) this.notPlain(); // repeated: XmlItems counts it (E10)
       seen |= bit;
       const unit = c[2] ?? c[3];
