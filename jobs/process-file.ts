@@ -136,10 +136,11 @@ type Next = Promise<IteratorResult<RecordBatch>>;
  * scanned by reading it whole): those that come before it are checked and stored in one transaction left open
  * until the scan ends, committed if the scan passes, rolled back if it does not (nothing is stored from a rejected
  * file). If the scan has not ended `aheadWaitMs` after the transaction began, it is rolled back, so that the write
- * lock is never held long, and the records are read again after the scan. Only when this job has the connection to
- * itself (one job per worker: anything else run on it meanwhile would join the open transaction) and the database
- * to itself (one file at a time in the fleet, `globalConcurrency` 1: files processed side by side take turns on the
- * write lock batch by batch, and an open transaction would make the others wait for this file's scan).
+ * lock is never held long, and the records are read again after the scan (by a new source from `reopen`, once
+ * `source` is closed). Only when this job has the connection to itself (one job per worker: anything else run on it
+ * meanwhile would join the open transaction) and the database to itself (one file at a time in the fleet,
+ * `globalConcurrency` 1: files processed side by side take turns on the write lock batch by batch, and an open
+ * transaction would make the others wait for this file's scan).
  */
 export async function scanAndStore(ctx: PipelineContext, file: FileRecord, source: RecordSource, opts: ScanAndStoreOptions): Promise<Verdict> {
   const scanning = source.scan();

@@ -40,6 +40,7 @@ export interface RecordSource {
    * buffer is reused once the next one is asked for, so commit (or copy) a batch before asking.
    */
   batches(): AsyncIterable<RecordBatch>;
+  /** Stops the reader thread(s); may be called again (scanAndStore closes a source after a roll-back, its opener at the end). */
   close(): Promise<void>;
 }
 
