@@ -1,8 +1,8 @@
 /** `inflow accounts add|list|disable|passwd`. */
 import type { Command } from 'commander';
 import type { Role } from '../store';
-import { isValidEstablishment } from '../schemas/establishment';
-import { hashPassword, randomPassword } from '../ingest/passwords';
+import { isValidEstablishment } from '../rules/establishment';
+import { hashPassword, randomPassword } from '../intake/passwords';
 import { AuditLog } from '../store/audit-log';
 import { withDataDir, settingsFrom, openStoreFor, readStdin } from './common';
 import { UserError } from './exit';

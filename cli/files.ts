@@ -8,7 +8,7 @@ import { openFileQueue } from '../jobs/queue';
 import { abandonFile, AbandonRefusedError } from '../jobs/abandon';
 import { withDataDir, withRedis, settingsFrom, openStoreFor, redisUrlFor } from './common';
 import { UserError } from './exit';
-import { receiptHeaderOf, receiptIssuesOf } from '../jobs/write-receipt';
+import { receiptHeaderOf, receiptIssuesOf } from '../pipeline/write-receipt';
 import { xmlReceiptChunks } from '../receipts/xml-receipt';
 
 /** The JSON shape of SPEC §8 (`files list`); more fields may be added. */

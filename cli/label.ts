@@ -1,10 +1,10 @@
 /** `inflow label <vin> --mileage N [--date D] [--json]`: the OK label decision for a used-car ad (SPEC §9). */
 import type { Command } from 'commander';
-import { decideLabel, type LabelDecision } from '../jobs/label';
-import { brusselsToday, isCalendarDate } from '../schemas/brussels-date';
-import { isValidVin } from '../schemas/record-checks';
-import { MAX_ODOMETER } from '../schemas/record-checks';
-import { formatAge } from '../schemas/calendar-months';
+import { decideLabel, type LabelDecision } from '../queries/label';
+import { brusselsToday, isCalendarDate } from '../rules/brussels-date';
+import { isValidVin } from '../rules/record-checks';
+import { MAX_ODOMETER } from '../rules/record-checks';
+import { formatAge } from '../rules/calendar-months';
 import { withDataDir, settingsFrom, openStoreFor, intOption } from './common';
 import { UserError } from './exit';
 

@@ -9,7 +9,7 @@ import { openFileQueue } from '../jobs/queue';
 import { requeueFiles, followFiles } from '../jobs/replay';
 import { withDataDir, withRedis, settingsFrom, openStoreFor, redisUrlFor } from './common';
 import { UserError } from './exit';
-import { ProgressBar } from './progress-bar';
+import { ProgressBar } from '../uploader/progress-bar';
 import { fileJson } from './files';
 import os from 'node:os';
 

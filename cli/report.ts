@@ -1,7 +1,7 @@
 /** `inflow report providers --year Y [--json|--csv]`: the yearly Trusted Provider report (SPEC §10). */
 import type { Command } from 'commander';
-import { providerReport, type ProviderReport } from '../jobs/provider-report';
-import { formatRate } from '../schemas/provider-label';
+import { providerReport, type ProviderReport } from '../queries/provider-report';
+import { formatRate } from '../rules/provider-label';
 import { withDataDir, settingsFrom, openStoreFor } from './common';
 import { UserError } from './exit';
 

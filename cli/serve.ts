@@ -31,7 +31,7 @@ export function registerServe(program: Command): void {
       });
       // Loaded here, not at the top: ftp-srv and the certificate maker stay out of `inflow worker` and the other
       // commands (issue #4: a worker's memory).
-      const { startService } = await import('../ingest/service');
+      const { startService } = await import('../app/service');
       const svc = await startService({ settings, demo: opts.demo !== false });
       const out = [
         'odo-inflow is serving',

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import type { Uploader } from './uploader';
+import type { Uploader } from '../uploader/uploader';
 import { intOption } from './common';
 import { UserError } from './exit';
 
@@ -42,8 +42,8 @@ export function registerUpload(program: Command): void {
       }
       // Loaded here, not at the top: every `inflow` process (a worker too) would otherwise carry basic-ftp and
       // the receipt parsers in memory.
-      const { Uploader, consoleReporter, describeError } = await import('./uploader');
-      const { EXIT_NO_RECEIPT, exitCodeOf, summaryText } = await import('./receipt-summary');
+      const { Uploader, consoleReporter, describeError } = await import('../uploader/uploader');
+      const { EXIT_NO_RECEIPT, exitCodeOf, summaryText } = await import('../uploader/receipt-summary');
       const reporter = consoleReporter(process.stderr);
       const uploader = new Uploader(
         {

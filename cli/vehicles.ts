@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import { dataLayout } from '../config/layout';
 import { Store } from '../store';
 import { AuditLog } from '../store/audit-log';
-import { importRegister, RegisterFileError } from '../jobs/import-register';
-import { vehicleHistory } from '../jobs/vehicle-history';
+import { importRegister, RegisterFileError } from '../queries/import-register';
+import { vehicleHistory } from '../queries/vehicle-history';
 import { withDataDir, settingsFrom, openStoreFor } from './common';
 import { UserError } from './exit';
 

@@ -10,9 +10,9 @@ import fs from 'node:fs';
 import type { DataLayout } from '../config/layout';
 import type { Store, FileRecord } from '../store';
 import type { AuditLog } from '../store/audit-log';
-import { issueDef } from '../schemas/issue-catalogue';
+import { issueDef } from '../model/issue-catalogue';
 import { removeJob, type FileQueue } from './queue';
-import { writeReceipt } from './write-receipt';
+import { writeReceipt } from '../pipeline/write-receipt';
 
 export class AbandonRefusedError extends Error {
   readonly code = 'ABANDON_REFUSED';

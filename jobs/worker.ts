@@ -14,8 +14,8 @@ import type { DataLayout } from '../config/layout';
 import { Store, filePkOf } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { QUEUE_NAME, redisConnection, type FileJobData } from './queue';
-import { processFile } from './process-file';
-import { FileGoneError } from './errors';
+import { processFile } from '../pipeline/process-file';
+import { FileGoneError } from '../pipeline/errors';
 
 export interface FileWorker {
   worker: Worker<FileJobData>;

@@ -25,9 +25,9 @@ import { Readable, pipeline } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { parse, type CsvError, type Options, type Parser } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
-import type { BatchItem, RecordFields } from './types';
+import type { BatchItem, RecordFields } from '../model/file-items';
 import { Utf8Checker, type Utf8Error } from './utf8-guard';
-import { quoteValue } from '../schemas/record-checks';
+import { quoteValue } from '../model/text';
 
 type FatalItem = Extract<BatchItem, { kind: 'fatal' }>;
 

@@ -13,7 +13,7 @@
  * Invalid UTF-8 is not decided here: the reader reports it with its line (F05).
  */
 import { open } from 'node:fs/promises';
-import type { BatchFormat, BatchItem } from './types';
+import type { BatchFormat, BatchItem } from '../model/file-items';
 
 type FatalItem = Extract<BatchItem, { kind: 'fatal' }>;
 

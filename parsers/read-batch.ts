@@ -1,5 +1,5 @@
 /** readBatch picks the streaming reader for a detected format. */
-import type { BatchFormat, BatchItem } from './types';
+import type { BatchFormat, BatchItem } from '../model/file-items';
 import { readCsvBatch, type ReadOptions } from './csv-batch';
 import { readXmlBatch } from './xml-batch';
 

@@ -10,7 +10,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import type { BatchItem } from './types';
+import type { BatchItem } from '../model/file-items';
 import { Utf8Checker } from './utf8-guard';
 import { XmlItems } from './xml-items';
 import { PlainXmlItems } from './xml-plain';

@@ -19,8 +19,8 @@
  * - `line` is the line where the element's start tag begins; `index` counts `<reading>` elements from 1.
  */
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
-import type { BatchItem, HeaderFields, RecordFields, TrailerFields } from './types';
-import { quoteValue } from '../schemas/record-checks';
+import type { BatchItem, HeaderFields, RecordFields, TrailerFields } from '../model/file-items';
+import { quoteValue } from '../model/text';
 
 type FatalItem = Extract<BatchItem, { kind: 'fatal' }>;
 

@@ -11,7 +11,7 @@
  * What it takes, it must take exactly as XmlItems would: the same items, fields, lines and counts
  * (test/parsers-xml-plain.test.ts compares both on the fixtures, on variants and on random mutations).
  */
-import type { BatchItem, TrailerFields } from './types';
+import type { BatchItem, TrailerFields } from '../model/file-items';
 import { FIELD_BIT, headerFields, isUtf8Name, noFields, READING_ELEMENTS } from './xml-items';
 
 /** Longest token (tag, reading, run of white space) taken here; saxes' limits (xml-items.ts) are far above it. */

@@ -1,5 +1,5 @@
 /** What a receipt says (SPEC §6), whatever its format. */
-import type { IssueCode, Severity } from '../schemas/issue-catalogue';
+import type { IssueCode, Severity } from '../model/issue-catalogue';
 
 export type ReceiptStatus = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
 

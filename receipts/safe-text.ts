@@ -3,15 +3,9 @@
  * when it holds the separator or a quote.
  */
 
-// C0/C1 controls and DEL; also the Unicode line/paragraph separators and bidi overrides that hide text.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+import { cleanText } from '../model/text';
 
-/** cleanText drops control characters and caps the length. */
-export function cleanText(s: string | null | undefined, max = 200): string {
-  if (s === null || s === undefined) return '';
-  const t = s.replace(CONTROL, ' ');
-  return t.length > max ? t.slice(0, max - 1) + '…' : t;
-}
+export { cleanText };
 
 /** csvField renders one receipt field: cleaned, formula-neutralised, RFC 4180-quoted when needed. */
 export function csvField(s: string | number | null | undefined): string {

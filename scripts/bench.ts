@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'basic-ftp';
-import { startRedisServer, freePort, type PrivateRedis } from '../jobs/redis-server';
+import { startRedisServer, freePort, type PrivateRedis } from '../app/redis-server';
 import { dataLayout } from '../config/layout';
 import { daysAgo, datasetRecords, writeBatch, MAX_VEHICLES, type BenchFormat, type Dataset, type WrittenFile } from './bench-data';
 import { spawnInflow, waitForOutput, stopChild, runInflow, describeTail, procStatusKb, RssSampler, INFLOW_BIN, type Child } from './bench-procs';

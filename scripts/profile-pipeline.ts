@@ -13,7 +13,7 @@ import { resolveSettings } from '../config/defaults';
 import { dataLayout } from '../config/layout';
 import { Store } from '../store';
 import { AuditLog } from '../store/audit-log';
-import { processFile } from '../jobs/process-file';
+import { processFile } from '../pipeline/process-file';
 import { daysAgo, writeBatch } from './bench-data';
 
 async function main(): Promise<void> {

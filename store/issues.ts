@@ -1,7 +1,7 @@
 /** Issues found in files; the row id is the basis of the error number (SPEC §5). */
 import type { Db } from './db';
 import type Database from 'better-sqlite3';
-import type { IssueCode, Severity } from '../schemas/issue-catalogue';
+import type { IssueCode, Severity } from '../model/issue-catalogue';
 import type { FileCounts } from './files';
 
 export interface StoredIssue {

@@ -4,9 +4,9 @@
  */
 import type { Db } from './db';
 import type Database from 'better-sqlite3';
-import { WORK_TYPES, type WorkType } from '../schemas/reading';
-import { dateOfDay } from '../schemas/day-number';
-import { KM_PER_MILE } from '../schemas/reading';
+import { WORK_TYPES, type WorkType } from '../model/reading';
+import { dateOfDay } from '../model/day-number';
+import { KM_PER_MILE } from '../model/reading';
 
 export type ReadingStatus = 'ok' | 'flagged' | 'corrected' | 'superseded';
 const STATUSES: readonly ReadingStatus[] = ['ok', 'flagged', 'corrected', 'superseded'];

@@ -4,7 +4,7 @@
  */
 import type { Db } from './db';
 import { STATUS_SUPERSEDED, kmOf } from './readings';
-import { dateOfDay } from '../schemas/day-number';
+import { dateOfDay } from '../model/day-number';
 
 const FILE_FACTOR = 100_000_000; // seq = file id × 1e8 + line (store/readings.ts seqOf)
 const senderText = (n: number) => String(n).padStart(10, '0');

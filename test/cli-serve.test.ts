@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../jobs/redis-server';
+import { freePort } from '../app/redis-server';
 import { curlUpload, curlDownload } from './helpers/ftp-clients';
 import { parseReceipt } from './helpers/receipt';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderIssueDocs } from '../scripts/issue-docs';
-import { ISSUE_CATALOGUE } from '../schemas/issue-catalogue';
+import { ISSUE_CATALOGUE } from '../model/issue-catalogue';
 
 describe('docs/issues.md', () => {
   it('is the page generated from the issue catalogue (run `npm run docs` after changing the catalogue)', () => {

@@ -9,8 +9,8 @@ import type { Client } from 'basic-ftp';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { parseReceipt } from './helpers/receipt';
 import { csvBatch, daysAgo, vin } from './helpers/batch';
-import { isLate } from '../schemas/working-days';
-import { brusselsToday } from '../schemas/brussels-date';
+import { isLate } from '../rules/working-days';
+import { brusselsToday } from '../rules/brussels-date';
 
 const GARAGE = '2123456692';
 const OTHER = '2200000085';

@@ -9,10 +9,10 @@ import type { Client } from 'basic-ftp';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { parseReceipt, type ParsedReceipt } from './helpers/receipt';
 import { csvBatch, daysAgo, vin, type R } from './helpers/batch';
-import { importRegister } from '../jobs/import-register';
-import { vehicleHistory } from '../jobs/vehicle-history';
-import { isLate } from '../schemas/working-days';
-import { brusselsToday } from '../schemas/brussels-date';
+import { importRegister } from '../queries/import-register';
+import { vehicleHistory } from '../queries/vehicle-history';
+import { isLate } from '../rules/working-days';
+import { brusselsToday } from '../rules/brussels-date';
 
 const S1 = '2123456692';
 const S2 = '2200000085';

@@ -1,5 +1,5 @@
 /**
- * ftp-srv 4.6.3 + ingest/ftp-srv-patches against real FTPS clients (curl, lftp, Python ftplib, basic-ftp)
+ * ftp-srv 4.6.3 + ftps/ftp-srv-patches against real FTPS clients (curl, lftp, Python ftplib, basic-ftp)
  * and raw sockets, on 127.0.0.1 with kernel-chosen ports.
  */
 import { randomBytes } from 'crypto';
@@ -13,7 +13,7 @@ import * as tls from 'tls';
 import { Client } from 'basic-ftp';
 import type { FtpSrv } from 'ftp-srv';
 import * as selfsigned from 'selfsigned';
-import { createFtpSrv } from '../ingest/ftp-srv-patches';
+import { createFtpSrv } from '../ftps/ftp-srv-patches';
 import { ClientResult, curlDownload, curlList, curlUpload, ftplibRound, lftpRound } from './helpers/ftp-clients';
 
 const HOST = '127.0.0.1';

@@ -15,7 +15,7 @@ import { startTestService, waitForReceipt, type TestService } from './helpers/se
 import { parseReceipt } from './helpers/receipt';
 import { csvBatch, rLine, vin } from './helpers/batch';
 import { auditEvents, BIN, sleep, spawnInflow, type Proc } from './helpers/ops';
-import { freePort } from '../jobs/redis-server';
+import { freePort } from '../app/redis-server';
 
 const GARAGE = '2123456692';
 const OTHER = '2200000085';

@@ -14,7 +14,7 @@ import { startTestService, waitForReceipt, type TestService } from './helpers/se
 import { parseReceipt } from './helpers/receipt';
 import { csvBatch, vin } from './helpers/batch';
 import { auditEvents, BIN, sleep, spawnInflow, waitFor, type Proc } from './helpers/ops';
-import { freePort, startRedisServer, type PrivateRedis } from '../jobs/redis-server';
+import { freePort, startRedisServer, type PrivateRedis } from '../app/redis-server';
 
 const GARAGE = '2123456692';
 const PW = 'recovery test password';

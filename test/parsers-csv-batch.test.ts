@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCsvBatch } from '../parsers/csv-batch';
-import type { BatchItem } from '../parsers/types';
-import { checkRecord } from '../schemas/record-checks';
-import { checkHeader } from '../schemas/header-checks';
-import { FileTally } from '../schemas/file-tally';
+import type { BatchItem } from '../model/file-items';
+import { checkRecord } from '../rules/record-checks';
+import { checkHeader } from '../rules/header-checks';
+import { FileTally } from '../rules/file-tally';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
 const TODAY = '2026-11-26';

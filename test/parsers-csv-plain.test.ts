@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readCsvBatch } from '../parsers/csv-batch';
-import type { BatchItem } from '../parsers/types';
+import type { BatchItem } from '../model/file-items';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-plain-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -6,10 +6,10 @@ import { readXmlBatch } from '../parsers/xml-batch';
 import { XmlItems } from '../parsers/xml-items';
 import { readCsvBatch } from '../parsers/csv-batch';
 import { detectFormat } from '../parsers/detect-format';
-import type { BatchItem } from '../parsers/types';
-import { checkRecord } from '../schemas/record-checks';
-import { checkHeader } from '../schemas/header-checks';
-import { FileTally } from '../schemas/file-tally';
+import type { BatchItem } from '../model/file-items';
+import { checkRecord } from '../rules/record-checks';
+import { checkHeader } from '../rules/header-checks';
+import { FileTally } from '../rules/file-tally';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
 const TODAY = '2026-11-26';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readXmlBatch, readXmlBatchWithSaxes } from '../parsers/xml-batch';
 import { XmlItems } from '../parsers/xml-items';
 import { PlainXmlItems, MAX_PLAIN_TOKEN } from '../parsers/xml-plain';
-import type { BatchItem } from '../parsers/types';
+import type { BatchItem } from '../model/file-items';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
 

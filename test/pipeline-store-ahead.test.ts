@@ -1,5 +1,5 @@
 /**
- * The first batch of a file is checked and stored while the scan is still reading the file (jobs/process-file.ts,
+ * The first batch of a file is checked and stored while the scan is still reading the file (pipeline/process-file.ts,
  * scanAndStore): committed only when the scan passes, rolled back when it fails or takes too long. The scan is held
  * back here by a gate, so each path is taken for sure; SQLite and the readers are the real ones.
  */
@@ -10,9 +10,9 @@ import { resolveSettings } from '../config/defaults';
 import { dataLayout } from '../config/layout';
 import { Store, type FileRecord } from '../store';
 import { AuditLog } from '../store/audit-log';
-import { scanAndStore, type PipelineContext } from '../jobs/process-file';
-import { openRecordSource, type RecordSource } from '../jobs/record-source';
-import type { ScanResult } from '../jobs/scan-file';
+import { scanAndStore, type PipelineContext } from '../pipeline/process-file';
+import { openRecordSource, type RecordSource } from '../pipeline/record-source';
+import type { ScanResult } from '../pipeline/scan-file';
 import { csvBatch, daysAgo, vin } from './helpers/batch';
 
 const SENDER = '2123456692';

@@ -1,5 +1,5 @@
 /**
- * An XML file is read once for both its scan and its records (jobs/reader-thread.ts, mode `once`), on the real
+ * An XML file is read once for both its scan and its records (pipeline/reader-thread.ts, mode `once`), on the real
  * reader thread (dist/, built by `npm test`). When the job has not committed (no credit) by the time a batch is
  * ready, the reader goes on for the scan alone, then reads the records after the last batch it sent again: every
  * record must arrive exactly once, in order, and nothing after a failed scan.
@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openRecordSource, type RecordSource } from '../jobs/record-source';
-import { unpackBatch } from '../jobs/read-records';
-import type { ScanResult } from '../jobs/scan-file';
+import { openRecordSource, type RecordSource } from '../pipeline/record-source';
+import { unpackBatch } from '../pipeline/read-records';
+import type { ScanResult } from '../pipeline/scan-file';
 import { daysAgo, vin } from './helpers/batch';
 import { xmlBatch } from './helpers/xml';
 

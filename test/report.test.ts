@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { mod97Check } from '../schemas/establishment';
-import { discrepancyRate, earnsTrustedLabel, formatRate } from '../schemas/provider-label';
+import { mod97Check } from '../rules/establishment';
+import { discrepancyRate, earnsTrustedLabel, formatRate } from '../rules/provider-label';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { csvBatch, vin, type R } from './helpers/batch';
 import { parseReceipt } from './helpers/receipt';

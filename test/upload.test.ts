@@ -10,9 +10,9 @@ import { startTestService, type TestService } from './helpers/service';
 import { csvBatch, daysAgo, vin, type R } from './helpers/batch';
 import { run } from './helpers/ftp-clients';
 import { startDropProxy, type DropProxy } from './helpers/drop-proxy';
-import { consoleReporter, progressLine } from '../cli/uploader';
-import { loadOrCreateTls } from '../ingest/tls-cert';
-import { parseReceiptText, exitCodeOf } from '../cli/receipt-summary';
+import { consoleReporter, progressLine } from '../uploader/uploader';
+import { loadOrCreateTls } from '../app/tls-cert';
+import { parseReceiptText, exitCodeOf } from '../uploader/receipt-summary';
 
 const BIN = path.join(__dirname, '..', 'bin', 'inflow.js');
 const GARAGE = '2123456692';

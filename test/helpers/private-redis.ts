@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedisServer, PrivateRedis } from '../../jobs/redis-server';
+import { startRedisServer, PrivateRedis } from '../../app/redis-server';
 
 /** startPrivateRedis starts a throwaway redis-server in a temp folder for tests. */
 export async function startPrivateRedis(): Promise<PrivateRedis> {

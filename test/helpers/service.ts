@@ -6,8 +6,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from 'basic-ftp';
 import { resolveSettings, type Settings } from '../../config/defaults';
-import { startService, type Service } from '../../ingest/service';
-import { hashPassword } from '../../ingest/passwords';
+import { startService, type Service } from '../../app/service';
+import { hashPassword } from '../../intake/passwords';
 import type { Role } from '../../store';
 
 export interface TestService extends Service {

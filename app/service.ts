@@ -1,0 +1,101 @@
+/**
+ * The whole service as `inflow serve` runs it: data directory, SQLite, Redis (given or private), TLS, the FTPS
+ * front, N in-process workers and the reconciler. Tests start it the same way.
+ *
+ * stop() is the graceful shutdown (SIGTERM/SIGINT): the FTPS front stops listening and refuses new logins and
+ * uploads, uploads in progress may finish (`shutdownGraceMs`); the reconciler stops; workers stop taking jobs and
+ * finish the current file or hand it back to the queue; then Redis connections, SQLite and the private Redis close.
+ */
+import fs from 'node:fs';
+import type { Settings } from '../config/defaults';
+import { dataLayout, type DataLayout } from '../config/layout';
+import { Store } from '../store';
+import { AuditLog } from '../store/audit-log';
+import { startRedisServer, type PrivateRedis } from './redis-server';
+import { openFileQueue, type FileQueue } from '../jobs/queue';
+import { startFileWorker, type FileWorker } from '../jobs/worker';
+import { startReconciler } from '../jobs/reconciler';
+import { loadOrCreateTls } from './tls-cert';
+import { Intake } from '../intake/intake';
+import { startFtpsServer, type FtpsServer } from '../ftps/ftps-server';
+import { createDemoAccount, type DemoLogin } from './demo-account';
+import { LoginGuard, type LoginGuardOptions } from '../intake/login-guard';
+
+export interface ServiceOptions {
+  settings: Settings;
+  /** Make the demo account when the database has no account yet. */
+  demo: boolean;
+  /** Overrides the lockout settings (settings.loginMaxFailures, loginWindowMs, loginLockMs). */
+  loginGuard?: LoginGuardOptions;
+}
+
+export interface Service {
+  settings: Settings;
+  layout: DataLayout;
+  store: Store;
+  redisUrl: string;
+  ftpPort: number;
+  tlsCert: string;
+  demo: DemoLogin | null;
+  queue: FileQueue;
+  workers: FileWorker[];
+  /** stop shuts down gracefully; graceMs overrides settings.shutdownGraceMs. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** startService starts everything and resolves when the FTPS port is listening. */
+export async function startService(opts: ServiceOptions): Promise<Service> {
+  const { settings } = opts;
+  const layout = dataLayout(settings.dataDir);
+  fs.mkdirSync(layout.root, { recursive: true });
+  const store = Store.open(layout.db, { durable: true });
+  fs.chmodSync(layout.db, 0o600); // password hashes live here
+  const audit = new AuditLog(layout.auditLog);
+
+  let privateRedis: PrivateRedis | null = null;
+  let redisUrl = settings.redisUrl;
+  if (!redisUrl) {
+    privateRedis = await startRedisServer({ dir: layout.redisDir });
+    redisUrl = privateRedis.url;
+    fs.writeFileSync(layout.redisUrlFile, redisUrl + '\n');
+  }
+  const tls = await loadOrCreateTls(layout.tlsDir, settings.tlsCert, settings.tlsKey, [settings.ftpHost, settings.pasvUrl ?? '']);
+  const queue = openFileQueue(redisUrl, settings);
+  const intake = new Intake({ store, queue, layout, settings, audit });
+  const ftps: FtpsServer = await startFtpsServer({
+    settings, layout, store, intake, audit, tls,
+    guard: new LoginGuard(
+      opts.loginGuard ?? { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs, lockMs: settings.loginLockMs },
+    ),
+  });
+  const workers = Array.from({ length: settings.workers }, () => startFileWorker(redisUrl!, settings, layout));
+  const reconciler = startReconciler(store, queue, settings, audit);
+  audit.write('service', { action: 'start', pid: process.pid, ftpPort: ftps.port, workers: settings.workers });
+
+  let demo: DemoLogin | null = null;
+  if (opts.demo && store.accounts.count() === 0) {
+    demo = await createDemoAccount(store, layout.demoAccountFile, { host: settings.ftpHost, port: ftps.port });
+  }
+
+  let stopped = false;
+  return {
+    settings, layout, store, redisUrl, ftpPort: ftps.port, tlsCert: tls.cert, demo, queue, workers,
+    stop: async (graceMs = settings.shutdownGraceMs) => {
+      if (stopped) return;
+      stopped = true;
+      const started = Date.now();
+      await ftps.drain(graceMs).catch(() => {});
+      await ftps.close().catch(() => {});
+      await reconciler.stop();
+      const left = Math.max(0, graceMs - (Date.now() - started));
+      await Promise.all(workers.map((w) => w.close(left).catch(() => {})));
+      await queue.close();
+      audit.write('service', { action: 'stop', pid: process.pid });
+      store.close();
+      if (privateRedis) {
+        await privateRedis.stop();
+        fs.rmSync(layout.redisUrlFile, { force: true });
+      }
+    },
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * The records of a file that passed its file-level checks, with the checks that need nothing but the record
+ * (E10–E12, E14–E20), in batches. Reads only the file: it runs on the reader thread.
+ *
+ * A batch crosses to the job thread as bytes (one packed string per plain reading, already in VIN order) rather
+ * than objects or strings: 100,000 strings per batch are promoted to the job thread's old generation on arrival
+ * and pile up there until a full GC (a 1,000,000-record file grew that heap by ~100 MB), while the bytes are one
+ * transferable buffer that goes back to the reader for the next batch (issue #4). Everything else (rejected
+ * records, corrections, plate-only readings) travels as objects: they are few.
+ */
+import { readBatch } from '../parsers/read-batch';
+import type { BatchFormat, BatchItem, RecordFields } from '../model/file-items';
+import { checkRecord } from '../rules/record-checks';
+import type { Finding } from '../model/issue-catalogue';
+import { WORK_TYPES, KM_PER_MILE, type Reading } from '../model/reading';
+
+/** A record with its stateless check results, waiting for its batch. `fields` only when it has findings. */
+export interface PendingRecord {
+  line: number;
+  fields: RecordFields | null;
+  reading: Reading | null;
+  findings: Finding[];
+}
+
+export interface RecordBatch {
+  /**
+   * Plain readings (a VIN, no finding, no correction): packReading's strings, sorted by VIN then line, as UTF-8
+   * each followed by END, in `packed[0, packedBytes)`. Read them with unpackBatch.
+   */
+  packed: Uint8Array;
+  packedBytes: number;
+  /** The other records, in file order. */
+  others: PendingRecord[];
+  /** The last line the batch covers: the file's progress once it is committed. */
+  lastLine: number;
+  /**
+   * The sender in the file's header as read (null: no header line seen): lets the job thread check and store the
+   * first batch while the scan is still judging the header (pipeline/process-file.ts).
+   */
+  sender: string | null;
+}
+
+const SEP = '\u0001';
+/** Ends each packed reading in a batch's bytes. */
+const END = 0x02;
+const END_CHAR = '\u0002';
+
+/** packReading encodes a plain reading so that sorting the strings sorts by (VIN, line); null when it cannot. */
+export function packReading(line: number, r: Reading): string | null {
+  if (!r.vin || r.corrects !== null) return null;
+  const unsafe = (v: string | null) => v !== null && (v.includes(SEP) || v.includes(END_CHAR));
+  if (unsafe(r.ref) || unsafe(r.plate)) return null;
+  return [r.vin, String(line).padStart(9, '0'), r.date, r.odometer, r.unit === 'mi' ? 1 : 0, WORK_TYPES.indexOf(r.work),
+    r.replaced ? 1 : 0, r.digits ?? '', r.ref ?? '', r.plate ?? ''].join(SEP);
+}
+
+/** unpackReading decodes packReading's string. */
+export function unpackReading(s: string): PendingRecord {
+  const f = s.split(SEP);
+  const odometer = Number(f[3]);
+  const mi = f[4] === '1';
+  return {
+    line: Number(f[1]),
+    fields: null,
+    findings: [],
+    reading: {
+      vin: f[0], date: f[2], odometer, unit: mi ? 'mi' : 'km', km: mi ? Math.round(odometer * KM_PER_MILE) : odometer,
+      work: WORK_TYPES[Number(f[5])], replaced: f[6] === '1', digits: f[7] === '5' ? 5 : null, ref: f[8] || null,
+      plate: f[9] || null, corrects: null,
+    },
+  };
+}
+
+/** unpackBatch decodes a batch's packed readings, in order (one string at a time: only young garbage). */
+export function* unpackBatch(b: RecordBatch): Generator<PendingRecord> {
+  const buf = Buffer.from(b.packed.buffer, b.packed.byteOffset, b.packedBytes);
+  let at = 0;
+  while (at < buf.length) {
+    const end = buf.indexOf(END, at);
+    yield unpackReading(buf.toString('utf8', at, end));
+    at = end + 1;
+  }
+}
+
+/** Gives a buffer of at least `bytes` for a batch's packed readings (the reader thread reuses returned ones). */
+export type BufferSource = (bytes: number) => Uint8Array;
+
+/** A new buffer each time (its own ArrayBuffer, never Node's shared pool: it may be transferred). */
+export const newBuffer: BufferSource = (bytes) => new Uint8Array(bytes);
+
+/** packBatch writes sorted packed strings into one buffer, each followed by END. */
+function packBatch(strings: string[], buffers: BufferSource): { packed: Uint8Array; packedBytes: number } {
+  let bytes = 0;
+  for (const s of strings) bytes += Buffer.byteLength(s) + 1;
+  const packed = buffers(bytes);
+  const out = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+  let at = 0;
+  for (const s of strings) {
+    at += out.write(s, at);
+    out[at++] = END;
+  }
+  return { packed, packedBytes: at };
+}
+
+export interface BatchOptions {
+  format: BatchFormat;
+  today: string;
+  /** Records up to this line were committed by an earlier attempt: skipped. */
+  resumeAfter: number;
+  batchSize: number;
+}
+
+/**
+ * Batcher turns a file's items, fed in order, into record batches: the stateless checks, packing, VIN order. Pushed
+ * to rather than pulling, so that one reading of a file can also feed its scan (pipeline/reader-thread.ts).
+ */
+export class Batcher {
+  /**
+   * The first batch is small: the job thread starts checking and storing as soon as possible instead of waiting for
+   * a whole batch to be parsed (~0.5–0.7 s of XML); it joins the next ones in one transaction while the scan runs.
+   */
+  static readonly FIRST_BATCH = 10_000;
+  private limit: number;
+  private packed: string[] = [];
+  private others: PendingRecord[] = [];
+  private lastLine: number;
+  private sender: string | null = null;
+  private ordinal = 0;
+
+  constructor(
+    private readonly opts: BatchOptions,
+    private readonly buffers: BufferSource = newBuffer,
+  ) {
+    this.lastLine = opts.resumeAfter;
+    this.limit = Math.min(opts.batchSize, Batcher.FIRST_BATCH);
+  }
+
+  /** add takes the file's next item; returns a full batch when this item completed one. */
+  add(read: BatchItem): RecordBatch | null {
+    const { opts } = this;
+    // An XML record is known by its reading index (SPEC §4): readings may share a line, and the pipeline keys
+    // records (seq, issues, resume point) by this number.
+    const item = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed') ? { ...read, line: ++this.ordinal } : read;
+    if (item.kind === 'header') {
+      this.sender ??= item.fields.sender;
+      return null;
+    }
+    if (item.line <= opts.resumeAfter) return null; // committed by an earlier attempt
+    if (item.kind === 'reading') {
+      const checked = checkRecord(item.fields, item.fieldCount, { today: opts.today, format: opts.format });
+      const p = checked.reading ? packReading(item.line, checked.reading) : null;
+      if (p !== null) this.packed.push(p);
+      else this.others.push({ line: item.line, fields: checked.reading ? null : item.fields, reading: checked.reading, findings: checked.findings });
+    } else if (item.kind === 'malformed') {
+      this.others.push({ line: item.line, fields: null, reading: null, findings: [{ code: 'E10', field: 'record', message: item.message }] });
+    } else {
+      return null;
+    }
+    this.lastLine = item.line;
+    return this.packed.length + this.others.length >= this.limit ? this.flush() : null;
+  }
+
+  /** flush returns what is gathered as a batch (the last one of the file: possibly empty). */
+  flush(): RecordBatch {
+    this.packed.sort();
+    const b = { ...packBatch(this.packed, this.buffers), others: this.others, lastLine: this.lastLine, sender: this.sender };
+    this.packed = [];
+    this.others = [];
+    this.limit = this.opts.batchSize;
+    return b;
+  }
+}
+
+/** recordBatches yields the records after line `resumeAfter`, `batchSize` at a time. */
+export async function* recordBatches(path: string, opts: BatchOptions, buffers: BufferSource = newBuffer): AsyncIterable<RecordBatch> {
+  const batcher = new Batcher(opts, buffers);
+  for await (const item of readBatch(path, opts.format)) {
+    const b = batcher.add(item);
+    if (b) yield b;
+  }
+  yield batcher.flush();
+}

@@ -1,0 +1,86 @@
+/**
+ * The file-level checks that read the whole file (F01, F02, F03, F04, F05, F06): format by content, header,
+ * trailer, encoding and record limit. Reads only the file: it runs on the reader thread.
+ */
+import { detectFormat } from '../parsers/detect-format';
+import { readBatch } from '../parsers/read-batch';
+import type { BatchFormat, BatchItem } from '../model/file-items';
+import { checkHeader } from '../rules/header-checks';
+import { FileTally } from '../rules/file-tally';
+import type { Finding } from '../model/issue-catalogue';
+
+/** A file-level problem with the line it was found on (0: the file as a whole). */
+export interface FileFinding extends Finding {
+  line: number;
+}
+
+export interface ScanResult {
+  format: BatchFormat | null;
+  sender: string | null;
+  records: number;
+  findings: FileFinding[];
+}
+
+/** What the scan needs besides the file. */
+export interface ScanOptions {
+  allowedSenders: readonly string[];
+  maxRecords: number;
+}
+
+/**
+ * FileScan: the file-level checks fed item by item, so that one reading of a file can serve both the scan and the
+ * records (pipeline/reader-thread.ts, mode `once`) or the scan alone (scanFile).
+ */
+export class FileScan {
+  private readonly tally = new FileTally();
+  private header: (BatchItem & { kind: 'header' }) | null = null;
+  private trailerLine = 0;
+  private overLimit = false;
+
+  constructor(
+    private readonly format: BatchFormat,
+    private readonly opts: ScanOptions,
+  ) {}
+
+  /** add takes the file's next item; false once past the record limit (F06: the rest does not matter). */
+  add(item: BatchItem): boolean {
+    if (item.kind === 'header' && this.header === null) this.header = item;
+    if (item.kind === 'trailer') this.trailerLine = item.line;
+    this.tally.add(item);
+    if (this.tally.records > this.opts.maxRecords) this.overLimit = true;
+    return !this.overLimit;
+  }
+
+  result(): ScanResult {
+    const out: ScanResult = { format: this.format, sender: null, records: 0, findings: [] };
+    const totals = this.tally.finish({ maxRecords: this.opts.maxRecords });
+    out.records = totals.records;
+    out.sender = this.header?.fields.sender ?? null;
+    const headerFindings = checkHeader(this.header, this.opts.allowedSenders);
+    for (const f of headerFindings) out.findings.push({ ...f, line: this.header?.line ?? 1 });
+    for (const f of totals.findings) {
+      if (headerFindings.some((h) => h.code === f.code)) continue; // a missing header is said once
+      out.findings.push({ ...f, line: f.code === 'F04' ? this.trailerLine : 0 });
+    }
+    if (this.overLimit && !out.findings.some((f) => f.code === 'F06')) {
+      out.findings.push({ code: 'F06', field: 'file', line: 0, message: `more than ${this.opts.maxRecords} records` });
+    }
+    return out;
+  }
+}
+
+/** unreadable: the scan of a file whose format cannot be told (F01, or F05 for bad bytes at its start). */
+export function unreadable(fatal: { code: FileFinding['code']; line: number; message: string }): ScanResult {
+  return { format: null, sender: null, records: 0, findings: [{ code: fatal.code, field: 'file', line: fatal.line, message: fatal.message }] };
+}
+
+/** scanFile reads the whole file once and returns its file-level findings (none: its records may be stored). */
+export async function scanFile(path: string, opts: ScanOptions): Promise<ScanResult> {
+  const detected = await detectFormat(path);
+  if ('fatal' in detected) return unreadable(detected.fatal);
+  const scan = new FileScan(detected.format, opts);
+  for await (const item of readBatch(path, detected.format, { countsOnly: true })) {
+    if (!scan.add(item)) break;
+  }
+  return scan.result();
+}

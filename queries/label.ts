@@ -1,0 +1,57 @@
+/** The OK label decision for a used-car ad (SPEC §9): the store's view of the vehicle, run through the rules. */
+import type { Store } from '../store';
+import { dayOf } from '../model/day-number';
+import { formatErrorNumber } from '../rules/error-number';
+import { ageOf, labelReasons, type LabelFacts, type LabelReason, type LabelReading } from '../rules/label-rules';
+
+/** The JSON of `inflow label --json` (SPEC §8); more fields may be added. */
+export interface LabelDecision {
+  vin: string;
+  /** Advertised mileage, km. */
+  mileage: number;
+  /** Date of the ad. */
+  date: string;
+  issued: boolean;
+  reasons: LabelReason[];
+  /** How many readings the decision considered (non-superseded, dated on or before the ad date). */
+  readings: number;
+  lastReading: LabelReading | null;
+  firstRegistration: string | null;
+  /** Completed months from `ageFrom`'s date to the ad date; null when neither is known. */
+  ageMonths: number | null;
+  ageFrom: 'first registration' | 'first reading' | null;
+  inRegister: boolean;
+}
+
+/** labelFacts reads what the rules need about a VIN as of the ad date. */
+export function labelFacts(store: Store, vin: string, mileage: number, date: string): LabelFacts {
+  const upto = dayOf(date);
+  const v = store.vehicles.byVin(vin);
+  return {
+    mileage,
+    date,
+    register: v && { firstRegistration: v.firstRegistration, imported: v.imported, digits: v.digits },
+    readings: store.reports.labelReadings(vin, upto).map(({ seq: _seq, ...r }) => r),
+    anomalies: store.reports.openAnomalies(vin, upto).map((a) => ({
+      code: a.code, errorNumber: formatErrorNumber(a.id), date: a.date, odometer: a.odometer, unit: a.unit,
+    })),
+  };
+}
+
+/** decideLabel decides whether the OK label is issued for `vin` advertised at `mileage` km on `date`. */
+export function decideLabel(store: Store, vin: string, mileage: number, date: string): LabelDecision {
+  const facts = labelFacts(store, vin, mileage, date);
+  const reasons = labelReasons(facts);
+  const age = ageOf(facts);
+  return {
+    vin, mileage, date,
+    issued: reasons.length === 0,
+    reasons,
+    readings: facts.readings.length,
+    lastReading: facts.readings[facts.readings.length - 1] ?? null,
+    firstRegistration: facts.register?.firstRegistration ?? null,
+    ageMonths: age?.months ?? null,
+    ageFrom: age?.source ?? null,
+    inRegister: facts.register !== null,
+  };
+}

@@ -1,0 +1,41 @@
+/** The yearly Trusted Provider report (SPEC §10) from the store's per-establishment counts. */
+import type { Store } from '../store';
+import { dayOf } from '../model/day-number';
+import { discrepancyRate, earnsTrustedLabel } from '../rules/provider-label';
+
+export interface ProviderLine {
+  establishment: string;
+  readings: number;
+  discrepancies: number;
+  /** discrepancies / readings, a fraction (0.005 = 0.5%). */
+  rate: number;
+  /** Earns the Trusted Provider label: rate below 0.5%. */
+  label: boolean;
+}
+
+/** The JSON of `inflow report providers --json` (SPEC §8); more fields may be added. */
+export interface ProviderReport {
+  year: number;
+  providers: ProviderLine[];
+  totals: { providers: number; labelled: number; readings: number; discrepancies: number; rate: number };
+}
+
+/** providerReport counts the readings dated in `year` per establishment, sorted by establishment number. */
+export function providerReport(store: Store, year: number): ProviderReport {
+  const y = String(year).padStart(4, '0');
+  const providers = store.reports.providerCounts(dayOf(`${y}-01-01`), dayOf(`${y}-12-31`)).map((p) => ({
+    ...p,
+    rate: discrepancyRate(p.readings, p.discrepancies),
+    label: earnsTrustedLabel(p.readings, p.discrepancies),
+  }));
+  const readings = providers.reduce((n, p) => n + p.readings, 0);
+  const discrepancies = providers.reduce((n, p) => n + p.discrepancies, 0);
+  return {
+    year,
+    providers,
+    totals: {
+      providers: providers.length, labelled: providers.filter((p) => p.label).length,
+      readings, discrepancies, rate: discrepancyRate(readings, discrepancies),
+    },
+  };
+}

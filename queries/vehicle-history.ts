@@ -1,0 +1,55 @@
+/** A vehicle's timeline as `inflow history` shows it (SPEC §8 JSON shape). */
+import type { Store } from '../store';
+import { formatErrorNumber } from '../rules/error-number';
+import { fileIdOf } from '../store';
+
+export interface HistoryReading {
+  date: string;
+  odometer: number;
+  unit: string;
+  km: number;
+  sender: string;
+  fileId: string;
+  line: number;
+  ref: string | null;
+  work: string;
+  replaced: boolean;
+  status: string;
+  /** The error number this reading corrects. */
+  corrects: string | null;
+  issues: { code: string; errorNumber: string | null; corrected: boolean }[];
+}
+
+export interface VehicleHistory {
+  vin: string;
+  register: { plate: string | null; firstRegistration: string | null; imported: boolean; digits: number | null } | null;
+  readings: HistoryReading[];
+}
+
+/** vehicleHistory lists every stored reading of a VIN in timeline order, superseded ones included. */
+export function vehicleHistory(store: Store, vin: string): VehicleHistory {
+  const v = store.vehicles.byVin(vin);
+  return {
+    vin,
+    register: v && { plate: v.plate, firstRegistration: v.firstRegistration, imported: v.imported, digits: v.digits },
+    readings: store.readings.timeline(vin).map((r) => ({
+      date: r.date,
+      odometer: r.odometer,
+      unit: r.unit,
+      km: r.km,
+      sender: r.sender,
+      fileId: fileIdOf(r.fileId),
+      line: r.line,
+      ref: r.ref,
+      work: r.work,
+      replaced: r.replaced,
+      status: r.status,
+      corrects: r.corrects === null ? null : formatErrorNumber(r.corrects),
+      issues: store.issues.forRecord(r.fileId, r.line).map((i) => ({
+        code: i.code,
+        errorNumber: i.severity === 'E' || i.severity === 'A' ? formatErrorNumber(i.id) : null,
+        corrected: i.correctedBy !== null,
+      })),
+    })),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Whether a record's `corrects` value names an error number it may correct (SPEC §5): E30 unknown, mistyped or
+ * another sender's; E31 already corrected once; E32 not correctable (a file-level or warning issue, or an issue
+ * raised on a correction). Pure: the caller looks the issue up.
+ */
+import type { Finding, Severity } from '../model/issue-catalogue';
+import { parseErrorNumber } from './error-number';
+
+/** The issue an error number points to, as far as these rules need it. */
+export interface CorrectionTarget {
+  severity: Severity;
+  correctable: boolean;
+  correctedBy: number | null;
+  /** Establishment that sent the file the issue was found in. */
+  sender: string | null;
+}
+
+/** correctionSeq parses the number; the issue id to look up, or the E30 finding of a malformed number. */
+export function correctionSeq(number: string): { seq: number } | { finding: Finding } {
+  const parsed = parseErrorNumber(number);
+  if (!parsed.ok) return { finding: { code: 'E30', field: 'corrects', message: `${number} is not a valid error number: ${parsed.reason}.` } };
+  return { seq: parsed.seq };
+}
+
+/** correctionFinding returns why `target` cannot be corrected by `sender`, or null when it can. */
+export function correctionFinding(number: string, target: CorrectionTarget | null, sender: string): Finding | null {
+  if (!target || target.sender !== sender) {
+    // Another sender's number is reported as unknown: it is none of this sender's business whether it exists.
+    return { code: 'E30', field: 'corrects', message: `Error number ${number} is unknown for this sender.` };
+  }
+  if (target.severity !== 'E' && target.severity !== 'A') {
+    return { code: 'E32', field: 'corrects', message: `Error number ${number} cannot be corrected.` };
+  }
+  if (target.correctedBy !== null) {
+    return { code: 'E31', field: 'corrects', message: `Error number ${number} was already corrected: electronic correction is allowed once; use the correction form.` };
+  }
+  if (!target.correctable) {
+    return { code: 'E32', field: 'corrects', message: `Error number ${number} was raised on a correction and cannot be corrected electronically; use the correction form.` };
+  }
+  return null;
+}

@@ -1,0 +1,27 @@
+import { correctionFinding, correctionSeq, type CorrectionTarget } from '../rules/corrections';
+import { formatErrorNumber } from '../rules/error-number';
+
+const target = (t: Partial<CorrectionTarget> = {}): CorrectionTarget => ({ severity: 'E', correctable: true, correctedBy: null, sender: '2123456692', ...t });
+const code = (t: CorrectionTarget | null, sender = '2123456692') => correctionFinding('123', t, sender)?.code ?? null;
+
+describe('corrections', () => {
+  it('parses a well-formed number and refuses a mistyped one with E30', () => {
+    const n = formatErrorNumber(42);
+    expect(correctionSeq(n)).toEqual({ seq: 42 });
+    const typo = n.slice(0, 5) + ((Number(n[5]) + 1) % 10) + n.slice(6);
+    expect(correctionSeq(typo)).toEqual({ finding: expect.objectContaining({ code: 'E30', field: 'corrects' }) });
+  });
+
+  it.each([
+    ['an uncorrected E issue of the same sender', target(), null],
+    ['an uncorrected A issue of the same sender', target({ severity: 'A' }), null],
+    ['an unknown number', null, 'E30'],
+    ["another sender's number", target({ sender: '2200000085' }), 'E30'],
+    ['a number already corrected', target({ correctedBy: 7 }), 'E31'],
+    ['a warning', target({ severity: 'W' }), 'E32'],
+    ['a file-level issue', target({ severity: 'F' }), 'E32'],
+    ['an issue raised on a correction', target({ correctable: false }), 'E32'],
+  ] as [string, CorrectionTarget | null, string | null][])('%s → %s', (_t, t, expected) => {
+    expect(code(t)).toBe(expected);
+  });
+});
