@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import type { Settings } from '../config/defaults';
 import { dataLayout, type DataLayout } from '../config/layout';
-import { Store } from '../store';
+import { openStore, type Store } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { startRedisServer, type PrivateRedis } from './redis-server';
 import { openFileQueue, type FileQueue } from '../jobs/queue';
@@ -48,7 +48,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { settings } = opts;
   const layout = dataLayout(settings.dataDir);
   fs.mkdirSync(layout.root, { recursive: true });
-  const store = Store.open(layout.db, { durable: true });
+  const store = openStore({ sqlite: layout.db, durable: true });
   fs.chmodSync(layout.db, 0o600); // password hashes live here
   const audit = new AuditLog(layout.auditLog);
 
@@ -73,7 +73,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   audit.write('service', { action: 'start', pid: process.pid, ftpPort: ftps.port, workers: settings.workers });
 
   let demo: DemoLogin | null = null;
-  if (opts.demo && store.accounts.count() === 0) {
+  if (opts.demo && (await store.accounts.count()) === 0) {
     demo = await createDemoAccount(store, layout.demoAccountFile, { host: settings.ftpHost, port: ftps.port });
   }
 
@@ -91,7 +91,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await Promise.all(workers.map((w) => w.close(left).catch(() => {})));
       await queue.close();
       audit.write('service', { action: 'stop', pid: process.pid });
-      store.close();
+      await store.close();
       if (privateRedis) {
         await privateRedis.stop();
         fs.rmSync(layout.redisUrlFile, { force: true });

@@ -7,7 +7,7 @@ import { AuditLog } from '../store/audit-log';
 import { withDataDir, settingsFrom, openStoreFor, readStdin } from './common';
 import { UserError } from './exit';
 import { dataLayout } from '../config/layout';
-import { Store } from '../store';
+import { openStore } from '../store';
 
 const ROLES: Role[] = ['garage', 'fleet', 'admin'];
 
@@ -38,36 +38,36 @@ export function registerAccounts(program: Command): void {
       if (senders.length && opts.role !== 'fleet') throw new UserError('--for is only for fleet accounts');
       const settings = settingsFrom(opts);
       const layout = dataLayout(settings.dataDir);
-      const store = Store.open(layout.db); // adding the first account may create the database
+      const store = openStore({ sqlite: layout.db }); // adding the first account may create the database
       try {
         const { password, generated } = await passwordFrom(opts);
-        const a = store.accounts.add({ establishment, name: opts.name, role: opts.role, senders, passwordHash: await hashPassword(password) });
+        const a = await store.accounts.add({ establishment, name: opts.name, role: opts.role, senders, passwordHash: await hashPassword(password) });
         new AuditLog(layout.auditLog).write('admin', { action: 'accounts add', establishment, role: a.role });
         process.stdout.write(`added ${a.role} account ${a.establishment} (${a.name})\n`);
         if (generated) process.stdout.write(`password: ${password}\n`);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 
   withDataDir(accounts.command('list').description('list accounts'))
     .option('--json', 'JSON output')
-    .action((opts) => {
+    .action(async (opts) => {
       const { store } = openStoreFor(settingsFrom(opts));
-      const rows = store.accounts.list().map((a) => ({
+      const rows = (await store.accounts.list()).map((a) => ({
         establishment: a.establishment, name: a.name, role: a.role, for: a.senders, disabled: a.disabled, createdAt: a.createdAt,
       }));
-      store.close();
+      await store.close();
       if (opts.json) return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       process.stdout.write(['ESTABLISHMENT  ROLE    STATE     NAME', ...rows.map((r) =>
         `${r.establishment.padEnd(13)}  ${r.role.padEnd(6)}  ${(r.disabled ? 'disabled' : 'active').padEnd(8)}  ${r.name}${r.for.length ? ' (for ' + r.for.join(',') + ')' : ''}`)].join('\n') + '\n');
     });
 
-  withDataDir(accounts.command('disable <id>').description('disable an account (its logins are refused)')).action((id: string, opts) => {
+  withDataDir(accounts.command('disable <id>').description('disable an account (its logins are refused)')).action(async (id: string, opts) => {
     const settings = settingsFrom(opts);
     const { store, layout } = openStoreFor(settings);
-    const ok = store.accounts.setDisabled(id, true);
-    store.close();
+    const ok = await store.accounts.setDisabled(id, true);
+    await store.close();
     if (!ok) throw new UserError(`no account ${id}`);
     new AuditLog(layout.auditLog).write('admin', { action: 'accounts disable', establishment: id });
     process.stdout.write(`disabled ${id}\n`);
@@ -79,14 +79,14 @@ export function registerAccounts(program: Command): void {
       const settings = settingsFrom(opts);
       const { store, layout } = openStoreFor(settings);
       try {
-        if (!store.accounts.byEstablishment(id)) throw new UserError(`no account ${id}`);
+        if (!(await store.accounts.byEstablishment(id))) throw new UserError(`no account ${id}`);
         const { password, generated } = await passwordFrom(opts);
-        store.accounts.setPasswordHash(id, await hashPassword(password));
+        await store.accounts.setPasswordHash(id, await hashPassword(password));
         new AuditLog(layout.auditLog).write('admin', { action: 'accounts passwd', establishment: id });
         process.stdout.write(`password changed for ${id}\n`);
         if (generated) process.stdout.write(`password: ${password}\n`);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { resolveSettings, type Settings } from '../config/defaults';
 import { dataLayout, type DataLayout } from '../config/layout';
-import { Store } from '../store';
+import { openStore, type Store } from '../store';
 import { UserError, failWith } from './exit';
 
 /** withDataDir adds --data-dir (default $INFLOW_DATA_DIR, else ./var). */
@@ -25,7 +25,7 @@ export function settingsFrom(opts: Record<string, unknown>, extra: Partial<Setti
 export function openStoreFor(settings: Settings): { store: Store; layout: DataLayout } {
   const layout = dataLayout(settings.dataDir);
   if (!fs.existsSync(layout.db)) throw new UserError(`no database in ${layout.root}: start \`inflow serve\` once, or pass --data-dir`);
-  return { store: Store.open(layout.db), layout };
+  return { store: openStore({ sqlite: layout.db }), layout };
 }
 
 /** redisUrlFor: the configured URL, else the one `serve` recorded for its private Redis. */

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { filePkOf, type FileRecord, type FileStatus, type Store } from '../store';
+import type { FileRecord, FileStatus, Store } from '../store';
+import { filePkOf } from '../model/file-id';
 import { AuditLog } from '../store/audit-log';
 import { openFileQueue } from '../jobs/queue';
 import { abandonFile, AbandonRefusedError } from '../jobs/abandon';
@@ -10,6 +11,7 @@ import { withDataDir, withRedis, settingsFrom, openStoreFor, redisUrlFor } from 
 import { UserError } from './exit';
 import { receiptHeaderOf, receiptIssuesOf } from '../pipeline/write-receipt';
 import { xmlReceiptChunks } from '../receipts/xml-receipt';
+import { collectText } from '../receipts/receipt';
 
 /** The JSON shape of SPEC §8 (`files list`); more fields may be added. */
 export function fileJson(f: FileRecord) {
@@ -31,9 +33,9 @@ function userName(): string {
   }
 }
 
-function fileById(store: Store, id: string): FileRecord {
+async function fileById(store: Store, id: string): Promise<FileRecord> {
   const pk = filePkOf(id);
-  const f = pk === null ? null : store.files.get(pk);
+  const f = pk === null ? null : await store.files.get(pk);
   if (!f) throw new UserError(`no file ${id}`);
   return f;
 }
@@ -45,11 +47,11 @@ export function registerFiles(program: Command): void {
     .option('--status <status>', STATUSES.join(' | '))
     .option('--account <establishment>', 'only this account')
     .option('--json', 'JSON output')
-    .action((opts) => {
+    .action(async (opts) => {
       if (opts.status && !STATUSES.includes(opts.status)) throw new UserError(`--status must be one of ${STATUSES.join(', ')}, got "${opts.status}"`);
       const { store } = openStoreFor(settingsFrom(opts));
-      const list = store.files.list({ status: opts.status, account: opts.account });
-      store.close();
+      const list = await store.files.list({ status: opts.status, account: opts.account });
+      await store.close();
       if (opts.json) return void process.stdout.write(JSON.stringify(list.map((f) => ({ ...fileJson(f), attempts: f.attempts, error: f.error })), null, 2) + '\n');
       const head = 'ID        ACCOUNT     STATUS      RESULT     RECORDS  ACCEPTED  REJECTED  ANOMALIES  ATTEMPTS  NAME';
       const rows = list.map((f) =>
@@ -61,10 +63,10 @@ export function registerFiles(program: Command): void {
 
   withDataDir(files.command('show <id>').description('show one file, with attempts, last error and receipt path'))
     .option('--json', 'JSON output')
-    .action((id: string, opts) => {
+    .action(async (id: string, opts) => {
       const { store } = openStoreFor(settingsFrom(opts));
-      const f = fileById(store, id);
-      store.close();
+      const f = await fileById(store, id);
+      await store.close();
       const o = { ...fileJson(f), attempts: f.attempts, error: f.error, receipt: f.receiptPath };
       if (opts.json) return void process.stdout.write(JSON.stringify(o, null, 2) + '\n');
       process.stdout.write(Object.entries(o).map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`).join('\n') + '\n');
@@ -77,7 +79,7 @@ export function registerFiles(program: Command): void {
     const { store, layout } = openStoreFor(settings);
     const queue = openFileQueue(redisUrlFor(settings, layout), settings, { setConcurrency: false });
     try {
-      const f = fileById(store, id);
+      const f = await fileById(store, id);
       const r = await abandonFile({ store, queue, layout, audit: new AuditLog(layout.auditLog) }, f.pk, userName()).catch((err: Error) => {
         if (err instanceof AbandonRefusedError) throw new UserError(err.message);
         throw new UserError(`could not abandon ${f.id} (is Redis reachable?): ${err.message}`);
@@ -90,22 +92,22 @@ export function registerFiles(program: Command): void {
       }
     } finally {
       await queue.close();
-      store.close();
+      await store.close();
     }
   });
 
   withDataDir(program.command('receipt <id>').description("print a file's receipt (as written: CSV or XML, after its input)"))
     .option('--xml', 'print it as XML (rendered from the database when the written receipt is CSV)')
-    .action((id: string, opts) => {
+    .action(async (id: string, opts) => {
       const { store } = openStoreFor(settingsFrom(opts));
       try {
-        const f = fileById(store, id);
+        const f = await fileById(store, id);
         if (!f.receiptPath || !fs.existsSync(f.receiptPath)) throw new UserError(`file ${f.id} has no receipt yet (status ${f.status})`);
         if (!opts.xml || f.receiptPath.endsWith('.xml')) return void process.stdout.write(fs.readFileSync(f.receiptPath));
         // Same content as the written receipt: both come from the file's row and its issues.
-        process.stdout.write([...xmlReceiptChunks(receiptHeaderOf(f), receiptIssuesOf(store, f.pk))].join(''));
+        process.stdout.write(await collectText(xmlReceiptChunks(receiptHeaderOf(f), receiptIssuesOf(store, f.pk))));
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

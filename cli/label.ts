@@ -24,7 +24,7 @@ export function registerLabel(program: Command): void {
     .requiredOption('--mileage <km>', 'advertised mileage, km', intOption('--mileage'))
     .option('--date <date>', 'date of the ad, YYYY-MM-DD (default: today in Brussels)')
     .option('--json', 'JSON output')
-    .action((vinArg: string, opts) => {
+    .action(async (vinArg: string, opts) => {
       const vin = vinArg.trim().toUpperCase();
       if (!isValidVin(vin)) throw new UserError(`"${vinArg}" is not a VIN (17 letters and digits, no I, O or Q)`);
       const mileage = opts.mileage as number;
@@ -34,9 +34,9 @@ export function registerLabel(program: Command): void {
       const { store } = openStoreFor(settingsFrom(opts));
       let decision: LabelDecision;
       try {
-        decision = decideLabel(store, vin, mileage, date);
+        decision = await decideLabel(store, vin, mileage, date);
       } finally {
-        store.close();
+        await store.close();
       }
       process.stdout.write(opts.json ? JSON.stringify(decision, null, 2) + '\n' : labelText(decision));
     });

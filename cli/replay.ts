@@ -3,7 +3,8 @@
  * with a progress bar, then print a summary table (SPEC §8). Exit 0 when every file ends done, 1 otherwise.
  */
 import type { Command } from 'commander';
-import { filePkOf, type FileRecord } from '../store';
+import type { FileRecord } from '../store';
+import { filePkOf } from '../model/file-id';
 import { AuditLog } from '../store/audit-log';
 import { openFileQueue } from '../jobs/queue';
 import { requeueFiles, followFiles } from '../jobs/replay';
@@ -54,17 +55,18 @@ export function registerReplay(program: Command): void {
       try {
         let pks: number[];
         if (opts.failed) {
-          pks = store.files.list({ status: 'failed', receivedSince: since }).map((f) => f.pk);
+          pks = (await store.files.list({ status: 'failed', receivedSince: since })).map((f) => f.pk);
           if (!pks.length) {
             process.stdout.write(`no failed files${since ? ' received since ' + opts.since : ''}\n`);
             return;
           }
         } else {
-          pks = ids.map((id) => {
+          pks = [];
+          for (const id of ids) {
             const pk = filePkOf(id);
-            if (pk === null || !store.files.get(pk)) throw new UserError(`no file ${id}`);
-            return pk;
-          });
+            if (pk === null || !(await store.files.get(pk))) throw new UserError(`no file ${id}`);
+            pks.push(pk);
+          }
           pks = [...new Set(pks)];
         }
         const audit = new AuditLog(layout.auditLog);
@@ -105,7 +107,7 @@ export function registerReplay(program: Command): void {
         if (failed) throw new UserError(`${failed} file(s) failed again: see \`inflow files show <id>\``);
       } finally {
         await queue.close();
-        store.close();
+        await store.close();
       }
     });
 }

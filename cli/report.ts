@@ -32,15 +32,15 @@ export function registerReport(program: Command): void {
     .requiredOption('--year <year>', 'the year whose readings (by date of the work) are counted')
     .option('--json', 'JSON output')
     .option('--csv', 'CSV output (;-separated)')
-    .action((opts) => {
+    .action(async (opts) => {
       if (!/^\d{4}$/.test(opts.year) || Number(opts.year) < 1990) throw new UserError(`--year must be a year from 1990 on, got "${opts.year}"`);
       if (opts.json && opts.csv) throw new UserError('choose one of --json and --csv');
       const { store } = openStoreFor(settingsFrom(opts));
       let r: ProviderReport;
       try {
-        r = providerReport(store, Number(opts.year));
+        r = await providerReport(store, Number(opts.year));
       } finally {
-        store.close();
+        await store.close();
       }
       process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : opts.csv ? reportCsv(r) : reportText(r));
     });

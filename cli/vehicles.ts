@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import { dataLayout } from '../config/layout';
-import { Store } from '../store';
+import { openStore } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { importRegister, RegisterFileError } from '../queries/import-register';
 import { vehicleHistory } from '../queries/vehicle-history';
@@ -16,11 +16,11 @@ export function registerVehicles(program: Command): void {
       if (!fs.existsSync(file)) throw new UserError(`no file ${file}`);
       const settings = settingsFrom(opts);
       const layout = dataLayout(settings.dataDir);
-      const store = Store.open(layout.db);
+      const store = openStore({ sqlite: layout.db });
       try {
         const n = await importRegister(store, file);
         new AuditLog(layout.auditLog).write('admin', { action: 'vehicles import', file, rows: n });
-        process.stdout.write(`imported ${n} vehicles (${store.vehicles.count()} in the register)\n`);
+        process.stdout.write(`imported ${n} vehicles (${await store.vehicles.count()} in the register)\n`);
       } catch (err) {
         if (err instanceof RegisterFileError) {
           process.stderr.write(err.problems.slice(0, 20).map((p) => `  ${p}\n`).join(''));
@@ -28,17 +28,17 @@ export function registerVehicles(program: Command): void {
         }
         throw err;
       } finally {
-        store.close();
+        await store.close();
       }
     });
 
   withDataDir(program.command('history <vin>').description("a vehicle's odometer timeline, with flags"))
     .option('--json', 'JSON output')
-    .action((vinArg: string, opts) => {
+    .action(async (vinArg: string, opts) => {
       const vin = vinArg.trim().toUpperCase();
       const { store } = openStoreFor(settingsFrom(opts));
-      const h = vehicleHistory(store, vin);
-      store.close();
+      const h = await vehicleHistory(store, vin);
+      await store.close();
       if (opts.json) return void process.stdout.write(JSON.stringify(h, null, 2) + '\n');
       if (!h.readings.length) throw new UserError(`no readings for ${vin}`);
       const reg = h.register;

@@ -10,6 +10,8 @@ export interface DataLayout {
   dropDir(establishment: string): string;
   /** Per-account receipts (FTPS `/receipts/`). */
   receiptsDir(establishment: string): string;
+  /** Batches a file's reader has read ahead of their storing (pipeline/spool.ts), only while the file is processed. */
+  spoolDir: string;
   tlsDir: string;
   redisDir: string;
   /** URL of the private Redis that `serve` started, for the other commands. */
@@ -27,6 +29,7 @@ export function dataLayout(dataDir: string): DataLayout {
     storeDir: path.join(root, 'store'),
     dropDir: (est) => path.join(root, 'drop', est),
     receiptsDir: (est) => path.join(root, 'receipts', est),
+    spoolDir: path.join(root, 'spool'),
     tlsDir: path.join(root, 'tls'),
     redisDir: path.join(root, 'redis'),
     redisUrlFile: path.join(root, 'redis.url'),

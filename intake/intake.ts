@@ -28,17 +28,17 @@ export class Intake {
     const storedPath = path.join(layout.storeDir, crypto.randomUUID());
     await fs.promises.rename(src, storedPath);
     await fsyncDir(layout.storeDir);
-    const file = store.files.insertReceived({
+    const file = await store.files.receive({
       accountId: account.id, name, storedPath, size, sha256, receivedAt: new Date().toISOString(),
     });
     audit.write('upload', { account: account.establishment, ip, name, file: file.id, size, sha256 });
     try {
       await enqueueFile(this.deps.queue, file.id, this.deps.settings, 3000);
-      store.files.markQueued(file.pk);
+      await store.files.markQueued(file.pk);
     } catch (err) {
       process.stderr.write(`intake: ${file.id} stays received, not queued: ${(err as Error).message}\n`);
     }
-    return store.files.get(file.pk)!;
+    return (await store.files.get(file.pk))!;
   }
 
   /** takeInExisting is takeIn for a file already in the drop zone (a held upload renamed to its final name). */

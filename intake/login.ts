@@ -24,7 +24,7 @@ export async function authenticate(
     audit.write('login_refused', { username, ip, reason: 'locked', key: locked });
     throw new LoginRefusedError('Too many failed logins: try again later');
   }
-  const account = store.accounts.byEstablishment(username);
+  const account = await store.accounts.byEstablishment(username);
   const ok = account !== null && !account.disabled && account.role !== 'admin' && (await verifyPassword(login.password, account.passwordHash));
   if (!ok) {
     const newlyLocked = guard.fail(username, ip);

@@ -10,7 +10,6 @@ import fs from 'node:fs';
 import type { DataLayout } from '../config/layout';
 import type { Store, FileRecord } from '../store';
 import type { AuditLog } from '../store/audit-log';
-import { issueDef } from '../model/issue-catalogue';
 import { removeJob, type FileQueue } from './queue';
 import { writeReceipt } from '../pipeline/write-receipt';
 
@@ -38,7 +37,7 @@ export async function abandonFile(
   by = 'admin',
 ): Promise<AbandonResult> {
   const { store, queue, layout, audit } = deps;
-  const before = store.files.get(filePk);
+  const before = await store.files.get(filePk);
   if (!before) throw new AbandonRefusedError(`no file ${filePk}`);
   if (before.status === 'done') throw new AbandonRefusedError(`file ${before.id} is done (${before.result}): it has its receipt`);
   if (!(await removeJob(queue, before.id))) {
@@ -47,32 +46,19 @@ export async function abandonFile(
 
   const hadResult = before.result !== null && before.receiptPath !== null && fs.existsSync(before.receiptPath);
   if (hadResult) {
-    store.files.markDone(filePk, before.receiptPath!);
+    await store.files.markDone(filePk, before.receiptPath!);
     audit.write('admin', { action: 'files abandon', by, file: before.id, outcome: 'kept', result: before.result, lastError: before.error });
-    return { file: store.files.get(filePk)!, outcome: 'kept', discarded: { readings: 0, issues: 0 } };
+    return { file: (await store.files.get(filePk))!, outcome: 'kept', discarded: { readings: 0, issues: 0 } };
   }
 
-  const discarded = store.tx(() => {
-    const gone = store.discardStored(filePk);
-    store.issues.insert({
-      filePk, line: 0, code: 'F08', severity: issueDef('F08').severity, field: 'file', message: abandonMessage(before.attempts),
-      ref: null, vin: null, correctable: false,
-    });
-    const records = before.records ?? 0;
-    store.files.finish(filePk, {
-      result: 'REJECTED',
-      counts: { records, accepted: 0, rejected: records, anomalies: 0, warnings: 0 },
-      processedAt: new Date().toISOString(),
-    });
-    return gone;
-  });
-  const finished = store.files.get(filePk)!;
+  const discarded = await store.files.abandon(filePk, { message: abandonMessage(before.attempts), processedAt: new Date().toISOString() });
+  const finished = (await store.files.get(filePk))!;
   const receiptPath = await writeReceipt(store, layout, finished);
-  store.files.markDone(filePk, receiptPath);
+  await store.files.markDone(filePk, receiptPath);
   audit.write('admin', {
     action: 'files abandon', by, file: finished.id, outcome: 'rejected', attempts: before.attempts, lastError: before.error,
     discardedReadings: discarded.readings, discardedIssues: discarded.issues,
   });
   audit.write('receipt', { pid: process.pid, file: finished.id, account: finished.account, name: finished.name, status: 'REJECTED', path: receiptPath });
-  return { file: store.files.get(filePk)!, outcome: 'rejected', discarded };
+  return { file: (await store.files.get(filePk))!, outcome: 'rejected', discarded };
 }

@@ -29,7 +29,7 @@ export interface ReconcileResult {
 /** reconcileOnce runs one pass; Redis errors end the pass early (the rest waits for the next one). */
 export async function reconcileOnce(store: Store, q: FileQueue, settings: Settings, audit?: AuditLog): Promise<ReconcileResult> {
   const out: ReconcileResult = { queued: [], requeued: [], failed: [] };
-  for (const f of store.files.withStatus(['received', 'queued', 'processing'])) {
+  for (const f of await store.files.withStatus(['received', 'queued', 'processing'])) {
     try {
       await reconcileFile(store, q, settings, f, out, audit);
     } catch {
@@ -42,12 +42,12 @@ export async function reconcileOnce(store: Store, q: FileQueue, settings: Settin
 async function reconcileFile(store: Store, q: FileQueue, settings: Settings, f: FileRecord, out: ReconcileResult, audit?: AuditLog): Promise<void> {
   const state = await jobStateOf(q, f.id);
   // A worker may have moved the file on while we asked Redis: act only on what is still true.
-  const now = store.files.get(f.pk);
+  const now = await store.files.get(f.pk);
   if (!now || now.status !== f.status) return;
   if (state === 'failed') {
     const job = await q.queue.getJob(f.id);
     const reason = job?.failedReason || 'job failed';
-    if (store.files.markFailed(f.pk, reason)) {
+    if (await store.files.markFailed(f.pk, reason)) {
       out.failed.push(f.id);
       audit?.write('file_failed', { file: f.id, error: reason, by: 'reconciler' });
     }
@@ -55,7 +55,7 @@ async function reconcileFile(store: Store, q: FileQueue, settings: Settings, f: 
   }
   if (f.status === 'received') {
     if (state === 'missing') await enqueueFile(q, f.id, settings);
-    store.files.markQueued(f.pk);
+    await store.files.markQueued(f.pk);
     out.queued.push(f.id);
     if (state === 'missing') audit?.write('requeued', { file: f.id, reason: 'received but not queued' });
     return;

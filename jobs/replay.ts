@@ -26,13 +26,13 @@ export async function requeueFiles(
   const { store, queue, settings, audit } = deps;
   const out: ReplayStart[] = [];
   for (const pk of pks) {
-    const before = store.files.get(pk);
+    const before = await store.files.get(pk);
     if (!before) throw new Error(`no file ${pk}`);
     // A file being processed keeps its state: its job is active (or, if its worker died, taken back by BullMQ).
-    store.files.requeue(pk);
+    await store.files.requeue(pk);
     const action = await requeueJob(queue, before.id, settings);
     audit.write('admin', { action: 'replay', by, file: before.id, from: before.status, job: action });
-    out.push({ file: store.files.get(pk)!, action });
+    out.push({ file: (await store.files.get(pk))!, action });
   }
   return out;
 }
@@ -61,7 +61,7 @@ export async function followFiles(store: Store, pks: number[], opts: FollowOptio
   const interval = opts.intervalMs ?? 500;
   let noWorkerSince: number | null = null;
   for (;;) {
-    const files = pks.map((pk) => store.files.get(pk)!);
+    const files = (await Promise.all(pks.map((pk) => store.files.get(pk)))) as FileRecord[];
     opts.onTick?.(files);
     if (files.every(settled)) return { files, settled: true };
     if (opts.workers) {

@@ -11,7 +11,8 @@
 import { Worker, Queue, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Settings } from '../config/defaults';
 import type { DataLayout } from '../config/layout';
-import { Store, filePkOf } from '../store';
+import { openStore } from '../store';
+import { filePkOf } from '../model/file-id';
 import { AuditLog } from '../store/audit-log';
 import { QUEUE_NAME, redisConnection, type FileJobData } from './queue';
 import { processFile } from '../pipeline/process-file';
@@ -28,7 +29,7 @@ export interface FileWorker {
 
 /** startFileWorker starts one BullMQ worker with `settings.concurrency` slots. */
 export function startFileWorker(redisUrl: string, settings: Settings, layout: DataLayout): FileWorker {
-  const store = Store.open(layout.db);
+  const store = openStore({ sqlite: layout.db });
   const audit = new AuditLog(layout.auditLog);
   const ctx = { store, layout, settings, audit };
   const connection = redisConnection(redisUrl, 'worker');
@@ -48,7 +49,7 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
       if (handingBack) throw new WaitingError();
       const message = (err as Error).message;
       const last = err instanceof FileGoneError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      store.files.recordError(pk, message, last);
+      await store.files.recordError(pk, message, last).catch(() => {});
       audit.write(last ? 'file_failed' : 'file_retry', { pid: process.pid, file: job.data.fileId, attempt: job.attemptsMade + 1, error: message });
       if (err instanceof FileGoneError) throw new UnrecoverableError(message);
       throw err;
@@ -93,11 +94,8 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
       // Stop the pipeline at its next step (every batch is its own transaction: nothing half-written stays), then
       // give each job back so another worker resumes it now rather than after its lock expires.
       handingBack = true;
-      try {
-        store.close();
-      } catch {
-        // busy (an open statement): the process is about to end; SQLite rolls back anything not committed
-      }
+      // Busy (an open statement): the process is about to end, and nothing uncommitted is kept.
+      await store.close().catch(() => {});
       for (const [id, { job, token }] of active) {
         try {
           await job.moveToWait(token);
@@ -110,11 +108,7 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
     }
     await meta.close().catch(() => {});
     connection.disconnect();
-    try {
-      store.close();
-    } catch {
-      // see above
-    }
+    await store.close().catch(() => {});
   };
   return {
     worker,

@@ -71,3 +71,8 @@ export interface Finding {
   field: string;
   message: string;
 }
+
+/** A file-level finding (F01–F08) with the line it was found on (0: the file as a whole). */
+export interface FileFinding extends Finding {
+  line: number;
+}

@@ -1,4 +1,6 @@
 /** A reading that passed the record checks: the values the history rules and the store work with. */
+import type { Finding } from './issue-catalogue';
+import type { RecordFields } from './file-items';
 
 /** The work types of SPEC §3.1. */
 export type WorkType = 'MAINT' | 'REPAIR' | 'BODY' | 'TYRES' | 'PARTS' | 'INSPECT' | 'ODOREP' | 'OTHER';
@@ -28,4 +30,20 @@ export interface Reading {
   digits: 5 | null;
   /** The error number this record corrects, or null. */
   corrects: string | null;
+}
+
+/** kmOf converts a dashboard value to km for comparisons (miles × 1.609344, rounded): the one place this is done. */
+export function kmOf(odometer: number, unit: 'km' | 'mi'): number {
+  return unit === 'mi' ? Math.round(odometer * KM_PER_MILE) : odometer;
+}
+
+/**
+ * A record of a file after the checks that need nothing but the record (rules/record-checks.ts): the one shape a
+ * record has from the reader to the store. `reading` when it passed them; `fields` (as sent) only when it did not.
+ */
+export interface CheckedRecord {
+  line: number;
+  reading: Reading | null;
+  fields: RecordFields | null;
+  findings: Finding[];
 }

@@ -1,26 +1,36 @@
 /**
- * Processing one received file: file-level checks over the whole stream (nothing is committed from a file that
- * fails them; records are stored while they run and rolled back if they fail), the records in batched write
- * transactions, then the receipt.
+ * Processing one received file, the one pipeline: read once → check → store → receipt.
  *
- * Idempotent: each batch commits its readings, issues and the file's progress line together, and a re-run
- * resumes after that line; issues are keyed by (file, line, code, field), so a retried or replayed file never
- * stores a reading twice nor numbers a problem twice.
+ * A reader thread reads the file once, start to end, and sends batches of parsed records with their stateless
+ * checks, then the verdict of the file-level checks (F01–F06, which need the whole file). This thread checks each
+ * batch against the vehicle histories and stores it as it comes (Store.storeBatch: the batch's readings, issues and
+ * the file's progress as one change), so both cores work and memory stays bounded whatever the file's size.
+ *
+ * The guarantees (docs/guarantees.md), and how they are kept:
+ * - A file that fails a file-level check leaves nothing stored: its stored records are taken out again in the same
+ *   change that records its rejection (FileStore.reject).
+ * - No other file's checks ever see a reading of such a file: until a file passes (FileStore.accept), its records
+ *   are hidden from every other file's checks and from every query (BatchView.timeline, the reports).
+ * - A crash or retry resumes without storing or numbering anything twice: each batch is stored with the file's
+ *   progress; a new attempt reads the whole file again for the verdict but sends only the records after that
+ *   progress; issues keep their first id per (file, line, code, field).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Settings } from '../config/defaults';
 import type { DataLayout } from '../config/layout';
-import type { Store, FileRecord, Account, FileResult } from '../store';
+import type { Store, FileRecord, Account } from '../store';
 import type { AuditLog } from '../store/audit-log';
-import type { BatchFormat } from '../model/file-items';
+import type { FileFinding } from '../model/issue-catalogue';
 import { brusselsToday } from '../rules/brussels-date';
-import { issueDef, isCorrectable, type Finding } from '../model/issue-catalogue';
 import { writeReceipt } from './write-receipt';
 import { FileGoneError } from './errors';
-import { checkAndStore, type RecordContext } from './check-and-store';
-import { unpackBatch, type RecordBatch } from './read-records';
-import type { FileFinding, ScanResult } from './scan-file';
-import { openRecordSource, type RecordSource } from './record-source';
+import { storeRecords, type FileContext } from './check-batch';
+import { FileReader } from './file-reader';
+import type { ScanResult } from './file-scan';
+import type { RecordBatch } from './batcher';
+import { fileIdOf } from '../model/file-id';
 
 export interface PipelineContext {
   store: Store;
@@ -29,63 +39,41 @@ export interface PipelineContext {
   audit: AuditLog;
 }
 
-export interface Verdict {
-  format: BatchFormat | null;
-  sender: string | null;
-  records: number;
-  findings: FileFinding[];
-  duplicateOf: number | null;
-}
+/** Batches the reader may have in flight: one being stored, one ready. */
+const READ_AHEAD = 2;
 
 /** processFile takes a received file through to its receipt and returns its final record. */
 export async function processFile(ctx: PipelineContext, filePk: number): Promise<FileRecord> {
   const { store } = ctx;
-  const file = store.files.get(filePk);
+  const file = await store.files.get(filePk);
   if (!file) throw new FileGoneError(`file ${filePk} is not in the database`);
   if (file.status === 'done' && file.receiptPath && fs.existsSync(file.receiptPath)) return file;
   if (!fs.existsSync(file.storedPath)) throw new FileGoneError(`stored file ${file.storedPath} is missing`);
-  const account = store.accounts.byId(file.accountId);
+  const account = await store.accounts.byId(file.accountId);
   if (!account) throw new FileGoneError(`account ${file.accountId} of file ${file.id} is missing`);
 
-  store.files.startAttempt(filePk, null);
+  await store.files.startAttempt(filePk);
   const t0 = performance.now();
-  let scanned = t0;
-  let verdict = earlyVerdict(ctx, file);
-  let result: FileResult;
-  if (!verdict) {
-    const request = {
-      path: file.storedPath, allowedSenders: allowedSenders(account), maxRecords: ctx.settings.maxRecords,
-      today: brusselsToday(new Date(file.receivedAt)), resumeAfter: file.progressLine, batchSize: ctx.settings.batchSize, ahead: 2,
-    };
-    const source = await openRecordSource(request);
-    const reopen = () => openRecordSource({ ...request, resumeAfter: store.files.get(file.pk)!.progressLine }, { scan: false });
-    try {
-      verdict = await scanAndStore(ctx, file, source, { onScanned: () => (scanned = performance.now()), reopen });
-    } finally {
-      await source.close();
-    }
-  } else scanned = performance.now();
-  if (verdict.findings.length) {
-    result = verdict.duplicateOf !== null ? 'DUPLICATE' : 'REJECTED';
-    store.tx(() => {
-      for (const f of verdict!.findings) insertIssue(store, file.pk, f.line, f, null, null);
+  const early = await earlyVerdict(ctx, file);
+  const scan = early ?? (await readAndStore(ctx, file, account));
+  const read = performance.now();
+  const processedAt = new Date().toISOString();
+  if (!passes(scan)) {
+    await store.files.reject(filePk, {
+      findings: scan.findings, records: scan.records, format: scan.format, sender: scan.sender, duplicateOf: early?.duplicateOf ?? null, processedAt,
     });
+  } else {
+    await store.files.accept(filePk, { format: scan.format, sender: scan.sender, records: scan.records, processedAt });
   }
 
-  const counts = verdict.findings.length
-    ? { records: verdict.records, accepted: 0, rejected: verdict.records, anomalies: 0, warnings: 0 }
-    : store.issues.countsForFile(file.pk, verdict.records);
-  if (!verdict.findings.length) result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
-  store.files.finish(file.pk, { result: result!, counts, duplicateOf: verdict.duplicateOf, processedAt: new Date().toISOString() });
-
-  const stored = performance.now();
-  const finished = store.files.get(file.pk)!;
+  const closed = performance.now();
+  const finished = (await store.files.get(filePk))!;
   const receiptPath = await writeReceipt(store, ctx.layout, finished);
-  store.files.markDone(file.pk, receiptPath);
-  // Where the time went (ms): the scan (file-level checks), storing the records, writing the receipt.
-  const ms = { scan: Math.round(scanned - t0), store: Math.round(stored - scanned), receipt: Math.round(performance.now() - stored) };
+  await store.files.markDone(filePk, receiptPath);
+  // Where the time went (ms): reading, checking and storing the records; closing the file; writing the receipt.
+  const ms = { read: Math.round(read - t0), close: Math.round(closed - read), receipt: Math.round(performance.now() - closed) };
   ctx.audit.write('receipt', { pid: process.pid, file: finished.id, account: finished.account, name: finished.name, status: finished.result, path: receiptPath, ms });
-  return store.files.get(file.pk)!;
+  return (await store.files.get(filePk))!;
 }
 
 /** allowedSenders: an account sends for itself; a fleet account also for the establishments it lists. */
@@ -93,179 +81,85 @@ function allowedSenders(a: Account): string[] {
   return a.role === 'fleet' ? [a.establishment, ...a.senders] : [a.establishment];
 }
 
-/** earlyVerdict: F07 and the size limit, from the store alone (the file is not read); null when neither applies. */
-function earlyVerdict(ctx: PipelineContext, file: FileRecord): Verdict | null {
-  const verdict: Verdict = { format: null, sender: null, records: 0, findings: [], duplicateOf: null };
-  const first = ctx.store.files.firstWithSha(file.accountId, file.sha256);
+type EarlyVerdict = ScanResult & { duplicateOf: number | null };
+
+/** earlyVerdict: F07 (same content as an earlier file) and the size limit (F06), without reading the file. */
+async function earlyVerdict(ctx: PipelineContext, file: FileRecord): Promise<EarlyVerdict | null> {
+  const refuse = (f: FileFinding, duplicateOf: number | null = null): EarlyVerdict => ({ format: null, sender: null, records: 0, findings: [f], duplicateOf });
+  const first = await ctx.store.files.firstWithSha(file.accountId, file.sha256);
   if (first && first.pk !== file.pk) {
-    verdict.duplicateOf = first.pk;
-    verdict.findings.push({
-      code: 'F07', field: 'file', line: 0,
-      message: `same content as file ${first.id} (${first.name}) received ${first.receivedAt}: not processed again`,
-    });
-    return verdict;
+    const message = `same content as file ${first.id} (${first.name}) received ${first.receivedAt}: not processed again`;
+    return refuse({ code: 'F07', field: 'file', line: 0, message }, first.pk);
   }
   if (file.size > ctx.settings.maxFileBytes) {
-    verdict.findings.push({ code: 'F06', field: 'file', line: 0, message: `file is larger than ${ctx.settings.maxFileBytes} bytes` });
-    return verdict;
+    return refuse({ code: 'F06', field: 'file', line: 0, message: `file is larger than ${ctx.settings.maxFileBytes} bytes` });
   }
   return null;
 }
 
 /**
- * How long batches stored before the scan has ended may hold the write lock, ms, counted from the transaction's
- * start. The intake waits up to 15 s (the connection's busy timeout) to record an upload; a batch takes 1–2 s.
+ * How long a batch may wait for other files holding records of its vehicles to pass or be rejected. They
+ * normally do within the time it takes to read them; a file whose worker died waits for its take-over.
  */
-export const STORE_AHEAD_WAIT_MS = 5_000;
-
-export interface ScanAndStoreOptions {
-  onScanned?: () => void;
-  /** STORE_AHEAD_WAIT_MS, shorter in tests. */
-  aheadWaitMs?: number;
-  /** A new source of the records after the file's committed progress, without a scan (after a roll-back). */
-  reopen: () => Promise<RecordSource>;
-}
-
-type Next = Promise<IteratorResult<RecordBatch>>;
+const WAIT_FOR_PENDING_MS = 5 * 60_000;
 
 /**
- * scanAndStore returns the scan's verdict (file-level checks over the whole file) and, when it passes, stores the
- * records: each batch in one write transaction with the file's progress line.
- *
- * The batches do not wait for the scan (issue #4: on a 1,000,000-record CSV file the scan is ~3 s; an XML file is
- * scanned by reading it whole): those that come before it are checked and stored in one transaction left open
- * until the scan ends, committed if the scan passes, rolled back if it does not (nothing is stored from a rejected
- * file). If the scan has not ended `aheadWaitMs` after the transaction began, it is rolled back, so that the write
- * lock is never held long, and the records are read again after the scan (by a new source from `reopen`, once
- * `source` is closed). Only when this job has the connection to itself (one job per worker: anything else run on it
- * meanwhile would join the open transaction) and the database to itself (one file at a time in the fleet,
- * `globalConcurrency` 1: files processed side by side take turns on the write lock batch by batch, and an open
- * transaction would make the others wait for this file's scan).
+ * readAndStore stores the file's records as the reader sends them and returns its verdict. The verdict is acted on
+ * as soon as it comes: a pass makes the records stored so far visible at once, so that files waiting for them go
+ * on while the rest of this file is stored; after a failure nothing more is stored (the caller takes it all out).
  */
-export async function scanAndStore(ctx: PipelineContext, file: FileRecord, source: RecordSource, opts: ScanAndStoreOptions): Promise<Verdict> {
-  const scanning = source.scan();
-  scanning.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
-  let it = source.batches()[Symbol.asyncIterator]();
-  let pending: Next = it.next();
-  pending.catch(() => {});
-
-  // Whichever comes first: the scan, or the first batch.
-  let reread = false;
-  const raced = await Promise.race([pending, scanning.then(() => null)]);
-  const alone = ctx.settings.concurrency === 1 && ctx.settings.globalConcurrency === 1;
-  if (raced && !raced.done && raced.value.sender !== null && alone) {
-    const ahead = await storeAhead(ctx, file, raced.value, it, scanning, opts.aheadWaitMs ?? STORE_AHEAD_WAIT_MS);
-    if (ahead) pending = ahead.next;
-    else reread = true;
-  }
-
-  const scan = await scanning;
-  opts.onScanned?.();
-  if (scan.format) ctx.store.files.setFormat(file.pk, scan.format);
-  if (scan.sender) ctx.store.files.setSender(file.pk, scan.sender);
-  const verdict: Verdict = { ...scan, duplicateOf: null };
-  if (scan.findings.length) return verdict;
-
-  const recordCtx = recordContext(ctx, file, scan.sender!);
-  let again: RecordSource | null = null;
+async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Account): Promise<ScanResult> {
+  const receivedDate = brusselsToday(new Date(file.receivedAt));
+  const reader = new FileReader({
+    path: file.storedPath, allowedSenders: allowedSenders(account), maxRecords: ctx.settings.maxRecords, today: receivedDate,
+    resumeAfter: file.progressLine, batchSize: ctx.settings.batchSize, ahead: READ_AHEAD,
+    spoolPath: path.join(ctx.layout.spoolDir, `${file.id}.${process.pid}.${crypto.randomUUID()}`),
+  });
+  let failed = false;
+  const verdict = reader.verdict.then(async (scan) => {
+    if (passes(scan)) await ctx.store.files.pass(file.pk, { format: scan.format, sender: scan.sender });
+    else failed = true;
+    return scan;
+  });
+  verdict.catch(() => {}); // awaited below; next() reports a reader's failure meanwhile
+  let fileCtx: FileContext | null = null;
   try {
-    if (reread) {
-      // The first source's records reader holds a batch it can no longer send (and an XML reader would read the rest
-      // again itself): stopped before a second one starts, so that two are never alive at once (memory).
-      await source.close();
-      again = await opts.reopen();
-      it = again.batches()[Symbol.asyncIterator]();
-      pending = it.next();
+    while (!failed) {
+      const m = await reader.next();
+      if (m.kind === 'end') break;
+      // The reader sends records only after a header that passed its checks: the sender is known.
+      if (m.batch.sender === null) throw new Error("reader thread: a batch without the header's sender");
+      fileCtx ??= {
+        filePk: file.pk, sender: m.batch.sender, receivedDate, lateByDate: new Map(),
+        history: { decreaseToleranceKm: ctx.settings.decreaseToleranceKm, maxKmPerDay: ctx.settings.maxKmPerDay },
+      };
+      await storeWhenFree(ctx.store, fileCtx, m.batch);
+      reader.stored(m.batch);
+      await new Promise((res) => setImmediate(res)); // let the queue renew its lock between batches
     }
-    for (;;) {
-      const r = await pending;
-      if (r.done) return verdict;
-      commitBatch(recordCtx, r.value);
-      await new Promise((res) => setImmediate(res)); // let BullMQ renew its lock between batches
-      pending = it.next(); // hands the committed batch's buffer back to the reader
-    }
+    return await verdict;
   } finally {
-    await again?.close();
+    await reader.close();
   }
 }
 
-/**
- * storeAhead checks and stores batches, from `first` on, in one transaction kept open until the scan ends:
- * committed, with the file's progress, if the scan passes with the same sender within `waitMs` of the start; rolled
- * back otherwise. Returns the next batch's promise when committed, null when rolled back (the batches it took are
- * gone back to the reader: they must be read again).
- */
-async function storeAhead(ctx: PipelineContext, file: FileRecord, first: RecordBatch, it: AsyncIterator<RecordBatch>, scanning: Promise<ScanResult>, waitMs: number): Promise<{ next: Next } | null> {
-  const recordCtx = recordContext(ctx, file, first.sender!);
-  const tx = ctx.store.begin();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), waitMs)));
-  const scanned = scanning.then((scan) => ({ scan }));
-  let committed = false;
-  try {
-    let batch = first;
-    for (;;) {
-      checkBatch(recordCtx, batch);
-      const next: Next = it.next(); // returns this batch's buffer to the reader
-      next.catch(() => {});
-      // Through the event loop, not microtasks only: the scan's message, the timer and BullMQ's lock renewal are
-      // macrotasks, and a reader that is ahead would otherwise keep this loop from ever seeing them.
-      await new Promise((res) => setImmediate(res));
-      let w: { scan: ScanResult } | { r: IteratorResult<RecordBatch> } | 'timeout' = await Promise.race([scanned, timeout, next.then((r) => ({ r }))]);
-      if (typeof w === 'object' && 'r' in w && w.r.done) w = await Promise.race([scanned, timeout]); // the records ended: the scan or the hold's end
-      if (w === 'timeout') return null;
-      if ('scan' in w) {
-        if (w.scan.findings.length > 0 || w.scan.sender !== first.sender) return null;
-        ctx.store.files.setProgress(file.pk, batch.lastLine);
-        tx.commit();
-        committed = true;
-        return { next }; // wrapped: an async function would wait for a promise it returns
+/** passes: the file-level checks found nothing (a file read that far has its format and sender). */
+function passes(scan: ScanResult): scan is ScanResult & { format: string; sender: string } {
+  return scan.findings.length === 0 && scan.format !== null && scan.sender !== null;
+}
+
+/** storeWhenFree stores a batch, first waiting for the files that hold records of its vehicles to be decided. */
+async function storeWhenFree(store: Store, fileCtx: FileContext, batch: RecordBatch): Promise<void> {
+  const since = Date.now();
+  for (;;) {
+    let { blockedBy } = await storeRecords(store, fileCtx, batch);
+    if (blockedBy.length === 0) return;
+    while (blockedBy.length > 0) {
+      if (Date.now() - since > WAIT_FOR_PENDING_MS) {
+        throw new Error(`waited ${WAIT_FOR_PENDING_MS / 1000} s for files ${blockedBy.map(fileIdOf).join(', ')} to pass their file-level checks`);
       }
-      batch = w.r.value as RecordBatch;
+      await new Promise((r) => setTimeout(r, 50));
+      blockedBy = await store.pending(blockedBy);
     }
-  } finally {
-    clearTimeout(timer);
-    if (!committed) tx.rollback();
   }
-}
-
-function recordContext(ctx: PipelineContext, file: FileRecord, sender: string): RecordContext {
-  return {
-    store: ctx.store, filePk: file.pk, sender, senderNumber: Number(sender), receivedDate: brusselsToday(new Date(file.receivedAt)),
-    registerInUse: true, lateByDate: new Map(),
-    history: { decreaseToleranceKm: ctx.settings.decreaseToleranceKm, maxKmPerDay: ctx.settings.maxKmPerDay },
-  };
-}
-
-/**
- * commitBatch checks and stores a batch atomically with the file's progress line. Plain readings come in VIN
- * order (one vehicle's records keep their file order): the B-tree is then walked in key order instead of at
- * random, which is what makes a 1,000,000-record file fast (issue #4). Results do not change: every rule reads
- * one vehicle's history only. A batch with a correction or a plate-only reading is taken in file order instead
- * (a correction may touch another vehicle's issue; a plate's VIN is known only after the look-up).
- */
-function commitBatch(ctx: RecordContext, batch: RecordBatch): void {
-  ctx.store.tx(() => {
-    checkBatch(ctx, batch);
-    ctx.store.files.setProgress(ctx.filePk, batch.lastLine);
-  });
-}
-
-/** checkBatch checks and stores a batch's records; the caller holds the write transaction. */
-function checkBatch(ctx: RecordContext, batch: RecordBatch): void {
-  ctx.registerInUse = ctx.store.vehicles.any();
-  if (batch.others.some((r) => r.reading !== null)) {
-    const all = [...unpackBatch(batch), ...batch.others].sort((a, b) => a.line - b.line);
-    for (const rec of all) checkAndStore(ctx, rec);
-  } else {
-    for (const rec of unpackBatch(batch)) checkAndStore(ctx, rec);
-    for (const rec of batch.others) checkAndStore(ctx, rec);
-  }
-}
-
-function insertIssue(store: Store, filePk: number, line: number, f: Finding, ref: string | null, vin: string | null): number {
-  return store.issues.insert({
-    filePk, line, code: f.code, severity: issueDef(f.code).severity, field: f.field, message: f.message,
-    ref, vin, correctable: isCorrectable(f.code),
-  });
 }

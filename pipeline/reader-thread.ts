@@ -1,104 +1,111 @@
 /**
- * A reader thread: parses a file and runs the stateless checks while the job's thread writes to SQLite, so both
- * cores work on one file. The records reader keeps at most `ahead` batches in flight (bounded memory): the job
- * thread sends a credit for each batch it has committed, with the batch's buffer, which the next batches reuse (the
- * packed bytes never pile up in either heap).
+ * The reader thread: reads a file once, start to end, feeding every item to both the file-level checks
+ * (FileScan) and the Batcher (the stateless record checks), while the job thread stores the batches: both cores
+ * work on one file. Messages to the job thread: the batches; the verdict of the file-level checks as soon as the
+ * file is read; the batches still in the spool; the end.
  *
- * Modes:
- * - `scan`: the file-level checks over the whole file (a CSV scan skips what they ignore: several times faster
- *   than reading records), on a thread of its own beside a `records` reader.
- * - `records`: the batches.
- * - `once` (XML: its scan costs as much as reading the records): one reading feeds both the scan and the batches.
- *   When the credits run out before the end of the file, the reading goes on for the scan alone (the job thread
- *   cannot commit before the scan's verdict), then the records after the last batch sent are read again.
- *   Messages: batches, the scan, more batches, end.
+ * No batch is sent when the header already fails (wrong format, version or sender: nothing could be stored).
+ * At most `ahead` batches are in flight: the job thread sends a credit for each batch it has stored, with the
+ * batch's buffer, which later batches reuse (the packed bytes never pile up in either heap). Batches read while
+ * none may be sent wait in the spool (pipeline/spool.ts): reading never waits for storing.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { FileScan, scanFile, unreadable } from './scan-file';
-import { Batcher, recordBatches, type BufferSource, type RecordBatch } from './read-records';
+import { FileScan, unreadable } from './file-scan';
+import { Batcher, type BufferSource, type RecordBatch } from './batcher';
+import { Spool } from './spool';
 import { detectFormat } from '../parsers/detect-format';
 import { readBatch } from '../parsers/read-batch';
-import type { ReaderRequest, ReaderMessage, ReaderCredit, ReaderMode } from './record-source';
+import { checkHeader } from '../rules/header-checks';
+import type { ReaderCredit, ReaderMessage, ReaderRequest } from './file-reader';
 
-async function run(req: ReaderRequest & { mode: ReaderMode }): Promise<void> {
-  const port = parentPort!;
-  const send = (m: ReaderMessage) => port.postMessage(m);
-  if (req.mode === 'scan') {
-    send({ kind: 'scan', scan: await scanFile(req.path, req) });
-    return;
+/** Credits: batches the reader may still send, and the buffers the job thread gave back. */
+class Credits {
+  private credits: number;
+  private wake: (() => void) | null = null;
+  readonly spare: Uint8Array[] = [];
+
+  constructor(private readonly ahead: number) {
+    this.credits = ahead;
   }
-  let credits = req.ahead;
-  let wake: (() => void) | null = null;
-  const spare: Uint8Array[] = [];
-  port.on('message', (m: ReaderCredit) => {
-    if (m.kind === 'credit') {
-      credits++;
-      if (m.buffer && spare.length < req.ahead) spare.push(m.buffer);
-      wake?.();
-    }
-  });
-  // A returned buffer that is big enough, or a new one with room to spare (batches vary a little in size).
-  const buffers: BufferSource = (bytes) => {
-    const i = spare.findIndex((b) => b.byteLength >= bytes);
-    return i >= 0 ? spare.splice(i, 1)[0] : new Uint8Array(Math.ceil(bytes * 1.1));
+
+  give(m: ReaderCredit): void {
+    this.credits++;
+    if (m.buffer && this.spare.length < this.ahead) this.spare.push(m.buffer);
+    this.wake?.();
+  }
+
+  /** tryTake takes a credit when there is one. */
+  tryTake(): boolean {
+    if (this.credits === 0) return false;
+    this.credits--;
+    return true;
+  }
+
+  async take(): Promise<void> {
+    while (this.credits === 0) await new Promise<void>((r) => (this.wake = r));
+    this.wake = null;
+    this.credits--;
+  }
+
+  /** A returned buffer that is big enough, or a new one with room to spare (batches vary a little in size). */
+  readonly buffers: BufferSource = (bytes) => {
+    const i = this.spare.findIndex((b) => b.byteLength >= bytes);
+    return i >= 0 ? this.spare.splice(i, 1)[0] : new Uint8Array(Math.ceil(bytes * 1.1));
   };
-  const sendBatch = async (batch: RecordBatch) => {
-    while (credits === 0) await new Promise<void>((r) => (wake = r));
-    wake = null;
-    credits--;
+}
+
+async function run(req: ReaderRequest, spool: Spool): Promise<void> {
+  const port = parentPort!;
+  const credits = new Credits(req.ahead);
+  port.on('message', (m: ReaderCredit) => credits.give(m));
+  const send = (batch: RecordBatch) =>
     port.postMessage({ kind: 'batch', batch } satisfies ReaderMessage, [batch.packed.buffer as ArrayBuffer]);
+  // In file order: what waits in the spool goes first; a batch that cannot go now joins it.
+  const offer = (batch: RecordBatch | null) => {
+    while (spool.size > 0 && credits.tryTake()) send(spool.take(credits.buffers));
+    if (!batch) return;
+    if (spool.size === 0 && credits.tryTake()) {
+      send(batch);
+    } else {
+      spool.put(batch);
+      if (credits.spare.length < req.ahead) credits.spare.push(batch.packed);
+    }
   };
 
   const detected = await detectFormat(req.path);
   if (!('format' in detected)) {
-    if (req.mode === 'once') send({ kind: 'scan', scan: unreadable(detected.fatal) });
-    send({ kind: 'end' });
+    port.postMessage({ kind: 'verdict', scan: unreadable(detected.fatal) } satisfies ReaderMessage);
+    port.postMessage({ kind: 'end' } satisfies ReaderMessage);
     return;
   }
-  const opts = { ...req, format: detected.format };
-  if (req.mode === 'records') {
-    for await (const batch of recordBatches(req.path, opts, buffers)) await sendBatch(batch);
-    send({ kind: 'end' });
-    return;
-  }
-
-  // once
   const scan = new FileScan(detected.format, req);
-  const batcher = new Batcher(opts, buffers);
-  let sentUpTo: number | null = null; // set when the credits ran out: the records after this line are read again
-  let lastSent = req.resumeAfter;
+  const batcher = new Batcher({ ...req, format: detected.format }, credits.buffers);
+  let storing: boolean | null = null; // decided by the first item: a header that passes its checks
   for await (const item of readBatch(req.path, detected.format)) {
     if (!scan.add(item)) break;
-    if (sentUpTo !== null) continue;
+    storing ??= item.kind === 'header' && checkHeader(item, req.allowedSenders).length === 0;
+    if (!storing) continue;
     const batch = batcher.add(item);
-    if (!batch) continue;
-    if (credits === 0) {
-      sentUpTo = lastSent;
-      spare.push(batch.packed); // dropped: read again later
-      continue;
-    }
-    await sendBatch(batch);
-    lastSent = batch.lastLine;
+    if (batch) offer(batch);
   }
   const verdict = scan.result();
-  if (sentUpTo === null && verdict.findings.length === 0) {
-    const last = batcher.flush();
-    send({ kind: 'scan', scan: verdict });
-    await sendBatch(last);
-  } else {
-    send({ kind: 'scan', scan: verdict });
-    if (verdict.findings.length === 0) {
-      for await (const batch of recordBatches(req.path, { ...opts, resumeAfter: sentUpTo! }, buffers)) await sendBatch(batch);
+  port.postMessage({ kind: 'verdict', scan: verdict } satisfies ReaderMessage);
+  if (storing && verdict.findings.length === 0) {
+    offer(batcher.flush());
+    while (spool.size > 0) {
+      await credits.take();
+      send(spool.take(credits.buffers));
     }
   }
-  send({ kind: 'end' });
+  port.postMessage({ kind: 'end' } satisfies ReaderMessage);
 }
 
 // Closing the port lets the thread end once the messages are out.
-run(workerData).then(
-  () => parentPort!.close(),
-  (err: Error) => {
-    parentPort!.postMessage({ kind: 'error', message: err.message } satisfies ReaderMessage);
+const request = workerData as ReaderRequest;
+const spool = new Spool(request.spoolPath);
+run(request, spool)
+  .catch((err: Error) => parentPort!.postMessage({ kind: 'error', message: err.message } satisfies ReaderMessage))
+  .finally(() => {
+    spool.remove();
     parentPort!.close();
-  },
-);
+  });

@@ -55,8 +55,8 @@ export function receiptHeaderOf(file: FileRecord): ReceiptHeader {
 }
 
 /** receiptIssuesOf streams a file's issues as receipt lines. */
-export function* receiptIssuesOf(store: Store, filePk: number): IterableIterator<ReceiptIssue> {
-  for (const i of store.issues.iterateForFile(filePk)) {
+export async function* receiptIssuesOf(store: Store, filePk: number): AsyncIterable<ReceiptIssue> {
+  for await (const i of store.issues.stream(filePk)) {
     const numbered = i.severity === 'E' || i.severity === 'A';
     yield {
       errorNumber: numbered ? formatErrorNumber(i.id) : null,

@@ -37,10 +37,10 @@ export async function importRegister(store: Store, file: string, batchSize = 10_
   for await (const e of entries(file, null)) {
     batch.push(e);
     if (batch.length >= batchSize) {
-      n += store.vehicles.upsertMany(batch);
+      n += await store.vehicles.upsertMany(batch);
       batch = [];
     }
   }
-  n += store.vehicles.upsertMany(batch);
+  n += await store.vehicles.upsertMany(batch);
   return n;
 }

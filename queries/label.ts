@@ -1,6 +1,5 @@
 /** The OK label decision for a used-car ad (SPEC §9): the store's view of the vehicle, run through the rules. */
 import type { Store } from '../store';
-import { dayOf } from '../model/day-number';
 import { formatErrorNumber } from '../rules/error-number';
 import { ageOf, labelReasons, type LabelFacts, type LabelReason, type LabelReading } from '../rules/label-rules';
 
@@ -24,23 +23,22 @@ export interface LabelDecision {
 }
 
 /** labelFacts reads what the rules need about a VIN as of the ad date. */
-export function labelFacts(store: Store, vin: string, mileage: number, date: string): LabelFacts {
-  const upto = dayOf(date);
-  const v = store.vehicles.byVin(vin);
+export async function labelFacts(store: Store, vin: string, mileage: number, date: string): Promise<LabelFacts> {
+  const v = await store.vehicles.byVin(vin);
   return {
     mileage,
     date,
     register: v && { firstRegistration: v.firstRegistration, imported: v.imported, digits: v.digits },
-    readings: store.reports.labelReadings(vin, upto).map(({ seq: _seq, ...r }) => r),
-    anomalies: store.reports.openAnomalies(vin, upto).map((a) => ({
+    readings: await store.reports.labelReadings(vin, date),
+    anomalies: (await store.reports.openAnomalies(vin, date)).map((a) => ({
       code: a.code, errorNumber: formatErrorNumber(a.id), date: a.date, odometer: a.odometer, unit: a.unit,
     })),
   };
 }
 
 /** decideLabel decides whether the OK label is issued for `vin` advertised at `mileage` km on `date`. */
-export function decideLabel(store: Store, vin: string, mileage: number, date: string): LabelDecision {
-  const facts = labelFacts(store, vin, mileage, date);
+export async function decideLabel(store: Store, vin: string, mileage: number, date: string): Promise<LabelDecision> {
+  const facts = await labelFacts(store, vin, mileage, date);
   const reasons = labelReasons(facts);
   const age = ageOf(facts);
   return {

@@ -1,6 +1,5 @@
 /** The yearly Trusted Provider report (SPEC §10) from the store's per-establishment counts. */
 import type { Store } from '../store';
-import { dayOf } from '../model/day-number';
 import { discrepancyRate, earnsTrustedLabel } from '../rules/provider-label';
 
 export interface ProviderLine {
@@ -21,9 +20,9 @@ export interface ProviderReport {
 }
 
 /** providerReport counts the readings dated in `year` per establishment, sorted by establishment number. */
-export function providerReport(store: Store, year: number): ProviderReport {
+export async function providerReport(store: Store, year: number): Promise<ProviderReport> {
   const y = String(year).padStart(4, '0');
-  const providers = store.reports.providerCounts(dayOf(`${y}-01-01`), dayOf(`${y}-12-31`)).map((p) => ({
+  const providers = (await store.reports.providerCounts(`${y}-01-01`, `${y}-12-31`)).map((p) => ({
     ...p,
     rate: discrepancyRate(p.readings, p.discrepancies),
     label: earnsTrustedLabel(p.readings, p.discrepancies),

@@ -1,7 +1,7 @@
 /** A vehicle's timeline as `inflow history` shows it (SPEC §8 JSON shape). */
 import type { Store } from '../store';
 import { formatErrorNumber } from '../rules/error-number';
-import { fileIdOf } from '../store';
+import { fileIdOf } from '../model/file-id';
 
 export interface HistoryReading {
   date: string;
@@ -27,12 +27,14 @@ export interface VehicleHistory {
 }
 
 /** vehicleHistory lists every stored reading of a VIN in timeline order, superseded ones included. */
-export function vehicleHistory(store: Store, vin: string): VehicleHistory {
-  const v = store.vehicles.byVin(vin);
+export async function vehicleHistory(store: Store, vin: string): Promise<VehicleHistory> {
+  const v = await store.vehicles.byVin(vin);
+  const readings = await store.readings.timeline(vin);
+  const issues = await Promise.all(readings.map((r) => store.issues.forRecord(r.fileId, r.line)));
   return {
     vin,
     register: v && { plate: v.plate, firstRegistration: v.firstRegistration, imported: v.imported, digits: v.digits },
-    readings: store.readings.timeline(vin).map((r) => ({
+    readings: readings.map((r, k) => ({
       date: r.date,
       odometer: r.odometer,
       unit: r.unit,
@@ -45,10 +47,10 @@ export function vehicleHistory(store: Store, vin: string): VehicleHistory {
       replaced: r.replaced,
       status: r.status,
       corrects: r.corrects === null ? null : formatErrorNumber(r.corrects),
-      issues: store.issues.forRecord(r.fileId, r.line).map((i) => ({
+      issues: issues[k].map((i) => ({
         code: i.code,
         errorNumber: i.severity === 'E' || i.severity === 'A' ? formatErrorNumber(i.id) : null,
-        corrected: i.correctedBy !== null,
+        corrected: i.corrected,
       })),
     })),
   };

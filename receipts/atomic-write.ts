@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** writeAtomically streams `chunks` to a hidden temp file beside `target`, fsyncs it and renames it over `target`. */
-export async function writeAtomically(target: string, chunks: Iterable<string>): Promise<void> {
+export async function writeAtomically(target: string, chunks: AsyncIterable<string> | Iterable<string>): Promise<void> {
   const dir = path.dirname(target);
   await fs.promises.mkdir(dir, { recursive: true });
   // Dot-prefixed so the FTPS listing never shows a half-written receipt.
@@ -11,7 +11,7 @@ export async function writeAtomically(target: string, chunks: Iterable<string>):
   const fh = await fs.promises.open(tmp, 'w', 0o640);
   try {
     let buf = '';
-    for (const c of chunks) {
+    for await (const c of chunks) {
       buf += c;
       if (buf.length >= 64 * 1024) {
         await fh.write(buf);

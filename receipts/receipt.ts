@@ -28,3 +28,13 @@ export interface ReceiptIssue {
   correctable: boolean;
   message: string;
 }
+
+/** A receipt's issues, in receipt order: a list, or a stream from the store. */
+export type ReceiptIssues = AsyncIterable<ReceiptIssue> | Iterable<ReceiptIssue>;
+
+/** collectText joins a receipt's chunks (for a receipt printed whole). */
+export async function collectText(chunks: AsyncIterable<string>): Promise<string> {
+  let out = '';
+  for await (const c of chunks) out += c;
+  return out;
+}

@@ -6,17 +6,17 @@
  * number, ref or VIN is an absent attribute.
  */
 import { cleanText } from './safe-text';
-import type { ReceiptHeader, ReceiptIssue } from './receipt';
+import type { ReceiptHeader, ReceiptIssue, ReceiptIssues } from './receipt';
 import { writeAtomically } from './atomic-write';
 
 /** xmlReceiptChunks renders a receipt element by element (`\n` line endings). */
-export function* xmlReceiptChunks(h: ReceiptHeader, issues: Iterable<ReceiptIssue>): IterableIterator<string> {
+export async function* xmlReceiptChunks(h: ReceiptHeader, issues: ReceiptIssues): AsyncIterable<string> {
   yield '<?xml version="1.0" encoding="UTF-8"?>\n';
   yield `<receipt format="INFLOW-RECEIPT" version="1" fileId=${attr(h.fileId)} name=${attr(h.name)} sha256=${attr(h.sha256)}` +
     ` received=${attr(h.received)} processed=${attr(h.processed)} status="${h.status}" records="${h.records}"` +
     ` accepted="${h.accepted}" rejected="${h.rejected}" anomalies="${h.anomalies}" warnings="${h.warnings}">\n`;
   let n = 0;
-  for (const i of issues) {
+  for await (const i of issues) {
     n++;
     const optional = (name: string, v: string | null) => (v ? ` ${name}=${attr(v)}` : '');
     yield `  <issue${optional('errorNumber', i.errorNumber)} line="${i.line}"${optional('ref', i.ref)}${optional('vin', i.vin)}` +
@@ -27,7 +27,7 @@ export function* xmlReceiptChunks(h: ReceiptHeader, issues: Iterable<ReceiptIssu
 }
 
 /** writeXmlReceipt writes the XML receipt atomically to `target`. */
-export function writeXmlReceipt(target: string, h: ReceiptHeader, issues: Iterable<ReceiptIssue>): Promise<void> {
+export function writeXmlReceipt(target: string, h: ReceiptHeader, issues: ReceiptIssues): Promise<void> {
   return writeAtomically(target, xmlReceiptChunks(h, issues));
 }
 

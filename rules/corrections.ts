@@ -10,7 +10,7 @@ import { parseErrorNumber } from './error-number';
 export interface CorrectionTarget {
   severity: Severity;
   correctable: boolean;
-  correctedBy: number | null;
+  corrected: boolean;
   /** Establishment that sent the file the issue was found in. */
   sender: string | null;
 }
@@ -31,11 +31,21 @@ export function correctionFinding(number: string, target: CorrectionTarget | nul
   if (target.severity !== 'E' && target.severity !== 'A') {
     return { code: 'E32', field: 'corrects', message: `Error number ${number} cannot be corrected.` };
   }
-  if (target.correctedBy !== null) {
+  if (target.corrected) {
     return { code: 'E31', field: 'corrects', message: `Error number ${number} was already corrected: electronic correction is allowed once; use the correction form.` };
   }
   if (!target.correctable) {
     return { code: 'E32', field: 'corrects', message: `Error number ${number} was raised on a correction and cannot be corrected electronically; use the correction form.` };
   }
   return null;
+}
+
+/**
+ * correctionNumberOf: the error number a record names, also when the record was rejected (its `corrects` field as
+ * sent, when it is all digits): a record that names one is a correction whatever else is wrong with it.
+ */
+export function correctionNumberOf(corrects: string | null | undefined, sentField: string | undefined): string | null {
+  if (corrects) return corrects;
+  const v = sentField?.trim() ?? '';
+  return /^\d+$/.test(v) ? v : null;
 }

@@ -13,10 +13,14 @@ import type { Finding } from '../model/issue-catalogue';
 import { KM_PER_MILE } from '../model/reading';
 import { dateOfDay } from '../model/day-number';
 
-/** A reading as the rules see it. `day` is a day number (model/day-number.ts); `seq` orders one day's readings by reception. */
+/**
+ * A reading as the rules see it. `day` is a day number (model/day-number.ts); one day's readings are in reception
+ * order: by file (files are numbered as they arrive), then line.
+ */
 export interface TimelineReading {
   day: number;
-  seq: number;
+  fileId: number;
+  line: number;
   odometer: number;
   unit: 'km' | 'mi';
   km: number;
@@ -34,12 +38,15 @@ export interface HistoryOptions {
 /** The 5-digit meter's wrap, in the reading's unit. */
 const WRAP = 100_000;
 
-function before(a: TimelineReading, b: { day: number; seq: number }): boolean {
-  return a.day < b.day || (a.day === b.day && a.seq < b.seq);
+type Place = Pick<TimelineReading, 'day' | 'fileId' | 'line'>;
+
+function before(a: Place, b: Place): boolean {
+  if (a.day !== b.day) return a.day < b.day;
+  return a.fileId !== b.fileId ? a.fileId < b.fileId : a.line < b.line;
 }
 
-/** neighbours finds the readings just before and just after `r` in a timeline sorted by (date, seq). */
-export function neighbours<T extends TimelineReading>(timeline: readonly T[], r: { day: number; seq: number }): { prev: T | null; next: T | null } {
+/** neighbours finds the readings just before and just after `r` in a timeline in (date, reception) order. */
+export function neighbours<T extends TimelineReading>(timeline: readonly T[], r: Place): { prev: T | null; next: T | null } {
   let lo = 0;
   let hi = timeline.length;
   while (lo < hi) {

@@ -7,7 +7,7 @@ import { quoteValue } from '../model/text';
 import type { Finding } from '../model/issue-catalogue';
 import type { RecordFields } from '../model/file-items';
 import { isCalendarDate } from './brussels-date';
-import { KM_PER_MILE, WORK_TYPES, type Reading, type WorkType } from '../model/reading';
+import { WORK_TYPES, kmOf, type Reading, type WorkType } from '../model/reading';
 
 /** Readings dated before this are refused whatever the register says. */
 export const EARLIEST_READING_DATE = '1990-01-01';
@@ -107,7 +107,7 @@ export function checkRecord(
       date,
       odometer,
       unit: mi ? 'mi' : 'km',
-      km: mi ? Math.round(odometer * KM_PER_MILE) : odometer,
+      km: kmOf(odometer, mi ? 'mi' : 'km'),
       work: work as WorkType,
       replaced: replaced === 'Y',
       digits: fields.digits === '5' ? 5 : null,

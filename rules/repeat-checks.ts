@@ -12,7 +12,7 @@ export interface SameValueReading {
   unit: string;
   fileId: number;
   line: number;
-  sender: number;
+  sender: string;
 }
 
 /** repeatFinding returns E21, W51 or null for a new reading of `sender` at (filePk, line) among the vehicle's readings. */
@@ -21,7 +21,7 @@ export function repeatFinding(
   stored: readonly SameValueReading[],
   filePk: number,
   line: number,
-  sender: number,
+  sender: string,
 ): Finding | null {
   const same = stored.filter((s) => s.day === r.day && s.odometer === r.odometer && s.unit === r.unit);
   const earlier = same.find((s) => s.fileId === filePk && s.line < line);

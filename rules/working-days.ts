@@ -5,6 +5,8 @@
  */
 
 const MS_PER_DAY = 86_400_000;
+import type { Finding } from '../model/issue-catalogue';
+
 /** Days in 400 Gregorian years: used to move years 1..99 out of Date.UTC's "19xx" range and back. */
 const DAYS_PER_400_YEARS = 146_097;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -177,4 +179,17 @@ function countBetween(w: Ymd, from: number, r: Ymd, to: number): number {
     }
   }
   return count;
+}
+
+/** The working days a reading may take to reach the registry before it is reported late (W50). */
+export const LATE_AFTER_WORKING_DAYS = 5;
+
+/** lateFinding returns W50 when a reading of `workDate` received on `receivedDate` is late, else null. */
+export function lateFinding(workDate: string, receivedDate: string): Finding | null {
+  if (!isLate(workDate, receivedDate, LATE_AFTER_WORKING_DAYS)) return null;
+  return {
+    code: 'W50',
+    field: 'date',
+    message: `Reported late: received on ${receivedDate}, more than ${LATE_AFTER_WORKING_DAYS} working days after ${workDate}.`,
+  };
 }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveSettings } from '../config/defaults';
 import { dataLayout } from '../config/layout';
-import { Store } from '../store';
+import { openStore } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { processFile } from '../pipeline/process-file';
 import { daysAgo, writeBatch } from './bench-data';
@@ -22,9 +22,9 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-prof-'));
   const settings = resolveSettings({ dataDir: dir });
   const layout = dataLayout(dir);
-  const store = Store.open(layout.db);
+  const store = openStore({ sqlite: layout.db });
   const ctx = { store, layout, settings, audit: new AuditLog(layout.auditLog) };
-  const account = store.accounts.add({ establishment: '2123456692', name: 'Prof', role: 'garage', passwordHash: 'x' });
+  const account = await store.accounts.add({ establishment: '2123456692', name: 'Prof', role: 'garage', passwordHash: 'x' });
   const vehicles = records / 2;
   const sets = [
     { name: 'preload', from: 0, to: vehicles, dates: [daysAgo(4), daysAgo(3)], firstStep: 0 },
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     const file = path.join(dir, d.name + (d.xml ? '.xml' : '.csv'));
     const written = await writeBatch(d, d.xml ? 'xml' : 'csv', '2123456692', file);
     const sha = "0".repeat(64) + d.name;
-    const row = store.files.insertReceived({ accountId: account.id, name: d.name, storedPath: file, size: fs.statSync(file).size, sha256: sha, receivedAt: new Date().toISOString() });
+    const row = await store.files.receive({ accountId: account.id, name: d.name, storedPath: file, size: fs.statSync(file).size, sha256: sha, receivedAt: new Date().toISOString() });
     const t0 = process.hrtime.bigint();
     const done = await processFile(ctx, row.pk);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     const ms = audit.filter((e) => e.event === 'receipt' && e.name === d.name).pop()?.ms;
     process.stdout.write(`${d.name}: ${done.result} ${done.records} records in ${s.toFixed(2)} s = ${Math.round(written.records / s)} records/s, rss ${rss} MB, ms ${JSON.stringify(ms)}\n`);
   }
-  store.close();
+  await store.close();
   if (!args.includes('--keep')) fs.rmSync(dir, { recursive: true, force: true });
   else process.stdout.write(`kept ${dir}\n`);
 }

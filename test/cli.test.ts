@@ -121,21 +121,21 @@ describe('inflow vehicles import and inflow history', () => {
   });
   afterAll(async () => svc?.teardown());
 
-  it('imports a register extract, all or nothing', () => {
+  it('imports a register extract, all or nothing', async () => {
     const env = { INFLOW_DATA_DIR: svc.dir };
     const good = path.join(svc.dir, 'reg.csv');
     fs.writeFileSync(good, `vin;plate;first_registration;imported;digits\n${vin(1)};1-ABC-001;2020-01-15;N;\n${vin(2)};;2019-05-01;Y;5\n`);
     const r = inflow(['vehicles', 'import', good], { env });
     expect(r.err).toBe('');
     expect(r.out).toContain('imported 2 vehicles');
-    expect(svc.store.vehicles.byPlate('1ABC001')).toMatchObject({ vin: vin(1), firstRegistration: '2020-01-15', imported: false });
+    expect((await svc.store.vehicles.byPlate('1ABC001'))).toMatchObject({ vin: vin(1), firstRegistration: '2020-01-15', imported: false });
 
     const bad = path.join(svc.dir, 'bad.csv');
     fs.writeFileSync(bad, `vin;plate;first_registration;imported;digits\n${vin(3)};;2020-01-15;N;\n NOT-A-VIN;;2020-13-01;N;\n`);
     const b = inflow(['vehicles', 'import', bad], { env });
     expect(b.code).toBe(1);
     expect(b.err).toContain('line 3');
-    expect(svc.store.vehicles.byVin(vin(3))).toBeNull();
+    expect((await svc.store.vehicles.byVin(vin(3)))).toBeNull();
   });
 
   it('prints a timeline with flags, as a table and as JSON', async () => {

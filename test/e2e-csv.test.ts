@@ -33,9 +33,9 @@ afterAll(async () => {
 
 const put = (text: string | Buffer, name: string) => client.uploadFrom(Readable.from([Buffer.from(text)]), name);
 
-const readingsOf = (fileId: string) => {
+const readingsOf = async (fileId: string) => {
   const pk = Number(fileId.slice(1));
-  return svc.store.readings.forFile(pk);
+  return (await svc.store.readings.forFile(pk));
 };
 
 describe('when a file mixes valid and invalid records', () => {
@@ -87,7 +87,7 @@ describe('when a file mixes valid and invalid records', () => {
     expect(new Set(r.issues.map((i) => i.errorNumber)).size).toBe(r.issues.length);
     expect(r.issues.find((i) => i.line === 3)!.ref).toBe('WO-2');
 
-    const stored = readingsOf(r.fileId);
+    const stored = await readingsOf(r.fileId);
     expect(stored.map((s) => [s.line, s.vin, s.odometer])).toEqual([
       [2, vin(1), 12000],
       [13, vin(12), 777],
@@ -103,8 +103,8 @@ describe('when a valid file is uploaded', () => {
     expect(r.status).toBe('ACCEPTED');
     expect(r.issues).toEqual([]);
     expect([r.records, r.accepted, r.rejected]).toEqual([2, 2, 0]);
-    expect(readingsOf(r.fileId)).toHaveLength(2);
-    const row = svc.store.files.get(Number(r.fileId.slice(1)))!;
+    expect(await readingsOf(r.fileId)).toHaveLength(2);
+    const row = (await svc.store.files.get(Number(r.fileId.slice(1))))!;
     expect(r.sha256).toBe(row.sha256);
     expect(row.status).toBe('done');
   });
@@ -122,29 +122,29 @@ describe('when the same content is uploaded twice', () => {
     expect(second.issues).toHaveLength(1);
     expect(second.issues[0]).toMatchObject({ code: 'F07', severity: 'F', correctable: 'N', errorNumber: '' });
     expect(second.issues[0].message).toContain(first.fileId);
-    expect(svc.store.readings.timeline(vin(201))).toHaveLength(1);
-    expect(readingsOf(second.fileId)).toHaveLength(0);
+    expect((await svc.store.readings.timeline(vin(201)))).toHaveLength(1);
+    expect(await readingsOf(second.fileId)).toHaveLength(0);
   });
 });
 
 describe('when a file is uploaded under a temporary name', () => {
   it('holds x.csv.part and processes it only once renamed to x.csv', async () => {
-    const before = svc.store.files.list().length;
+    const before = (await svc.store.files.list()).length;
     await put(csvBatch(GARAGE, [{ vin: vin(301), odometer: 7 }], { trailer: true }), 'night.csv.part');
     await new Promise((r) => setTimeout(r, 1500));
-    expect(svc.store.files.list().length).toBe(before);
+    expect((await svc.store.files.list()).length).toBe(before);
     expect((await client.list('/')).map((f) => f.name)).toContain('night.csv.part');
     await client.rename('night.csv.part', 'night.csv');
     const r = parseReceipt(await waitForReceipt(client, 'night.csv.receipt.csv'));
     expect(r.status).toBe('ACCEPTED');
-    expect(svc.store.files.list().length).toBe(before + 1);
+    expect((await svc.store.files.list()).length).toBe(before + 1);
     expect((await client.list('/')).map((f) => f.name)).not.toContain('night.csv.part');
   });
 });
 
 describe('when an upload is cut off mid-transfer', () => {
   it('never records nor processes the truncated file', async () => {
-    const before = svc.store.files.list().length;
+    const before = (await svc.store.files.list()).length;
     const c = await svc.connect(GARAGE, PW);
     const big = csvBatch(GARAGE, Array.from({ length: 20000 }, (_, i) => ({ vin: vin(400000 + i), odometer: i })), { trailer: true });
     let sent = 0;
@@ -161,8 +161,8 @@ describe('when an upload is cut off mid-transfer', () => {
     await expect(c.uploadFrom(source, 'cut.csv')).rejects.toBeDefined();
     c.close();
     await new Promise((r) => setTimeout(r, 1500));
-    expect(svc.store.files.list().length).toBe(before);
-    expect(svc.store.files.list().map((f) => f.name)).not.toContain('cut.csv');
+    expect((await svc.store.files.list()).length).toBe(before);
+    expect((await svc.store.files.list()).map((f) => f.name)).not.toContain('cut.csv');
     const incoming = path.join(svc.layout.dropDir(GARAGE), '.incoming');
     expect(fs.readdirSync(incoming)).toEqual([]);
   });
@@ -178,7 +178,7 @@ describe('when a file fails a file-level check', () => {
     ['utf8.csv', Buffer.concat([Buffer.from(csvBatch(GARAGE, [{ vin: vin(506) }]).replace('TestDMS', 'Test\u00e9')), Buffer.from('R;W\xff;' + vin(507) + ';;' + daysAgo(2) + ';1;km;MAINT;N;;\n', 'latin1')]), 'F05'],
   ];
   it.each(cases.map(([n, c, k]) => [n, k, c] as const))('%s gets a REJECTED receipt with %s and stores nothing', async (name, code, content) => {
-    const count = svc.store.readings.count();
+    const count = (await svc.store.readings.count());
     await put(content, name);
     const r = parseReceipt(await waitForReceipt(client, `${name}.receipt.csv`));
     expect(r.status).toBe('REJECTED');
@@ -189,8 +189,8 @@ describe('when a file fails a file-level check', () => {
       expect(i.correctable).toBe('N');
     }
     expect(r.accepted).toBe(0);
-    expect(readingsOf(r.fileId)).toHaveLength(0);
-    expect(svc.store.readings.count()).toBe(count);
+    expect(await readingsOf(r.fileId)).toHaveLength(0);
+    expect((await svc.store.readings.count())).toBe(count);
   });
 });
 
@@ -220,8 +220,8 @@ describe('when the fixtures are uploaded as they are', () => {
       [16, 'E21', 'record'],
     ]);
     expect([r.records, r.accepted, r.rejected]).toEqual([16, 4, 12]);
-    expect(readingsOf(r.fileId).map((x) => x.line)).toEqual([2, 3, 15, 17]);
-    const miles = readingsOf(r.fileId).find((x) => x.line === 3)!;
+    expect((await readingsOf(r.fileId)).map((x) => x.line)).toEqual([2, 3, 15, 17]);
+    const miles = (await readingsOf(r.fileId)).find((x) => x.line === 3)!;
     expect([miles.unit, miles.odometer, miles.km]).toEqual(['mi', 54321, Math.round(54321 * 1.609344)]);
   });
 
@@ -239,7 +239,7 @@ describe('when the fixtures are uploaded as they are', () => {
     const r = parseReceipt(await waitForReceipt(client, `fx-${name}.receipt.csv`));
     expect(r.status).toBe('REJECTED');
     expect(r.issues.map((i) => i.code)).toEqual([code]);
-    expect(readingsOf(r.fileId)).toHaveLength(0);
+    expect(await readingsOf(r.fileId)).toHaveLength(0);
   });
 
   it.each(['valid-3-readings.csv', 'valid-no-trailer.csv', 'bom-crlf.csv'])('%s is ACCEPTED', async (name) => {
@@ -249,7 +249,7 @@ describe('when the fixtures are uploaded as they are', () => {
     expect(r.status).toBe('ACCEPTED');
     expect(r.accepted).toBe(r.records);
     expect(r.issues.filter((i) => i.severity !== 'W')).toEqual([]);
-    const stored = readingsOf(r.fileId).length;
+    const stored = (await readingsOf(r.fileId)).length;
     expect(stored + r.issues.filter((i) => i.code === 'W51').length).toBe(r.records);
   });
 });

@@ -144,19 +144,19 @@ describe.each(scenarios)('scenario: %s', (_name, steps) => {
 });
 
 describe('what the scenarios stored', () => {
-  it('stores a re-sent reading once', () => {
-    expect(svc.store.readings.timeline(V(7))).toHaveLength(1);
+  it('stores a re-sent reading once', async () => {
+    expect((await svc.store.readings.timeline(V(7)))).toHaveLength(1);
   });
-  it('stores both same-day readings of the contractor and the subcontractor', () => {
-    expect(svc.store.readings.timeline(V(12)).map((r) => r.sender).sort()).toEqual([S1, S2]);
+  it('stores both same-day readings of the contractor and the subcontractor', async () => {
+    expect((await svc.store.readings.timeline(V(12))).map((r) => r.sender).sort()).toEqual([S1, S2]);
   });
-  it('finds the VIN of a plate-only record in the register', () => {
-    const h = vehicleHistory(svc.store, V(9003));
+  it('finds the VIN of a plate-only record in the register', async () => {
+    const h = await vehicleHistory(svc.store, V(9003));
     expect(h.readings.map((r) => [r.odometer, r.status])).toEqual([[60000, 'ok']]);
     expect(h.register).toMatchObject({ plate: '2XYZ900', imported: true });
   });
-  it('stores flagged readings as flagged, with their error numbers', () => {
-    const h = vehicleHistory(svc.store, V(1));
+  it('stores flagged readings as flagged, with their error numbers', async () => {
+    const h = await vehicleHistory(svc.store, V(1));
     expect(h.readings.map((r) => r.status)).toEqual(['ok', 'flagged']);
     expect(h.readings[1].issues.filter((i) => i.code !== 'W50')).toEqual([{ code: 'A40', errorNumber: expect.stringMatching(/^\d{12}$/), corrected: false }]);
   });
@@ -171,12 +171,12 @@ describe('corrections', () => {
     const fix = await send(S1, [{ ref: 'C-1', vin: V(20), date: daysAgo(3), odometer: 20000, work: 'MAINT', corrects: n }]);
     expect(fix.status).toBe('ACCEPTED');
     expect(fix.issues).toEqual([]);
-    const h = vehicleHistory(svc.store, V(20));
+    const h = await vehicleHistory(svc.store, V(20));
     expect(h.readings.map((r) => [r.odometer, r.status, r.corrects])).toEqual([[20000, 'corrected', n]]);
 
     const again = await send(S1, [{ vin: V(20), date: daysAgo(3), odometer: 20001, corrects: n }]);
     expect(again.issues.map((i) => [i.code, i.field, i.correctable])).toEqual([['E31', 'corrects', 'N']]);
-    expect(svc.store.readings.timeline(V(20))).toHaveLength(1);
+    expect((await svc.store.readings.timeline(V(20)))).toHaveLength(1);
   });
 
   it('an A40 typo corrected: the flagged reading is superseded and no anomaly stays open', async () => {
@@ -186,7 +186,7 @@ describe('corrections', () => {
     expect(typo.status).toBe('PARTIAL');
     const fix = await send(S1, [{ vin: V(21), date: daysAgo(2), odometer: 51000, corrects: typo.issues[0].errorNumber }]);
     expect(fix.issues).toEqual([]);
-    const h = vehicleHistory(svc.store, V(21));
+    const h = await vehicleHistory(svc.store, V(21));
     expect(h.readings.map((r) => [r.odometer, r.status])).toEqual([[50000, 'ok'], [5100, 'superseded'], [51000, 'corrected']]);
     const open = h.readings.filter((r) => r.status !== 'superseded' && r.issues.some((i) => i.code.startsWith('A') && !i.corrected));
     expect(open).toEqual([]);

@@ -68,8 +68,8 @@ function receiptIsXml(content: string | Buffer, name: string): boolean {
   return head.startsWith('<') || (name.endsWith('.xml') && !head.startsWith('H'));
 }
 
-const storedOf = (s: Sender, fileId: string) =>
-  s.svc.store.readings.forFile(Number(fileId.slice(1))).map((x) => ({
+const storedOf = async (s: Sender, fileId: string) =>
+  (await s.svc.store.readings.forFile(Number(fileId.slice(1)))).map((x) => ({
     line: x.line, vin: x.vin, date: x.date, odometer: x.odometer, unit: x.unit, km: x.km, work: x.work, replaced: x.replaced,
     digits: x.digits, sender: x.sender, ref: x.ref, plate: x.plate, status: x.status,
   }));
@@ -103,8 +103,8 @@ describe('when every CSV fixture and its XML twin are uploaded (parity)', () => 
     });
     expect(b.r.issues.map((i) => same(i))).toEqual(a.r.issues.map((i) => same(i, true)));
     expect(b.r.trailerCount).toBe(b.r.issues.length);
-    expect(storedOf(xml, b.r.fileId)).toEqual(storedOf(csv, a.r.fileId).map((x) => ({ ...x, line: x.line - 1 })));
-    expect(xml.svc.store.readings.count()).toBe(csv.svc.store.readings.count());
+    expect(await storedOf(xml, b.r.fileId)).toEqual((await storedOf(csv, a.r.fileId)).map((x) => ({ ...x, line: x.line - 1 })));
+    expect((await xml.svc.store.readings.count())).toBe((await csv.svc.store.readings.count()));
   });
 });
 
@@ -132,8 +132,8 @@ describe('when an XML file is sent', () => {
     expect(r).toMatchObject({ status: 'ACCEPTED', name: 'spec.xml', records: 1, accepted: 1, rejected: 0, issues: [], trailerCount: 0 });
     expect(receipt.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<receipt format="INFLOW-RECEIPT" version="1" ')).toBe(true);
     expectValidReceipt(receipt);
-    expect(storedOf(s, r.fileId)).toEqual([expect.objectContaining({ line: 1, vin: vin(1), odometer: 123456, plate: '1ABC123', ref: 'WO-1001' })]);
-    expect(s.svc.store.files.get(Number(r.fileId.slice(1)))!.format).toBe('xml');
+    expect(await storedOf(s, r.fileId)).toEqual([expect.objectContaining({ line: 1, vin: vin(1), odometer: 123456, plate: '1ABC123', ref: 'WO-1001' })]);
+    expect((await s.svc.store.files.get(Number(r.fileId.slice(1))))!.format).toBe('xml');
   });
 
   it('with valid and invalid readings, each issue names its reading index with an error number', async () => {
@@ -153,7 +153,7 @@ describe('when an XML file is sent', () => {
       [2, 'E12', 'vin', 'WO-2'], [3, 'E10', 'record', 'WO-3'], [4, 'E19', 'work', 'WO-4'], [5, 'E10', 'record', ''], [6, 'E15', 'unit', 'WO-5'],
     ]);
     for (const i of r.issues) expect(i.errorNumber).toMatch(/^\d{10,}$/);
-    expect(storedOf(s, r.fileId).map((x) => x.line)).toEqual([1]);
+    expect((await storedOf(s, r.fileId)).map((x) => x.line)).toEqual([1]);
   });
 
   it('twice, the second is a DUPLICATE with an XML receipt', async () => {
@@ -176,7 +176,7 @@ describe('when an XML file is sent', () => {
   it('naming another establishment as its sender, it is refused with F03 and nothing is stored', async () => {
     const wrong = await send(s, xmlBatch(OTHER, [{ vin: vin(41) }]), 'not-mine.xml');
     expect(wrong.r.issues.map((i) => i.code)).toEqual(['F03']);
-    expect(storedOf(s, wrong.r.fileId)).toEqual([]);
+    expect(await storedOf(s, wrong.r.fileId)).toEqual([]);
   });
 
   // In XML readings may share a line: the pipeline keys XML records by reading index (SPEC §4), not by line.
@@ -188,7 +188,7 @@ describe('when an XML file is sent', () => {
     const { r } = await send(s, one, 'one-line.xml');
     expect([r.status, r.records, r.accepted, r.rejected]).toEqual(['PARTIAL', 4, 2, 2]);
     expect(r.issues.map((i) => i.code)).toEqual(['E12', 'E12']);
-    expect(storedOf(s, r.fileId).map((x) => x.odometer)).toEqual([100, 200]);
+    expect((await storedOf(s, r.fileId)).map((x) => x.odometer)).toEqual([100, 200]);
   });
 
   describe('that must be refused as a whole', () => {
@@ -201,7 +201,7 @@ describe('when an XML file is sent', () => {
       ['f04-trailer-count-mismatch.xml', 'F04', /trailer counts 4/],
       ['f03-wrong-sender.xml', 'F03', /2200000085/],
     ])('%s gets a REJECTED receipt with %s, fast, in little memory, storing nothing', async (name, code, message) => {
-      const count = s.svc.store.readings.count();
+      const count = (await s.svc.store.readings.count());
       const rss = process.memoryUsage().rss;
       const t0 = Date.now();
       const { r, text } = await send(s, fs.readFileSync(path.join(FIXTURES, name)), name);
@@ -213,8 +213,8 @@ describe('when an XML file is sent', () => {
       expect(r.issues[0]).toMatchObject({ code, severity: 'F', errorNumber: '', correctable: 'N' });
       expect(r.issues[0].message).toMatch(message);
       expect(text).not.toMatch(/root:x:0|lollollol/); // nothing expanded, nothing fetched
-      expect(s.svc.store.readings.forFile(Number(r.fileId.slice(1)))).toEqual([]);
-      expect(s.svc.store.readings.count()).toBe(count);
+      expect((await s.svc.store.readings.forFile(Number(r.fileId.slice(1))))).toEqual([]);
+      expect((await s.svc.store.readings.count())).toBe(count);
     });
   });
 

@@ -52,7 +52,7 @@ async function expectAllProcessed(client: string) {
   const names = Array.from({ length: ROUNDS }, (_, i) => `${client}-${i}.csv`);
   const deadline = Date.now() + 60000;
   for (;;) {
-    const files = svc.store.files.list({ account: USER }).filter((f) => names.includes(f.name));
+    const files = (await svc.store.files.list({ account: USER })).filter((f) => names.includes(f.name));
     if (files.length === ROUNDS && files.every((f) => f.status === 'done')) {
       expect(files.map((f) => f.result)).toEqual(Array(ROUNDS).fill('ACCEPTED'));
       return;

@@ -71,7 +71,7 @@ describe('when an account looks around', () => {
     expect(await codeOf(download(a, '/../inflow.db'))).toBe(551);
     expect(await codeOf(download(a, '/../../../../etc/passwd'))).toBe(551);
     expect(await codeOf(a.uploadFrom(Readable.from([Buffer.from('x')]), '/../escape.csv'))).toBe('ok'); // lands in its own root
-    expect(svc.store.files.list({ account: A }).map((f) => f.name)).toContain('escape.csv');
+    expect((await svc.store.files.list({ account: A })).map((f) => f.name)).toContain('escape.csv');
   });
 
   it('goes on transferring after a refused download (regression: ftp-srv connector race, patch f)', async () => {

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { addMonths, monthsBetween } from '../rules/calendar-months';
 import { labelReasons, requiredReadings, type LabelFacts, type LabelReading } from '../rules/label-rules';
-import { dayOf } from '../model/day-number';
 import { formatErrorNumber } from '../rules/error-number';
-import { Store, seqOf, type NewReading } from '../store';
+import { openStore, type BatchWriter, type NewReading } from '../store';
+import type { Reading } from '../model/reading';
 import { decideLabel } from '../queries/label';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { csvBatch, daysAgo, vin } from './helpers/batch';
@@ -215,28 +215,46 @@ describe('the 24-month gap between first registration, readings and the ad date'
 
 describe('the label through the store', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-label-'));
-  const store = Store.open(path.join(dir, 'inflow.db'));
-  afterAll(() => {
-    store.close();
+  const store = openStore({ sqlite: path.join(dir, 'inflow.db') });
+  const SENDER = '0212345668';
+  afterAll(async () => {
+    await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
   const V = vin(7001);
-  const put = (file: number, line: number, date: string, odometer: number, status: NewReading['status'] = 'ok', corrects: number | null = null) =>
-    store.readings.insert({
-      vin: V, day: dayOf(date), seq: seqOf(file, line), odometer, unit: 'km', work: 'MAINT', replaced: false, digits: null, status,
-      sender: '0212345672', ref: null, plate: null, corrects,
+  let accountId = 0;
+  /** aFile records a received file (its content is never read here). */
+  const aFile = async (): Promise<number> => {
+    accountId ||= (await store.accounts.add({ establishment: SENDER, name: 'Label test', role: 'garage', passwordHash: 'x' })).id;
+    const f = await store.files.receive({ accountId, name: 'f.csv', storedPath: path.join(dir, 'none'), size: 1, sha256: String(Math.random()), receivedAt: new Date().toISOString() });
+    return f.pk;
+  };
+  const reading = (vehicle: string, date: string, odometer: number): Reading => ({
+    ref: null, vin: vehicle, plate: null, date, odometer, unit: 'km', km: odometer, work: 'MAINT', replaced: false, digits: null, corrects: null,
+  });
+  /** put stores one reading as line 2 of a new file, with `more` written in the same batch; the file then passes. */
+  const put = async (vehicle: string, date: string, odometer: number, status: NewReading['status'] = 'ok', corrects: number | null = null, more?: (w: BatchWriter) => void) => {
+    const filePk = await aFile();
+    await store.storeBatch({ filePk, sender: SENDER, lastLine: 2, lookups: () => ({ vins: [vehicle], plates: [], issueIds: [] }) }, (_view, write) => {
+      write.addReading({ line: 2, reading: reading(vehicle, date, odometer), vin: vehicle, plate: null, status, corrects });
+      more?.(write);
     });
+    await store.files.accept(filePk, { format: 'csv', sender: SENDER, records: 1, processedAt: new Date().toISOString() });
+    return filePk;
+  };
+  const issue = (vehicle: string, code: 'A40' | 'A42' | 'W50') => (w: BatchWriter) =>
+    w.addIssue({ line: 2, code, severity: code === 'W50' ? 'W' : 'A', field: 'odometer', message: code, ref: null, vin: vehicle, correctable: code !== 'W50' });
 
-  it('reads non-superseded readings up to the ad date; a corrected anomaly no longer blocks', () => {
-    store.vehicles.upsertMany([{ vin: V, plate: null, firstRegistration: '2021-02-01', imported: false, digits: null }]);
-    put(1, 2, '2022-01-10', 20_000);
-    put(2, 2, '2023-01-10', 40_000);
-    put(3, 2, '2024-01-10', 4_100, 'flagged'); // a typo: 41,000 → roll-back
-    const a40 = store.issues.insert({ filePk: 3, line: 2, code: 'A40', severity: 'A', field: 'odometer', message: 'roll-back', ref: null, vin: V, correctable: true });
-    put(4, 2, '2025-01-10', 60_000);
-    put(5, 2, '2026-09-01', 70_000); // after the ad date: not considered
+  it('reads non-superseded readings up to the ad date; a corrected anomaly no longer blocks', async () => {
+    await store.vehicles.upsertMany([{ vin: V, plate: null, firstRegistration: '2021-02-01', imported: false, digits: null }]);
+    await put(V, '2022-01-10', 20_000);
+    await put(V, '2023-01-10', 40_000);
+    const typo = await put(V, '2024-01-10', 4_100, 'flagged', null, issue(V, 'A40')); // a typo: 41,000 → roll-back
+    const a40 = (await store.issues.forRecord(typo, 2))[0].id;
+    await put(V, '2025-01-10', 60_000);
+    await put(V, '2026-09-01', 70_000); // after the ad date: not considered
 
-    const before = decideLabel(store, V, 65_000, '2026-06-15');
+    const before = await decideLabel(store, V, 65_000, '2026-06-15');
     expect(before.reasons).toEqual([
       { rule: 1, code: 'L1_ANOMALY', message: `The history contains an uncorrected anomaly: A40 (error number ${formatErrorNumber(a40)}) on the reading of 2024-01-10 (4100 km).` },
     ]);
@@ -244,28 +262,38 @@ describe('the label through the store', () => {
     expect(before.lastReading).toMatchObject({ date: '2025-01-10', km: 60_000 });
 
     // The correction: the flagged reading is superseded, the corrected one stored, the issue marked corrected.
-    store.tx(() => {
-      store.readings.supersede(V, 3, 2);
-      put(6, 2, '2024-01-10', 41_000, 'corrected', a40);
-      store.issues.markCorrected(a40, seqOf(6, 2));
+    await put(V, '2024-01-10', 41_000, 'corrected', a40, (w) => {
+      w.supersede(V, typo, 2);
+      w.markCorrected(a40, 2);
     });
-    const after = decideLabel(store, V, 65_000, '2026-06-15');
+    const after = await decideLabel(store, V, 65_000, '2026-06-15');
     expect(after).toMatchObject({ issued: true, reasons: [], readings: 4, firstRegistration: '2021-02-01', ageMonths: 64, ageFrom: 'first registration' });
-    expect(decideLabel(store, V, 59_000, '2026-06-15').reasons.map((r) => r.code)).toEqual(['L2_MILEAGE_BELOW_LAST']);
+    expect((await decideLabel(store, V, 59_000, '2026-06-15')).reasons.map((r) => r.code)).toEqual(['L2_MILEAGE_BELOW_LAST']);
     // As of a later ad date, the 2026-09-01 reading is the most recent one.
-    expect(decideLabel(store, V, 65_000, '2026-10-01').reasons.map((r) => r.code)).toEqual(['L2_MILEAGE_BELOW_LAST']);
+    expect((await decideLabel(store, V, 65_000, '2026-10-01')).reasons.map((r) => r.code)).toEqual(['L2_MILEAGE_BELOW_LAST']);
   });
 
-  it('still blocks on an anomaly whose issue was not corrected', () => {
+  it('still blocks on an anomaly whose issue was not corrected', async () => {
     const W = vin(7002);
-    store.vehicles.upsertMany([{ vin: W, plate: null, firstRegistration: '2025-01-01', imported: false, digits: null }]);
-    store.readings.insert({
-      vin: W, day: dayOf('2025-06-01'), seq: seqOf(10, 3), odometer: 90_000, unit: 'km', work: 'MAINT', replaced: false, digits: null,
-      status: 'flagged', sender: '0212345672', ref: null, plate: null, corrects: null,
+    await store.vehicles.upsertMany([{ vin: W, plate: null, firstRegistration: '2025-01-01', imported: false, digits: null }]);
+    await put(W, '2025-06-01', 90_000, 'flagged', null, (w) => {
+      issue(W, 'A42')(w);
+      issue(W, 'W50')(w);
     });
-    store.issues.insert({ filePk: 10, line: 3, code: 'A42', severity: 'A', field: 'odometer', message: 'x', ref: null, vin: W, correctable: true });
-    store.issues.insert({ filePk: 10, line: 3, code: 'W50', severity: 'W', field: 'date', message: 'late', ref: null, vin: W, correctable: false });
-    expect(decideLabel(store, W, 95_000, '2025-08-01').reasons.map((r) => r.code)).toEqual(['L1_ANOMALY']);
+    expect((await decideLabel(store, W, 95_000, '2025-08-01')).reasons.map((r) => r.code)).toEqual(['L1_ANOMALY']);
+  });
+
+  it('does not see the readings of a file that has not passed its file-level checks', async () => {
+    const X = vin(7003);
+    await put(X, '2025-06-01', 10_000);
+    const pending = await aFile();
+    await store.storeBatch({ filePk: pending, sender: SENDER, lastLine: 2, lookups: () => ({ vins: [X], plates: [], issueIds: [] }) }, (_v, w) =>
+      w.addReading({ line: 2, reading: reading(X, '2025-07-01', 5_000), vin: X, plate: null, status: 'ok', corrects: null }),
+    );
+    expect((await decideLabel(store, X, 12_000, '2025-08-01')).readings).toBe(1);
+    await store.files.reject(pending, { findings: [{ code: 'F04', field: 'trailer', line: 3, message: 'count' }], records: 1, format: 'csv', sender: SENDER, duplicateOf: null, processedAt: new Date().toISOString() });
+    expect(await store.readings.forFile(pending)).toEqual([]);
+    expect((await decideLabel(store, X, 12_000, '2025-08-01')).readings).toBe(1);
   });
 });
 
@@ -277,7 +305,7 @@ describe('inflow label against the real service', () => {
   beforeAll(async () => {
     svc = await startTestService();
     await svc.addAccount(GARAGE, PW);
-    svc.store.vehicles.upsertMany([{ vin: V, plate: null, firstRegistration: daysAgo(400), imported: false, digits: null }]);
+    await svc.store.vehicles.upsertMany([{ vin: V, plate: null, firstRegistration: daysAgo(400), imported: false, digits: null }]);
   });
   afterAll(() => svc.teardown());
 

@@ -42,12 +42,12 @@ async function outcome(svc: TestService, name: string): Promise<Outcome> {
   const c = await svc.connect(GARAGE, PW);
   const receipt = parseReceipt(await waitForReceipt(c, `${name}.receipt.csv`, 120_000));
   c.close();
-  const file = svc.store.files.list().find((f) => f.name === name)!;
+  const file = (await svc.store.files.list()).find((f) => f.name === name)!;
   return {
     receipt: { ...receipt, received: '', processed: '' },
-    readings: svc.store.readings.forFile(file.pk),
-    issues: svc.store.issues.forFile(file.pk),
-    totalReadings: svc.store.readings.count(),
+    readings: (await svc.store.readings.forFile(file.pk)),
+    issues: (await svc.store.issues.forFile(file.pk)),
+    totalReadings: (await svc.store.readings.count()),
   };
 }
 
@@ -95,17 +95,17 @@ it('SIGKILL of the worker in the middle of the file, then a new worker: the same
   const svc = await service(0);
   const first = await worker(svc);
   await upload(svc, text, 'big.csv');
-  const file = svc.store.files.list()[0];
+  const file = (await svc.store.files.list())[0];
   // Kill it once a few batches are committed and many are left.
-  const killedAt = await waitFor('a few committed batches', () => {
-    const f = svc.store.files.get(file.pk)!;
+  const killedAt = await waitFor('a few committed batches', async () => {
+    const f = (await svc.store.files.get(file.pk))!;
     return f.status === 'processing' && f.progressLine > N / 4 ? f.progressLine : 0;
   }, 60_000, 20);
   await sleep(120); // inside the next batch, most likely in its write transaction
   first.child.kill('SIGKILL');
   expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
   expect(killedAt).toBeLessThan((3 * N) / 4);
-  expect(svc.store.files.get(file.pk)!.status).toBe('processing');
+  expect((await svc.store.files.get(file.pk))!.status).toBe('processing');
 
   const second = await worker(svc);
   const got = await outcome(svc, 'big.csv');
@@ -114,7 +114,7 @@ it('SIGKILL of the worker in the middle of the file, then a new worker: the same
   expect(got.issues).toEqual(clean.issues); // same error numbers: none issued twice, none skipped
   expect(got.totalReadings).toBe(clean.totalReadings);
 
-  const row = svc.store.files.get(file.pk)!;
+  const row = (await svc.store.files.get(file.pk))!;
   expect(row).toMatchObject({ status: 'done', attempts: 2 });
   const events = auditEvents(svc.layout.auditLog);
   expect(events).toContainEqual(expect.objectContaining({ event: 'requeued', file: file.id, pid: second.child.pid }));
@@ -132,8 +132,8 @@ it('SIGTERM: the worker hands its file back at once, exits 0, and the next worke
   const w = await worker(svc, { INFLOW_SHUTDOWN_GRACE_MS: '200' });
 
   await upload(svc, small, 'small.csv');
-  const file = svc.store.files.list().find((f) => f.name === 'small.csv')!;
-  await waitFor('processing to start', () => svc.store.files.get(file.pk)!.progressLine > 0, 60_000, 20);
+  const file = (await svc.store.files.list()).find((f) => f.name === 'small.csv')!;
+  await waitFor('processing to start', async () => (await svc.store.files.get(file.pk))!.progressLine > 0, 60_000, 20);
   const t0 = Date.now();
   w.child.kill('SIGTERM');
   const exit = await w.exited;
@@ -144,14 +144,14 @@ it('SIGTERM: the worker hands its file back at once, exits 0, and the next worke
   // Handed back: waiting for the next worker now, not locked until its lock expires.
   expect(await svc.queue.queue.getJobState(file.id)).toBe('waiting');
   expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'handed_back', file: file.id, pid: w.child.pid }));
-  const stoppedAt = svc.store.files.get(file.pk)!.progressLine;
+  const stoppedAt = (await svc.store.files.get(file.pk))!.progressLine;
   expect(stoppedAt).toBeLessThan(60_001);
 
   await worker(svc);
   const got = await outcome(svc, 'small.csv');
   expect(got.receipt).toMatchObject({ status: 'PARTIAL', records: 60_000 });
   expect(got.readings).toHaveLength(got.receipt.accepted);
-  expect(svc.store.files.get(file.pk)!.attempts).toBe(2);
+  expect((await svc.store.files.get(file.pk))!.attempts).toBe(2);
   process.stdout.write(`sigterm: handed back at line ${stoppedAt}, exit after ${exitMs} ms\n`);
 }, 120_000);
 

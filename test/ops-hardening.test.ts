@@ -108,7 +108,7 @@ describe('timeouts', () => {
     })()), 'stalled.csv').then(() => null, (e: Error) => e.message);
     expect(err).toMatch(/451 No data for 1 s: transfer cut/);
     c.close();
-    expect(svc.store.files.list().map((f) => f.name)).not.toContain('stalled.csv');
+    expect((await svc.store.files.list()).map((f) => f.name)).not.toContain('stalled.csv');
     expect(fs.readdirSync(path.join(svc.layout.dropDir(GARAGE), '.incoming'))).toEqual([]);
     expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'upload_refused', name: 'stalled.csv', reason: 'transfer stalled' }));
   }, 30_000);
@@ -129,7 +129,7 @@ describe('the record limit', () => {
     c.close();
     expect(r.status).toBe('REJECTED');
     expect(r.issues.map((i) => i.code)).toContain('F06');
-    expect(svc.store.readings.count()).toBe(0);
+    expect((await svc.store.readings.count())).toBe(0);
   });
 });
 

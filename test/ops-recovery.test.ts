@@ -45,16 +45,16 @@ describe('a Redis outage at upload time', () => {
     await redis.stop();
     redis = null;
     await client.uploadFrom(Readable.from([Buffer.from(file(50, 1000))]), 'outage.csv'); // resolves on 226
-    const row = svc.store.files.list().find((f) => f.name === 'outage.csv')!;
+    const row = (await svc.store.files.list()).find((f) => f.name === 'outage.csv')!;
     expect(row.status).toBe('received');
     await sleep(2500); // reconciler passes fail meanwhile
-    expect(svc.store.files.get(row.pk)!.status).toBe('received');
+    expect((await svc.store.files.get(row.pk))!.status).toBe('received');
 
     redis = await startRedisServer({ dir: redisDir, port }); // same port, same AOF
     const receipt = parseReceipt(await waitForReceipt(client, 'outage.csv.receipt.csv', 60_000));
     client.close();
     expect(receipt).toMatchObject({ status: 'ACCEPTED', records: 50, accepted: 50 });
-    expect(svc.store.readings.forFile(row.pk)).toHaveLength(50);
+    expect((await svc.store.readings.forFile(row.pk))).toHaveLength(50);
     const events = auditEvents(svc.layout.auditLog).filter((e) => e.file === row.id).map((e) => e.event);
     expect(events).toEqual(['upload', 'requeued', 'receipt']);
   }, 90_000);

@@ -17,7 +17,9 @@ import { auditEvents, envFor, inflowAsync, waitFor } from './helpers/ops';
 import { Worker, UnrecoverableError } from 'bullmq';
 import { startFileWorker, type FileWorker } from '../jobs/worker';
 import { QUEUE_NAME, redisConnection } from '../jobs/queue';
-import { filePkOf, type FileRecord } from '../store';
+import Database from 'better-sqlite3';
+import type { FileRecord } from '../store';
+import { filePkOf } from '../model/file-id';
 
 const GARAGE = '2123456692';
 const PW = 'replay test password';
@@ -43,10 +45,10 @@ const stopWorker = async () => {
   await worker?.close(1000);
   worker = null;
 };
-const fileNamed = (name: string): FileRecord | undefined => svc.store.files.list().find((f) => f.name === name);
+const fileNamed = async (name: string): Promise<FileRecord | undefined> => (await svc.store.files.list()).find((f) => f.name === name);
 const put = async (text: string, name: string): Promise<FileRecord> => {
   await client.uploadFrom(Readable.from([Buffer.from(text)]), name);
-  return fileNamed(name)!;
+  return (await fileNamed(name))!;
 };
 /** breakFile replaces the stored file by a directory (reads fail with EISDIR); the returned function undoes it. */
 const breakFile = (f: FileRecord): (() => void) => {
@@ -57,7 +59,7 @@ const breakFile = (f: FileRecord): (() => void) => {
     fs.renameSync(f.storedPath + '.away', f.storedPath);
   };
 };
-const statusOf = (pk: number) => svc.store.files.get(pk)!.status;
+const statusOf = async (pk: number) => (await svc.store.files.get(pk))!.status;
 
 describe('a job that keeps throwing', () => {
   let file: FileRecord;
@@ -68,9 +70,9 @@ describe('a job that keeps throwing', () => {
     expect(file.status).toBe('queued');
     repair = breakFile(file);
     startWorker();
-    await waitFor('the file to fail', () => statusOf(file.pk) === 'failed', 30_000);
+    await waitFor('the file to fail', async () => (await statusOf(file.pk)) === 'failed', 30_000);
 
-    const failed = svc.store.files.get(file.pk)!;
+    const failed = (await svc.store.files.get(file.pk))!;
     expect(failed.attempts).toBe(3);
     expect(failed.error).toMatch(/EISDIR/);
     const job = (await svc.queue.queue.getJob(file.id))!;
@@ -110,21 +112,21 @@ describe('a job that keeps throwing', () => {
     expect(r.stdout).toMatch(new RegExp(`${file.id}\\s+done\\s+PARTIAL\\s+3\\s+2\\s+1\\s+0\\s+4\\s+fault\\.csv`));
     const receipt = parseReceipt(await waitForReceipt(client, 'fault.csv.receipt.csv'));
     expect(receipt).toMatchObject({ status: 'PARTIAL', records: 3, accepted: 2, rejected: 1 });
-    expect(svc.store.readings.forFile(file.pk)).toHaveLength(2);
+    expect((await svc.store.readings.forFile(file.pk))).toHaveLength(2);
     expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'admin', action: 'replay', file: file.id, from: 'failed' }));
     expect(await svc.queue.queue.getJobState(file.id)).toBe('completed');
     expect((await inflowAsync(['replay', '--failed'], envFor(svc))).stdout).toContain('no failed files');
   }, 40_000);
 
   it('replayed again when done: same readings, same error numbers, the receipt rewritten', async () => {
-    const before = { readings: svc.store.readings.forFile(file.pk), issues: svc.store.issues.forFile(file.pk), row: svc.store.files.get(file.pk)! };
+    const before = { readings: (await svc.store.readings.forFile(file.pk)), issues: (await svc.store.issues.forFile(file.pk)), row: (await svc.store.files.get(file.pk))! };
     const receiptBefore = fs.readFileSync(before.row.receiptPath!, 'utf8');
     const r = await inflowAsync(['replay', file.id, '--json'], envFor(svc));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ id: file.id, status: 'done', result: 'PARTIAL', attempts: 5 })]);
-    expect(svc.store.readings.forFile(file.pk)).toEqual(before.readings);
-    expect(svc.store.issues.forFile(file.pk)).toEqual(before.issues);
-    const after = svc.store.files.get(file.pk)!;
+    expect((await svc.store.readings.forFile(file.pk))).toEqual(before.readings);
+    expect((await svc.store.issues.forFile(file.pk))).toEqual(before.issues);
+    const after = (await svc.store.files.get(file.pk))!;
     expect(after.processedAt! > before.row.processedAt!).toBe(true);
     const receiptAfter = fs.readFileSync(after.receiptPath!, 'utf8');
     expect(receiptAfter).not.toBe(receiptBefore); // the processed time
@@ -141,7 +143,7 @@ describe('inflow files abandon', () => {
     const file = await put(csvBatch(GARAGE, [{ vin: vin(10) }], { trailer: true }), 'hopeless.csv');
     breakFile(file);
     startWorker();
-    await waitFor('the file to fail', () => statusOf(file.pk) === 'failed', 30_000);
+    await waitFor('the file to fail', async () => (await statusOf(file.pk)) === 'failed', 30_000);
 
     const r = await inflowAsync(['files', 'abandon', file.id], envFor(svc));
     expect(r.stderr).toBe('');
@@ -151,7 +153,7 @@ describe('inflow files abandon', () => {
     expect(receipt.status).toBe('REJECTED');
     expect(receipt.issues).toEqual([expect.objectContaining({ code: 'F08', severity: 'F', errorNumber: '', correctable: 'N', line: 0 })]);
     expect(receipt.issues[0].message).not.toMatch(/EISDIR|\//); // no internal error text for the sender
-    expect(svc.store.files.get(file.pk)).toMatchObject({ status: 'done', result: 'REJECTED' });
+    expect((await svc.store.files.get(file.pk))).toMatchObject({ status: 'done', result: 'REJECTED' });
     expect(await svc.queue.queue.getJob(file.id)).toBeUndefined();
     expect(auditEvents(svc.layout.auditLog)).toContainEqual(
       expect.objectContaining({ event: 'admin', action: 'files abandon', file: file.id, outcome: 'rejected', lastError: expect.stringMatching(/EISDIR/) }),
@@ -165,23 +167,26 @@ describe('inflow files abandon', () => {
     // File A flags a roll-back (A40); file B corrects it, which supersedes A's reading. Then B is made to look
     // like a file whose processing stopped half way and kept failing, and is abandoned.
     const a = await put(csvBatch(GARAGE, [{ vin: vin(20), date: daysAgo(4), odometer: 50000 }, { vin: vin(20), date: daysAgo(3), odometer: 40000 }], { trailer: true }), 'a.csv');
-    await waitFor('A', () => statusOf(a.pk) === 'done', 20_000);
-    const flagged = svc.store.issues.forFile(a.pk).find((i) => i.code === 'A40')!;
+    await waitFor('A', async () => (await statusOf(a.pk)) === 'done', 20_000);
+    const flagged = (await svc.store.issues.forFile(a.pk)).find((i) => i.code === 'A40')!;
     const number = parseReceipt(await download(client, '/receipts/a.csv.receipt.csv')).issues.find((i) => i.code === 'A40')!.errorNumber;
     const b = await put(csvBatch(GARAGE, [{ vin: vin(20), date: daysAgo(3), odometer: 50100, corrects: number }, { vin: vin(21) }], { trailer: true }), 'b.csv');
-    await waitFor('B', () => statusOf(b.pk) === 'done', 20_000);
-    const statuses = () => svc.store.readings.timeline(vin(20)).map((r) => `${r.odometer}:${r.status}`);
-    expect(statuses()).toEqual(['50000:ok', '40000:superseded', '50100:corrected']);
-    expect(svc.store.issues.get(flagged.id)!.correctedBy).not.toBeNull();
-    svc.store.db.prepare(`UPDATE files SET status = 'failed', result = NULL, processed_at = NULL, receipt_path = NULL, error = 'disk on fire' WHERE id = ?`).run(b.pk);
+    await waitFor('B', async () => (await statusOf(b.pk)) === 'done', 20_000);
+    const statuses = async () => (await svc.store.readings.timeline(vin(20))).map((r) => `${r.odometer}:${r.status}`);
+    expect(await statuses()).toEqual(['50000:ok', '40000:superseded', '50100:corrected']);
+    expect((await svc.store.issues.get(flagged.id))!.corrected).toBe(true);
+    // No way through the store to make a finished file look unfinished: the database file itself is edited.
+    const db = new Database(svc.layout.db);
+    db.prepare(`UPDATE files SET status = 'failed', result = NULL, processed_at = NULL, receipt_path = NULL, error = 'disk on fire' WHERE id = ?`).run(b.pk);
+    db.close();
 
     const r = await inflowAsync(['files', 'abandon', b.id], envFor(svc));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('removed 2 readings');
-    expect(statuses()).toEqual(['50000:ok', '40000:flagged']);
-    expect(svc.store.issues.get(flagged.id)!.correctedBy).toBeNull();
-    expect(svc.store.readings.forFile(b.pk)).toEqual([]);
-    expect(svc.store.issues.forFile(b.pk).map((i) => i.code)).toEqual(['F08']);
+    expect(await statuses()).toEqual(['50000:ok', '40000:flagged']);
+    expect((await svc.store.issues.get(flagged.id))!.corrected).toBe(false);
+    expect((await svc.store.readings.forFile(b.pk))).toEqual([]);
+    expect((await svc.store.issues.forFile(b.pk)).map((i) => i.code)).toEqual(['F08']);
   }, 40_000);
 });
 
@@ -192,10 +197,10 @@ describe('the reconciler', () => {
     const p = await put(csvBatch(GARAGE, [{ vin: vin(31) }], { trailer: true }), 'lost-processing.csv');
     await svc.queue.queue.remove(q.id);
     await svc.queue.queue.remove(p.id);
-    svc.store.files.startAttempt(p.pk, null); // as if a worker had started it, then Redis lost the job
+    await svc.store.files.startAttempt(p.pk); // as if a worker had started it, then Redis lost the job
     expect(await svc.queue.queue.getJob(q.id)).toBeUndefined();
     startWorker();
-    await waitFor('both files done', () => statusOf(q.pk) === 'done' && statusOf(p.pk) === 'done', 30_000);
+    await waitFor('both files done', async () => (await statusOf(q.pk)) === 'done' && (await statusOf(p.pk)) === 'done', 30_000);
     const requeued = auditEvents(svc.layout.auditLog).filter((e) => e.event === 'requeued').map((e) => e.file);
     expect(requeued).toEqual(expect.arrayContaining([q.id, p.id]));
     expect(filePkOf(q.id)).toBe(q.pk);
@@ -209,17 +214,17 @@ describe('the reconciler', () => {
     const bare = new Worker(QUEUE_NAME, null, { connection, prefix: svc.settings.queuePrefix });
     const job = (await bare.getNextJob('token-1'))!;
     expect(job.id).toBe(f.id);
-    svc.store.files.startAttempt(f.pk, null);
+    await svc.store.files.startAttempt(f.pk);
     await job.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), 'token-1');
     await bare.close();
     connection.disconnect();
-    await waitFor('the reconciler to mark it failed', () => statusOf(f.pk) === 'failed', 10_000);
-    expect(svc.store.files.get(f.pk)!.error).toBe('job stalled more than allowable limit');
+    await waitFor('the reconciler to mark it failed', async () => (await statusOf(f.pk)) === 'failed', 10_000);
+    expect((await svc.store.files.get(f.pk))!.error).toBe('job stalled more than allowable limit');
     expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'file_failed', file: f.id, by: 'reconciler' }));
     // and `replay` brings it through
     startWorker();
     const r = await inflowAsync(['replay', f.id], envFor(svc));
     expect(r.code).toBe(0);
-    expect(svc.store.files.get(f.pk)).toMatchObject({ status: 'done', result: 'ACCEPTED' });
+    expect((await svc.store.files.get(f.pk))).toMatchObject({ status: 'done', result: 'ACCEPTED' });
   }, 40_000);
 });

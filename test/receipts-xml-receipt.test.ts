@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { xmlReceiptChunks, writeXmlReceipt } from '../receipts/xml-receipt';
 import { csvReceiptLines } from '../receipts/csv-receipt';
+import { collectText } from '../receipts/receipt';
 import type { ReceiptHeader, ReceiptIssue } from '../receipts/receipt';
 import { parseReceipt } from './helpers/receipt';
 import { hasXmllint, parseXmlReceipt, xmllint } from './helpers/xml';
@@ -17,12 +18,15 @@ const ISSUES: ReceiptIssue[] = [
 ];
 
 describe('the XML receipt', () => {
-  const text = [...xmlReceiptChunks(H, ISSUES)].join('');
+  let text = '';
+  beforeAll(async () => {
+    text = await collectText(xmlReceiptChunks(H, ISSUES));
+  });
 
-  it('carries what the CSV receipt carries, escaped and without control characters', () => {
+  it('carries what the CSV receipt carries, escaped and without control characters', async () => {
     expect(text).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u202e]/);
     const x = parseXmlReceipt(text);
-    const c = parseReceipt([...csvReceiptLines(H, ISSUES)].join(''));
+    const c = parseReceipt(await collectText(csvReceiptLines(H, ISSUES)));
     // The CSV neutralises spreadsheet formulas with a leading quote; XML has no formulas to neutralise.
     c.issues[1].message = c.issues[1].message.replace(/^'/, '');
     expect(x).toEqual(c);

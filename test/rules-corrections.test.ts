@@ -1,7 +1,7 @@
 import { correctionFinding, correctionSeq, type CorrectionTarget } from '../rules/corrections';
 import { formatErrorNumber } from '../rules/error-number';
 
-const target = (t: Partial<CorrectionTarget> = {}): CorrectionTarget => ({ severity: 'E', correctable: true, correctedBy: null, sender: '2123456692', ...t });
+const target = (t: Partial<CorrectionTarget> = {}): CorrectionTarget => ({ severity: 'E', correctable: true, corrected: false, sender: '2123456692', ...t });
 const code = (t: CorrectionTarget | null, sender = '2123456692') => correctionFinding('123', t, sender)?.code ?? null;
 
 describe('corrections', () => {
@@ -17,7 +17,7 @@ describe('corrections', () => {
     ['an uncorrected A issue of the same sender', target({ severity: 'A' }), null],
     ['an unknown number', null, 'E30'],
     ["another sender's number", target({ sender: '2200000085' }), 'E30'],
-    ['a number already corrected', target({ correctedBy: 7 }), 'E31'],
+    ['a number already corrected', target({ corrected: true }), 'E31'],
     ['a warning', target({ severity: 'W' }), 'E32'],
     ['a file-level issue', target({ severity: 'F' }), 'E32'],
     ['an issue raised on a correction', target({ correctable: false }), 'E32'],

@@ -5,7 +5,7 @@ const opts = { decreaseToleranceKm: 0, maxKmPerDay: 1000, fiveDigits: false };
 let seq = 0;
 const r = (date: string, odometer: number, extra: Partial<TimelineReading> = {}): TimelineReading => {
   const unit = extra.unit ?? 'km';
-  return { day: dayOf(date), seq: ++seq, odometer, unit, km: unit === 'mi' ? Math.round(odometer * 1.609344) : odometer, startsSeries: false, ...extra };
+  return { day: dayOf(date), fileId: 1, line: ++seq, odometer, unit, km: unit === 'mi' ? Math.round(odometer * 1.609344) : odometer, startsSeries: false, ...extra };
 };
 const codes = (n: TimelineReading, tl: TimelineReading[], o = opts) => historyFindings(n, tl, o).map((f) => f.code);
 
@@ -48,8 +48,8 @@ describe('historyFindings', () => {
   it('orders same-day readings by reception', () => {
     const a = r('2026-01-01', 1000);
     const b = r('2026-01-01', 2000);
-    expect(neighbours([a, b], { day: dayOf('2026-01-01'), seq: b.seq + 1 })).toEqual({ prev: b, next: null });
-    expect(neighbours([a, b], { day: dayOf('2026-01-01'), seq: a.seq - 1 + 0.5 })).toEqual({ prev: null, next: a });
+    expect(neighbours([a, b], { day: dayOf('2026-01-01'), fileId: 1, line: b.line + 1 })).toEqual({ prev: b, next: null });
+    expect(neighbours([a, b], { day: dayOf('2026-01-01'), fileId: 1, line: a.line - 0.5 })).toEqual({ prev: null, next: a });
   });
 });
 

@@ -58,7 +58,7 @@ describe('inflow upload', () => {
     return r;
   }
 
-  const filesNamed = (name: string) => svc.store.files.list().filter((f) => f.name === name);
+  const filesNamed = async (name: string) => (await svc.store.files.list()).filter((f) => f.name === name);
   const dropZone = () => fs.readdirSync(svc.layout.dropDir(GARAGE)).filter((n) => !n.startsWith('.'));
 
   it('uploads as .part, renames, waits for the receipt and prints its summary (exit 0)', async () => {
@@ -73,7 +73,7 @@ describe('inflow upload', () => {
     expect(out[1]).toMatch(/^ {2}line 3 {2}E14 E {2}\d{12} {2}TSTVNZZZ000008002 {2}odometer {2}The odometer value "12\.5" is not a whole number/);
     expect(out).toHaveLength(2);
     expect(r.stderr).toMatch(/nightly\.csv: sent \d+ bytes .* renamed from nightly\.csv\.part/);
-    expect(filesNamed('nightly.csv')).toHaveLength(1);
+    expect(await filesNamed('nightly.csv')).toHaveLength(1);
     expect(dropZone()).toEqual([]); // nothing held: the .part was renamed and taken in
     const audit = fs.readFileSync(svc.layout.auditLog, 'utf8');
     expect(audit).toMatch(/"event":"held".*"name":"nightly\.csv\.part"/);
@@ -103,10 +103,10 @@ describe('inflow upload', () => {
     expect(r.stderr).toMatch(/big-night\.csv: attempt 1 failed \(.+\); retrying in 0\.2 s/);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toMatch(/^big-night\.csv: ACCEPTED \(file F\d{6}\) records 4000, accepted 4000, rejected 0, anomalies 0, warnings 0$/);
-    const files = filesNamed('big-night.csv');
+    const files = await filesNamed('big-night.csv');
     expect(files).toHaveLength(1);
     expect(files[0]).toMatchObject({ status: 'done', result: 'ACCEPTED', records: 4000 });
-    expect(svc.store.readings.forFile(files[0].pk)).toHaveLength(4000);
+    expect((await svc.store.readings.forFile(files[0].pk))).toHaveLength(4000);
     expect(fs.readdirSync(svc.layout.receiptsDir(GARAGE)).filter((n) => n.startsWith('big-night'))).toEqual(['big-night.csv.receipt.csv']);
     expect(dropZone()).toEqual([]);
   });
@@ -117,7 +117,7 @@ describe('inflow upload', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("the server's certificate is not trusted (self-signed certificate)");
     expect(refused.stderr).not.toContain('retrying'); // not a transient failure
-    expect(filesNamed('cert-check.csv')).toHaveLength(0);
+    expect(await filesNamed('cert-check.csv')).toHaveLength(0);
 
     const other = await loadOrCreateTls(path.join(work, 'other-tls'), null, null, ['127.0.0.1']);
     const otherCa = file('other.pem', other.cert);
@@ -129,7 +129,7 @@ describe('inflow upload', () => {
     const insecure = await upload([f, '--insecure', '--wait']);
     expect(insecure.code).toBe(0);
     expect(insecure.stdout).toMatch(/^cert-check\.csv: ACCEPTED/);
-    expect(filesNamed('cert-check.csv')).toHaveLength(1);
+    expect(await filesNamed('cert-check.csv')).toHaveLength(1);
     expect((await upload([f, '--ca', ca, '--insecure'])).code).toBe(2); // one or the other
   });
 
@@ -188,7 +188,7 @@ describe('inflow upload --wait when no receipt comes', () => {
       '--insecure', '--wait', '--timeout', '2', '--poll', '200'], { env: { INFLOW_PASSWORD: PW } });
     expect(r.stdout.trim()).toBe('late.csv: no receipt within 2 s');
     expect(r.code).toBe(4);
-    expect(svc.store.files.list().filter((x) => x.name === 'late.csv')).toHaveLength(1);
+    expect((await svc.store.files.list()).filter((x) => x.name === 'late.csv')).toHaveLength(1);
   });
 });
 

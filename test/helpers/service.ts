@@ -40,7 +40,7 @@ export async function startTestService(overrides: Partial<Settings> = {}): Promi
     ...svc,
     dir,
     addAccount: async (establishment, password, role = 'garage', senders = []) => {
-      svc.store.accounts.add({ establishment, name: 'Test ' + establishment, role, senders, passwordHash: await hashPassword(password) });
+      await svc.store.accounts.add({ establishment, name: 'Test ' + establishment, role, senders, passwordHash: await hashPassword(password) });
     },
     connect: async (user, password) => {
       const client = new Client(15000);

@@ -1,19 +1,6 @@
-/** Accounts: one per establishment (SPEC §2). */
+/** Accounts in SQLite: one per establishment. */
 import type { Db } from './db';
-
-export type Role = 'garage' | 'fleet' | 'admin';
-
-export interface Account {
-  id: number;
-  establishment: string;
-  name: string;
-  role: Role;
-  /** Establishments a fleet account may send files for (besides its own). */
-  senders: string[];
-  passwordHash: string;
-  disabled: boolean;
-  createdAt: string;
-}
+import { AccountAlreadyExistsError, type Account, type Role } from '../types';
 
 interface AccountRow {
   id: number;
@@ -37,12 +24,8 @@ const toAccount = (r: AccountRow): Account => ({
   createdAt: r.created_at,
 });
 
-export class AccountAlreadyExistsError extends Error {
-  readonly code = 'ACCOUNT_EXISTS';
-}
-
-/** Account queries. */
-export class Accounts {
+/** Account statements. */
+export class SqliteAccounts {
   constructor(private readonly db: Db) {}
 
   /** add creates an account; throws AccountAlreadyExistsError when the establishment has one. */

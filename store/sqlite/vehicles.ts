@@ -1,14 +1,7 @@
-/** The vehicle register extract: what the registry knows of a vehicle besides its readings. */
-import type { Db } from './db';
+/** The vehicle register extract in SQLite: what the registry knows of a vehicle besides its readings. */
 import type Database from 'better-sqlite3';
-
-export interface Vehicle {
-  vin: string;
-  plate: string | null;
-  firstRegistration: string | null;
-  imported: boolean;
-  digits: number | null;
-}
+import type { Db } from './db';
+import type { Vehicle } from '../types';
 
 interface VehicleRow {
   vin: string;
@@ -26,8 +19,8 @@ const toVehicle = (r: VehicleRow): Vehicle => ({
   digits: r.digits,
 });
 
-/** Vehicle register queries. */
-export class Vehicles {
+/** Vehicle register statements. */
+export class SqliteVehicles {
   private readonly byVinStmt: Database.Statement;
   private readonly byPlateStmt: Database.Statement;
   private readonly upsertStmt: Database.Statement;
@@ -53,15 +46,13 @@ export class Vehicles {
     return r ? toVehicle(r) : null;
   }
 
-  /** upsertMany inserts or replaces register entries in one transaction; returns how many. */
+  /** upsertMany inserts or replaces register entries; call inside a write transaction. */
   upsertMany(vehicles: Iterable<Vehicle>): number {
     let n = 0;
-    this.db.transaction(() => {
-      for (const v of vehicles) {
-        this.upsertStmt.run({ ...v, imported: v.imported ? 1 : 0 });
-        n++;
-      }
-    }).immediate();
+    for (const v of vehicles) {
+      this.upsertStmt.run({ ...v, imported: v.imported ? 1 : 0 });
+      n++;
+    }
     return n;
   }
 

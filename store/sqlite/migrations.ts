@@ -128,4 +128,16 @@ DROP TABLE readings;
 ALTER TABLE readings_v3 RENAME TO readings;
 `,
   },
+  {
+    version: 4,
+    sql: `
+-- A file's records are stored as they are checked, before its file-level checks have decided (they read the whole
+-- file): until it passes, no other file's checks and no query see them, and a file that fails has them deleted by
+-- reception order (an index that grows at its end, as files and lines only increase).
+ALTER TABLE files ADD COLUMN passed INTEGER NOT NULL DEFAULT 0;
+UPDATE files SET passed = 1 WHERE progress_line > 0 OR result IN ('ACCEPTED', 'PARTIAL');
+CREATE INDEX readings_by_seq ON readings (seq);
+CREATE INDEX files_not_passed ON files (id) WHERE passed = 0;
+`,
+  },
 ];

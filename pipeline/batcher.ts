@@ -1,6 +1,6 @@
 /**
- * The records of a file that passed its file-level checks, with the checks that need nothing but the record
- * (E10–E12, E14–E20), in batches. Reads only the file: it runs on the reader thread.
+ * A file's records, with the checks that need nothing but the record (E10–E12, E14–E20), in batches. Runs on the
+ * reader thread.
  *
  * A batch crosses to the job thread as bytes (one packed string per plain reading, already in VIN order) rather
  * than objects or strings: 100,000 strings per batch are promoted to the job thread's old generation on arrival
@@ -8,19 +8,9 @@
  * transferable buffer that goes back to the reader for the next batch (issue #4). Everything else (rejected
  * records, corrections, plate-only readings) travels as objects: they are few.
  */
-import { readBatch } from '../parsers/read-batch';
-import type { BatchFormat, BatchItem, RecordFields } from '../model/file-items';
+import type { BatchFormat, BatchItem } from '../model/file-items';
 import { checkRecord } from '../rules/record-checks';
-import type { Finding } from '../model/issue-catalogue';
-import { WORK_TYPES, KM_PER_MILE, type Reading } from '../model/reading';
-
-/** A record with its stateless check results, waiting for its batch. `fields` only when it has findings. */
-export interface PendingRecord {
-  line: number;
-  fields: RecordFields | null;
-  reading: Reading | null;
-  findings: Finding[];
-}
+import { WORK_TYPES, kmOf, type CheckedRecord, type Reading } from '../model/reading';
 
 export interface RecordBatch {
   /**
@@ -30,13 +20,10 @@ export interface RecordBatch {
   packed: Uint8Array;
   packedBytes: number;
   /** The other records, in file order. */
-  others: PendingRecord[];
+  others: CheckedRecord[];
   /** The last line the batch covers: the file's progress once it is committed. */
   lastLine: number;
-  /**
-   * The sender in the file's header as read (null: no header line seen): lets the job thread check and store the
-   * first batch while the scan is still judging the header (pipeline/process-file.ts).
-   */
+  /** The establishment in the file's header (null: no header was read). */
   sender: string | null;
 }
 
@@ -55,7 +42,7 @@ export function packReading(line: number, r: Reading): string | null {
 }
 
 /** unpackReading decodes packReading's string. */
-export function unpackReading(s: string): PendingRecord {
+export function unpackReading(s: string): CheckedRecord {
   const f = s.split(SEP);
   const odometer = Number(f[3]);
   const mi = f[4] === '1';
@@ -64,7 +51,7 @@ export function unpackReading(s: string): PendingRecord {
     fields: null,
     findings: [],
     reading: {
-      vin: f[0], date: f[2], odometer, unit: mi ? 'mi' : 'km', km: mi ? Math.round(odometer * KM_PER_MILE) : odometer,
+      vin: f[0], date: f[2], odometer, unit: mi ? 'mi' : 'km', km: kmOf(odometer, mi ? 'mi' : 'km'),
       work: WORK_TYPES[Number(f[5])], replaced: f[6] === '1', digits: f[7] === '5' ? 5 : null, ref: f[8] || null,
       plate: f[9] || null, corrects: null,
     },
@@ -72,7 +59,7 @@ export function unpackReading(s: string): PendingRecord {
 }
 
 /** unpackBatch decodes a batch's packed readings, in order (one string at a time: only young garbage). */
-export function* unpackBatch(b: RecordBatch): Generator<PendingRecord> {
+export function* unpackBatch(b: RecordBatch): Generator<CheckedRecord> {
   const buf = Buffer.from(b.packed.buffer, b.packed.byteOffset, b.packedBytes);
   let at = 0;
   while (at < buf.length) {
@@ -111,21 +98,18 @@ export interface BatchOptions {
 }
 
 /**
- * Batcher turns a file's items, fed in order, into record batches: the stateless checks, packing, VIN order. Pushed
- * to rather than pulling, so that one reading of a file can also feed its scan (pipeline/reader-thread.ts).
+ * Batcher turns a file's items, fed in order, into record batches: the stateless checks, packing, VIN order. Fed
+ * item by item beside the file-level checks (pipeline/reader-thread.ts).
  */
 export class Batcher {
-  /**
-   * The first batch is small: the job thread starts checking and storing as soon as possible instead of waiting for
-   * a whole batch to be parsed (~0.5–0.7 s of XML); it joins the next ones in one transaction while the scan runs.
-   */
+  /** The first batch is small: the job thread starts checking and storing as soon as possible. */
   static readonly FIRST_BATCH = 10_000;
   private limit: number;
   private packed: string[] = [];
-  private others: PendingRecord[] = [];
+  private others: CheckedRecord[] = [];
   private lastLine: number;
-  private sender: string | null = null;
   private ordinal = 0;
+  private sender: string | null = null;
 
   constructor(
     private readonly opts: BatchOptions,
@@ -169,14 +153,4 @@ export class Batcher {
     this.limit = this.opts.batchSize;
     return b;
   }
-}
-
-/** recordBatches yields the records after line `resumeAfter`, `batchSize` at a time. */
-export async function* recordBatches(path: string, opts: BatchOptions, buffers: BufferSource = newBuffer): AsyncIterable<RecordBatch> {
-  const batcher = new Batcher(opts, buffers);
-  for await (const item of readBatch(path, opts.format)) {
-    const b = batcher.add(item);
-    if (b) yield b;
-  }
-  yield batcher.flush();
 }

@@ -1,18 +1,11 @@
 /**
  * The file-level checks that read the whole file (F01, F02, F03, F04, F05, F06): format by content, header,
- * trailer, encoding and record limit. Reads only the file: it runs on the reader thread.
+ * trailer, encoding and record limit. Runs on the reader thread.
  */
-import { detectFormat } from '../parsers/detect-format';
-import { readBatch } from '../parsers/read-batch';
 import type { BatchFormat, BatchItem } from '../model/file-items';
 import { checkHeader } from '../rules/header-checks';
 import { FileTally } from '../rules/file-tally';
-import type { Finding } from '../model/issue-catalogue';
-
-/** A file-level problem with the line it was found on (0: the file as a whole). */
-export interface FileFinding extends Finding {
-  line: number;
-}
+import type { FileFinding } from '../model/issue-catalogue';
 
 export interface ScanResult {
   format: BatchFormat | null;
@@ -27,10 +20,7 @@ export interface ScanOptions {
   maxRecords: number;
 }
 
-/**
- * FileScan: the file-level checks fed item by item, so that one reading of a file can serve both the scan and the
- * records (pipeline/reader-thread.ts, mode `once`) or the scan alone (scanFile).
- */
+/** FileScan: the file-level checks fed item by item, beside the records (pipeline/reader-thread.ts). */
 export class FileScan {
   private readonly tally = new FileTally();
   private header: (BatchItem & { kind: 'header' }) | null = null;
@@ -72,15 +62,4 @@ export class FileScan {
 /** unreadable: the scan of a file whose format cannot be told (F01, or F05 for bad bytes at its start). */
 export function unreadable(fatal: { code: FileFinding['code']; line: number; message: string }): ScanResult {
   return { format: null, sender: null, records: 0, findings: [{ code: fatal.code, field: 'file', line: fatal.line, message: fatal.message }] };
-}
-
-/** scanFile reads the whole file once and returns its file-level findings (none: its records may be stored). */
-export async function scanFile(path: string, opts: ScanOptions): Promise<ScanResult> {
-  const detected = await detectFormat(path);
-  if ('fatal' in detected) return unreadable(detected.fatal);
-  const scan = new FileScan(detected.format, opts);
-  for await (const item of readBatch(path, detected.format, { countsOnly: true })) {
-    if (!scan.add(item)) break;
-  }
-  return scan.result();
 }

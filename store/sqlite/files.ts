@@ -1,51 +1,7 @@
-/** Received batch files and their processing state (SPEC §6, §7). */
+/** Received files and their processing state, in SQLite. */
 import type { Db } from './db';
-import { writeTx } from './db';
-
-export type FileStatus = 'received' | 'queued' | 'processing' | 'done' | 'failed';
-export type FileResult = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
-
-export interface FileRecord {
-  pk: number;
-  /** The file id senders and admins see, and the BullMQ job id: `F` + six or more digits. */
-  id: string;
-  accountId: number;
-  account: string; // establishment number of the uploading account
-  /** The establishment in the header (for a fleet account, one it sends for); null until read. */
-  sender: string | null;
-  name: string;
-  storedPath: string;
-  size: number;
-  sha256: string;
-  format: string | null;
-  status: FileStatus;
-  result: FileResult | null;
-  duplicateOf: string | null;
-  receivedAt: string;
-  processedAt: string | null;
-  progressLine: number;
-  records: number | null;
-  accepted: number | null;
-  rejected: number | null;
-  anomalies: number | null;
-  warnings: number | null;
-  attempts: number;
-  error: string | null;
-  receiptPath: string | null;
-}
-
-/** fileIdOf turns a row id into the public file id (never all digits, as BullMQ job ids must not be). */
-export function fileIdOf(pk: number): string {
-  return 'F' + String(pk).padStart(6, '0');
-}
-
-/** filePkOf parses a public file id (`F000123`, or `123`); null when it is not one. */
-export function filePkOf(id: string): number | null {
-  const m = /^F?0*(\d{1,15})$/i.exec(id.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  return Number.isSafeInteger(n) && n > 0 ? n : null;
-}
+import type { FileRecord, FileResult, FileStatus, FileCounts } from '../types';
+import { fileIdOf } from '../../model/file-id';
 
 interface FileRow {
   id: number;
@@ -63,6 +19,7 @@ interface FileRow {
   received_at: string;
   processed_at: string | null;
   progress_line: number;
+  passed: number;
   records: number | null;
   accepted: number | null;
   rejected: number | null;
@@ -90,6 +47,7 @@ const toFile = (r: FileRow): FileRecord => ({
   receivedAt: r.received_at,
   processedAt: r.processed_at,
   progressLine: r.progress_line,
+  passed: r.passed === 1,
   records: r.records,
   accepted: r.accepted,
   rejected: r.rejected,
@@ -102,20 +60,12 @@ const toFile = (r: FileRow): FileRecord => ({
 
 const SELECT = 'SELECT f.*, a.establishment FROM files f JOIN accounts a ON a.id = f.account_id';
 
-export interface FileCounts {
-  records: number;
-  accepted: number;
-  rejected: number;
-  anomalies: number;
-  warnings: number;
-}
-
-/** File queries. */
-export class Files {
+/** File statements; the changes that touch more than the files table are composed in sqlite-store.ts. */
+export class SqliteFiles {
   constructor(private readonly db: Db) {}
 
   /** insertReceived records a file that is durably in the store; status `received`. */
-  insertReceived(f: { accountId: number; name: string; storedPath: string; size: number; sha256: string; receivedAt: string }): FileRecord {
+  receive(f: { accountId: number; name: string; storedPath: string; size: number; sha256: string; receivedAt: string }): FileRecord {
     const info = this.db
       .prepare(
         `INSERT INTO files (account_id, name, stored_path, size, sha256, status, received_at)
@@ -163,29 +113,33 @@ export class Files {
     return r ? toFile(r) : null;
   }
 
-  /** setStatus moves a file to `status` unless it is already done (a late reconciler pass must not undo that). */
-  setStatus(pk: number, status: FileStatus): void {
-    this.db.prepare(`UPDATE files SET status = ? WHERE id = ? AND status != 'done'`).run(status, pk);
-  }
 
-  /** startAttempt marks the file processing and counts the attempt. */
   /** markQueued: the job is in Redis. Only from `received`, so a late call never undoes a worker's progress. */
   markQueued(pk: number): void {
     this.db.prepare(`UPDATE files SET status = 'queued' WHERE id = ? AND status = 'received'`).run(pk);
   }
 
-  startAttempt(pk: number, format: string | null): void {
-    this.db.prepare(`UPDATE files SET status = 'processing', attempts = attempts + 1, error = NULL, format = coalesce(?, format) WHERE id = ?`).run(format, pk);
+  startAttempt(pk: number): void {
+    this.db.prepare(`UPDATE files SET status = 'processing', attempts = attempts + 1, error = NULL WHERE id = ?`).run(pk);
   }
 
-  /** setSender records the establishment named in the file's header. */
-  setSender(pk: number, sender: string): void {
-    this.db.prepare('UPDATE files SET sender = ? WHERE id = ?').run(sender, pk);
+  /** pass: the file-level checks passed; its stored records become visible. */
+  pass(pk: number, facts: { format: string; sender: string }): void {
+    this.db.prepare('UPDATE files SET passed = 1, format = ?, sender = ? WHERE id = ?').run(facts.format, facts.sender, pk);
   }
 
-  setFormat(pk: number, format: string): void {
-    this.db.prepare('UPDATE files SET format = ? WHERE id = ?').run(format, pk);
+  /** setFacts records what the file-level checks read of a file that did not pass (format and sender, when known). */
+  setFacts(pk: number, facts: { format: string | null; sender: string | null }): void {
+    this.db.prepare('UPDATE files SET format = coalesce(?, format), sender = coalesce(?, sender) WHERE id = ?').run(facts.format, facts.sender, pk);
   }
+
+  /** pending lists the files that stored records but have not passed their checks, other than `except`. */
+  pending(except: number): Set<number> {
+    const rows = this.db.prepare('SELECT id FROM files WHERE passed = 0 AND progress_line > 0 AND id != ?').pluck().all(except) as number[];
+    return new Set(rows);
+  }
+
+
 
   /** setProgress records the last committed line; call inside the batch's write transaction. */
   setProgress(pk: number, line: number): void {
@@ -218,20 +172,10 @@ export class Files {
       .run(error, failed ? 1 : 0, pk);
   }
 
-  /**
-   * requeue prepares a file for `inflow replay`: status `queued`, no error, its file-level (F) issues dropped so the
-   * file-level checks decide again (an F issue has no error number and a file with one stored nothing). Readings,
-   * numbered issues and the progress line stay: the re-run resumes after the last committed batch and ends by
-   * rewriting the receipt. A file being processed is left as it is. Returns whether the file was changed.
-   */
-  requeue(pk: number): boolean {
-    return writeTx(this.db, () => {
-      const f = this.get(pk);
-      if (!f || f.status === 'processing') return false;
-      this.db.prepare(`DELETE FROM issues WHERE file_id = ? AND severity = 'F'`).run(pk);
-      this.db.prepare(`UPDATE files SET status = 'queued', error = NULL WHERE id = ?`).run(pk);
-      return true;
-    });
+
+  /** requeue: status `queued` and no error (a replay). */
+  requeue(pk: number): void {
+    this.db.prepare(`UPDATE files SET status = 'queued', error = NULL WHERE id = ?`).run(pk);
   }
 
   /** markFailed: the file's job failed outside the worker's hands (e.g. stalled too often); kept for replay. */
@@ -241,6 +185,8 @@ export class Files {
 
   /** resetProgress sends a file's resume point back to its start (its stored records were discarded). */
   resetProgress(pk: number): void {
-    this.db.prepare('UPDATE files SET progress_line = 0 WHERE id = ?').run(pk);
+    this.db.prepare('UPDATE files SET progress_line = 0, passed = 0 WHERE id = ?').run(pk);
   }
 }
+
+export type { FileStatus };

@@ -1,0 +1,200 @@
+/**
+ * The checks that read the registry, for a batch of records, and what they store: run by the store as one change
+ * (Store.storeBatch), so the vehicle's history a record is checked against is the one it is stored into (two files
+ * reporting one vehicle at once give the result of one after the other).
+ *
+ * Per record, in order: plate → VIN through the register (E13), first registration (E18), the correction it names
+ * (E30–E32), repeats (E21, W51), late reporting (W50), then the history rules (A40–A42, W52, W53). The rules and
+ * their wording are in rules/; this file only feeds them and stores what they decide.
+ */
+import type { BatchRequest, BatchView, BatchWriter, CorrectionTargetIssue, Store, TimelineEntry, Vehicle } from '../store';
+import { dayOf } from '../model/day-number';
+import type { CheckedRecord } from '../model/reading';
+import { issueDef, isCorrectable, type Finding } from '../model/issue-catalogue';
+import { repeatFinding } from '../rules/repeat-checks';
+import { correctionFinding, correctionNumberOf, correctionSeq } from '../rules/corrections';
+import { historyFindings, type HistoryOptions } from '../rules/history';
+import { beforeFirstRegistration, plateNotInRegister } from '../rules/register-checks';
+import { lateFinding } from '../rules/working-days';
+import { unpackBatch, type RecordBatch } from './batcher';
+
+/** What the checks of one file's records need besides the registry. */
+export interface FileContext {
+  filePk: number;
+  /** The establishment in the file's header. */
+  sender: string;
+  /** The Brussels date the file was received (W50). */
+  receivedDate: string;
+  history: HistoryOptions;
+  /** W50 by work date: a file holds few distinct dates and this runs per record. */
+  lateByDate: Map<string, Finding | null>;
+}
+
+const isError = (f: Finding) => issueDef(f.code).severity === 'E';
+
+/**
+ * storeRecords checks and stores a batch. Plain readings come in VIN order (one vehicle's records keep their file
+ * order): the store's B-tree is then walked in key order instead of at random, which is what makes a
+ * 1,000,000-record file fast. Results do not change: every rule reads one vehicle's history only. A batch with a
+ * correction or a plate-only reading is taken in file order instead (a correction may touch another vehicle; a
+ * plate's VIN is known only after the look-up). Nothing is stored when the batch is blocked (Store.storeBatch).
+ */
+export async function storeRecords(store: Store, ctx: FileContext, batch: RecordBatch): Promise<{ blockedBy: number[] }> {
+  const inFileOrder = batch.others.some((r) => r.reading !== null);
+  const records = (): Iterable<CheckedRecord> =>
+    inFileOrder ? [...unpackBatch(batch), ...batch.others].sort((a, b) => a.line - b.line) : concat(unpackBatch(batch), batch.others);
+  const req: BatchRequest = {
+    filePk: ctx.filePk,
+    sender: ctx.sender,
+    lastLine: batch.lastLine,
+    lookups: () => lookupsOf(records()),
+  };
+  return store.storeBatch(req, (view, write) => {
+    const checker = new BatchChecker(ctx, view, write, inFileOrder);
+    for (const rec of records()) checker.check(rec);
+  });
+}
+
+function* concat<T>(a: Iterable<T>, b: Iterable<T>): Iterable<T> {
+  yield* a;
+  yield* b;
+}
+
+function lookupsOf(records: Iterable<CheckedRecord>): { vins: string[]; plates: string[]; issueIds: number[] } {
+  const vins = new Set<string>();
+  const plates = new Set<string>();
+  const issueIds = new Set<number>();
+  for (const rec of records) {
+    if (rec.reading?.vin) vins.add(rec.reading.vin);
+    else if (rec.reading?.plate) plates.add(rec.reading.plate);
+    const number = correctionNumberOf(rec.reading?.corrects, rec.fields?.corrects);
+    const c = number ? correctionSeq(number) : null;
+    if (c && 'seq' in c) issueIds.add(c.seq);
+  }
+  return { vins: [...vins], plates: [...plates], issueIds: [...issueIds] };
+}
+
+/**
+ * BatchChecker checks a batch's records one after the other. Each vehicle's timeline is read once from the
+ * store and then kept up to date here with what the batch stores (the store's view shows the registry as it was
+ * when the batch began). In VIN order only the current vehicle's is kept; in file order, every one the batch read.
+ */
+class BatchChecker {
+  private readonly timelines = new Map<string, TimelineEntry[]>();
+
+  constructor(
+    private readonly ctx: FileContext,
+    private readonly view: BatchView,
+    private readonly write: BatchWriter,
+    private readonly keepAll: boolean,
+  ) {}
+
+  private timelineOf(vin: string): TimelineEntry[] {
+    let t = this.timelines.get(vin);
+    if (!t) {
+      if (!this.keepAll) this.timelines.clear();
+      t = this.view.timeline(vin);
+      this.timelines.set(vin, t);
+    }
+    return t;
+  }
+
+  check(rec: CheckedRecord): void {
+    const { ctx } = this;
+    const findings = [...rec.findings]; // a copy: a blocked batch is checked again
+    const r = rec.reading;
+    const { vin, vehicle } = r ? this.vehicleOf(r.vin, r.plate, findings) : { vin: null, vehicle: null };
+    if (r) {
+      const e18 = beforeFirstRegistration(r.date, vehicle?.firstRegistration);
+      if (e18) findings.push(e18);
+    }
+    // A record that names an error number is a correction: whatever is wrong with it can no longer be corrected
+    // electronically, and if the number is one it may correct, this attempt uses its one correction.
+    const corrects = correctionNumberOf(r?.corrects, rec.fields?.corrects);
+    const target = corrects ? this.correctionTarget(corrects, findings) : null;
+
+    const day = r ? dayOf(r.date) : 0;
+    const timeline = r && vin ? this.timelineOf(vin) : null;
+    if (r && timeline) {
+      const repeat = repeatFinding({ day, odometer: r.odometer, unit: r.unit }, timeline, ctx.filePk, rec.line, ctx.sender);
+      if (repeat) findings.push(repeat);
+    }
+    if (target) this.write.markCorrected(target.issue.id, rec.line);
+
+    const storable = r && vin && timeline && !findings.some(isError) && !findings.some((f) => f.code === 'W51');
+    if (storable) {
+      if (target && target.issue.severity === 'A' && target.issue.vin) this.supersede(target.issue.vin, target.issue.filePk, target.issue.line);
+      const late = this.late(r.date);
+      if (late) findings.push(late);
+      const entry: TimelineEntry = {
+        day, fileId: ctx.filePk, line: rec.line, odometer: r.odometer, unit: r.unit, km: r.km,
+        startsSeries: r.replaced || r.work === 'ODOREP', sender: ctx.sender,
+      };
+      const active = this.timelineOf(vin); // a supersede above may have changed it
+      findings.push(...historyFindings(entry, active, { ...ctx.history, fiveDigits: r.digits === 5 || vehicle?.digits === 5 }));
+      const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
+      this.write.addReading({
+        line: rec.line, reading: r, vin, plate: r.plate ?? vehicle?.plate ?? null,
+        status: flagged ? 'flagged' : target ? 'corrected' : 'ok', corrects: target?.issue.id ?? null,
+      });
+      insertInOrder(active, entry);
+    }
+
+    const ref = r?.ref ?? (rec.fields?.ref || null);
+    const shownVin = vin ?? (rec.fields?.vin ? rec.fields.vin.toUpperCase() : null);
+    for (const f of findings) {
+      this.write.addIssue({
+        line: rec.line, code: f.code, severity: issueDef(f.code).severity, field: f.field, message: f.message, ref, vin: shownVin,
+        correctable: isCorrectable(f.code) && !corrects,
+      });
+    }
+  }
+
+  /** vehicleOf: the VIN (from the register for a plate-only reading: E13 when unknown) and the register entry. */
+  private vehicleOf(vin: string | null, plate: string | null, findings: Finding[]): { vin: string | null; vehicle: Vehicle | null } {
+    if (!vin && plate) {
+      const vehicle = this.view.vehicleByPlate(plate);
+      if (!vehicle) findings.push(plateNotInRegister(plate));
+      return { vin: vehicle?.vin ?? null, vehicle };
+    }
+    return { vin, vehicle: vin ? this.view.vehicleByVin(vin) : null };
+  }
+
+  /** correctionTarget: the issue the number names when this sender may correct it, else null (and why, in findings). */
+  private correctionTarget(number: string, findings: Finding[]): CorrectionTargetIssue | null {
+    const c = correctionSeq(number);
+    if ('finding' in c) {
+      findings.push(c.finding);
+      return null;
+    }
+    const t = this.view.correctionTarget(c.seq);
+    const refused = correctionFinding(number, t && { ...t.issue, sender: t.sender }, this.ctx.sender);
+    if (refused) findings.push(refused);
+    return refused ? null : t;
+  }
+
+  /** supersede: the flagged reading is replaced by its correction; the history is checked again without it. */
+  private supersede(vin: string, fileId: number, line: number): void {
+    const t = this.timelineOf(vin);
+    this.write.supersede(vin, fileId, line);
+    const i = t.findIndex((e) => e.fileId === fileId && e.line === line);
+    if (i >= 0) t.splice(i, 1);
+  }
+
+  private late(date: string): Finding | null {
+    let late = this.ctx.lateByDate.get(date);
+    if (late === undefined) this.ctx.lateByDate.set(date, (late = lateFinding(date, this.ctx.receivedDate)));
+    return late;
+  }
+}
+
+/** insertInOrder adds a stored reading to a timeline kept in (date, reception) order. */
+function insertInOrder(timeline: TimelineEntry[], e: TimelineEntry): void {
+  let i = timeline.length;
+  while (i > 0) {
+    const p = timeline[i - 1];
+    if (p.day < e.day || (p.day === e.day && (p.fileId < e.fileId || (p.fileId === e.fileId && p.line < e.line)))) break;
+    i--;
+  }
+  timeline.splice(i, 0, e);
+}

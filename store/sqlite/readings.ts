@@ -1,0 +1,131 @@
+/**
+ * Stored odometer readings in SQLite: each vehicle's timeline, clustered by (vin, day, seq) in a compact row
+ * (migration 3), and the encodings of that row. Nothing outside store/sqlite/ sees a row or a code.
+ */
+import type Database from 'better-sqlite3';
+import type { Db } from './db';
+import { WORK_TYPES } from '../../model/reading';
+import { dateOfDay, dayOf } from '../../model/day-number';
+import { kmOf } from '../../model/reading';
+import type { NewReading, ReadingStatus, StoredReading, TimelineEntry } from '../types';
+
+const STATUSES: readonly ReadingStatus[] = ['ok', 'flagged', 'corrected', 'superseded'];
+export const STATUS_FLAGGED = 1;
+export const STATUS_SUPERSEDED = 3;
+const ODOREP = WORK_TYPES.indexOf('ODOREP');
+
+/** Reception order: file first, then line, in one integer (the clustered key's last part). */
+export const SEQ_PER_FILE = 100_000_000;
+export const seqOf = (filePk: number, line: number): number => filePk * SEQ_PER_FILE + line;
+export const fileOfSeq = (seq: number): number => Math.floor(seq / SEQ_PER_FILE);
+export const lineOfSeq = (seq: number): number => seq % SEQ_PER_FILE;
+/** The reception-order range of one file's records. */
+export const seqRangeOf = (filePk: number): [number, number] => [seqOf(filePk, 0), seqOf(filePk + 1, 0) - 1];
+
+/** Senders are stored as integers; establishment numbers are 10 digits with leading zeros. */
+export const senderText = (n: number): string => String(n).padStart(10, '0');
+
+/** The columns of a reading row, in table order. */
+type Row = [vin: string, day: number, seq: number, odometer: number, unit: number, work: number, replaced: number,
+  digits: number | null, status: number, sender: number, ref: string | null, plate: string | null, corrects: number | null];
+
+/** What the checks read of a row: [day, seq, odometer, unit, work, replaced, sender, status]. */
+type TimelineRow = [day: number, seq: number, odometer: number, unit: number, work: number, replaced: number, sender: number, status: number];
+
+function toReading(r: Row): StoredReading {
+  const unit = r[4] === 1 ? 'mi' : 'km';
+  return {
+    vin: r[0], date: dateOfDay(r[1]), odometer: r[3], unit, km: kmOf(r[3], unit), work: WORK_TYPES[r[5]],
+    replaced: r[6] === 1, digits: r[7], status: STATUSES[r[8]], sender: senderText(r[9]), fileId: fileOfSeq(r[2]),
+    line: lineOfSeq(r[2]), ref: r[10], plate: r[11], corrects: r[12],
+  };
+}
+
+/** Reading statements. Those of the hot path (one timeline read and one insert per record) are prepared once. */
+export class SqliteReadings {
+  private readonly insertStmt: Database.Statement;
+  private readonly timelineRowsStmt: Database.Statement;
+  private readonly supersedeStmt: Database.Statement;
+
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare('INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    // One range read of the clustered key: a vehicle's whole timeline is a page or two.
+    this.timelineRowsStmt = db
+      .prepare('SELECT day, seq, odometer, unit, work, replaced, sender, status FROM readings WHERE vin = ? ORDER BY day, seq')
+      .raw(true);
+    this.supersedeStmt = db.prepare(`UPDATE readings SET status = ${STATUS_SUPERSEDED} WHERE vin = ? AND seq = ?`);
+  }
+
+  /**
+   * activeTimeline: a vehicle's readings without superseded ones. A reading of a file in `pending` (files that
+   * have not passed their checks, other than the one asking) is not returned: its file is added to `blockers`.
+   * Hot path.
+   */
+  activeTimeline(vin: string, pending: ReadonlySet<number>, blockers: Set<number>): TimelineEntry[] {
+    const out: TimelineEntry[] = [];
+    for (const [day, seq, odometer, unitCode, work, replaced, sender, status] of this.timelineRowsStmt.all(vin) as TimelineRow[]) {
+      const fileId = fileOfSeq(seq);
+      if (pending.size > 0 && pending.has(fileId)) {
+        blockers.add(fileId);
+        continue;
+      }
+      if (status === STATUS_SUPERSEDED) continue;
+      const unit = unitCode === 1 ? 'mi' : 'km';
+      out.push({
+        day, odometer, unit, km: kmOf(odometer, unit), startsSeries: replaced === 1 || work === ODOREP,
+        sender: senderText(sender), fileId, line: seq - fileId * SEQ_PER_FILE,
+      });
+    }
+    return out;
+  }
+
+  /** insert stores a reading of file `filePk`; a second insert of the same record is ignored (idempotent re-runs). */
+  insert(filePk: number, sender: string, n: NewReading): void {
+    const r = n.reading;
+    this.insertStmt.run(
+      n.vin, dayOf(r.date), seqOf(filePk, n.line), r.odometer, r.unit === 'mi' ? 1 : 0, WORK_TYPES.indexOf(r.work), r.replaced ? 1 : 0,
+      r.digits, STATUSES.indexOf(n.status), Number(sender), r.ref, n.plate, n.corrects,
+    );
+  }
+
+  /** supersede marks the reading stored from (file, line) of this vehicle as replaced by a correction. */
+  supersede(vin: string, filePk: number, line: number): void {
+    this.supersedeStmt.run(vin, seqOf(filePk, line));
+  }
+
+  /** timeline lists a vehicle's readings by date then reception, superseded ones included, hidden files' left out. */
+  timeline(vin: string, hidden: ReadonlySet<number>): StoredReading[] {
+    const rows = this.db.prepare('SELECT * FROM readings WHERE vin = ? ORDER BY day, seq').raw(true).all(vin) as Row[];
+    return rows.filter((r) => !hidden.has(fileOfSeq(r[2]))).map(toReading);
+  }
+
+  /** forFile lists the readings a file stored, in file order. */
+  forFile(filePk: number): StoredReading[] {
+    return (this.db.prepare('SELECT * FROM readings WHERE seq BETWEEN ? AND ? ORDER BY seq').raw(true).all(...seqRangeOf(filePk)) as Row[]).map(toReading);
+  }
+
+  /**
+   * discardFile deletes the readings a file stored and flags again the readings its corrections of A issues had
+   * superseded. Call inside a write transaction.
+   */
+  discardFile(filePk: number): number {
+    const [lo, hi] = seqRangeOf(filePk);
+    this.db
+      .prepare(
+        `UPDATE readings SET status = ${STATUS_FLAGGED} WHERE status = ${STATUS_SUPERSEDED} AND (vin, seq) IN (
+           SELECT i.vin, i.file_id * ${SEQ_PER_FILE} + i.line FROM readings r JOIN issues i ON i.id = r.corrects
+           WHERE r.seq BETWEEN ? AND ? AND i.severity = 'A')`,
+      )
+      .run(lo, hi);
+    return this.db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?').run(lo, hi).changes;
+  }
+
+  /** count counts the readings of files that passed their checks. */
+  count(): number {
+    return (
+      this.db
+        .prepare(`SELECT count(*) AS n FROM readings WHERE seq / ${SEQ_PER_FILE} NOT IN (SELECT id FROM files WHERE passed = 0)`)
+        .get() as { n: number }
+    ).n;
+  }
+}

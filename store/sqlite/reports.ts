@@ -1,0 +1,78 @@
+/** Read-only queries behind the OK label (docs/label.md) and the Trusted Provider report (docs/provider-report.md), in SQLite. */
+import type { Db } from './db';
+import { STATUS_SUPERSEDED, SEQ_PER_FILE, senderText } from './readings';
+import { kmOf } from '../../model/reading';
+import { dateOfDay, dayOf } from '../../model/day-number';
+import type { LabelReadingRow, OpenAnomalyRow, ProviderCountsRow } from '../types';
+
+/** Readings of files that have not passed their file-level checks are seen by no query. */
+const VISIBLE = `r.seq / ${SEQ_PER_FILE} NOT IN (SELECT id FROM files WHERE passed = 0)`;
+
+export class SqliteReports {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * labelReadings lists a vehicle's non-superseded readings dated on or before `uptoDay`, by date then reception
+   * (one range read of the clustered key).
+   */
+  labelReadings(vin: string, upto: string): LabelReadingRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT day, seq, odometer, unit, digits, sender FROM readings r
+         WHERE vin = ? AND day <= ? AND status != ${STATUS_SUPERSEDED} AND ${VISIBLE} ORDER BY day, seq`,
+      )
+      .raw(true)
+      .all(vin, dayOf(upto)) as [number, number, number, number, number | null, number][];
+    return rows.map(([day, , odometer, u, digits, sender]) => {
+      const unit = u === 1 ? 'mi' : 'km';
+      return { date: dateOfDay(day), odometer, unit, km: kmOf(odometer, unit), digits, sender: senderText(sender) };
+    });
+  }
+
+  /**
+   * openAnomalies lists the uncorrected A issues raised on a vehicle's non-superseded readings dated on or before
+   * `uptoDay`. Issues are found by their record (file, line) through the issues' unique key, not by a scan.
+   */
+  openAnomalies(vin: string, upto: string): OpenAnomalyRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT i.id, i.code, r.day, r.seq, r.odometer, r.unit
+         FROM readings r JOIN issues i ON i.file_id = r.seq / ${SEQ_PER_FILE} AND i.line = r.seq % ${SEQ_PER_FILE}
+         WHERE r.vin = ? AND r.day <= ? AND r.status != ${STATUS_SUPERSEDED} AND ${VISIBLE}
+           AND i.severity = 'A' AND i.corrected_by IS NULL
+         ORDER BY r.day, r.seq, i.id`,
+      )
+      .raw(true)
+      .all(vin, dayOf(upto)) as [number, string, number, number, number, number][];
+    return rows.map(([id, code, day, , odometer, u]) => ({
+      id, code, date: dateOfDay(day), odometer, unit: u === 1 ? 'mi' : 'km',
+    }));
+  }
+
+  /**
+   * providerCounts counts, per establishment (the sender of each reading), the non-superseded readings dated in
+   * [fromDay, toDay], and how many of those readings raised an uncorrected A40/A41/A42. Ordered by establishment;
+   * establishments without a reading in the period are not listed. Two scans (readings, issues): a yearly report.
+   */
+  providerCounts(from: string, to: string): ProviderCountsRow[] {
+    const readings = this.db
+      .prepare(
+        `SELECT sender, count(*) FROM readings r WHERE day BETWEEN ? AND ? AND status != ${STATUS_SUPERSEDED} AND ${VISIBLE}
+         GROUP BY sender ORDER BY sender`,
+      )
+      .raw(true)
+      .all(dayOf(from), dayOf(to)) as [number, number][];
+    const discrepancies = this.db
+      .prepare(
+        `SELECT r.sender, count(DISTINCT r.seq)
+         FROM issues i JOIN readings r ON r.vin = i.vin AND r.seq = i.file_id * ${SEQ_PER_FILE} + i.line
+         WHERE i.code IN ('A40', 'A41', 'A42') AND i.corrected_by IS NULL
+           AND r.day BETWEEN ? AND ? AND r.status != ${STATUS_SUPERSEDED} AND ${VISIBLE}
+         GROUP BY r.sender`,
+      )
+      .raw(true)
+      .all(dayOf(from), dayOf(to)) as [number, number][];
+    const byProvider = new Map(discrepancies);
+    return readings.map(([sender, n]) => ({ establishment: senderText(sender), readings: n, discrepancies: byProvider.get(sender) ?? 0 }));
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The store on SQLite (WAL, one file): the Store interface over better-sqlite3's synchronous statements. Every
+ * change that touches more than one row is one BEGIN IMMEDIATE transaction, run to its end without an await, so
+ * the write lock is never held across the event loop.
+ */
+import { openDb, writeTx, type Db, type OpenOptions } from './db';
+import { SqliteAccounts } from './accounts';
+import { SqliteFiles } from './files';
+import { SqliteReadings, seqOf, seqRangeOf } from './readings';
+import { SqliteIssues } from './issues';
+import { SqliteVehicles } from './vehicles';
+import { SqliteReports } from './reports';
+import type {
+  Account, AccountStore, BatchRequest, BatchView, BatchWriter, FileFinding, FileRecord, FileStore, IssueStore, ReadingStore,
+  ReportStore, Role, Store, StoredIssue, Vehicle, VehicleStore,
+} from '../types';
+
+export type { OpenOptions } from './db';
+
+/** Thrown inside a batch's transaction to roll it back: a vehicle it reads has records of a pending file. */
+class Blocked extends Error {}
+
+/** SqliteStore: the store in one SQLite database file. */
+export class SqliteStore implements Store {
+  readonly accounts: AccountStore;
+  readonly files: FileStore;
+  readonly readings: ReadingStore;
+  readonly issues: IssueStore;
+  readonly vehicles: VehicleStore;
+  readonly reports: ReportStore;
+  private readonly sql: {
+    accounts: SqliteAccounts;
+    files: SqliteFiles;
+    readings: SqliteReadings;
+    issues: SqliteIssues;
+    vehicles: SqliteVehicles;
+    reports: SqliteReports;
+  };
+
+  private constructor(private readonly db: Db) {
+    const sql = (this.sql = {
+      accounts: new SqliteAccounts(db),
+      files: new SqliteFiles(db),
+      readings: new SqliteReadings(db),
+      issues: new SqliteIssues(db),
+      vehicles: new SqliteVehicles(db),
+      reports: new SqliteReports(db),
+    });
+    this.accounts = {
+      add: async (a: { establishment: string; name: string; role: Role; senders?: string[]; passwordHash: string }): Promise<Account> => sql.accounts.add(a),
+      byEstablishment: async (e) => sql.accounts.byEstablishment(e),
+      byId: async (id) => sql.accounts.byId(id),
+      list: async () => sql.accounts.list(),
+      count: async () => sql.accounts.count(),
+      setDisabled: async (e, d) => sql.accounts.setDisabled(e, d),
+      setPasswordHash: async (e, h) => sql.accounts.setPasswordHash(e, h),
+    };
+    this.files = this.fileStore();
+    this.readings = {
+      timeline: async (vin) => sql.readings.timeline(vin, sql.files.pending(0)),
+      forFile: async (pk) => sql.readings.forFile(pk),
+      count: async () => sql.readings.count(),
+    };
+    this.issues = {
+      forFile: async (pk) => sql.issues.forFile(pk),
+      stream: (pk) => this.streamIssues(pk),
+      forRecord: async (pk, line) => sql.issues.forRecord(pk, line),
+      get: async (id) => sql.issues.get(id),
+    };
+    this.vehicles = {
+      byVin: async (vin) => sql.vehicles.byVin(vin),
+      byPlate: async (plate) => sql.vehicles.byPlate(plate),
+      upsertMany: async (vs: Iterable<Vehicle>) => writeTx(db, () => sql.vehicles.upsertMany(vs)),
+      count: async () => sql.vehicles.count(),
+    };
+    this.reports = {
+      labelReadings: async (vin, upto) => sql.reports.labelReadings(vin, upto),
+      openAnomalies: async (vin, upto) => sql.reports.openAnomalies(vin, upto),
+      providerCounts: async (from, to) => sql.reports.providerCounts(from, to),
+    };
+  }
+
+  /** open opens (creating and migrating if needed) the database file. */
+  static open(file: string, opts: OpenOptions = {}): SqliteStore {
+    return new SqliteStore(openDb(file, opts));
+  }
+
+  private fileStore(): FileStore {
+    const { db, sql } = this;
+    return {
+      receive: async (f) => sql.files.receive(f),
+      get: async (pk) => sql.files.get(pk),
+      list: async (filter) => sql.files.list(filter),
+      withStatus: async (s) => sql.files.withStatus(s),
+      firstWithSha: async (a, sha) => sql.files.firstWithSha(a, sha),
+      markQueued: async (pk) => sql.files.markQueued(pk),
+      startAttempt: async (pk) => sql.files.startAttempt(pk),
+      pass: async (pk, facts) => sql.files.pass(pk, facts),
+      reject: async (pk, o) =>
+        writeTx(db, () => {
+          this.discardStored(pk);
+          sql.files.setFacts(pk, { format: o.format, sender: o.sender });
+          for (const f of o.findings) sql.issues.insertFileLevel(pk, f);
+          sql.files.finish(pk, {
+            result: o.duplicateOf !== null ? 'DUPLICATE' : 'REJECTED',
+            counts: { records: o.records, accepted: 0, rejected: o.records, anomalies: 0, warnings: 0 },
+            duplicateOf: o.duplicateOf,
+            processedAt: o.processedAt,
+          });
+        }),
+      accept: async (pk, o) =>
+        writeTx(db, () => {
+          sql.files.pass(pk, { format: o.format, sender: o.sender });
+          const counts = sql.issues.countsForFile(pk, o.records);
+          const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
+          sql.files.finish(pk, { result, counts, duplicateOf: null, processedAt: o.processedAt });
+          return sql.files.get(pk)!;
+        }),
+      markDone: async (pk, path) => sql.files.markDone(pk, path),
+      recordError: async (pk, e, failed) =>
+        writeTx(db, () => {
+          const f = sql.files.get(pk);
+          if (f && f.status !== 'done' && !f.passed && f.progressLine > 0) this.discardStored(pk);
+          sql.files.recordError(pk, e, failed);
+        }),
+      markFailed: async (pk, e) => sql.files.markFailed(pk, e),
+      requeue: async (pk) =>
+        writeTx(db, () => {
+          const f = sql.files.get(pk);
+          if (!f || f.status === 'processing') return false;
+          sql.issues.deleteFileLevel(pk);
+          sql.files.requeue(pk);
+          return true;
+        }),
+      abandon: async (pk, o) =>
+        writeTx(db, () => {
+          const before = sql.files.get(pk)!;
+          const gone = this.discardStored(pk);
+          const f08: FileFinding = { code: 'F08', field: 'file', line: 0, message: o.message };
+          sql.issues.insertFileLevel(pk, f08);
+          const records = before.records ?? 0;
+          sql.files.finish(pk, {
+            result: 'REJECTED',
+            counts: { records, accepted: 0, rejected: records, anomalies: 0, warnings: 0 },
+            processedAt: o.processedAt,
+          });
+          return gone;
+        }),
+    };
+  }
+
+  /**
+   * discardStored removes everything a file stored: its readings (flagging again those its corrections had
+   * superseded), its issues (making the numbers its corrections used correctable again); its progress goes back to
+   * 0. Inside a write transaction; readings first: they find the issues they corrected.
+   */
+  private discardStored(filePk: number): { readings: number; issues: number } {
+    const readings = this.sql.readings.discardFile(filePk);
+    const [lo, hi] = seqRangeOf(filePk);
+    const issues = this.sql.issues.discardFile(filePk, lo, hi);
+    this.sql.files.resetProgress(filePk);
+    return { readings, issues };
+  }
+
+  private async *streamIssues(filePk: number): AsyncIterable<StoredIssue> {
+    let after: StoredIssue | null = null;
+    for (;;) {
+      const page = this.sql.issues.page(filePk, after);
+      if (page.length === 0) return;
+      yield* page;
+      after = page[page.length - 1];
+    }
+  }
+
+  async storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }> {
+    const blockers = new Set<number>();
+    try {
+      writeTx(this.db, () => this.storeBatchNow(req, work, blockers));
+    } catch (err) {
+      if (!(err instanceof Blocked)) throw err;
+    }
+    return { blockedBy: [...blockers] };
+  }
+
+  /** storeBatchNow is storeBatch inside its transaction; throws Blocked (rolling it back) when `blockers` fills. */
+  private storeBatchNow(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void, blockers: Set<number>): void {
+    const { sql } = this;
+    const { filePk, sender } = req;
+    const file = sql.files.get(filePk);
+    if (!file || req.lastLine <= file.progressLine) return; // stored by an earlier attempt
+    const pending = sql.files.pending(filePk);
+    const registerInUse = sql.vehicles.any();
+    const view: BatchView = {
+      registerInUse,
+      vehicleByVin: (vin) => (registerInUse ? sql.vehicles.byVin(vin) : null),
+      vehicleByPlate: (plate) => (registerInUse ? sql.vehicles.byPlate(plate) : null),
+      timeline: (vin) => {
+        const t = sql.readings.activeTimeline(vin, pending, blockers);
+        if (blockers.size > 0) throw new Blocked();
+        return t;
+      },
+      correctionTarget: (id) => {
+        const t = sql.issues.withSender(id);
+        if (t && pending.has(t.issue.filePk)) {
+          blockers.add(t.issue.filePk);
+          throw new Blocked();
+        }
+        return t;
+      },
+    };
+      const write: BatchWriter = {
+        addReading: (r) => sql.readings.insert(filePk, sender, r),
+        addIssue: (i) => sql.issues.insert(filePk, i),
+        markCorrected: (issueId, line) => sql.issues.markCorrected(issueId, seqOf(filePk, line)),
+        supersede: (vin, fileId, line) => sql.readings.supersede(vin, fileId, line),
+      };
+    work(view, write);
+    sql.files.setProgress(filePk, req.lastLine);
+  }
+
+  async pending(filePks: readonly number[]): Promise<number[]> {
+    const pending = this.sql.files.pending(0);
+    return filePks.filter((pk) => pending.has(pk));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

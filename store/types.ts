@@ -1,0 +1,381 @@
+/**
+ * The store: everything odo-inflow keeps (accounts, received files, readings, issues, the vehicle register), as an
+ * async interface shaped by what the application does, not by a database. One folder per backend implements it
+ * (store/sqlite/); no SQL, no storage encoding and no database handle leaves that folder.
+ *
+ * Every method that changes several things does so atomically: it is one named change (receiveFile, storeBatch,
+ * rejectFile, abandonFile…), never a transaction a caller holds open.
+ */
+import type { FileFinding, IssueCode, Severity } from '../model/issue-catalogue';
+import type { Reading, WorkType } from '../model/reading';
+
+// ─── Accounts ────────────────────────────────────────────────────────────────────────────────────────────────
+
+export type Role = 'garage' | 'fleet' | 'admin';
+
+export interface Account {
+  id: number;
+  /** The 10-digit establishment number: the FTPS username. */
+  establishment: string;
+  name: string;
+  role: Role;
+  /** Establishments a fleet account may send files for (besides its own). */
+  senders: string[];
+  passwordHash: string;
+  disabled: boolean;
+  createdAt: string;
+}
+
+export class AccountAlreadyExistsError extends Error {
+  readonly code = 'ACCOUNT_EXISTS';
+}
+
+export interface AccountStore {
+  /** add creates an account; throws AccountAlreadyExistsError when the establishment has one. */
+  add(a: { establishment: string; name: string; role: Role; senders?: string[]; passwordHash: string }): Promise<Account>;
+  byEstablishment(establishment: string): Promise<Account | null>;
+  byId(id: number): Promise<Account | null>;
+  list(): Promise<Account[]>;
+  count(): Promise<number>;
+  /** setDisabled returns false when there is no such account. */
+  setDisabled(establishment: string, disabled: boolean): Promise<boolean>;
+  /** setPasswordHash returns false when there is no such account. */
+  setPasswordHash(establishment: string, hash: string): Promise<boolean>;
+}
+
+// ─── Files ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+export type FileStatus = 'received' | 'queued' | 'processing' | 'done' | 'failed';
+export type FileResult = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
+
+export interface FileRecord {
+  pk: number;
+  /** The public file id (model/file-id.ts): `F` + six or more digits; also the queue's job id. */
+  id: string;
+  accountId: number;
+  /** Establishment number of the uploading account. */
+  account: string;
+  /** The establishment in the header (for a fleet account, one it sends for); null until read. */
+  sender: string | null;
+  name: string;
+  storedPath: string;
+  size: number;
+  sha256: string;
+  format: string | null;
+  status: FileStatus;
+  result: FileResult | null;
+  /** Public id of the file this one repeats (DUPLICATE). */
+  duplicateOf: string | null;
+  receivedAt: string;
+  processedAt: string | null;
+  /** The last record whose batch is stored: a new attempt resumes after it. */
+  progressLine: number;
+  /**
+   * True once the file passed its file-level checks. Until then its stored records are seen by no other file's
+   * checks and by no query; a file that fails them has its records taken out again (docs/guarantees.md).
+   */
+  passed: boolean;
+  records: number | null;
+  accepted: number | null;
+  rejected: number | null;
+  anomalies: number | null;
+  warnings: number | null;
+  attempts: number;
+  error: string | null;
+  receiptPath: string | null;
+}
+
+export interface FileCounts {
+  records: number;
+  accepted: number;
+  rejected: number;
+  anomalies: number;
+  warnings: number;
+}
+
+export type { FileFinding };
+
+export interface FileStore {
+  /** receive records a file that is durably on disk; status `received`. */
+  receive(f: { accountId: number; name: string; storedPath: string; size: number; sha256: string; receivedAt: string }): Promise<FileRecord>;
+  get(pk: number): Promise<FileRecord | null>;
+  list(filter?: { status?: string; account?: string; receivedSince?: string; limit?: number }): Promise<FileRecord[]>;
+  /** withStatus lists the files in one of the given states (the reconciler's work list). */
+  withStatus(statuses: FileStatus[]): Promise<FileRecord[]>;
+  /** firstWithSha returns the earliest file of this account with this content: the original of any duplicate. */
+  firstWithSha(accountId: number, sha256: string): Promise<FileRecord | null>;
+  /** markQueued: the job is in the queue. Only from `received`, so a late call never undoes a worker's progress. */
+  markQueued(pk: number): Promise<void>;
+  /** startAttempt marks the file processing and counts the attempt. */
+  startAttempt(pk: number): Promise<void>;
+  /**
+   * pass records that the file passed its file-level checks: its stored records, and those it stores from now on,
+   * are seen by every other file's checks and by every query.
+   */
+  pass(pk: number, facts: { format: string; sender: string }): Promise<void>;
+  /**
+   * reject closes a file that failed its file-level checks (or repeats another, `duplicateOf`): whatever its
+   * records stored is taken out again (readings, issues, the corrections they made), its F issues are stored, and
+   * its result is REJECTED or DUPLICATE with every record rejected. One change.
+   */
+  reject(
+    pk: number,
+    o: { findings: FileFinding[]; records: number; format: string | null; sender: string | null; duplicateOf: number | null; processedAt: string },
+  ): Promise<void>;
+  /**
+   * accept closes a file that passed its file-level checks (pass, if not done yet): its result is ACCEPTED or
+   * PARTIAL with the counts of its stored issues. One change; returns the file.
+   */
+  accept(pk: number, o: { format: string; sender: string; records: number; processedAt: string }): Promise<FileRecord>;
+  /** markDone: the receipt is written; nothing more to do for this file. */
+  markDone(pk: number, receiptPath: string): Promise<void>;
+  /**
+   * recordError keeps the last processing error: `failed` when no retry is left, else `queued` again. A file
+   * already done is left alone. A file that fails before passing its checks has its stored records taken out again
+   * (they would hold up other files' checks of the same vehicles until its next attempt).
+   */
+  recordError(pk: number, error: string, failed: boolean): Promise<void>;
+  /** markFailed: the file's job failed outside the worker's hands (e.g. stalled too often). False when done. */
+  markFailed(pk: number, error: string): Promise<boolean>;
+  /**
+   * requeue prepares a file for a replay: status `queued`, no error, its file-level issues dropped so the checks
+   * decide again. Stored records and the progress stay (the re-run resumes). A file being processed is left alone;
+   * returns whether the file was changed.
+   */
+  requeue(pk: number): Promise<boolean>;
+  /**
+   * abandon closes a file that could not be processed: whatever its records stored is taken out again, `issue`
+   * (F08) is stored and its result is REJECTED. Returns what was taken out.
+   */
+  abandon(pk: number, o: { message: string; processedAt: string }): Promise<{ readings: number; issues: number }>;
+}
+
+// ─── Readings, issues and the register ──────────────────────────────────────────────────────────────────────
+
+export type ReadingStatus = 'ok' | 'flagged' | 'corrected' | 'superseded';
+
+/** A stored reading, as the history view shows it. */
+export interface StoredReading {
+  vin: string;
+  date: string;
+  odometer: number;
+  unit: 'km' | 'mi';
+  km: number;
+  work: WorkType;
+  replaced: boolean;
+  digits: number | null;
+  sender: string;
+  fileId: number;
+  line: number;
+  ref: string | null;
+  plate: string | null;
+  status: ReadingStatus;
+  /** Id of the issue this reading corrects, or null. */
+  corrects: number | null;
+}
+
+export interface StoredIssue {
+  /** The basis of the error number (rules/error-number.ts). */
+  id: number;
+  filePk: number;
+  line: number;
+  code: IssueCode;
+  severity: Severity;
+  field: string;
+  message: string;
+  ref: string | null;
+  vin: string | null;
+  correctable: boolean;
+  /** Whether a record already used this issue's one electronic correction. */
+  corrected: boolean;
+}
+
+export interface Vehicle {
+  vin: string;
+  plate: string | null;
+  firstRegistration: string | null;
+  imported: boolean;
+  digits: number | null;
+}
+
+export interface ReadingStore {
+  /** timeline lists a vehicle's readings of files that passed their checks, by date then reception, superseded ones included. */
+  timeline(vin: string): Promise<StoredReading[]>;
+  /** forFile lists the readings a file stored, in file order (tests and admin views: not for the hot path). */
+  forFile(filePk: number): Promise<StoredReading[]>;
+  count(): Promise<number>;
+}
+
+export interface IssueStore {
+  /** forFile lists a file's issues in receipt order: file-level first, then by line. */
+  forFile(filePk: number): Promise<StoredIssue[]>;
+  /** stream yields a file's issues in receipt order, a page at a time (a big file's receipt can list millions). */
+  stream(filePk: number): AsyncIterable<StoredIssue>;
+  /** forRecord lists the issues of one record (file, line). */
+  forRecord(filePk: number, line: number): Promise<StoredIssue[]>;
+  get(id: number): Promise<StoredIssue | null>;
+}
+
+export interface VehicleStore {
+  byVin(vin: string): Promise<Vehicle | null>;
+  /** byPlate: the vehicle a plate belongs to now (the most recently registered holder). */
+  byPlate(plate: string): Promise<Vehicle | null>;
+  /** upsertMany inserts or replaces register entries, all or none; returns how many. */
+  upsertMany(vehicles: Iterable<Vehicle>): Promise<number>;
+  count(): Promise<number>;
+}
+
+// ─── The pipeline's batch ───────────────────────────────────────────────────────────────────────────────────
+
+/** What the checks read of a stored reading of the vehicle. */
+export interface TimelineEntry {
+  day: number;
+  odometer: number;
+  unit: 'km' | 'mi';
+  km: number;
+  /** Starts a new series: replaced, or work ODOREP. */
+  startsSeries: boolean;
+  sender: string;
+  fileId: number;
+  line: number;
+}
+
+/** The issue an error number names, as a correction needs it. */
+export interface CorrectionTargetIssue {
+  issue: StoredIssue;
+  /** Establishment that sent the file the issue was raised in. */
+  sender: string | null;
+}
+
+/**
+ * What a batch's checks read. It shows the store as it was when the batch began: read a vehicle's timeline before
+ * writing to it (and keep what you read), as reads after a write of the same batch are not defined.
+ */
+export interface BatchView {
+  /** False when the vehicle register is empty (a look-up cannot find anything). */
+  readonly registerInUse: boolean;
+  vehicleByVin(vin: string): Vehicle | null;
+  /** The vehicle a plate belongs to now (the most recently registered holder). */
+  vehicleByPlate(plate: string): Vehicle | null;
+  /**
+   * The vehicle's active timeline: its readings by date then reception, without superseded ones and without
+   * readings of files that have not passed their file-level checks, except this batch's own file.
+   */
+  timeline(vin: string): TimelineEntry[];
+  correctionTarget(issueId: number): CorrectionTargetIssue | null;
+}
+
+/** A reading of the batch's file to store. */
+export interface NewReading {
+  line: number;
+  /** The reading as checked; its `vin` may be null when `vin` below came from the register. */
+  reading: Reading;
+  vin: string;
+  plate: string | null;
+  status: Exclude<ReadingStatus, 'superseded'>;
+  /** Id of the issue it corrects. */
+  corrects: number | null;
+}
+
+/** An issue of a record of the batch's file. */
+export interface NewIssue {
+  line: number;
+  code: IssueCode;
+  severity: Severity;
+  field: string;
+  message: string;
+  ref: string | null;
+  vin: string | null;
+  correctable: boolean;
+}
+
+/** What a batch's checks write; nothing is kept unless the whole batch is. */
+export interface BatchWriter {
+  addReading(r: NewReading): void;
+  /** A record's problem; the same (line, code, field) of a file keeps its first id (and error number). */
+  addIssue(i: NewIssue): void;
+  /** The record at `line` uses issue `issueId`'s one electronic correction. */
+  markCorrected(issueId: number, line: number): void;
+  /** The reading stored from (fileId, line) for this vehicle is replaced by a correction. */
+  supersede(vin: string, fileId: number, line: number): void;
+}
+
+export interface BatchRequest {
+  filePk: number;
+  /** The establishment in the file's header: the sender of every reading. */
+  sender: string;
+  /** The last line the batch covers: the file's progress once it is stored. */
+  lastLine: number;
+  /**
+   * What the checks will look up: the VINs, the plates of plate-only readings and the issues corrections name. A
+   * backend that fetches all of it in one go before running the checks calls it; one that looks up as it goes
+   * need not.
+   */
+  lookups(): { vins: string[]; plates: string[]; issueIds: number[] };
+}
+
+// ─── Read-side reports ──────────────────────────────────────────────────────────────────────────────────────
+
+/** A reading as the label reads it. */
+export interface LabelReadingRow {
+  date: string;
+  odometer: number;
+  unit: 'km' | 'mi';
+  km: number;
+  digits: number | null;
+  sender: string;
+}
+
+/** An A issue that was never corrected, with the reading it was raised on. */
+export interface OpenAnomalyRow {
+  id: number;
+  code: string;
+  date: string;
+  odometer: number;
+  unit: 'km' | 'mi';
+}
+
+/** One establishment's counts for a year. */
+export interface ProviderCountsRow {
+  establishment: string;
+  readings: number;
+  discrepancies: number;
+}
+
+export interface ReportStore {
+  /** labelReadings lists a vehicle's non-superseded readings dated on or before `upto` (YYYY-MM-DD), by date then reception. */
+  labelReadings(vin: string, upto: string): Promise<LabelReadingRow[]>;
+  /** openAnomalies lists the uncorrected A issues raised on a vehicle's non-superseded readings dated on or before `upto`. */
+  openAnomalies(vin: string, upto: string): Promise<OpenAnomalyRow[]>;
+  /**
+   * providerCounts counts, per establishment, the non-superseded readings dated from `from` to `to` and how many of
+   * them raised an uncorrected A40/A41/A42; by establishment, those without readings left out.
+   */
+  providerCounts(from: string, to: string): Promise<ProviderCountsRow[]>;
+}
+
+// ─── The store ──────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface Store {
+  readonly accounts: AccountStore;
+  readonly files: FileStore;
+  readonly readings: ReadingStore;
+  readonly issues: IssueStore;
+  readonly vehicles: VehicleStore;
+  readonly reports: ReportStore;
+  /**
+   * storeBatch checks and stores one batch of a file's records, with the file's progress, as one change: `work`
+   * runs once, synchronously, reading through `view` and writing through `write`, and no other writer changes the
+   * vehicles it reads meanwhile (two files reporting the same vehicle at once give the result of one after the other).
+   * A batch whose `lastLine` is not after the file's progress is skipped (already stored by an earlier attempt).
+   *
+   * When a vehicle (or a corrected issue) the batch reads has records of another file that has not passed its
+   * checks yet, nothing is stored and those files are returned: the caller waits until they pass or are rejected,
+   * then tries again. So no check ever sees a reading that may still be taken out, and every vehicle's checks see
+   * the files in one order.
+   */
+  storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }>;
+  /** pending tells which of these files have stored records but have not passed their checks (nor been rejected). */
+  pending(filePks: readonly number[]): Promise<number[]>;
+  close(): Promise<void>;
+}
