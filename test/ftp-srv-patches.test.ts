@@ -1,19 +1,20 @@
 /**
- * ftp-srv 4.6.3 + ftps/ftp-srv-patches against real FTPS clients (curl, lftp, Python ftplib, basic-ftp)
- * and raw sockets, on 127.0.0.1 with kernel-chosen ports.
+ * ftp-srv 4.6.3 as patched by patches/ftp-srv+4.6.3.patch against real FTPS clients (curl, lftp, Python ftplib,
+ * basic-ftp) and raw sockets, on 127.0.0.1 with kernel-chosen ports; and the start-up check that refuses an
+ * ftp-srv that is not the patched 4.6.3.
  */
 import { randomBytes } from 'crypto';
 import { once } from 'events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import * as net from 'net';
 import { tmpdir } from 'os';
-import { join } from 'path';
+import { dirname, join } from 'path';
 import { Duplex, Readable } from 'stream';
 import * as tls from 'tls';
 import { Client } from 'basic-ftp';
 import type { FtpSrv } from 'ftp-srv';
 import * as selfsigned from 'selfsigned';
-import { createFtpSrv } from '../ftps/ftp-srv-patches';
+import { assertFtpSrvPatched, createFtpSrv, FtpSrvPatchError, PATCHED_FILES } from '../ftps/ftp-srv-patches';
 import { ClientResult, curlDownload, curlList, curlUpload, ftplibRound, lftpRound } from './helpers/ftp-clients';
 
 const HOST = '127.0.0.1';
@@ -109,6 +110,45 @@ afterAll(async () => {
 
 test('createFtpSrv leaves no process signal handlers behind', () => {
   expect(signalListenersAdded).toBe(0);
+});
+
+describe('assertFtpSrvPatched', () => {
+  const installed = dirname(require.resolve('ftp-srv/package.json'));
+  let fake: string;
+  beforeEach(() => {
+    fake = mkdtempSync(join(tmpdir(), 'ftp-srv-fake-'));
+    cpSync(installed, fake, { recursive: true });
+  });
+  afterEach(() => rmSync(fake, { recursive: true, force: true }));
+
+  const setVersion = (version: string) => {
+    const pkg = JSON.parse(readFileSync(join(fake, 'package.json'), 'utf8')) as { version: string };
+    writeFileSync(join(fake, 'package.json'), JSON.stringify({ ...pkg, version }));
+  };
+
+  test('accepts the installed ftp-srv and a copy of it', () => {
+    expect(() => assertFtpSrvPatched()).not.toThrow();
+    expect(() => assertFtpSrvPatched(fake)).not.toThrow();
+  });
+
+  test('refuses another version, naming it and npm ci', () => {
+    setVersion('4.6.4');
+    expect(() => assertFtpSrvPatched(fake)).toThrow(FtpSrvPatchError);
+    expect(() => assertFtpSrvPatched(fake)).toThrow(/installed version is 4\.6\.4.*`npm ci`/);
+  });
+
+  test('refuses 4.6.3 with a patched file back to its published text', () => {
+    const stor = join(fake, 'src/commands/registration/stor.js');
+    writeFileSync(stor, readFileSync(stor, 'utf8').split('\n').slice(1).join('\n')); // marker line gone
+    expect(() => assertFtpSrvPatched(fake)).toThrow(/patch not applied to src\/commands\/registration\/stor\.js in /);
+  });
+
+  test('refuses 4.6.3 without the file the patch adds, and a folder that is no package', () => {
+    rmSync(join(fake, PATCHED_FILES.find((f) => f.endsWith('tls-sockets.js'))!));
+    expect(() => assertFtpSrvPatched(fake)).toThrow(/patch not applied to src\/helpers\/tls-sockets\.js/);
+    rmSync(join(fake, 'package.json'));
+    expect(() => assertFtpSrvPatched(fake)).toThrow(/cannot read .*package\.json/);
+  });
 });
 
 test(`curl --ssl-reqd: ${ROUNDS} upload + list + download rounds`, async () => {
