@@ -1,4 +1,8 @@
-/** Tests run against the TypeScript sources (ts-jest); spawned CLI processes use the build in dist/. */
+/**
+ * Tests run against the TypeScript sources (ts-jest); spawned CLI processes and the reader thread run dist/, which
+ * globalSetup builds from the current sources first (test/helpers/build.ts): `npx jest` alone tests what the
+ * sources say, everywhere.
+ */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],

@@ -1,21 +1,16 @@
 /**
- * The reader thread: reads a file once, start to end, feeding every item to both the file-level checks
- * (FileScan) and the Batcher (the stateless record checks), while the job thread stores the batches: both cores
+ * The reader thread: reads a file once (pipeline/read-file.ts) while the job thread stores the batches: both cores
  * work on one file. Messages to the job thread: the batches; the verdict of the file-level checks as soon as the
  * file is read; the batches still in the spool; the end.
  *
- * No batch is sent when the header already fails (wrong format, version or sender: nothing could be stored).
  * At most `ahead` batches are in flight: the job thread sends a credit for each batch it has stored, with the
  * batch's buffer, which later batches reuse (the packed bytes never pile up in either heap). Batches read while
  * none may be sent wait in the spool (pipeline/spool.ts): reading never waits for storing.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { FileScan, unreadable } from './file-scan';
-import { Batcher, type BufferSource, type RecordBatch } from './batcher';
+import type { BufferSource, RecordBatch } from './batcher';
 import { Spool } from './spool';
-import { detectFormat } from '../parsers/detect-format';
-import { readBatch } from '../parsers/read-batch';
-import { checkHeader } from '../rules/header-checks';
+import { readFile } from './read-file';
 import type { ReaderCredit, ReaderMessage, ReaderRequest } from './file-reader';
 
 /** Credits: batches the reader may still send, and the buffers the job thread gave back. */
@@ -72,26 +67,10 @@ async function run(req: ReaderRequest, spool: Spool): Promise<void> {
     }
   };
 
-  const detected = await detectFormat(req.path);
-  if (!('format' in detected)) {
-    port.postMessage({ kind: 'verdict', scan: unreadable(detected.fatal) } satisfies ReaderMessage);
-    port.postMessage({ kind: 'end' } satisfies ReaderMessage);
-    return;
-  }
-  const scan = new FileScan(detected.format, req);
-  const batcher = new Batcher({ ...req, format: detected.format }, credits.buffers);
-  let storing: boolean | null = null; // decided by the first item: a header that passes its checks
-  for await (const item of readBatch(req.path, detected.format)) {
-    if (!scan.add(item)) break;
-    storing ??= item.kind === 'header' && checkHeader(item, req.allowedSenders).length === 0;
-    if (!storing) continue;
-    const batch = batcher.add(item);
-    if (batch) offer(batch);
-  }
-  const verdict = scan.result();
+  const { verdict, last } = await readFile(req.path, req, credits.buffers, offer);
   port.postMessage({ kind: 'verdict', scan: verdict } satisfies ReaderMessage);
-  if (storing && verdict.findings.length === 0) {
-    offer(batcher.flush());
+  if (last) {
+    offer(last);
     while (spool.size > 0) {
       await credits.take();
       send(spool.take(credits.buffers));

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { freePort } from '../app/redis-server';
 import { curlUpload, curlDownload } from './helpers/ftp-clients';
 import { parseReceipt } from './helpers/receipt';
+import { waitFor, waitForOutput } from './helpers/wait';
 
 const ROOT = path.join(__dirname, '..');
 let dir: string;
@@ -27,11 +28,7 @@ beforeAll(async () => {
   });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 30000;
-  while (!out.includes('Ctrl-C stops it.')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('serve did not start:\n' + out);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForOutput(child, () => out, 'Ctrl-C stops it.', 'serve to start', 30000);
 });
 
 afterAll(() => {
@@ -59,13 +56,12 @@ it('takes a fixture uploaded with curl --ssl-reqd -k -T and serves its receipt',
   expect(up.stderr).toBe('');
   expect(up.code).toBe(0);
   const local = path.join(dir, 'receipt.csv');
-  const deadline = Date.now() + 30000;
-  for (;;) {
+  let last = '';
+  await waitFor('the receipt of valid-3-readings.csv', async () => {
     const r = await curlDownload({ ...access, remotePath: '/receipts/valid-3-readings.csv.receipt.csv', localFile: local });
-    if (r.code === 0) break;
-    if (Date.now() > deadline) throw new Error('no receipt: ' + r.stderr);
-    await new Promise((res) => setTimeout(res, 300));
-  }
+    last = r.stderr;
+    return r.code === 0;
+  }, 30000, 300, () => last);
   const receipt = parseReceipt(fs.readFileSync(local, 'utf8'));
   expect(receipt.status).toBe('ACCEPTED');
   expect(receipt.records).toBe(3);

@@ -8,6 +8,8 @@ import { Readable } from 'node:stream';
 import type { Client } from 'basic-ftp';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { parseReceipt } from './helpers/receipt';
+import { auditEvents } from './helpers/ops';
+import { isEmptyDir, partialUpload, waitFor } from './helpers/wait';
 import { csvBatch, daysAgo, vin } from './helpers/batch';
 import { isLate } from '../rules/working-days';
 import { brusselsToday } from '../rules/brussels-date';
@@ -32,6 +34,9 @@ afterAll(async () => {
 });
 
 const put = (text: string | Buffer, name: string) => client.uploadFrom(Readable.from([Buffer.from(text)]), name);
+
+/** Whether the audit log has `event` for the upload `name`. */
+const audited = (event: string, name: string) => auditEvents(svc.layout.auditLog).some((e) => e.event === event && e.name === name);
 
 const readingsOf = async (fileId: string) => {
   const pk = Number(fileId.slice(1));
@@ -131,7 +136,9 @@ describe('when a file is uploaded under a temporary name', () => {
   it('holds x.csv.part and processes it only once renamed to x.csv', async () => {
     const before = (await svc.store.files.list()).length;
     await put(csvBatch(GARAGE, [{ vin: vin(301), odometer: 7 }], { trailer: true }), 'night.csv.part');
-    await new Promise((r) => setTimeout(r, 1500));
+    // The server's verdict on the upload: held in the drop zone (an upload given to the intake is audited 'upload').
+    await waitFor('night.csv.part to be held', () => audited('held', 'night.csv.part'), 10_000, 50);
+    expect(audited('upload', 'night.csv.part')).toBe(false);
     expect((await svc.store.files.list()).length).toBe(before);
     expect((await client.list('/')).map((f) => f.name)).toContain('night.csv.part');
     await client.rename('night.csv.part', 'night.csv');
@@ -153,17 +160,23 @@ describe('when an upload is cut off mid-transfer', () => {
         if (sent === 0) {
           sent += 65536;
           this.push(Buffer.from(big.slice(0, 65536)));
-          // the client dies after the first 64 KiB: its data socket is destroyed, no TLS close
-          setTimeout(() => c.ftp.dataSocket?.destroy(), 300);
+          // the client dies once the server has its first bytes: its data socket is destroyed, no TLS close
+          waitFor('the first bytes of cut.csv on the server', () => partialUpload(svc.layout.dropDir(GARAGE)), 10_000, 10).then(
+            () => c.ftp.dataSocket?.destroy(),
+            (err) => this.destroy(err),
+          );
         }
       },
     });
     await expect(c.uploadFrom(source, 'cut.csv')).rejects.toBeDefined();
     c.close();
-    await new Promise((r) => setTimeout(r, 1500));
+    // The server's verdict: the upload aborted and its temporary file discarded (the intake takes in only a
+    // completed upload, before it is audited 'upload').
+    const incoming = path.join(svc.layout.dropDir(GARAGE), '.incoming');
+    await waitFor('cut.csv to be aborted and discarded', () => audited('upload_aborted', 'cut.csv') && isEmptyDir(incoming), 10_000, 50);
+    expect(audited('upload', 'cut.csv')).toBe(false);
     expect((await svc.store.files.list()).length).toBe(before);
     expect((await svc.store.files.list()).map((f) => f.name)).not.toContain('cut.csv');
-    const incoming = path.join(svc.layout.dropDir(GARAGE), '.incoming');
     expect(fs.readdirSync(incoming)).toEqual([]);
   });
 });

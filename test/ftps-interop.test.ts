@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { csvBatch, vin } from './helpers/batch';
 import { curlUpload, curlList, curlDownload, lftpRound, ftplibRound, type ClientResult } from './helpers/ftp-clients';
+import { waitFor } from './helpers/wait';
 
 const USER = '2123456692';
 const PW = 'interop password 123';
@@ -50,16 +51,12 @@ function expectOk(r: ClientResult, what: string) {
 
 async function expectAllProcessed(client: string) {
   const names = Array.from({ length: ROUNDS }, (_, i) => `${client}-${i}.csv`);
-  const deadline = Date.now() + 60000;
-  for (;;) {
-    const files = (await svc.store.files.list({ account: USER })).filter((f) => names.includes(f.name));
-    if (files.length === ROUNDS && files.every((f) => f.status === 'done')) {
-      expect(files.map((f) => f.result)).toEqual(Array(ROUNDS).fill('ACCEPTED'));
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`${client}: ${files.length} of ${ROUNDS} uploads processed`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const mine = async () => (await svc.store.files.list({ account: USER })).filter((f) => names.includes(f.name));
+  const files = await waitFor(`${client}: ${ROUNDS} uploads processed`, async () => {
+    const f = await mine();
+    return f.length === ROUNDS && f.every((x) => x.status === 'done') ? f : null;
+  }, 60000, 200);
+  expect(files.map((f) => f.result)).toEqual(Array(ROUNDS).fill('ACCEPTED'));
 }
 
 describe('when curl --ssl-reqd is the client', () => {

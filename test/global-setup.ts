@@ -1,7 +1,14 @@
+import { buildDist } from './helpers/build';
 import { startPrivateRedis } from './helpers/private-redis';
 
-/** One private redis-server for the whole test run (the machine's own Redis on 6379 is shared: never touched). */
+/**
+ * Before any test: dist/ is built from the current sources (CLI processes and the reader thread run dist/; a failed
+ * build fails the run), then one private redis-server for the whole run starts (the machine's own Redis on 6379 is
+ * shared: never touched).
+ */
 export default async function globalSetup(): Promise<void> {
+  const build = buildDist();
+  process.stderr.write(`\nglobalSetup: dist/ built from the current sources in ${(build.ms / 1000).toFixed(1)} s\n`);
   const redis = await startPrivateRedis();
   process.env.INFLOW_TEST_REDIS_URL = redis.url;
   (globalThis as any).__inflowRedis = redis;

@@ -101,7 +101,9 @@ it('SIGKILL of the worker in the middle of the file, then a new worker: the same
     const f = (await svc.store.files.get(file.pk))!;
     return f.status === 'processing' && f.progressLine > N / 4 ? f.progressLine : 0;
   }, 60_000, 20);
-  await sleep(120); // inside the next batch, most likely in its write transaction
+  // Time must pass here, on purpose: the kill lands at an arbitrary moment inside the next batch, most likely in its
+  // write transaction (from outside no event marks "inside a transaction"; what must hold holds for any moment).
+  await sleep(120);
   first.child.kill('SIGKILL');
   expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
   expect(killedAt).toBeLessThan((3 * N) / 4);

@@ -14,7 +14,8 @@ import { Client } from 'basic-ftp';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { parseReceipt } from './helpers/receipt';
 import { csvBatch, rLine, vin } from './helpers/batch';
-import { auditEvents, BIN, sleep, spawnInflow, type Proc } from './helpers/ops';
+import { auditEvents, BIN, spawnInflow, type Proc } from './helpers/ops';
+import { isEmptyDir, sleep, waitFor } from './helpers/wait';
 import { freePort } from '../app/redis-server';
 
 const GARAGE = '2123456692';
@@ -50,6 +51,7 @@ describe('brute-force lockout', () => {
     expect(mine[5]).toMatchObject({ reason: 'locked', key: `user:${GARAGE}` });
     expect(JSON.stringify(mine)).not.toContain('wrong password'); // passwords are never logged
 
+    // Time must pass here: the lock's duration is what is tested (no event marks a lock lifting).
     await sleep(Math.max(0, LOCK_MS + 100 - (Date.now() - lockedAt)));
     expect(await login(GARAGE, PW)).toBe('ok');
     expect(events().filter((e) => e.username === GARAGE).pop()).toMatchObject({ event: 'login' });
@@ -59,7 +61,7 @@ describe('brute-force lockout', () => {
     for (let i = 0; i < 5; i++) expect(await login(`99999999${String(i).padStart(2, '0')}`, 'nope')).toMatch(/^530 Login incorrect/);
     expect(await login(OTHER, PW)).toMatch(/^530 Too many failed logins/);
     expect(events().filter((e) => e.username === OTHER).pop()).toMatchObject({ event: 'login_refused', reason: 'locked', key: expect.stringMatching(/^ip:/) });
-    await sleep(LOCK_MS + 100);
+    await sleep(LOCK_MS + 100); // the lock's duration, as above
     expect(await login(OTHER, PW)).toBe('ok');
   }, 30_000);
 });
@@ -75,7 +77,8 @@ describe('timeouts', () => {
   it('closes a control connection idle for longer than ftpIdleMs', async () => {
     const c = await svc.connect(GARAGE, PW);
     await c.list('/');
-    await sleep(1800);
+    // The server's idle timer fires after ftpIdleMs (1 s) of silence: it audits it, then closes the connection.
+    await waitFor('the idle timeout', () => auditEvents(svc.layout.auditLog).some((e) => e.event === 'idle_timeout'), 10_000, 50);
     await expect(c.list('/')).rejects.toThrow();
     c.close();
     expect(auditEvents(svc.layout.auditLog).map((e) => e.event)).toContain('idle_timeout');
@@ -90,7 +93,7 @@ describe('timeouts', () => {
     await c.uploadFrom(Readable.from((async function* () {
       for (let i = 0; i < chunks; i++) {
         yield body.subarray(i * size, (i + 1) * size);
-        await sleep(250); // 3 s in all: three times each timeout
+        await sleep(250); // a slow client's pace (time must pass): 3 s in all, three times each timeout
       }
     })()), 'slow.csv');
     expect(Date.now() - t0).toBeGreaterThan(2500);
@@ -103,7 +106,8 @@ describe('timeouts', () => {
     const body = Buffer.from(csvBatch(GARAGE, [{ vin: vin(6000) }], { trailer: true }));
     const err = await c.uploadFrom(Readable.from((async function* () {
       yield body.subarray(0, 20);
-      await sleep(4000);
+      // The client goes silent until the server cuts the transfer (after transferIdleMs), then sends the rest.
+      await waitFor('the stalled transfer to be cut', () => auditEvents(svc.layout.auditLog).some((e) => e.event === 'upload_refused' && e.name === 'stalled.csv'), 10_000, 50).catch(() => {});
       yield body.subarray(20);
     })()), 'stalled.csv').then(() => null, (e: Error) => e.message);
     expect(err).toMatch(/451 No data for 1 s: transfer cut/);
@@ -184,10 +188,12 @@ describe('a 64 MiB upload against a 1 MiB limit, on a real serve process', () =>
     expect(err).toMatch(/552 File exceeds the size limit of 1048576 bytes: upload refused \(F06\)/);
     expect(sent).toBeLessThan(TOTAL / 4); // the rest was never read
     expect(peak - before).toBeLessThan(24 * 1024); // KiB: flat, not 64 MiB
-    await sleep(500);
+    // The refused upload's temporary file is discarded after the 552 went out: wait for that, then look.
+    const incoming = path.join(dir, 'drop', GARAGE, '.incoming');
+    await waitFor('huge.csv to be discarded', () => isEmptyDir(incoming), 10_000, 50);
     const list = spawnSync(process.execPath, [BIN, 'files', 'list', '--json'], { env: { ...process.env, ...env }, encoding: 'utf8' });
     expect(JSON.parse(list.stdout)).toEqual([]);
-    expect(fs.readdirSync(path.join(dir, 'drop', GARAGE, '.incoming'))).toEqual([]);
+    expect(fs.readdirSync(incoming)).toEqual([]);
     expect(fs.readdirSync(path.join(dir, 'receipts', GARAGE))).toEqual([]);
     const events = auditEvents(path.join(dir, 'audit.log'));
     expect(events).toContainEqual(expect.objectContaining({ event: 'upload_refused', name: 'huge.csv', reason: 'size limit', limit: 1048576 }));

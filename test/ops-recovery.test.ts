@@ -13,7 +13,8 @@ import { Client } from 'basic-ftp';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { parseReceipt } from './helpers/receipt';
 import { csvBatch, vin } from './helpers/batch';
-import { auditEvents, BIN, sleep, spawnInflow, waitFor, type Proc } from './helpers/ops';
+import { auditEvents, BIN, spawnInflow, type Proc } from './helpers/ops';
+import { partialUpload, sleep, waitFor, waitForOutput } from './helpers/wait';
 import { freePort, startRedisServer, type PrivateRedis } from '../app/redis-server';
 
 const GARAGE = '2123456692';
@@ -47,7 +48,9 @@ describe('a Redis outage at upload time', () => {
     await client.uploadFrom(Readable.from([Buffer.from(file(50, 1000))]), 'outage.csv'); // resolves on 226
     const row = (await svc.store.files.list()).find((f) => f.name === 'outage.csv')!;
     expect(row.status).toBe('received');
-    await sleep(2500); // reconciler passes fail meanwhile
+    // Time must pass here: the file must stay 'received' over several reconciler passes (every 1 s) that fail
+    // while Redis is away; a failed pass leaves no trace to wait for (it ends quietly, for the next one).
+    await sleep(2500);
     expect((await svc.store.files.get(row.pk))!.status).toBe('received');
 
     redis = await startRedisServer({ dir: redisDir, port }); // same port, same AOF
@@ -128,13 +131,14 @@ describe('serve killed and stopped', () => {
     const slow = Readable.from((async function* () {
       for (let i = 0; i < body.length; i += 8192) {
         yield body.subarray(i, i + 8192);
-        await sleep(2000 / (body.length / 8192));
+        await sleep(2000 / (body.length / 8192)); // a slow client's pace (time must pass)
       }
     })());
     const upload = c.uploadFrom(slow, 'during-stop.csv');
-    await sleep(500);
+    await waitFor('the upload to be under way on the server', () => partialUpload(path.join(dir, 'drop', GARAGE)), 10_000, 20);
     s.child.kill('SIGTERM');
-    await sleep(200);
+    // serve prints this, then at once (same tick) stops listening.
+    await waitForOutput(s.child, s.out, 'SIGTERM: stopping', 'serve to take the SIGTERM', 10_000);
     await expect(connect()).rejects.toThrow(); // not listening any more
     await upload.catch((e) => { throw new Error(e.message + '\n' + s.out()); }); // the 226
     c.close();

@@ -3,6 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run, type ClientResult } from './ftp-clients';
+import { waitForOutput } from './wait';
+
+export { sleep, waitFor } from './wait';
 
 export const BIN = path.join(__dirname, '..', '..', 'bin', 'inflow.js');
 
@@ -26,30 +29,8 @@ export async function spawnInflow(args: string[], env: NodeJS.ProcessEnv, ready:
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const deadline = Date.now() + timeoutMs;
-  const matches = () => (typeof ready === 'string' ? out.includes(ready) : ready.test(out));
-  while (!matches()) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`inflow ${args[0]} exited:\n${out}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`inflow ${args[0]} did not start:\n${out}`);
-    }
-    await sleep(50);
-  }
+  await waitForOutput(child, () => out, ready, `inflow ${args[0]} to start`, timeoutMs);
   return { child, out: () => out, exited };
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** waitFor polls `fn` until it returns a truthy value. */
-export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_000, everyMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 /** auditEvents reads the audit log (JSON lines). */

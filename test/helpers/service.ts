@@ -9,6 +9,7 @@ import { resolveSettings, type Settings } from '../../config/defaults';
 import { startService, type Service } from '../../app/service';
 import { hashPassword } from '../../intake/passwords';
 import type { Role } from '../../store';
+import { waitFor } from './wait';
 
 export interface TestService extends Service {
   dir: string;
@@ -70,13 +71,8 @@ export async function download(client: Client, remote: string): Promise<string> 
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** waitForReceipt polls /receipts/ over FTPS until the receipt is there, then returns its text. */
+/** waitForReceipt polls /receipts/ over FTPS until the receipt is there (no event reaches the client), then returns its text. */
 export async function waitForReceipt(client: Client, name: string, timeoutMs = 30000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const list = await client.list('/receipts');
-    if (list.some((f) => f.name === name)) return download(client, `/receipts/${name}`);
-    if (Date.now() > deadline) throw new Error(`no receipt ${name} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
+  await waitFor(`the receipt ${name}`, async () => (await client.list('/receipts')).some((f) => f.name === name), timeoutMs, 150);
+  return download(client, `/receipts/${name}`);
 }
