@@ -11,7 +11,7 @@ import { UserError } from './exit';
 import { receiptHeaderOf, receiptIssuesOf } from '../pipeline/write-receipt';
 import { xmlReceiptChunks } from '../receipts/xml-receipt';
 
-/** The JSON shape of SPEC §8 (`files list`); more fields may be added. */
+/** The JSON shape of `files list` (docs/cli.md); more fields may be added. */
 export function fileJson(f: FileRecord) {
   return {
     id: f.id, account: f.account, name: f.name, sha256: f.sha256, status: f.status, result: f.result,

@@ -1,6 +1,6 @@
 /** A reading that passed the record checks: the values the history rules and the store work with. */
 
-/** The work types of SPEC §3.1. */
+/** The work types of a reading (docs/formats.md). */
 export type WorkType = 'MAINT' | 'REPAIR' | 'BODY' | 'TYRES' | 'PARTS' | 'INSPECT' | 'ODOREP' | 'OTHER';
 
 /** Every WorkType, in the order of the spec. */
