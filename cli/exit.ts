@@ -1,5 +1,5 @@
 /**
- * The one way out of the CLI (SPEC §8): 0 success, 1 a user error with a one-line message (no stack trace),
+ * The one way out of the CLI (docs/cli.md, exit codes): 0 success, 1 a user error with a one-line message (no stack trace),
  * 2 a usage error.
  */
 export class UserError extends Error {

@@ -13,7 +13,7 @@ import { receiptHeaderOf, receiptIssuesOf } from '../pipeline/write-receipt';
 import { xmlReceiptChunks } from '../receipts/xml-receipt';
 import { collectText } from '../receipts/receipt';
 
-/** The JSON shape of SPEC §8 (`files list`); more fields may be added. */
+/** The JSON shape of `files list` (docs/cli.md); more fields may be added. */
 export function fileJson(f: FileRecord) {
   return {
     id: f.id, account: f.account, name: f.name, sha256: f.sha256, status: f.status, result: f.result,

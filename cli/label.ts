@@ -1,4 +1,4 @@
-/** `inflow label <vin> --mileage N [--date D] [--json]`: the OK label decision for a used-car ad (SPEC §9). */
+/** `inflow label <vin> --mileage N [--date D] [--json]`: the OK label decision for a used-car ad (docs/label.md). */
 import type { Command } from 'commander';
 import { decideLabel, type LabelDecision } from '../queries/label';
 import { brusselsToday, isCalendarDate } from '../rules/brussels-date';

@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // help and version are not errors; anything else commander reports is a usage error (SPEC §8: exit 2)
+      // help and version are not errors; anything else commander reports is a usage error (exit 2, docs/cli.md)
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
       process.exit(2);
     }

@@ -1,6 +1,6 @@
 /**
  * `inflow replay <file id...>` and `inflow replay --failed [--since DATE]`: re-queue files, follow them to the end
- * with a progress bar, then print a summary table (SPEC §8). Exit 0 when every file ends done, 1 otherwise.
+ * with a progress bar, then print a summary table (docs/cli.md). Exit 0 when every file ends done, 1 otherwise.
  */
 import type { Command } from 'commander';
 import type { FileRecord } from '../store';

@@ -1,4 +1,4 @@
-/** `inflow report providers --year Y [--json|--csv]`: the yearly Trusted Provider report (SPEC §10). */
+/** `inflow report providers --year Y [--json|--csv]`: the yearly Trusted Provider report (docs/provider-report.md). */
 import type { Command } from 'commander';
 import { providerReport, type ProviderReport } from '../queries/provider-report';
 import { formatRate } from '../rules/provider-label';

@@ -58,7 +58,7 @@ export interface Settings {
    * processed then is handed back to the queue (another worker resumes it from its last committed batch).
    */
   shutdownGraceMs: number;
-  /** Brute force (SPEC §2): failed logins for one username or from one IP within loginWindowMs that lock it. */
+  /** Brute force (docs/ftps.md): failed logins for one username or from one IP within loginWindowMs that lock it. */
   loginMaxFailures: number;
   loginWindowMs: number;
   /** How long a locked username or IP is refused, ms. */
@@ -109,7 +109,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   maxKmPerDay: 1_000,
 });
 
-/** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as SPEC §8 says). */
+/** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */
 export function envName(key: keyof Settings): string {
   return 'INFLOW_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
 }

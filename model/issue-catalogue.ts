@@ -1,5 +1,5 @@
 /**
- * The issue catalogue (SPEC §4): the one table of issue codes that the validator, the receipt writers and the
+ * The issue catalogue (docs/issues.md, docs/checks.md): the one table of issue codes that the validator, the receipt writers and the
  * generated docs page (docs/issues.md) all read. Add a code here and nowhere else.
  */
 
@@ -56,7 +56,7 @@ export function issueDef(code: IssueCode): IssueDef {
   return def;
 }
 
-/** E and A issues get an error number and may be corrected once (SPEC §5); F and W issues may not. */
+/** E and A issues get an error number and may be corrected once (docs/corrections.md); F and W issues may not. */
 export function isCorrectable(code: IssueCode): boolean {
   const s = issueDef(code).severity;
   return s === 'E' || s === 'A';

@@ -2,7 +2,7 @@
 import type { Finding } from './issue-catalogue';
 import type { RecordFields } from './file-items';
 
-/** The work types of SPEC §3.1. */
+/** The work types of a reading (docs/formats.md). */
 export type WorkType = 'MAINT' | 'REPAIR' | 'BODY' | 'TYRES' | 'PARTS' | 'INSPECT' | 'ODOREP' | 'OTHER';
 
 /** Every WorkType, in the order of the spec. */

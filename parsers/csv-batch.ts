@@ -1,11 +1,11 @@
 /**
- * The streaming reader of CSV batch files (SPEC §3.1): bytes → UTF-8 check → csv-parse → BatchItems, in bounded
+ * The streaming reader of CSV batch files (docs/formats.md): bytes → UTF-8 check → csv-parse → BatchItems, in bounded
  * memory whatever the file's size.
  *
  * Decisions, and why:
  * - Line 1 is read apart: when it is an H line it becomes the header item and csv-parse starts on line 2.
  *   csv-parse takes the first record's field count as the expected one and builds a full error object for every
- *   record of another length, even with relax_column_count (stack-pitfalls §8: 10x slower). For the same reason
+ *   record of another length, even with relax_column_count (10x slower, measured). For the same reason
  *   csv-parse is first fed one synthetic 11-field record (PRIMER, dropped), so R records stay on the fast path even
  *   when line 2 is blank, a trailer or garbage.
  * - Quoting is RFC 4180 with relax_quotes: a quote inside an unquoted value, or text after a closing quote, is kept

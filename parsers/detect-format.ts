@@ -1,5 +1,5 @@
 /**
- * Recognising a batch file's format by its content (SPEC §3: not by its name), from its first few KB.
+ * Recognising a batch file's format by its content (docs/formats.md: not by its name), from its first few KB.
  *
  * Outcomes:
  * - empty, blank, binary (a NUL byte, or many control bytes) or text that is neither → fatal F01;

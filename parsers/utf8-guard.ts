@@ -1,5 +1,5 @@
 /**
- * UTF-8 validation of a byte stream (SPEC §3: batch files are UTF-8; invalid UTF-8 is F05), cheap on the common
+ * UTF-8 validation of a byte stream (docs/formats.md: batch files are UTF-8; invalid UTF-8 is F05), cheap on the common
  * path: node's native `isUtf8` checks whole chunks, and only a failing chunk is walked byte by byte to find where.
  */
 import { isUtf8 } from 'node:buffer';

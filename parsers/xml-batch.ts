@@ -1,8 +1,8 @@
 /**
- * The streaming reader of XML batch files (SPEC §3.2): bytes → UTF-8 check → the plain reader, or saxes →
+ * The streaming reader of XML batch files (docs/formats.md): bytes → UTF-8 check → the plain reader, or saxes →
  * BatchItems, in bounded memory whatever the file's size (the file is read in chunks; saxes keeps only the open
  * tags and the current token, the plain reader one token). fast-xml-parser was not used: it holds whole documents
- * (stack-pitfalls §5). How elements map to items is in parsers/xml-items.ts; the plain reader's fast path for the
+ * in memory. How elements map to items is in parsers/xml-items.ts; the plain reader's fast path for the
  * usual shape of a file, in parsers/xml-plain.ts.
  *
  * Invalid UTF-8 ends the input at the bad byte: the items completed before it come out, then a fatal F05 for its
@@ -63,7 +63,7 @@ async function* readWith(path: string, items: XmlItems | PlainXmlItems): AsyncIt
       let text = decoder.write(bad ? chunk.subarray(0, Math.max(0, bad.offset - passed)) : chunk);
       if (first && text.length > 0) {
         first = false;
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // the BOM SPEC §3 allows
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a leading BOM is allowed (docs/formats.md)
       }
       items.write(text);
       yield* items.take();

@@ -1,5 +1,5 @@
 /**
- * The saxes event handlers of the XML reader: text in, BatchItems out (SPEC §3.2). parsers/xml-batch.ts feeds it
+ * The saxes event handlers of the XML reader: text in, BatchItems out (docs/formats.md). parsers/xml-batch.ts feeds it
  * decoded chunks and hands the items on; this module never sees the file.
  *
  * Mapping, and why:

@@ -1,9 +1,9 @@
-/** The OK label decision for a used-car ad (SPEC §9): the store's view of the vehicle, run through the rules. */
+/** The OK label decision for a used-car ad (docs/label.md): the store's view of the vehicle, run through the rules. */
 import type { Store } from '../store';
 import { formatErrorNumber } from '../rules/error-number';
 import { ageOf, labelReasons, type LabelFacts, type LabelReason, type LabelReading } from '../rules/label-rules';
 
-/** The JSON of `inflow label --json` (SPEC §8); more fields may be added. */
+/** The JSON of `inflow label --json` (docs/label.md); more fields may be added. */
 export interface LabelDecision {
   vin: string;
   /** Advertised mileage, km. */

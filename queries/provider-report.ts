@@ -1,4 +1,4 @@
-/** The yearly Trusted Provider report (SPEC §10) from the store's per-establishment counts. */
+/** The yearly Trusted Provider report (docs/provider-report.md) from the store's per-establishment counts. */
 import type { Store } from '../store';
 import { discrepancyRate, earnsTrustedLabel } from '../rules/provider-label';
 
@@ -12,7 +12,7 @@ export interface ProviderLine {
   label: boolean;
 }
 
-/** The JSON of `inflow report providers --json` (SPEC §8); more fields may be added. */
+/** The JSON of `inflow report providers --json` (docs/provider-report.md); more fields may be added. */
 export interface ProviderReport {
   year: number;
   providers: ProviderLine[];

@@ -1,4 +1,4 @@
-/** A vehicle's timeline as `inflow history` shows it (SPEC §8 JSON shape). */
+/** A vehicle's timeline as `inflow history` shows it (JSON shape in docs/cli.md). */
 import type { Store } from '../store';
 import { formatErrorNumber } from '../rules/error-number';
 import { fileIdOf } from '../model/file-id';

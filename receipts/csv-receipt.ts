@@ -1,4 +1,4 @@
-/** The CSV receipt (SPEC §6): H line, one I line per issue, T line with the I count. */
+/** The CSV receipt (docs/receipts.md): H line, one I line per issue, T line with the I count. */
 import { csvField } from './safe-text';
 import type { ReceiptHeader, ReceiptIssues } from './receipt';
 import { writeAtomically } from './atomic-write';

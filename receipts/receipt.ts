@@ -1,4 +1,4 @@
-/** What a receipt says (SPEC §6), whatever its format. */
+/** What a receipt says (docs/receipts.md), whatever its format. */
 import type { IssueCode, Severity } from '../model/issue-catalogue';
 
 export type ReceiptStatus = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';

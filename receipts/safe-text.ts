@@ -1,5 +1,5 @@
 /**
- * Making text safe to echo in a receipt (SPEC §6): no control characters, no spreadsheet formulas, quoted
+ * Making text safe to echo in a receipt (docs/receipts.md, Text cleaning): no control characters, no spreadsheet formulas, quoted
  * when it holds the separator or a quote.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The XML receipt (SPEC §6; shape in schemas/inflow-receipt-1.xsd): the CSV receipt's H fields as attributes of
+ * The XML receipt (docs/receipts.md; shape in schemas/inflow-receipt-1.xsd): the CSV receipt's H fields as attributes of
  * `<receipt>`, one `<issue>` per I line (attributes, the message as text), `<trailer count=>` as the T line.
  * Text is cleaned as for the CSV receipt (cleanText: no control characters, same length cap) and XML-escaped; the
  * CSV's leading `'` against spreadsheet formulas is not added, since XML cells are not formulas. An absent error

@@ -1,5 +1,5 @@
 /**
- * Calendar-month arithmetic on `YYYY-MM-DD` dates, as the OK label counts ages and gaps (SPEC §9).
+ * Calendar-month arithmetic on `YYYY-MM-DD` dates, as the OK label counts ages and gaps (docs/label.md).
  *
  * A vehicle first registered on 2024-03-15 is 12 months old on 2025-03-15, not on 2025-03-14: a month is complete on
  * the same day-of-month one month later. When that day does not exist in the later month, the month is complete on

@@ -1,5 +1,5 @@
 /**
- * Whether a record's `corrects` value names an error number it may correct (SPEC §5): E30 unknown, mistyped or
+ * Whether a record's `corrects` value names an error number it may correct (docs/corrections.md): E30 unknown, mistyped or
  * another sender's; E31 already corrected once; E32 not correctable (a file-level or warning issue, or an issue
  * raised on a correction). Pure: the caller looks the issue up.
  */

@@ -1,5 +1,5 @@
 /**
- * Error numbers (SPEC §5): digits only, unique, ending in two mod-97 check digits so that a mistyped number is
+ * Error numbers (docs/corrections.md): digits only, unique, ending in two mod-97 check digits so that a mistyped number is
  * caught before it is looked up.
  *
  * Layout: (ERROR_NUMBER_BASE + seq) followed by mod97Check of that, i.e. 12 digits, like the Belgian structured

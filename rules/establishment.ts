@@ -1,4 +1,4 @@
-/** Belgian enterprise and establishment numbers (SPEC §2): ten digits, the last two a mod-97 check. */
+/** Belgian enterprise and establishment numbers (docs/ftps.md): ten digits, the last two a mod-97 check. */
 
 /**
  * mod97Check returns the two check digits of a non-negative whole number: 97 − (base mod 97), so "01" to "97"

@@ -1,4 +1,4 @@
-/** The checks of a batch file's header (SPEC §3.1, §4: F02, F03). */
+/** The checks of a batch file's header (docs/formats.md, docs/checks.md: F02, F03). */
 import type { Finding } from '../model/issue-catalogue';
 import type { HeaderFields } from '../model/file-items';
 import { isValidEstablishment } from './establishment';

@@ -1,5 +1,5 @@
 /**
- * The history rules (SPEC §4): a new reading is placed in its vehicle's timeline (by date, then reception) and
+ * The history rules (docs/history-rules.md): a new reading is placed in its vehicle's timeline (by date, then reception) and
  * compared with its neighbours. Pure: the caller reads the timeline and stores the result.
  *
  * - A40: its predecessor is higher (roll-back), beyond the decrease tolerance.

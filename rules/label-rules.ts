@@ -1,9 +1,9 @@
 /**
- * The OK label for a used-car ad (SPEC §9): the label for an advertised mileage is NOT issued when any of eight
+ * The OK label for a used-car ad (docs/label.md): the label for an advertised mileage is NOT issued when any of eight
  * rules holds, and every rule that holds is listed. Each rule is a pure function of the facts below, returning its
  * reason (rule number, stable code, one sentence) or null.
  *
- * Decisions (see README "OK label"):
+ * Decisions (see docs/label.md):
  * - History: the readings considered are the stored, non-superseded readings dated on or before the ad date (a
  *   correction replaces the reading it corrects; a reading after the ad date did not exist for that ad).
  * - Age: completed calendar months (rules/calendar-months.ts) from the register's first registration to the ad

@@ -1,5 +1,5 @@
 /**
- * The Trusted Provider label (SPEC §10): an establishment earns it for a year when the readings of it that created a
+ * The Trusted Provider label (docs/provider-report.md): an establishment earns it for a year when the readings of it that created a
  * discrepancy are below 0.5% of the readings it sent for that year. Exactly 0.5% does not earn it.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The checks of one reading that need nothing but the record itself (SPEC §4: E10–E12, E14–E20).
+ * The checks of one reading that need nothing but the record itself (docs/checks.md, step 2: E10–E12, E14–E20).
  * E13 (plate lookup), E18's first-registration part, E21 (repeat within the file) and E30–E32 (corrections) need
  * the database and are done by the pipeline.
  */

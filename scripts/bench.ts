@@ -517,7 +517,7 @@ interface ParsedReceipt {
   head: string;
 }
 
-/** parseReceipt reads the receipt's header (SPEC §6). Reads only the start: a bad receipt may be huge. */
+/** parseReceipt reads the receipt's header (docs/receipts.md). Reads only the start: a bad receipt may be huge. */
 function parseReceipt(file: string, format: BenchFormat): ParsedReceipt {
   const fd = fs.openSync(file, 'r');
   const buf = Buffer.alloc(8192);

@@ -1,4 +1,4 @@
-/** Reading a receipt (SPEC §6, CSV or XML) the way the uploader's `--wait` reports it to a DMS. */
+/** Reading a receipt (docs/receipts.md, CSV or XML) the way the uploader's `--wait` reports it to a DMS. */
 import { parse } from 'csv-parse/sync';
 import { XMLParser } from 'fast-xml-parser';
 

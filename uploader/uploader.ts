@@ -1,5 +1,5 @@
 /**
- * The garage-side uploader (`inflow upload`, SPEC §1.5): what a DMS calls at night to push its batch files.
+ * The garage-side uploader (`inflow upload`, docs/cli.md): what a DMS calls at night to push its batch files.
  *
  * - Explicit FTPS only (AUTH TLS): the server's certificate must be trusted by the system, or by `ca` (the
  *   server's certificate or its CA, PEM); `insecure` skips the check and nothing else does.
