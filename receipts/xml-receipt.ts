@@ -6,7 +6,7 @@
  * number, ref or VIN is an absent attribute.
  */
 import { cleanText } from './safe-text';
-import type { ReceiptHeader, ReceiptIssue, ReceiptIssues } from './receipt';
+import type { ReceiptHeader, ReceiptIssues } from './receipt';
 import { writeAtomically } from './atomic-write';
 
 /** xmlReceiptChunks renders a receipt element by element (`\n` line endings). */

@@ -624,7 +624,7 @@ function installCleanup(run: Run): void {
   const onSignal = (sig: NodeJS.Signals, code: number) => () => {
     interrupted = true;
     log(`${sig}: stopping the children…`);
-    cleanup(run).finally(() => process.exit(code));
+    void cleanup(run).finally(() => process.exit(code));
   };
   process.once('SIGINT', onSignal('SIGINT', 130));
   process.once('SIGTERM', onSignal('SIGTERM', 143));

@@ -5,7 +5,6 @@
  * then the nightly XML (a fifth of the size).
  * Usage: profile-pipeline [--records N] [--keep]
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

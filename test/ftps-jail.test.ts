@@ -1,4 +1,5 @@
 /** The FTPS front door (SPEC §2): TLS before login, and each account jailed in its own drop zone and receipts. */
+import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { Client } from 'basic-ftp';
 import { startTestService, waitForReceipt, download, type TestService } from './helpers/service';
@@ -44,7 +45,7 @@ describe('when a client logs in without TLS', () => {
     c.close();
     expect(err).toBeInstanceOf(Error);
     expect([530, 534]).toContain(err.code);
-    const audit = require('node:fs').readFileSync(svc.layout.auditLog, 'utf8');
+    const audit = fs.readFileSync(svc.layout.auditLog, 'utf8');
     expect(audit).not.toContain(PW);
   });
 

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { parseReceipt } from './helpers/receipt';
 import { csvBatch, daysAgo, vin, type R } from './helpers/batch';
-import { auditEvents, envFor, sleep, spawnInflow, waitFor, type Proc } from './helpers/ops';
+import { BIN, auditEvents, envFor, sleep, spawnInflow, waitFor, type Proc } from './helpers/ops';
 
 const GARAGE = '2123456692';
 const PW = 'crash test password';
@@ -158,7 +158,7 @@ it('SIGTERM: the worker hands its file back at once, exits 0, and the next worke
 }, 120_000);
 
 it('a worker process started without Redis fails with one line (no hang)', async () => {
-  const child = spawn(process.execPath, [require('./helpers/ops').BIN, 'worker'], {
+  const child = spawn(process.execPath, [BIN, 'worker'], {
     env: { ...process.env, INFLOW_DATA_DIR: services[1].dir, REDIS_URL: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,5 @@
 import { historyFindings, neighbours, type TimelineReading } from '../rules/history';
-import { dayOf } from '../model/day-number';
+import { dateOfDay, dayOf } from '../model/day-number';
 
 const opts = { decreaseToleranceKm: 0, maxKmPerDay: 1000, fiveDigits: false };
 let seq = 0;
@@ -55,7 +55,6 @@ describe('historyFindings', () => {
 
 describe('day numbers', () => {
   it('round-trip dates, leap days included', () => {
-    const { dateOfDay } = require('../model/day-number');
     for (const d of ['1970-01-01', '1990-01-01', '2024-02-29', '2026-11-26', '2099-12-31']) expect(dateOfDay(dayOf(d))).toBe(d);
     expect(dayOf('1970-01-02')).toBe(1);
     expect(dayOf('2024-03-01') - dayOf('2024-02-28')).toBe(2);

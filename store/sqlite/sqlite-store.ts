@@ -11,7 +11,7 @@ import { SqliteIssues } from './issues';
 import { SqliteVehicles } from './vehicles';
 import { SqliteReports } from './reports';
 import type {
-  Account, AccountStore, BatchRequest, BatchView, BatchWriter, FileFinding, FileRecord, FileStore, IssueStore, ReadingStore,
+  Account, AccountStore, BatchRequest, BatchView, BatchWriter, FileFinding, FileStore, IssueStore, ReadingStore,
   ReportStore, Role, Store, StoredIssue, Vehicle, VehicleStore,
 } from '../types';
 
