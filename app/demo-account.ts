@@ -15,7 +15,12 @@ export interface DemoLogin {
 /** createDemoAccount makes the demo garage with a random password and writes the login to `file` (mode 600). */
 export async function createDemoAccount(store: Store, file: string, ftp: { host: string; port: number }): Promise<DemoLogin> {
   const password = randomPassword();
-  await store.accounts.add({ establishment: DEMO_ESTABLISHMENT, name: 'Demo Garage', role: 'garage', passwordHash: await hashPassword(password) });
+  await store.accounts.add({
+    establishment: DEMO_ESTABLISHMENT,
+    name: 'Demo Garage',
+    role: 'garage',
+    passwordHash: await hashPassword(password),
+  });
   const host = ftp.host === '0.0.0.0' ? '127.0.0.1' : ftp.host;
   const url = `ftp://${host}:${ftp.port}`;
   const text = [

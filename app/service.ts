@@ -63,7 +63,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const queue = openFileQueue(redisUrl, settings);
   const intake = new Intake({ store, queue, layout, settings, audit });
   const ftps: FtpsServer = await startFtpsServer({
-    settings, layout, store, intake, audit, tls,
+    settings,
+    layout,
+    store,
+    intake,
+    audit,
+    tls,
     guard: new LoginGuard(
       opts.loginGuard ?? { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs, lockMs: settings.loginLockMs },
     ),
@@ -79,7 +84,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
   let stopped = false;
   return {
-    settings, layout, store, redisUrl, ftpPort: ftps.port, tlsCert: tls.cert, demo, queue, workers,
+    settings,
+    layout,
+    store,
+    redisUrl,
+    ftpPort: ftps.port,
+    tlsCert: tls.cert,
+    demo,
+    queue,
+    workers,
     stop: async (graceMs = settings.shutdownGraceMs) => {
       if (stopped) return;
       stopped = true;

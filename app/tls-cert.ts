@@ -11,7 +11,12 @@ export interface TlsMaterial {
 }
 
 /** loadOrCreateTls reads the given PEM files, or the pair in `tlsDir`, creating it on first use. */
-export async function loadOrCreateTls(tlsDir: string, certFile: string | null, keyFile: string | null, hostnames: string[] = []): Promise<TlsMaterial> {
+export async function loadOrCreateTls(
+  tlsDir: string,
+  certFile: string | null,
+  keyFile: string | null,
+  hostnames: string[] = [],
+): Promise<TlsMaterial> {
   if (certFile && keyFile) {
     return { cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8'), generated: false };
   }

@@ -34,14 +34,24 @@ export function registerAccounts(program: Command): void {
     .action(async (establishment: string, opts) => {
       checkEstablishment(establishment);
       if (!ROLES.includes(opts.role)) throw new UserError(`--role must be one of ${ROLES.join(', ')}`);
-      const senders: string[] = opts.for ? String(opts.for).split(',').map((s: string) => checkEstablishment(s.trim())) : [];
+      const senders: string[] = opts.for
+        ? String(opts.for)
+            .split(',')
+            .map((s: string) => checkEstablishment(s.trim()))
+        : [];
       if (senders.length && opts.role !== 'fleet') throw new UserError('--for is only for fleet accounts');
       const settings = settingsFrom(opts);
       const layout = dataLayout(settings.dataDir);
       const store = openStore({ sqlite: layout.db }); // adding the first account may create the database
       try {
         const { password, generated } = await passwordFrom(opts);
-        const a = await store.accounts.add({ establishment, name: opts.name, role: opts.role, senders, passwordHash: await hashPassword(password) });
+        const a = await store.accounts.add({
+          establishment,
+          name: opts.name,
+          role: opts.role,
+          senders,
+          passwordHash: await hashPassword(password),
+        });
         new AuditLog(layout.auditLog).write('admin', { action: 'accounts add', establishment, role: a.role });
         process.stdout.write(`added ${a.role} account ${a.establishment} (${a.name})\n`);
         if (generated) process.stdout.write(`password: ${password}\n`);
@@ -55,23 +65,37 @@ export function registerAccounts(program: Command): void {
     .action(async (opts) => {
       const { store } = openStoreFor(settingsFrom(opts));
       const rows = (await store.accounts.list()).map((a) => ({
-        establishment: a.establishment, name: a.name, role: a.role, for: a.senders, disabled: a.disabled, createdAt: a.createdAt,
+        establishment: a.establishment,
+        name: a.name,
+        role: a.role,
+        for: a.senders,
+        disabled: a.disabled,
+        createdAt: a.createdAt,
       }));
       await store.close();
       if (opts.json) return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-      process.stdout.write(['ESTABLISHMENT  ROLE    STATE     NAME', ...rows.map((r) =>
-        `${r.establishment.padEnd(13)}  ${r.role.padEnd(6)}  ${(r.disabled ? 'disabled' : 'active').padEnd(8)}  ${r.name}${r.for.length ? ' (for ' + r.for.join(',') + ')' : ''}`)].join('\n') + '\n');
+      process.stdout.write(
+        [
+          'ESTABLISHMENT  ROLE    STATE     NAME',
+          ...rows.map(
+            (r) =>
+              `${r.establishment.padEnd(13)}  ${r.role.padEnd(6)}  ${(r.disabled ? 'disabled' : 'active').padEnd(8)}  ${r.name}${r.for.length ? ' (for ' + r.for.join(',') + ')' : ''}`,
+          ),
+        ].join('\n') + '\n',
+      );
     });
 
-  withDataDir(accounts.command('disable <id>').description('disable an account (its logins are refused)')).action(async (id: string, opts) => {
-    const settings = settingsFrom(opts);
-    const { store, layout } = openStoreFor(settings);
-    const ok = await store.accounts.setDisabled(id, true);
-    await store.close();
-    if (!ok) throw new UserError(`no account ${id}`);
-    new AuditLog(layout.auditLog).write('admin', { action: 'accounts disable', establishment: id });
-    process.stdout.write(`disabled ${id}\n`);
-  });
+  withDataDir(accounts.command('disable <id>').description('disable an account (its logins are refused)')).action(
+    async (id: string, opts) => {
+      const settings = settingsFrom(opts);
+      const { store, layout } = openStoreFor(settings);
+      const ok = await store.accounts.setDisabled(id, true);
+      await store.close();
+      if (!ok) throw new UserError(`no account ${id}`);
+      new AuditLog(layout.auditLog).write('admin', { action: 'accounts disable', establishment: id });
+      process.stdout.write(`disabled ${id}\n`);
+    },
+  );
 
   withDataDir(accounts.command('passwd <id>').description('set a new password (generated unless --password-stdin)'))
     .option('--password-stdin', 'read the password from standard input')

@@ -16,9 +16,21 @@ import { collectText } from '../receipts/receipt';
 /** The JSON shape of `files list` (docs/cli.md); more fields may be added. */
 export function fileJson(f: FileRecord) {
   return {
-    id: f.id, account: f.account, name: f.name, sha256: f.sha256, status: f.status, result: f.result,
-    receivedAt: f.receivedAt, processedAt: f.processedAt, size: f.size, format: f.format,
-    records: f.records, accepted: f.accepted, rejected: f.rejected, anomalies: f.anomalies, warnings: f.warnings,
+    id: f.id,
+    account: f.account,
+    name: f.name,
+    sha256: f.sha256,
+    status: f.status,
+    result: f.result,
+    receivedAt: f.receivedAt,
+    processedAt: f.processedAt,
+    size: f.size,
+    format: f.format,
+    records: f.records,
+    accepted: f.accepted,
+    rejected: f.rejected,
+    anomalies: f.anomalies,
+    warnings: f.warnings,
     duplicateOf: f.duplicateOf,
   };
 }
@@ -48,16 +60,34 @@ export function registerFiles(program: Command): void {
     .option('--account <establishment>', 'only this account')
     .option('--json', 'JSON output')
     .action(async (opts) => {
-      if (opts.status && !STATUSES.includes(opts.status)) throw new UserError(`--status must be one of ${STATUSES.join(', ')}, got "${opts.status}"`);
+      if (opts.status && !STATUSES.includes(opts.status))
+        throw new UserError(`--status must be one of ${STATUSES.join(', ')}, got "${opts.status}"`);
       const { store } = openStoreFor(settingsFrom(opts));
       const list = await store.files.list({ status: opts.status, account: opts.account });
       await store.close();
-      if (opts.json) return void process.stdout.write(JSON.stringify(list.map((f) => ({ ...fileJson(f), attempts: f.attempts, error: f.error })), null, 2) + '\n');
+      if (opts.json)
+        return void process.stdout.write(
+          JSON.stringify(
+            list.map((f) => ({ ...fileJson(f), attempts: f.attempts, error: f.error })),
+            null,
+            2,
+          ) + '\n',
+        );
       const head = 'ID        ACCOUNT     STATUS      RESULT     RECORDS  ACCEPTED  REJECTED  ANOMALIES  ATTEMPTS  NAME';
       const rows = list.map((f) =>
-        [f.id.padEnd(8), f.account.padEnd(10), f.status.padEnd(10), (f.result ?? '-').padEnd(9), String(f.records ?? '-').padStart(7),
-          String(f.accepted ?? '-').padStart(8), String(f.rejected ?? '-').padStart(8), String(f.anomalies ?? '-').padStart(9),
-          String(f.attempts).padStart(8), f.name + (f.status === 'failed' && f.error ? `  (${f.error})` : '')].join('  '));
+        [
+          f.id.padEnd(8),
+          f.account.padEnd(10),
+          f.status.padEnd(10),
+          (f.result ?? '-').padEnd(9),
+          String(f.records ?? '-').padStart(7),
+          String(f.accepted ?? '-').padStart(8),
+          String(f.rejected ?? '-').padStart(8),
+          String(f.anomalies ?? '-').padStart(9),
+          String(f.attempts).padStart(8),
+          f.name + (f.status === 'failed' && f.error ? `  (${f.error})` : ''),
+        ].join('  '),
+      );
       process.stdout.write([head, ...rows].join('\n') + '\n');
     });
 
@@ -69,7 +99,11 @@ export function registerFiles(program: Command): void {
       await store.close();
       const o = { ...fileJson(f), attempts: f.attempts, error: f.error, receipt: f.receiptPath };
       if (opts.json) return void process.stdout.write(JSON.stringify(o, null, 2) + '\n');
-      process.stdout.write(Object.entries(o).map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`).join('\n') + '\n');
+      process.stdout.write(
+        Object.entries(o)
+          .map(([k, v]) => `${k.padEnd(12)} ${v ?? '-'}`)
+          .join('\n') + '\n',
+      );
     });
 
   const abandon = files.command('abandon <id>').description('give up on a failed file: REJECTED receipt with F08, its job removed');
@@ -85,9 +119,14 @@ export function registerFiles(program: Command): void {
         throw new UserError(`could not abandon ${f.id} (is Redis reachable?): ${err.message}`);
       });
       if (r.outcome === 'kept') {
-        process.stdout.write(`${r.file.id}: replay abandoned; it keeps its earlier result ${r.file.result} and receipt ${r.file.receiptPath}\n`);
+        process.stdout.write(
+          `${r.file.id}: replay abandoned; it keeps its earlier result ${r.file.result} and receipt ${r.file.receiptPath}\n`,
+        );
       } else {
-        const gone = r.discarded.readings || r.discarded.issues ? ` (removed ${r.discarded.readings} readings and ${r.discarded.issues} issues an earlier attempt stored)` : '';
+        const gone =
+          r.discarded.readings || r.discarded.issues
+            ? ` (removed ${r.discarded.readings} readings and ${r.discarded.issues} issues an earlier attempt stored)`
+            : '';
         process.stdout.write(`${r.file.id}: abandoned, REJECTED with F08${gone}; receipt ${r.file.receiptPath}\n`);
       }
     } finally {

@@ -13,8 +13,13 @@ export function labelText(d: LabelDecision): string {
   const lines = [`${d.vin}  advertised ${d.mileage} km on ${d.date}`];
   lines.push(d.issued ? 'OK label: ISSUED' : `OK label: NOT ISSUED (${d.reasons.length} reason${d.reasons.length === 1 ? '' : 's'})`);
   for (const r of d.reasons) lines.push(`  rule ${r.rule}  ${r.code.padEnd(22)} ${r.message}`);
-  const age = d.ageMonths === null ? 'age unknown' : `${formatAge(d.ageMonths)} since ${d.ageFrom}${d.firstRegistration ? ` ${d.firstRegistration}` : ''}`;
-  const last = d.lastReading ? `, last ${d.lastReading.odometer} ${d.lastReading.unit} on ${d.lastReading.date} (${d.lastReading.sender})` : '';
+  const age =
+    d.ageMonths === null
+      ? 'age unknown'
+      : `${formatAge(d.ageMonths)} since ${d.ageFrom}${d.firstRegistration ? ` ${d.firstRegistration}` : ''}`;
+  const last = d.lastReading
+    ? `, last ${d.lastReading.odometer} ${d.lastReading.unit} on ${d.lastReading.date} (${d.lastReading.sender})`
+    : '';
   lines.push(`readings: ${d.readings}${last}; ${age}${d.inRegister ? '' : '; not in the vehicle register'}`);
   return lines.join('\n') + '\n';
 }

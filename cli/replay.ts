@@ -18,8 +18,15 @@ import os from 'node:os';
 export function summaryTable(files: FileRecord[]): string {
   const head = ['ID', 'STATUS', 'RESULT', 'RECORDS', 'ACCEPTED', 'REJECTED', 'ANOMALIES', 'ATTEMPTS', 'NAME / ERROR'];
   const rows = files.map((f) => [
-    f.id, f.status, f.result ?? '-', String(f.records ?? '-'), String(f.accepted ?? '-'), String(f.rejected ?? '-'),
-    String(f.anomalies ?? '-'), String(f.attempts), f.status === 'failed' && f.error ? `${f.name}: ${f.error}` : f.name,
+    f.id,
+    f.status,
+    f.result ?? '-',
+    String(f.records ?? '-'),
+    String(f.accepted ?? '-'),
+    String(f.rejected ?? '-'),
+    String(f.anomalies ?? '-'),
+    String(f.attempts),
+    f.status === 'failed' && f.error ? `${f.name}: ${f.error}` : f.name,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const right = new Set([3, 4, 5, 6, 7]);
@@ -29,7 +36,8 @@ export function summaryTable(files: FileRecord[]): string {
 }
 
 function sinceDate(v: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}(T.*)?$/.test(v) || Number.isNaN(Date.parse(v))) throw new UserError(`--since must be a date YYYY-MM-DD (or an ISO time), got "${v}"`);
+  if (!/^\d{4}-\d{2}-\d{2}(T.*)?$/.test(v) || Number.isNaN(Date.parse(v)))
+    throw new UserError(`--since must be a date YYYY-MM-DD (or an ISO time), got "${v}"`);
   return new Date(v).toISOString();
 }
 
@@ -94,11 +102,22 @@ export function registerReplay(program: Command): void {
             }
             const done = files.filter((f) => f.status === 'done' || f.status === 'failed').length;
             const busy = files.find((f) => f.status === 'processing');
-            bar.update(done, busy ? `${busy.id} processing, line ${busy.progressLine}` : done === files.length ? '' : 'waiting for a worker');
+            bar.update(
+              done,
+              busy ? `${busy.id} processing, line ${busy.progressLine}` : done === files.length ? '' : 'waiting for a worker',
+            );
           },
         });
         bar.finish();
-        process.stdout.write(opts.json ? JSON.stringify(result.files.map((f) => ({ ...fileJson(f), attempts: f.attempts, error: f.error })), null, 2) + '\n' : summaryTable(result.files));
+        process.stdout.write(
+          opts.json
+            ? JSON.stringify(
+                result.files.map((f) => ({ ...fileJson(f), attempts: f.attempts, error: f.error })),
+                null,
+                2,
+              ) + '\n'
+            : summaryTable(result.files),
+        );
         if (!result.settled) {
           const left = result.files.filter((f) => f.status !== 'done' && f.status !== 'failed').length;
           throw new UserError(`no worker is running: ${left} file(s) stay queued; start \`inflow serve\` or \`inflow worker\``);

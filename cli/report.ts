@@ -11,7 +11,8 @@ export function reportText(r: ProviderReport): string {
   const row = (est: string, readings: string, disc: string, rate: string, label: string) =>
     [est.padEnd(13), readings.padStart(10), disc.padStart(13), rate.padStart(8), label].join('  ');
   const lines = [head, row('ESTABLISHMENT', 'READINGS', 'DISCREPANCIES', 'RATE', 'LABEL')];
-  for (const p of r.providers) lines.push(row(p.establishment, String(p.readings), String(p.discrepancies), formatRate(p.rate), p.label ? 'yes' : 'no'));
+  for (const p of r.providers)
+    lines.push(row(p.establishment, String(p.readings), String(p.discrepancies), formatRate(p.rate), p.label ? 'yes' : 'no'));
   const t = r.totals;
   lines.push(row('TOTAL', String(t.readings), String(t.discrepancies), formatRate(t.rate), `${t.labelled} of ${t.providers} labelled`));
   return lines.join('\n') + '\n';
@@ -33,7 +34,8 @@ export function registerReport(program: Command): void {
     .option('--json', 'JSON output')
     .option('--csv', 'CSV output (;-separated)')
     .action(async (opts) => {
-      if (!/^\d{4}$/.test(opts.year) || Number(opts.year) < 1990) throw new UserError(`--year must be a year from 1990 on, got "${opts.year}"`);
+      if (!/^\d{4}$/.test(opts.year) || Number(opts.year) < 1990)
+        throw new UserError(`--year must be a year from 1990 on, got "${opts.year}"`);
       if (opts.json && opts.csv) throw new UserError('choose one of --json and --csv');
       const { store } = openStoreFor(settingsFrom(opts));
       let r: ProviderReport;

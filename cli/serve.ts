@@ -26,8 +26,14 @@ export function registerServe(program: Command): void {
         pasvMax = Number(m[2]);
       }
       const settings = settingsFrom(opts, {
-        ftpHost: opts.ftpHost, ftpPort: opts.ftpPort, pasvMin, pasvMax, pasvUrl: opts.pasvUrl,
-        workers: opts.workers, tlsCert: opts.tlsCert, tlsKey: opts.tlsKey,
+        ftpHost: opts.ftpHost,
+        ftpPort: opts.ftpPort,
+        pasvMin,
+        pasvMax,
+        pasvUrl: opts.pasvUrl,
+        workers: opts.workers,
+        tlsCert: opts.tlsCert,
+        tlsKey: opts.tlsKey,
       });
       // Loaded here, not at the top: ftp-srv and the certificate maker stay out of `inflow worker` and the other
       // commands (issue #4: a worker's memory).

@@ -30,7 +30,8 @@ export function registerUpload(program: Command): void {
     .option('--poll <ms>', 'how often --wait looks in /receipts/', intOption('--poll'), 2000)
     .action(async (files: string[], opts) => {
       const password = process.env[opts.passwordEnv];
-      if (!password) throw new UserError(`no password: set the environment variable ${opts.passwordEnv} (or name another with --password-env)`);
+      if (!password)
+        throw new UserError(`no password: set the environment variable ${opts.passwordEnv} (or name another with --password-env)`);
       let ca: string | undefined;
       if (opts.ca) {
         try {
@@ -47,9 +48,17 @@ export function registerUpload(program: Command): void {
       const reporter = consoleReporter(process.stderr);
       const uploader = new Uploader(
         {
-          host: opts.host, port: opts.port, user: opts.user, password, ca, insecure: !!opts.insecure,
-          retries: opts.retries, backoffMs: opts.backoff, socketTimeoutMs: 30_000,
-          pollMs: opts.poll, waitTimeoutMs: opts.timeout * 1000,
+          host: opts.host,
+          port: opts.port,
+          user: opts.user,
+          password,
+          ca,
+          insecure: !!opts.insecure,
+          retries: opts.retries,
+          backoffMs: opts.backoff,
+          socketTimeoutMs: 30_000,
+          pollMs: opts.poll,
+          waitTimeoutMs: opts.timeout * 1000,
         },
         reporter,
       );

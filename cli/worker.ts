@@ -14,7 +14,9 @@ export function registerWorker(program: Command): void {
     const w = startFileWorker(redisUrlFor(settings, layout), settings, layout);
     process.stdout.write(`odo-inflow worker ${process.pid} is running (data dir ${layout.root})\n`);
     onStopSignal((sig) => {
-      process.stdout.write(`${sig}: worker ${process.pid} stopping (the file in progress gets ${Math.round(settings.shutdownGraceMs / 1000)} s)…\n`);
+      process.stdout.write(
+        `${sig}: worker ${process.pid} stopping (the file in progress gets ${Math.round(settings.shutdownGraceMs / 1000)} s)…\n`,
+      );
       return w.close();
     });
   });

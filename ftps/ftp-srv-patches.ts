@@ -26,8 +26,10 @@ export const PATCHED_FILES = [
 
 export class FtpSrvPatchError extends Error {
   constructor(detail: string) {
-    super(`ftp-srv is not the patched ${FTP_SRV_VERSION} this service needs: ${detail}. `
-      + `Reinstall with \`npm ci\` (its postinstall applies patches/ftp-srv+${FTP_SRV_VERSION}.patch).`);
+    super(
+      `ftp-srv is not the patched ${FTP_SRV_VERSION} this service needs: ${detail}. ` +
+        `Reinstall with \`npm ci\` (its postinstall applies patches/ftp-srv+${FTP_SRV_VERSION}.patch).`,
+    );
     this.name = 'FtpSrvPatchError';
   }
 }

@@ -49,7 +49,10 @@ class IdleTimer {
   private transfers = 0;
   private stopped = false;
 
-  constructor(private readonly ms: number, private readonly onIdle: () => void) {
+  constructor(
+    private readonly ms: number,
+    private readonly onIdle: () => void,
+  ) {
     this.touch();
   }
 
@@ -133,18 +136,23 @@ export async function startFtpsServer(deps: {
    * track counts a transfer from now until its stream closes, and cuts it when its byte count has not moved for
    * transferIdleMs (polled: no listener is added to a stream ftp-srv is about to read or pipe).
    */
-  const track = (connectionId: string, stream: NodeJS.EventEmitter & { destroyed: boolean; destroy(err?: Error): void }, progress: () => number) => {
+  const track = (
+    connectionId: string,
+    stream: NodeJS.EventEmitter & { destroyed: boolean; destroy(err?: Error): void },
+    progress: () => number,
+  ) => {
     const idle = timers.get(connectionId);
     idle?.begin();
     transfers++;
     let last = -1;
-    const poll = settings.transferIdleMs > 0
-      ? setInterval(() => {
-        const now = progress();
-        if (now === last) stream.destroy(new TransferStalledError(settings.transferIdleMs));
-        last = now;
-      }, settings.transferIdleMs)
-      : null;
+    const poll =
+      settings.transferIdleMs > 0
+        ? setInterval(() => {
+            const now = progress();
+            if (now === last) stream.destroy(new TransferStalledError(settings.transferIdleMs));
+            last = now;
+          }, settings.transferIdleMs)
+        : null;
     poll?.unref();
     let ended = false;
     const end = () => {
@@ -192,7 +200,13 @@ export async function startFtpsServer(deps: {
             stream.beforeRefusal = (err) => replyFirst(connection, err.replyCode, err.message);
             stream.once('error', (err: Error) => {
               if (err instanceof UploadTooLargeError) {
-                audit.write('upload_refused', { account: account.establishment, ip, name: fileName, reason: 'size limit', limit: settings.maxFileBytes });
+                audit.write('upload_refused', {
+                  account: account.establishment,
+                  ip,
+                  name: fileName,
+                  reason: 'size limit',
+                  limit: settings.maxFileBytes,
+                });
               } else if (err instanceof TransferStalledError) {
                 audit.write('upload_refused', { account: account.establishment, ip, name: fileName, reason: 'transfer stalled' });
               }

@@ -44,7 +44,10 @@ export interface JailDeps {
 export class JailFileSystem extends FileSystem {
   private cwdPath = '/';
 
-  constructor(connection: FtpConnection, private readonly deps: JailDeps) {
+  constructor(
+    connection: FtpConnection,
+    private readonly deps: JailDeps,
+  ) {
     super(connection, { root: deps.dropDir, cwd: '/' });
     fs.mkdirSync(path.join(deps.dropDir, INCOMING), { recursive: true, mode: 0o700 });
     fs.mkdirSync(deps.receiptsDir, { recursive: true });
@@ -67,10 +70,14 @@ export class JailFileSystem extends FileSystem {
 
   private fsPath(p: Place): string {
     switch (p.kind) {
-      case 'root': return this.deps.dropDir;
-      case 'receipts': return this.deps.receiptsDir;
-      case 'drop': return path.join(this.deps.dropDir, p.name);
-      case 'receipt': return path.join(this.deps.receiptsDir, p.name);
+      case 'root':
+        return this.deps.dropDir;
+      case 'receipts':
+        return this.deps.receiptsDir;
+      case 'drop':
+        return path.join(this.deps.dropDir, p.name);
+      case 'receipt':
+        return path.join(this.deps.receiptsDir, p.name);
     }
   }
 

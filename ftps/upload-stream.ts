@@ -73,7 +73,10 @@ export class UploadStream extends Writable {
     if (this.size > this.maxBytes) {
       const err = new UploadTooLargeError(this.maxBytes);
       if (!this.beforeRefusal) return cb(err);
-      this.beforeRefusal(err).then(() => cb(err), () => cb(err));
+      this.beforeRefusal(err).then(
+        () => cb(err),
+        () => cb(err),
+      );
       return;
     }
     this.hash.update(chunk);

@@ -13,9 +13,7 @@ import type { AuditLog } from '../store/audit-log';
 import { enqueueFile, type FileQueue } from '../jobs/queue';
 
 export class Intake {
-  constructor(
-    private readonly deps: { store: Store; queue: FileQueue; layout: DataLayout; settings: Settings; audit: AuditLog },
-  ) {
+  constructor(private readonly deps: { store: Store; queue: FileQueue; layout: DataLayout; settings: Settings; audit: AuditLog }) {
     fs.mkdirSync(deps.layout.storeDir, { recursive: true });
   }
 
@@ -29,7 +27,12 @@ export class Intake {
     await fs.promises.rename(src, storedPath);
     await fsyncDir(layout.storeDir);
     const file = await store.files.receive({
-      accountId: account.id, name, storedPath, size, sha256, receivedAt: new Date().toISOString(),
+      accountId: account.id,
+      name,
+      storedPath,
+      size,
+      sha256,
+      receivedAt: new Date().toISOString(),
     });
     audit.write('upload', { account: account.establishment, ip, name, file: file.id, size, sha256 });
     try {

@@ -18,7 +18,10 @@ export class LoginGuard {
   private readonly failures = new Map<string, number[]>();
   private readonly lockedUntil = new Map<string, number>();
 
-  constructor(private readonly opts: LoginGuardOptions = LOGIN_GUARD_DEFAULTS, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly opts: LoginGuardOptions = LOGIN_GUARD_DEFAULTS,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** lockedKey returns the key ('user:…' or 'ip:…') that is locked now, or null. */
   lockedKey(username: string, ip: string): string | null {

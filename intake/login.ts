@@ -25,7 +25,8 @@ export async function authenticate(
     throw new LoginRefusedError('Too many failed logins: try again later');
   }
   const account = await store.accounts.byEstablishment(username);
-  const ok = account !== null && !account.disabled && account.role !== 'admin' && (await verifyPassword(login.password, account.passwordHash));
+  const ok =
+    account !== null && !account.disabled && account.role !== 'admin' && (await verifyPassword(login.password, account.passwordHash));
   if (!ok) {
     const newlyLocked = guard.fail(username, ip);
     audit.write('login_failed', { username, ip, reason: account?.disabled ? 'disabled' : 'bad credentials', locked: newlyLocked });

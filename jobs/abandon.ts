@@ -41,7 +41,9 @@ export async function abandonFile(
   if (!before) throw new AbandonRefusedError(`no file ${filePk}`);
   if (before.status === 'done') throw new AbandonRefusedError(`file ${before.id} is done (${before.result}): it has its receipt`);
   if (!(await removeJob(queue, before.id))) {
-    throw new AbandonRefusedError(`file ${before.id} is being processed by a worker right now: wait for it to fail, or stop that worker first`);
+    throw new AbandonRefusedError(
+      `file ${before.id} is being processed by a worker right now: wait for it to fail, or stop that worker first`,
+    );
   }
 
   const hadResult = before.result !== null && before.receiptPath !== null && fs.existsSync(before.receiptPath);
@@ -56,9 +58,22 @@ export async function abandonFile(
   const receiptPath = await writeReceipt(store, layout, finished);
   await store.files.markDone(filePk, receiptPath);
   audit.write('admin', {
-    action: 'files abandon', by, file: finished.id, outcome: 'rejected', attempts: before.attempts, lastError: before.error,
-    discardedReadings: discarded.readings, discardedIssues: discarded.issues,
+    action: 'files abandon',
+    by,
+    file: finished.id,
+    outcome: 'rejected',
+    attempts: before.attempts,
+    lastError: before.error,
+    discardedReadings: discarded.readings,
+    discardedIssues: discarded.issues,
   });
-  audit.write('receipt', { pid: process.pid, file: finished.id, account: finished.account, name: finished.name, status: 'REJECTED', path: receiptPath });
+  audit.write('receipt', {
+    pid: process.pid,
+    file: finished.id,
+    account: finished.account,
+    name: finished.name,
+    status: 'REJECTED',
+    path: receiptPath,
+  });
   return { file: (await store.files.get(filePk))!, outcome: 'rejected', discarded };
 }

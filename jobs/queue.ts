@@ -16,9 +16,7 @@ export interface FileJobData {
 /** redisOptionsFor: workers need maxRetriesPerRequest null (BullMQ); producers fail fast instead of hanging. */
 export function redisConnection(url: string, role: 'worker' | 'producer'): IORedis {
   const opts: RedisOptions =
-    role === 'worker'
-      ? { maxRetriesPerRequest: null }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000 };
+    role === 'worker' ? { maxRetriesPerRequest: null } : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000 };
   const conn = new IORedis(url, { ...opts, retryStrategy: (times) => Math.min(times * 200, 2000) });
   conn.on('error', () => {}); // reconnects by itself; failures surface on the commands that need Redis
   return conn;

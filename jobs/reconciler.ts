@@ -39,7 +39,14 @@ export async function reconcileOnce(store: Store, q: FileQueue, settings: Settin
   return out;
 }
 
-async function reconcileFile(store: Store, q: FileQueue, settings: Settings, f: FileRecord, out: ReconcileResult, audit?: AuditLog): Promise<void> {
+async function reconcileFile(
+  store: Store,
+  q: FileQueue,
+  settings: Settings,
+  f: FileRecord,
+  out: ReconcileResult,
+  audit?: AuditLog,
+): Promise<void> {
   const state = await jobStateOf(q, f.id);
   // A worker may have moved the file on while we asked Redis: act only on what is still true.
   const now = await store.files.get(f.pk);

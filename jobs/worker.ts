@@ -50,7 +50,12 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
       const message = (err as Error).message;
       const last = err instanceof FileGoneError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       await store.files.recordError(pk, message, last).catch(() => {});
-      audit.write(last ? 'file_failed' : 'file_retry', { pid: process.pid, file: job.data.fileId, attempt: job.attemptsMade + 1, error: message });
+      audit.write(last ? 'file_failed' : 'file_retry', {
+        pid: process.pid,
+        file: job.data.fileId,
+        attempt: job.attemptsMade + 1,
+        error: message,
+      });
       if (err instanceof FileGoneError) throw new UnrecoverableError(message);
       throw err;
     } finally {
@@ -86,7 +91,10 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
     drained.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     const inTime = await Promise.race([
-      drained.then(() => true, () => true),
+      drained.then(
+        () => true,
+        () => true,
+      ),
       new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs))),
     ]);
     clearTimeout(timer);

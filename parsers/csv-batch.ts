@@ -175,7 +175,10 @@ async function* plainRecords(rest: Buffer, source: ValidChunks, firstLine: numbe
         yield lastFatal(source, fatal(at, 'F05', faultMessage('CSV_MAX_RECORD_SIZE')));
         return;
       }
-      const item = countsOnly && text.charCodeAt(0) === 82 && text.charCodeAt(1) === 59 ? countedReading(text, at, index + 1) : recordItem(text.split(';'), at, index + 1);
+      const item =
+        countsOnly && text.charCodeAt(0) === 82 && text.charCodeAt(1) === 59
+          ? countedReading(text, at, index + 1)
+          : recordItem(text.split(';'), at, index + 1);
       if (item === null) continue;
       if (item.kind === 'reading') index++;
       yield item;
@@ -282,7 +285,18 @@ function countedReading(text: string, line: number, index: number): BatchItem {
     else if (semis === 6) end = i;
   }
   const odometer = start === -1 ? '' : text.slice(start, end === -1 ? text.length : end).trim();
-  const fields: RecordFields = { ref: '', vin: '', plate: '', date: '', odometer, unit: '', work: '', replaced: '', digits: '', corrects: '' };
+  const fields: RecordFields = {
+    ref: '',
+    vin: '',
+    plate: '',
+    date: '',
+    odometer,
+    unit: '',
+    work: '',
+    replaced: '',
+    digits: '',
+    corrects: '',
+  };
   return { kind: 'reading', line, index, fields, fieldCount: semis };
 }
 

@@ -60,14 +60,22 @@ export function formatOfSample(sample: Buffer): { format: BatchFormat } | { fata
   if (text.trimStart().startsWith('<')) {
     const root = xmlRoot(text);
     if (root.kind === 'doctype') {
-      return refuse(lineAt(bytes, root.at), 'F05', 'The file declares a DTD (<!DOCTYPE …>): DTDs, entity declarations and external entities are not allowed in an INFLOW XML file.');
+      return refuse(
+        lineAt(bytes, root.at),
+        'F05',
+        'The file declares a DTD (<!DOCTYPE …>): DTDs, entity declarations and external entities are not allowed in an INFLOW XML file.',
+      );
     }
     if (root.kind === 'element' && root.name !== 'inflow') {
       const name = root.name.length > 40 ? root.name.slice(0, 39) + '…' : root.name;
       return refuse(lineAt(bytes, root.at), 'F01', `The root element is <${name}>, not <inflow>: this is not an INFLOW XML file.`);
     }
     if (root.kind === 'element' && root.startTag !== null && !/\s(version|sender)\s*=/.test(root.startTag)) {
-      return refuse(lineAt(bytes, root.at), 'F02', 'The header is missing: the <inflow> root has no version and no sender attribute (<inflow version="1" sender="…" created="…" software="…">).');
+      return refuse(
+        lineAt(bytes, root.at),
+        'F02',
+        'The header is missing: the <inflow> root has no version and no sender attribute (<inflow version="1" sender="…" created="…" software="…">).',
+      );
     }
     return { format: 'xml' };
   }
@@ -82,12 +90,17 @@ export function formatOfSample(sample: Buffer): { format: BatchFormat } | { fata
         : line1.trim() === ''
           ? 'line 1 is blank'
           : 'line 1 is not an H line';
-    return refuse(1, 'F02', `The header is missing: ${why}, and an INFLOW CSV file starts with its H line (H;INFLOW;1;sender;created;software).`);
+    return refuse(
+      1,
+      'F02',
+      `The header is missing: ${why}, and an INFLOW CSV file starts with its H line (H;INFLOW;1;sender;created;software).`,
+    );
   }
   return refuse(1, 'F01', 'The file is not an INFLOW CSV or XML file: it is neither semicolon-separated nor XML.');
 }
 
-type XmlStart = { kind: 'doctype'; at: number } | { kind: 'element'; name: string; startTag: string | null; at: number } | { kind: 'unknown' };
+type XmlStart =
+  { kind: 'doctype'; at: number } | { kind: 'element'; name: string; startTag: string | null; at: number } | { kind: 'unknown' };
 
 /** xmlRoot looks past the XML prolog (declaration, PIs, comments, whitespace) at the DTD or root element, if in view. */
 function xmlRoot(text: string): XmlStart {

@@ -86,7 +86,11 @@ export class XmlItems {
     p.on('cdata', (t) => this.onText(t));
     p.on('doctype', (dtd) => {
       const start = p.line - countNewlines(dtd);
-      this.fail(start, 'F05', 'The file declares a DTD (<!DOCTYPE …>): DTDs, entity declarations and external entities are not allowed in an INFLOW XML file.');
+      this.fail(
+        start,
+        'F05',
+        'The file declares a DTD (<!DOCTYPE …>): DTDs, entity declarations and external entities are not allowed in an INFLOW XML file.',
+      );
     });
     p.on('error', (err) => {
       const why = err.message.replace(/^\d+:\d+: /, '').replace(/\.$/, '');
@@ -100,7 +104,12 @@ export class XmlItems {
     if (this.ended || text === '') return;
     this.guard(() => this.parser.write(text));
     if (!this.ended && this.parser.position - this.lastEvent > MAX_TOKEN_CHARS) {
-      this.fail(this.parser.line, 'F05', `More than ${MAX_TOKEN_CHARS} characters without an element or text (one huge tag, text, comment or DTD): this is not an INFLOW XML file.`, false);
+      this.fail(
+        this.parser.line,
+        'F05',
+        `More than ${MAX_TOKEN_CHARS} characters without an element or text (one huge tag, text, comment or DTD): this is not an INFLOW XML file.`,
+        false,
+      );
     }
   }
 
@@ -135,7 +144,8 @@ export class XmlItems {
 
   private open(tag: SaxesTagPlain): void {
     const depth = ++this.depth;
-    if (depth > MAX_DEPTH) this.fail(this.tagLine, 'F05', `Elements are nested more than ${MAX_DEPTH} deep: this is not an INFLOW XML file.`);
+    if (depth > MAX_DEPTH)
+      this.fail(this.tagLine, 'F05', `Elements are nested more than ${MAX_DEPTH} deep: this is not an INFLOW XML file.`);
     if (this.skipFrom) return;
     if (depth === 1) return this.openRoot(tag);
     if (depth === 2) {
@@ -225,16 +235,25 @@ export class XmlItems {
     if (this.field) {
       this.text += t; // one text node is bounded by MAX_TOKEN_CHARS; text split by comments or CDATA, here
       if (this.text.length > MAX_VALUE_CHARS) {
-        this.fail(this.reading!.line, 'F05', `The <${this.field}> of the reading starting on this line is longer than ${MAX_VALUE_CHARS} characters.`);
+        this.fail(
+          this.reading!.line,
+          'F05',
+          `The <${this.field}> of the reading starting on this line is longer than ${MAX_VALUE_CHARS} characters.`,
+        );
       }
       return;
     }
     if (!/\S/.test(t)) return;
-    if (this.reading) this.reading.extra++; // text between a reading's elements
+    if (this.reading)
+      this.reading.extra++; // text between a reading's elements
     else if (this.trailer) this.trailer.extra++;
     else if (this.depth === 1) {
       const line = this.parser.line - countNewlines(t.slice(t.search(/\S/)));
-      this.out.push({ kind: 'malformed', line, message: 'Text directly in the <inflow> root: it holds only <reading> elements and one <trailer>.' });
+      this.out.push({
+        kind: 'malformed',
+        line,
+        message: 'Text directly in the <inflow> root: it holds only <reading> elements and one <trailer>.',
+      });
     }
   }
 }

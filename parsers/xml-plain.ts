@@ -33,7 +33,8 @@ const CHILD = new RegExp(`${S}*<(${READING_ELEMENTS.join('|')})(?:${S}+unit${S}*
 const READING_CLOSE = new RegExp(`${S}*</reading${S}*>`, 'y');
 const END_TAG_REST = new RegExp(`${S}*>`, 'y');
 /** Not taken inside a reading: a reference, a character XML forbids (a lone surrogate too), `]]>`, a CR without LF. */
-const NOT_PLAIN = /[&\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|\]\]>|\r(?!\n)|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const NOT_PLAIN =
+  /[&\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|\]\]>|\r(?!\n)|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** A quick look for anything NOT_PLAIN could find (one character class: several times faster on a clean reading). */
 const MAYBE_NOT_PLAIN = /[&\]\u0000-\u0008\u000b-\u001f\ud800-\udfff\ufffe\uffff]/;
 

@@ -37,8 +37,18 @@ export function packReading(line: number, r: Reading): string | null {
   if (!r.vin || r.corrects !== null) return null;
   const unsafe = (v: string | null) => v !== null && (v.includes(SEP) || v.includes(END_CHAR));
   if (unsafe(r.ref) || unsafe(r.plate)) return null;
-  return [r.vin, String(line).padStart(9, '0'), r.date, r.odometer, r.unit === 'mi' ? 1 : 0, WORK_TYPES.indexOf(r.work),
-    r.replaced ? 1 : 0, r.digits ?? '', r.ref ?? '', r.plate ?? ''].join(SEP);
+  return [
+    r.vin,
+    String(line).padStart(9, '0'),
+    r.date,
+    r.odometer,
+    r.unit === 'mi' ? 1 : 0,
+    WORK_TYPES.indexOf(r.work),
+    r.replaced ? 1 : 0,
+    r.digits ?? '',
+    r.ref ?? '',
+    r.plate ?? '',
+  ].join(SEP);
 }
 
 /** unpackReading decodes packReading's string. */
@@ -51,9 +61,17 @@ export function unpackReading(s: string): CheckedRecord {
     fields: null,
     findings: [],
     reading: {
-      vin: f[0], date: f[2], odometer, unit: mi ? 'mi' : 'km', km: kmOf(odometer, mi ? 'mi' : 'km'),
-      work: WORK_TYPES[Number(f[5])], replaced: f[6] === '1', digits: f[7] === '5' ? 5 : null, ref: f[8] || null,
-      plate: f[9] || null, corrects: null,
+      vin: f[0],
+      date: f[2],
+      odometer,
+      unit: mi ? 'mi' : 'km',
+      km: kmOf(odometer, mi ? 'mi' : 'km'),
+      work: WORK_TYPES[Number(f[5])],
+      replaced: f[6] === '1',
+      digits: f[7] === '5' ? 5 : null,
+      ref: f[8] || null,
+      plate: f[9] || null,
+      corrects: null,
     },
   };
 }
@@ -134,9 +152,20 @@ export class Batcher {
       const checked = checkRecord(item.fields, item.fieldCount, { today: opts.today, format: opts.format });
       const p = checked.reading ? packReading(item.line, checked.reading) : null;
       if (p !== null) this.packed.push(p);
-      else this.others.push({ line: item.line, fields: checked.reading ? null : item.fields, reading: checked.reading, findings: checked.findings });
+      else
+        this.others.push({
+          line: item.line,
+          fields: checked.reading ? null : item.fields,
+          reading: checked.reading,
+          findings: checked.findings,
+        });
     } else if (item.kind === 'malformed') {
-      this.others.push({ line: item.line, fields: null, reading: null, findings: [{ code: 'E10', field: 'record', message: item.message }] });
+      this.others.push({
+        line: item.line,
+        fields: null,
+        reading: null,
+        findings: [{ code: 'E10', field: 'record', message: item.message }],
+      });
     } else {
       return null;
     }

@@ -123,19 +123,30 @@ class BatchChecker {
 
     const storable = r && vin && timeline && !findings.some(isError) && !findings.some((f) => f.code === 'W51');
     if (storable) {
-      if (target && target.issue.severity === 'A' && target.issue.vin) this.supersede(target.issue.vin, target.issue.filePk, target.issue.line);
+      if (target && target.issue.severity === 'A' && target.issue.vin)
+        this.supersede(target.issue.vin, target.issue.filePk, target.issue.line);
       const late = this.late(r.date);
       if (late) findings.push(late);
       const entry: TimelineEntry = {
-        day, fileId: ctx.filePk, line: rec.line, odometer: r.odometer, unit: r.unit, km: r.km,
-        startsSeries: r.replaced || r.work === 'ODOREP', sender: ctx.sender,
+        day,
+        fileId: ctx.filePk,
+        line: rec.line,
+        odometer: r.odometer,
+        unit: r.unit,
+        km: r.km,
+        startsSeries: r.replaced || r.work === 'ODOREP',
+        sender: ctx.sender,
       };
       const active = this.timelineOf(vin); // a supersede above may have changed it
       findings.push(...historyFindings(entry, active, { ...ctx.history, fiveDigits: r.digits === 5 || vehicle?.digits === 5 }));
       const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
       this.write.addReading({
-        line: rec.line, reading: r, vin, plate: r.plate ?? vehicle?.plate ?? null,
-        status: flagged ? 'flagged' : target ? 'corrected' : 'ok', corrects: target?.issue.id ?? null,
+        line: rec.line,
+        reading: r,
+        vin,
+        plate: r.plate ?? vehicle?.plate ?? null,
+        status: flagged ? 'flagged' : target ? 'corrected' : 'ok',
+        corrects: target?.issue.id ?? null,
       });
       insertInOrder(active, entry);
     }
@@ -144,7 +155,13 @@ class BatchChecker {
     const shownVin = vin ?? (rec.fields?.vin ? rec.fields.vin.toUpperCase() : null);
     for (const f of findings) {
       this.write.addIssue({
-        line: rec.line, code: f.code, severity: issueDef(f.code).severity, field: f.field, message: f.message, ref, vin: shownVin,
+        line: rec.line,
+        code: f.code,
+        severity: issueDef(f.code).severity,
+        field: f.field,
+        message: f.message,
+        ref,
+        vin: shownVin,
         correctable: isCorrectable(f.code) && !corrects,
       });
     }

@@ -25,10 +25,7 @@ export interface ReaderRequest {
 
 /** The reader's messages, in this order: batches, the verdict, more batches (from the spool), the end. */
 export type ReaderMessage =
-  | { kind: 'batch'; batch: RecordBatch }
-  | { kind: 'verdict'; scan: ScanResult }
-  | { kind: 'end' }
-  | { kind: 'error'; message: string };
+  { kind: 'batch'; batch: RecordBatch } | { kind: 'verdict'; scan: ScanResult } | { kind: 'end' } | { kind: 'error'; message: string };
 
 /** The job thread's message to the reader: one more batch may come; `buffer` is the stored batch's, to reuse. */
 export interface ReaderCredit {
@@ -67,7 +64,10 @@ export class FileReader {
     this.verdict.catch(() => {}); // next() reports the same failure
     fs.mkdirSync(path.dirname(req.spoolPath), { recursive: true, mode: 0o700 });
     // A reader holds a chunk, a batch of strings and the parser's state: a small heap keeps the process small.
-    this.worker = new Worker(threadScript(), { workerData: req, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    this.worker = new Worker(threadScript(), {
+      workerData: req,
+      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+    });
     this.worker.on('message', (m: ReaderMessage) => {
       if (m.kind === 'verdict') this.settleVerdict.resolve(m.scan);
       else this.queue.push(m);

@@ -61,5 +61,10 @@ export class FileScan {
 
 /** unreadable: the scan of a file whose format cannot be told (F01, or F05 for bad bytes at its start). */
 export function unreadable(fatal: { code: FileFinding['code']; line: number; message: string }): ScanResult {
-  return { format: null, sender: null, records: 0, findings: [{ code: fatal.code, field: 'file', line: fatal.line, message: fatal.message }] };
+  return {
+    format: null,
+    sender: null,
+    records: 0,
+    findings: [{ code: fatal.code, field: 'file', line: fatal.line, message: fatal.message }],
+  };
 }

@@ -60,7 +60,12 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   const processedAt = new Date().toISOString();
   if (!passes(scan)) {
     await store.files.reject(filePk, {
-      findings: scan.findings, records: scan.records, format: scan.format, sender: scan.sender, duplicateOf: early?.duplicateOf ?? null, processedAt,
+      findings: scan.findings,
+      records: scan.records,
+      format: scan.format,
+      sender: scan.sender,
+      duplicateOf: early?.duplicateOf ?? null,
+      processedAt,
     });
   } else {
     await store.files.accept(filePk, { format: scan.format, sender: scan.sender, records: scan.records, processedAt });
@@ -72,7 +77,15 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   await store.files.markDone(filePk, receiptPath);
   // Where the time went (ms): reading, checking and storing the records; closing the file; writing the receipt.
   const ms = { read: Math.round(read - t0), close: Math.round(closed - read), receipt: Math.round(performance.now() - closed) };
-  ctx.audit.write('receipt', { pid: process.pid, file: finished.id, account: finished.account, name: finished.name, status: finished.result, path: receiptPath, ms });
+  ctx.audit.write('receipt', {
+    pid: process.pid,
+    file: finished.id,
+    account: finished.account,
+    name: finished.name,
+    status: finished.result,
+    path: receiptPath,
+    ms,
+  });
   return (await store.files.get(filePk))!;
 }
 
@@ -85,7 +98,13 @@ type EarlyVerdict = ScanResult & { duplicateOf: number | null };
 
 /** earlyVerdict: F07 (same content as an earlier file) and the size limit (F06), without reading the file. */
 async function earlyVerdict(ctx: PipelineContext, file: FileRecord): Promise<EarlyVerdict | null> {
-  const refuse = (f: FileFinding, duplicateOf: number | null = null): EarlyVerdict => ({ format: null, sender: null, records: 0, findings: [f], duplicateOf });
+  const refuse = (f: FileFinding, duplicateOf: number | null = null): EarlyVerdict => ({
+    format: null,
+    sender: null,
+    records: 0,
+    findings: [f],
+    duplicateOf,
+  });
   const first = await ctx.store.files.firstWithSha(file.accountId, file.sha256);
   if (first && first.pk !== file.pk) {
     const message = `same content as file ${first.id} (${first.name}) received ${first.receivedAt}: not processed again`;
@@ -111,8 +130,13 @@ const WAIT_FOR_PENDING_MS = 5 * 60_000;
 async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Account): Promise<ScanResult> {
   const receivedDate = brusselsToday(new Date(file.receivedAt));
   const reader = new FileReader({
-    path: file.storedPath, allowedSenders: allowedSenders(account), maxRecords: ctx.settings.maxRecords, today: receivedDate,
-    resumeAfter: file.progressLine, batchSize: ctx.settings.batchSize, ahead: READ_AHEAD,
+    path: file.storedPath,
+    allowedSenders: allowedSenders(account),
+    maxRecords: ctx.settings.maxRecords,
+    today: receivedDate,
+    resumeAfter: file.progressLine,
+    batchSize: ctx.settings.batchSize,
+    ahead: READ_AHEAD,
     spoolPath: path.join(ctx.layout.spoolDir, `${file.id}.${process.pid}.${crypto.randomUUID()}`),
   });
   let failed = false;
@@ -130,7 +154,10 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
       // The reader sends records only after a header that passed its checks: the sender is known.
       if (m.batch.sender === null) throw new Error("reader thread: a batch without the header's sender");
       fileCtx ??= {
-        filePk: file.pk, sender: m.batch.sender, receivedDate, lateByDate: new Map(),
+        filePk: file.pk,
+        sender: m.batch.sender,
+        receivedDate,
+        lateByDate: new Map(),
         history: { decreaseToleranceKm: ctx.settings.decreaseToleranceKm, maxKmPerDay: ctx.settings.maxKmPerDay },
       };
       await storeWhenFree(ctx.store, fileCtx, m.batch);
@@ -156,7 +183,9 @@ async function storeWhenFree(store: Store, fileCtx: FileContext, batch: RecordBa
     if (blockedBy.length === 0) return;
     while (blockedBy.length > 0) {
       if (Date.now() - since > WAIT_FOR_PENDING_MS) {
-        throw new Error(`waited ${WAIT_FOR_PENDING_MS / 1000} s for files ${blockedBy.map(fileIdOf).join(', ')} to pass their file-level checks`);
+        throw new Error(
+          `waited ${WAIT_FOR_PENDING_MS / 1000} s for files ${blockedBy.map(fileIdOf).join(', ')} to pass their file-level checks`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
       blockedBy = await store.pending(blockedBy);

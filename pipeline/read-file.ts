@@ -22,7 +22,12 @@ export interface ReadResult {
  * file-level checks. No batch is made when the header already fails (wrong format, version or sender: nothing
  * could be stored); past the record limit (F06) the rest of the file is not read.
  */
-export async function readFile(path: string, opts: ReadOptions, buffers: BufferSource, onBatch: (b: RecordBatch) => void): Promise<ReadResult> {
+export async function readFile(
+  path: string,
+  opts: ReadOptions,
+  buffers: BufferSource,
+  onBatch: (b: RecordBatch) => void,
+): Promise<ReadResult> {
   const detected = await detectFormat(path);
   if (!('format' in detected)) return { verdict: unreadable(detected.fatal), last: null };
   const scan = new FileScan(detected.format, opts);

@@ -31,7 +31,11 @@ export async function labelFacts(store: Store, vin: string, mileage: number, dat
     register: v && { firstRegistration: v.firstRegistration, imported: v.imported, digits: v.digits },
     readings: await store.reports.labelReadings(vin, date),
     anomalies: (await store.reports.openAnomalies(vin, date)).map((a) => ({
-      code: a.code, errorNumber: formatErrorNumber(a.id), date: a.date, odometer: a.odometer, unit: a.unit,
+      code: a.code,
+      errorNumber: formatErrorNumber(a.id),
+      date: a.date,
+      odometer: a.odometer,
+      unit: a.unit,
     })),
   };
 }
@@ -42,7 +46,9 @@ export async function decideLabel(store: Store, vin: string, mileage: number, da
   const reasons = labelReasons(facts);
   const age = ageOf(facts);
   return {
-    vin, mileage, date,
+    vin,
+    mileage,
+    date,
     issued: reasons.length === 0,
     reasons,
     readings: facts.readings.length,

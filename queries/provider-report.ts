@@ -33,8 +33,11 @@ export async function providerReport(store: Store, year: number): Promise<Provid
     year,
     providers,
     totals: {
-      providers: providers.length, labelled: providers.filter((p) => p.label).length,
-      readings, discrepancies, rate: discrepancyRate(readings, discrepancies),
+      providers: providers.length,
+      labelled: providers.filter((p) => p.label).length,
+      readings,
+      discrepancies,
+      rate: discrepancyRate(readings, discrepancies),
     },
   };
 }

@@ -12,16 +12,20 @@ import { writeAtomically } from './atomic-write';
 /** xmlReceiptChunks renders a receipt element by element (`\n` line endings). */
 export async function* xmlReceiptChunks(h: ReceiptHeader, issues: ReceiptIssues): AsyncIterable<string> {
   yield '<?xml version="1.0" encoding="UTF-8"?>\n';
-  yield `<receipt format="INFLOW-RECEIPT" version="1" fileId=${attr(h.fileId)} name=${attr(h.name)} sha256=${attr(h.sha256)}` +
+  yield (
+    `<receipt format="INFLOW-RECEIPT" version="1" fileId=${attr(h.fileId)} name=${attr(h.name)} sha256=${attr(h.sha256)}` +
     ` received=${attr(h.received)} processed=${attr(h.processed)} status="${h.status}" records="${h.records}"` +
-    ` accepted="${h.accepted}" rejected="${h.rejected}" anomalies="${h.anomalies}" warnings="${h.warnings}">\n`;
+    ` accepted="${h.accepted}" rejected="${h.rejected}" anomalies="${h.anomalies}" warnings="${h.warnings}">\n`
+  );
   let n = 0;
   for await (const i of issues) {
     n++;
     const optional = (name: string, v: string | null) => (v ? ` ${name}=${attr(v)}` : '');
-    yield `  <issue${optional('errorNumber', i.errorNumber)} line="${i.line}"${optional('ref', i.ref)}${optional('vin', i.vin)}` +
+    yield (
+      `  <issue${optional('errorNumber', i.errorNumber)} line="${i.line}"${optional('ref', i.ref)}${optional('vin', i.vin)}` +
       ` code="${i.code}" severity="${i.severity}" field=${attr(i.field)} correctable="${i.correctable ? 'Y' : 'N'}">` +
-      `${escape(cleanText(i.message))}</issue>\n`;
+      `${escape(cleanText(i.message))}</issue>\n`
+    );
   }
   yield `  <trailer count="${n}"/>\n</receipt>\n`;
 }

@@ -18,7 +18,8 @@ export interface CorrectionTarget {
 /** correctionSeq parses the number; the issue id to look up, or the E30 finding of a malformed number. */
 export function correctionSeq(number: string): { seq: number } | { finding: Finding } {
   const parsed = parseErrorNumber(number);
-  if (!parsed.ok) return { finding: { code: 'E30', field: 'corrects', message: `${number} is not a valid error number: ${parsed.reason}.` } };
+  if (!parsed.ok)
+    return { finding: { code: 'E30', field: 'corrects', message: `${number} is not a valid error number: ${parsed.reason}.` } };
   return { seq: parsed.seq };
 }
 
@@ -32,10 +33,18 @@ export function correctionFinding(number: string, target: CorrectionTarget | nul
     return { code: 'E32', field: 'corrects', message: `Error number ${number} cannot be corrected.` };
   }
   if (target.corrected) {
-    return { code: 'E31', field: 'corrects', message: `Error number ${number} was already corrected: electronic correction is allowed once; use the correction form.` };
+    return {
+      code: 'E31',
+      field: 'corrects',
+      message: `Error number ${number} was already corrected: electronic correction is allowed once; use the correction form.`,
+    };
   }
   if (!target.correctable) {
-    return { code: 'E32', field: 'corrects', message: `Error number ${number} was raised on a correction and cannot be corrected electronically; use the correction form.` };
+    return {
+      code: 'E32',
+      field: 'corrects',
+      message: `Error number ${number} was raised on a correction and cannot be corrected electronically; use the correction form.`,
+    };
   }
   return null;
 }

@@ -8,10 +8,7 @@ import { quoteValue } from '../model/text';
  * checkHeader returns the header's file-level findings: F02 when it is missing or malformed (field count, format,
  * version, sender not an establishment number), F03 when the sender is valid but not one this account may send for.
  */
-export function checkHeader(
-  item: { fields: HeaderFields; fieldCount: number } | null,
-  allowedSenders: readonly string[],
-): Finding[] {
+export function checkHeader(item: { fields: HeaderFields; fieldCount: number } | null, allowedSenders: readonly string[]): Finding[] {
   const f02 = (message: string): Finding => ({ code: 'F02', field: 'header', message });
   if (item === null) return [f02('The file has no header: its first line must be H;INFLOW;1;<sender>;<created>;<software>.')];
   if (item.fieldCount !== 5) {

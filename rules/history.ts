@@ -78,14 +78,26 @@ export function historyFindings(
   const { prev, next } = neighbours(timeline, r);
 
   if (r.startsSeries) {
-    out.push({ code: 'W53', field: 'replaced', message: 'Odometer replaced: a new series starts with this reading; earlier readings are not compared with it.' });
+    out.push({
+      code: 'W53',
+      field: 'replaced',
+      message: 'Odometer replaced: a new series starts with this reading; earlier readings are not compared with it.',
+    });
   } else if (prev) {
     const drop = prev.km - r.km;
     if (drop > opts.decreaseToleranceKm) {
       if (opts.fiveDigits && wrapExplains(r, prev)) {
-        out.push({ code: 'W52', field: 'odometer', message: `Lower than ${fmt(prev)} on ${dateOfDay(prev.day)}, explained by the 5-digit odometer passing 99,999.` });
+        out.push({
+          code: 'W52',
+          field: 'odometer',
+          message: `Lower than ${fmt(prev)} on ${dateOfDay(prev.day)}, explained by the 5-digit odometer passing 99,999.`,
+        });
       } else {
-        out.push({ code: 'A40', field: 'odometer', message: `The odometer ${fmt(r)} is lower than the earlier reading ${fmt(prev)} on ${dateOfDay(prev.day)}.` });
+        out.push({
+          code: 'A40',
+          field: 'odometer',
+          message: `The odometer ${fmt(r)} is lower than the earlier reading ${fmt(prev)} on ${dateOfDay(prev.day)}.`,
+        });
       }
     } else {
       const days = r.day - prev.day;
@@ -93,13 +105,21 @@ export function historyFindings(
       const distance = r.km - prev.km;
       if (distance > limit) {
         const perDay = days > 0 ? `${Math.round(distance / days)} km/day over ${days} days` : `${distance} km on the same day`;
-        out.push({ code: 'A42', field: 'odometer', message: `Implausible distance since ${fmt(prev)} on ${dateOfDay(prev.day)}: ${perDay} (ceiling ${opts.maxKmPerDay} km/day).` });
+        out.push({
+          code: 'A42',
+          field: 'odometer',
+          message: `Implausible distance since ${fmt(prev)} on ${dateOfDay(prev.day)}: ${perDay} (ceiling ${opts.maxKmPerDay} km/day).`,
+        });
       }
     }
   }
 
   if (next && !next.startsSeries && r.km - next.km > opts.decreaseToleranceKm && !(opts.fiveDigits && wrapExplains(next, r))) {
-    out.push({ code: 'A41', field: 'odometer', message: `The odometer ${fmt(r)} is higher than the later reading ${fmt(next)} on ${dateOfDay(next.day)}.` });
+    out.push({
+      code: 'A41',
+      field: 'odometer',
+      message: `The odometer ${fmt(r)} is higher than the later reading ${fmt(next)} on ${dateOfDay(next.day)}.`,
+    });
   }
   return out;
 }

@@ -115,7 +115,8 @@ export function rule2MileageBelowLast(f: LabelFacts): LabelReason | null {
   if (!last || f.mileage >= last.km) return null;
   const km = last.unit === 'km' ? '' : ` (${last.km} km)`;
   return {
-    rule: 2, code: 'L2_MILEAGE_BELOW_LAST',
+    rule: 2,
+    code: 'L2_MILEAGE_BELOW_LAST',
     message: `The advertised mileage ${f.mileage} km is lower than the most recent reading ${value(last)}${km} on ${last.date}.`,
   };
 }
@@ -132,14 +133,16 @@ export function rule4OldFewReadings(f: LabelFacts): LabelReason | null {
   const age = ageOf(f);
   if (!age || age.months < FOUR_YEARS || f.readings.length >= 4) return null;
   return {
-    rule: 4, code: 'L4_OLD_FEW_READINGS',
+    rule: 4,
+    code: 'L4_OLD_FEW_READINGS',
     message: `The vehicle is ${ageText(age)}, more than 4 years, and has ${plural(f.readings.length, 'reading')}: at least 4 are required.`,
   };
 }
 
 export function rule5FiveDigits(f: LabelFacts): LabelReason | null {
   const reading = f.readings.find((r) => r.digits === 5);
-  if (f.register?.digits === 5) return { rule: 5, code: 'L5_FIVE_DIGITS', message: 'The vehicle has a 5-digit odometer (vehicle register).' };
+  if (f.register?.digits === 5)
+    return { rule: 5, code: 'L5_FIVE_DIGITS', message: 'The vehicle has a 5-digit odometer (vehicle register).' };
   if (reading) return { rule: 5, code: 'L5_FIVE_DIGITS', message: `The vehicle has a 5-digit odometer (reading of ${reading.date}).` };
   return null;
 }
@@ -151,7 +154,8 @@ export function rule6YoungFewReadings(f: LabelFacts): LabelReason | null {
   if (f.readings.length >= need) return null;
   const band = age.months <= 12 ? '0–12 months' : age.months <= 24 ? '13–24 months' : age.months <= 36 ? '25–36 months' : 'over 36 months';
   return {
-    rule: 6, code: 'L6_YOUNG_FEW_READINGS',
+    rule: 6,
+    code: 'L6_YOUNG_FEW_READINGS',
     message: `The vehicle is ${ageText(age)} and has ${plural(f.readings.length, 'reading')}: ${need} required at ${band}.`,
   };
 }
@@ -188,8 +192,14 @@ export function rule8Gap(f: LabelFacts): LabelReason | null {
 }
 
 export const LABEL_RULES: readonly ((f: LabelFacts) => LabelReason | null)[] = [
-  rule1Anomaly, rule2MileageBelowLast, rule3NoReading, rule4OldFewReadings,
-  rule5FiveDigits, rule6YoungFewReadings, rule7ImportedUsed, rule8Gap,
+  rule1Anomaly,
+  rule2MileageBelowLast,
+  rule3NoReading,
+  rule4OldFewReadings,
+  rule5FiveDigits,
+  rule6YoungFewReadings,
+  rule7ImportedUsed,
+  rule8Gap,
 ];
 
 /** labelReasons applies every rule, in rule order; the label is issued when the list is empty. */

@@ -21,10 +21,12 @@ export function checkRegisterRow(fields: readonly string[]): { entry: RegisterEn
   const [vinRaw, plateRaw, firstReg, importedRaw, digitsRaw] = fields.map((f) => f.trim());
   const vin = vinRaw.toUpperCase();
   if (!isValidVin(vin)) return { error: `VIN "${vinRaw.slice(0, 40)}" is not 17 letters and digits (no I, O or Q)` };
-  if (firstReg !== '' && !isCalendarDate(firstReg)) return { error: `first_registration "${firstReg.slice(0, 20)}" is not a YYYY-MM-DD date` };
+  if (firstReg !== '' && !isCalendarDate(firstReg))
+    return { error: `first_registration "${firstReg.slice(0, 20)}" is not a YYYY-MM-DD date` };
   const imported = importedRaw.toUpperCase();
   if (!YES.has(imported) && !NO.has(imported)) return { error: `imported "${importedRaw.slice(0, 10)}" is not Y or N` };
-  if (digitsRaw !== '' && digitsRaw !== '5' && !/^([6-9]|1\d)$/.test(digitsRaw)) return { error: `digits "${digitsRaw.slice(0, 10)}" is not a number of odometer digits` };
+  if (digitsRaw !== '' && digitsRaw !== '5' && !/^([6-9]|1\d)$/.test(digitsRaw))
+    return { error: `digits "${digitsRaw.slice(0, 10)}" is not a number of odometer digits` };
   const plate = normalisePlate(plateRaw);
   return {
     entry: {

@@ -30,7 +30,11 @@ export function repeatFinding(
   }
   const stored51 = same.find((s) => s.fileId !== filePk && s.sender === sender);
   if (stored51) {
-    return { code: 'W51', field: 'record', message: 'This reading (same VIN, date, odometer and sender) is already stored: not stored twice.' };
+    return {
+      code: 'W51',
+      field: 'record',
+      message: 'This reading (same VIN, date, odometer and sender) is already stored: not stored twice.',
+    };
   }
   return null;
 }

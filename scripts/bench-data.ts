@@ -137,7 +137,10 @@ export async function writeBatch(d: Dataset, format: BenchFormat, sender: string
   let records = 0;
   let sum = 0;
   if (format === 'csv') await out.push(`H;INFLOW;1;${sender};${created};odo-inflow bench\n`);
-  else await out.push(`<?xml version="1.0" encoding="UTF-8"?>\n<inflow version="1" sender="${sender}" created="${created}" software="odo-inflow bench">\n`);
+  else
+    await out.push(
+      `<?xml version="1.0" encoding="UTF-8"?>\n<inflow version="1" sender="${sender}" created="${created}" software="odo-inflow bench">\n`,
+    );
   for (const r of readingsOf(d)) {
     records++;
     sum += r.odometer;

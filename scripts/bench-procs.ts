@@ -47,7 +47,10 @@ export function waitForOutput(c: Child, text: string, timeoutMs: number): Promis
     const deadline = Date.now() + timeoutMs;
     const tick = () => {
       if (c.tail.some((l) => l.includes(text))) return resolve();
-      if (c.exited) return reject(new Error(`${c.name} exited (code ${c.exited.code}, signal ${c.exited.signal}) before printing "${text}"\n${describeTail(c)}`));
+      if (c.exited)
+        return reject(
+          new Error(`${c.name} exited (code ${c.exited.code}, signal ${c.exited.signal}) before printing "${text}"\n${describeTail(c)}`),
+        );
       if (Date.now() > deadline) return reject(new Error(`${c.name} did not print "${text}" within ${timeoutMs} ms\n${describeTail(c)}`));
       setTimeout(tick, 50);
     };

@@ -22,7 +22,17 @@ import { Client } from 'basic-ftp';
 import { startRedisServer, freePort, type PrivateRedis } from '../app/redis-server';
 import { dataLayout } from '../config/layout';
 import { daysAgo, datasetRecords, writeBatch, MAX_VEHICLES, type BenchFormat, type Dataset, type WrittenFile } from './bench-data';
-import { spawnInflow, waitForOutput, stopChild, runInflow, describeTail, procStatusKb, RssSampler, INFLOW_BIN, type Child } from './bench-procs';
+import {
+  spawnInflow,
+  waitForOutput,
+  stopChild,
+  runInflow,
+  describeTail,
+  procStatusKb,
+  RssSampler,
+  INFLOW_BIN,
+  type Child,
+} from './bench-procs';
 
 /** The uploading account (the demo establishment number: 10 digits, valid mod-97 check). */
 const ESTABLISHMENT = '2123456692';
@@ -72,15 +82,29 @@ function stageList(vehicles: number, tenfold: boolean): StageSpec[] {
   ];
   return [
     // The history the nightly file is checked against (measured too, but its records have no predecessor).
-    { name: 'preload', workers: 1, files: [{ format: 'csv', dataset: { name: 'preload', from: 0, to: vehicles, dates: [d4, d3], firstStep: 0 } }] },
+    {
+      name: 'preload',
+      workers: 1,
+      files: [{ format: 'csv', dataset: { name: 'preload', from: 0, to: vehicles, dates: [d4, d3], firstStep: 0 } }],
+    },
     // Every reading has a predecessor in the history. Compared with sqlite3.
-    { name: 'nightly', workers: 1, native: true, files: [{ format: 'csv', dataset: { name: 'nightly', from: 0, to: vehicles, dates: [d2, d1], firstStep: 2 } }] },
+    {
+      name: 'nightly',
+      workers: 1,
+      native: true,
+      files: [{ format: 'csv', dataset: { name: 'nightly', from: 0, to: vehicles, dates: [d2, d1], firstStep: 2 } }],
+    },
     // The nightly load as XML (issue #5): a fifth of the nightly size (200,000 readings at the default --records), the
     // first fifth of the vehicles, two later readings each on the last date, onto the same history as the nightly.
     {
       name: 'nightly xml',
       workers: 1,
-      files: [{ format: 'xml', dataset: { name: 'nightly-xml', from: 0, to: Math.max(1, Math.round(vehicles / 5)), dates: [d1, d1], firstStep: 4 } }],
+      files: [
+        {
+          format: 'xml',
+          dataset: { name: 'nightly-xml', from: 0, to: Math.max(1, Math.round(vehicles / 5)), dates: [d1, d1], firstStep: 4 },
+        },
+      ],
     },
     // Two nightly-sized files at once: does a second `inflow worker` process raise or lower total records/s? Both
     // stages start from the same saved database and upload the same two files: the 1-worker stage is the control.
@@ -90,12 +114,32 @@ function stageList(vehicles: number, tenfold: boolean): StageSpec[] {
     // workers' peak memory any higher? The limits of the run are raised for it (see main).
     ...(tenfold
       ? [
-          { name: 'nightly x10', workers: 1, files: [{ format: 'csv' as const, dataset: { name: 'tenfold', from: 0, to: vehicles, dates: Array<string>(20).fill(d1), firstStep: 10 } }] },
+          {
+            name: 'nightly x10',
+            workers: 1,
+            files: [
+              {
+                format: 'csv' as const,
+                dataset: { name: 'tenfold', from: 0, to: vehicles, dates: Array<string>(20).fill(d1), firstStep: 10 },
+              },
+            ],
+          },
           // And the XML stage's file ten times bigger (issue #5: peak memory no higher): its vehicles, 20 more readings.
           {
             name: 'nightly xml x10',
             workers: 1,
-            files: [{ format: 'xml' as const, dataset: { name: 'tenfold-xml', from: 0, to: Math.max(1, Math.round(vehicles / 5)), dates: Array<string>(20).fill(d1), firstStep: 30 } }],
+            files: [
+              {
+                format: 'xml' as const,
+                dataset: {
+                  name: 'tenfold-xml',
+                  from: 0,
+                  to: Math.max(1, Math.round(vehicles / 5)),
+                  dates: Array<string>(20).fill(d1),
+                  firstStep: 30,
+                },
+              },
+            ],
           },
         ]
       : []),
@@ -152,7 +196,8 @@ function parseOptions(argv: string[]): Options {
     return Number(t);
   };
   const records = whole('records', v.records, 1_000_000)!;
-  if (records < 4 || records % 4 !== 0) throw new UsageError(`--records must be a multiple of 4 (N/2 vehicles, split in two halves), got ${records}`);
+  if (records < 4 || records % 4 !== 0)
+    throw new UsageError(`--records must be a multiple of 4 (N/2 vehicles, split in two halves), got ${records}`);
   if (records / 2 > MAX_VEHICLES) throw new UsageError(`--records is at most ${MAX_VEHICLES * 2}`);
   return { records, json: !!v.json, keep: !!v.keep, tenfold: !!v.tenfold, timeoutSeconds: whole('timeout', v.timeout, null) };
 }
@@ -224,8 +269,18 @@ async function main(): Promise<void> {
   preflight();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-bench-'));
   const run: Run = {
-    opts, tmp, dataDir: path.join(tmp, 'data'), password: 'bench-' + crypto.randomBytes(12).toString('hex'),
-    redis: null, server: null, workers: [], sampler: new RssSampler(100), ftpPort: 0, cert: '', auditOffset: 0, starts: 0,
+    opts,
+    tmp,
+    dataDir: path.join(tmp, 'data'),
+    password: 'bench-' + crypto.randomBytes(12).toString('hex'),
+    redis: null,
+    server: null,
+    workers: [],
+    sampler: new RssSampler(100),
+    ftpPort: 0,
+    cert: '',
+    auditOffset: 0,
+    starts: 0,
   };
   for (const d of ['files', 'logs', 'native', 'snapshots']) fs.mkdirSync(path.join(tmp, d));
   installCleanup(run);
@@ -256,8 +311,12 @@ async function main(): Promise<void> {
     lifetime[name] = { peakRssMb: round1(run.sampler.runPeakMb(name)), vmHwmMb: hwm === null ? null : round1(hwm / 1024) };
   }
   const report = {
-    records: opts.records, vehicles, machine: { cpus: os.cpus().length, memoryMb: Math.round(os.totalmem() / 2 ** 20), node: process.version, sqlite3: sqliteVersion() },
-    tmpDir: opts.keep ? tmp : null, stages: results, lifetime,
+    records: opts.records,
+    vehicles,
+    machine: { cpus: os.cpus().length, memoryMb: Math.round(os.totalmem() / 2 ** 20), node: process.version, sqlite3: sqliteVersion() },
+    tmpDir: opts.keep ? tmp : null,
+    stages: results,
+    lifetime,
   };
   if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else process.stdout.write(renderTable(results, lifetime, opts) + '\n');
@@ -266,8 +325,10 @@ async function main(): Promise<void> {
 
 function preflight(): void {
   if (!fs.existsSync('/proc/self/status')) throw new BenchFailure('this bench reads /proc/<pid>/status: it needs Linux');
-  if (!fs.existsSync(path.resolve(__dirname, '..', 'cli', 'main.js'))) throw new BenchFailure(`dist/cli/main.js is missing (${INFLOW_BIN} needs it): run npm run build`);
-  if (spawnSync('sqlite3', ['-version']).status !== 0) throw new BenchFailure('the sqlite3 command-line tool is missing (Debian: apt-get install -y sqlite3)');
+  if (!fs.existsSync(path.resolve(__dirname, '..', 'cli', 'main.js')))
+    throw new BenchFailure(`dist/cli/main.js is missing (${INFLOW_BIN} needs it): run npm run build`);
+  if (spawnSync('sqlite3', ['-version']).status !== 0)
+    throw new BenchFailure('the sqlite3 command-line tool is missing (Debian: apt-get install -y sqlite3)');
 }
 
 function sqliteVersion(): string {
@@ -301,16 +362,33 @@ async function startStack(run: Run): Promise<void> {
   run.redis = await startRedisServer({ dir: path.join(run.tmp, `redis-${++run.starts}`) });
   run.sampler.watch('redis', run.redis.pid);
   if (run.starts === 1) {
-    const add = runInflow(['accounts', 'add', ESTABLISHMENT, '--name', 'Bench', '--password-stdin', '--data-dir', run.dataDir], run.password + '\n');
+    const add = runInflow(
+      ['accounts', 'add', ESTABLISHMENT, '--name', 'Bench', '--password-stdin', '--data-dir', run.dataDir],
+      run.password + '\n',
+    );
     if (add.status !== 0) throw new BenchFailure(`inflow accounts add failed (exit ${add.status}): ${add.stderr.trim()}`);
   }
 
   run.ftpPort = await freePort();
   const pasvBase = 20_000 + crypto.randomInt(0, 500) * 20;
-  run.server = spawnInflow('server', [
-    'serve', '--workers', '0', '--no-demo', '--data-dir', run.dataDir, '--redis-url', run.redis.url,
-    '--ftp-port', String(run.ftpPort), '--pasv-range', `${pasvBase}-${pasvBase + 19}`,
-  ], path.join(run.tmp, 'logs'));
+  run.server = spawnInflow(
+    'server',
+    [
+      'serve',
+      '--workers',
+      '0',
+      '--no-demo',
+      '--data-dir',
+      run.dataDir,
+      '--redis-url',
+      run.redis.url,
+      '--ftp-port',
+      String(run.ftpPort),
+      '--pasv-range',
+      `${pasvBase}-${pasvBase + 19}`,
+    ],
+    path.join(run.tmp, 'logs'),
+  );
   await waitForOutput(run.server, 'odo-inflow is serving', 30_000);
   run.sampler.watch('server', run.server.pid);
   run.sampler.start();
@@ -363,7 +441,11 @@ async function setWorkers(run: Run, n: number): Promise<void> {
 async function connect(run: Run): Promise<Client> {
   const client = new Client(10 * 60_000);
   await client.access({
-    host: '127.0.0.1', port: run.ftpPort, user: ESTABLISHMENT, password: run.password, secure: true,
+    host: '127.0.0.1',
+    port: run.ftpPort,
+    user: ESTABLISHMENT,
+    password: run.password,
+    secure: true,
     secureOptions: { ca: [run.cert], servername: 'localhost' },
   });
   return client;
@@ -412,11 +494,23 @@ async function runStage(run: Run, stage: StageSpec, files: { batch: WrittenFile;
           `expected ACCEPTED with ${f.batch.records} records all accepted.\n${r.head}\n${run.workers.map((w) => describeTail(w)).join('\n')}`,
       );
     }
-    return { file: names[i], status: r.status, records: r.records, accepted: r.accepted, receiptSeconds: round2((receiptAt[i] - t0) / 1000) };
+    return {
+      file: names[i],
+      status: r.status,
+      records: r.records,
+      accepted: r.accepted,
+      receiptSeconds: round2((receiptAt[i] - t0) / 1000),
+    };
   });
   return {
-    stage: stage.name, files: files.length, workers: stage.workers, records, bytes: files.reduce((a, f) => a + f.batch.bytes, 0),
-    uploadSeconds: round2((Math.max(...uploadsDone) - t0) / 1000), seconds: round2(seconds), recordsPerSecond: Math.round(records / seconds),
+    stage: stage.name,
+    files: files.length,
+    workers: stage.workers,
+    records,
+    bytes: files.reduce((a, f) => a + f.batch.bytes, 0),
+    uploadSeconds: round2((Math.max(...uploadsDone) - t0) / 1000),
+    seconds: round2(seconds),
+    recordsPerSecond: Math.round(records / seconds),
     serverPeakMb: round1(run.sampler.stagePeakMb('server')),
     workerPeakMb: run.workers.map((w) => round1(run.sampler.stagePeakMb(w.name))),
     receipts,
@@ -428,7 +522,14 @@ async function runStage(run: Run, stage: StageSpec, files: { batch: WrittenFile;
  * renamed: present means complete). Fails at once when a child exits, an upload fails, or the audit log records
  * a file that failed for good; fails with the files' states after `timeoutMs`.
  */
-async function waitForReceipts(run: Run, stage: StageSpec, paths: string[], t0: number, timeoutMs: number, uploadFailure: () => Error | null): Promise<number[]> {
+async function waitForReceipts(
+  run: Run,
+  stage: StageSpec,
+  paths: string[],
+  t0: number,
+  timeoutMs: number,
+  uploadFailure: () => Error | null,
+): Promise<number[]> {
   const at: (number | null)[] = paths.map(() => null);
   const audit = dataLayout(run.dataDir).auditLog;
   let lastAuditCheck = 0;
@@ -444,13 +545,20 @@ async function waitForReceipts(run: Run, stage: StageSpec, paths: string[], t0: 
     };
     const up = uploadFailure();
     if (up) fail(up.message);
-    for (const c of allChildren(run)) if (c.exited) fail(`${c.name} (pid ${c.pid}) exited: code ${c.exited.code}, signal ${c.exited.signal}`);
+    for (const c of allChildren(run))
+      if (c.exited) fail(`${c.name} (pid ${c.pid}) exited: code ${c.exited.code}, signal ${c.exited.signal}`);
     if (now - lastAuditCheck > 1000) {
       lastAuditCheck = now;
       const failed = newAuditEvents(run, audit).filter((e) => e.event === 'file_failed');
       if (failed.length) fail(`file failed for good: ${failed.map((e) => JSON.stringify(e)).join('; ')}`);
     }
-    if (now - t0 > timeoutMs) fail(`no receipt for ${paths.filter((_, i) => at[i] === null).map((p) => path.basename(p)).join(', ')} within ${(timeoutMs / 1000).toFixed(0)} s (--timeout)`);
+    if (now - t0 > timeoutMs)
+      fail(
+        `no receipt for ${paths
+          .filter((_, i) => at[i] === null)
+          .map((p) => path.basename(p))
+          .join(', ')} within ${(timeoutMs / 1000).toFixed(0)} s (--timeout)`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -474,13 +582,16 @@ function newAuditEvents(run: Run, file: string): { event?: string }[] {
   } catch {
     return [];
   }
-  return text.split('\n').filter(Boolean).map((l) => {
-    try {
-      return JSON.parse(l) as { event?: string };
-    } catch {
-      return {};
-    }
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { event?: string };
+      } catch {
+        return {};
+      }
+    });
 }
 
 /** diagnostics: the files' states (via the CLI) and the last lines of every child. */
@@ -542,7 +653,8 @@ function parseReceipt(file: string, format: BenchFormat): ParsedReceipt {
 
 function sqlite(db: string, commands: string[]): string {
   const r = spawnSync('sqlite3', ['-bail', db, ...commands], { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 });
-  if (r.status !== 0) throw new BenchFailure(`sqlite3 ${commands.join(' ')} failed (exit ${r.status}): ${(r.stderr || String(r.error)).slice(0, 2000)}`);
+  if (r.status !== 0)
+    throw new BenchFailure(`sqlite3 ${commands.join(' ')} failed (exit ${r.status}): ${(r.stderr || String(r.error)).slice(0, 2000)}`);
   return r.stdout;
 }
 
@@ -552,7 +664,13 @@ const importCommands = (rows: string) => ['.mode csv', '.separator ;', `.import 
  * nativeBaseline: `sqlite3 .import` of the stage's rows into a WITHOUT ROWID table keyed (vin, date, odometer)
  * that already holds every earlier stage's rows (imported untimed). Timed: the sqlite3 process of the import.
  */
-function nativeBaseline(run: Run, stages: StageSpec[], files: { batch: WrittenFile; native: string | null }[][], s: number, oursSeconds: number): NativeResult {
+function nativeBaseline(
+  run: Run,
+  stages: StageSpec[],
+  files: { batch: WrittenFile; native: string | null }[][],
+  s: number,
+  oursSeconds: number,
+): NativeResult {
   const db = path.join(run.tmp, 'native', 'native.db');
   fs.rmSync(db, { force: true });
   sqlite(db, [
@@ -569,13 +687,23 @@ function nativeBaseline(run: Run, stages: StageSpec[], files: { batch: WrittenFi
   const rows = files[s].map((f) => f.native!);
   const records = files[s].reduce((a, f) => a + f.batch.records, 0);
   const t0 = performance.now();
-  sqlite(db, rows.flatMap((r) => importCommands(r)));
+  sqlite(
+    db,
+    rows.flatMap((r) => importCommands(r)),
+  );
   const seconds = (performance.now() - t0) / 1000;
   const count = Number(sqlite(db, ['SELECT count(*) FROM readings;']).trim());
-  if (count !== preloaded + records) throw new BenchFailure(`native baseline: the table holds ${count} rows, expected ${preloaded + records}`);
+  if (count !== preloaded + records)
+    throw new BenchFailure(`native baseline: the table holds ${count} rows, expected ${preloaded + records}`);
   fs.rmSync(db, { force: true });
   log(`${stages[s].name}: sqlite3 .import of ${records} records onto ${preloaded} in ${seconds.toFixed(2)} s`);
-  return { records, seconds: round2(seconds), recordsPerSecond: Math.round(records / seconds), preloaded, ratio: round4(seconds / oursSeconds) };
+  return {
+    records,
+    seconds: round2(seconds),
+    recordsPerSecond: Math.round(records / seconds),
+    preloaded,
+    ratio: round4(seconds / oursSeconds),
+  };
 }
 
 // ─── Output ──────────────────────────────────────────────────────────────────────────────────────────────────
@@ -586,26 +714,58 @@ const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 const int = (x: number) => Math.round(x).toLocaleString('en-US');
 const mb = (x: number | null) => (x === null ? '-' : x.toFixed(0));
 
-function renderTable(results: StageResult[], lifetime: Record<string, { peakRssMb: number | null; vmHwmMb: number | null }>, opts: Options): string {
+function renderTable(
+  results: StageResult[],
+  lifetime: Record<string, { peakRssMb: number | null; vmHwmMb: number | null }>,
+  opts: Options,
+): string {
   const head = ['stage', 'workers', 'records', 'upload s', 'seconds', 'records/s', 'server MB', 'worker MB', 'native/ours'];
   const rows: string[][] = [];
   for (const r of results) {
     rows.push([
-      r.stage, String(r.workers), int(r.records), r.uploadSeconds.toFixed(2), r.seconds.toFixed(2), int(r.recordsPerSecond),
-      mb(r.serverPeakMb), r.workerPeakMb.map(mb).join(' / '), r.native ? r.native.ratio.toFixed(4) : '',
+      r.stage,
+      String(r.workers),
+      int(r.records),
+      r.uploadSeconds.toFixed(2),
+      r.seconds.toFixed(2),
+      int(r.recordsPerSecond),
+      mb(r.serverPeakMb),
+      r.workerPeakMb.map(mb).join(' / '),
+      r.native ? r.native.ratio.toFixed(4) : '',
     ]);
     if (r.native) {
-      rows.push([`  sqlite3 .import (onto ${int(r.native.preloaded)})`, '', int(r.native.records), '', r.native.seconds.toFixed(2), int(r.native.recordsPerSecond), '', '', '']);
+      rows.push([
+        `  sqlite3 .import (onto ${int(r.native.preloaded)})`,
+        '',
+        int(r.native.records),
+        '',
+        r.native.seconds.toFixed(2),
+        int(r.native.recordsPerSecond),
+        '',
+        '',
+        '',
+      ]);
     }
   }
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i])))
+      .join('  ')
+      .trimEnd();
   const out = [line(head), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   out.push('');
   out.push(`seconds: start of the upload(s) until the last receipt is in /receipts/ (upload s: until the last 226).`);
   out.push(`MB: peak VmRSS during the stage, sampled every 100 ms. native/ours: sqlite3 seconds / our seconds, same records.`);
-  out.push(`lifetime VmHWM MB: ` + Object.entries(lifetime).map(([k, v]) => `${k} ${mb(v.vmHwmMb)}`).join(', '));
-  out.push(`${os.cpus().length} CPUs, node ${process.version}, sqlite3 ${sqliteVersion()}; ${int(opts.records)} records per nightly-sized file.`);
+  out.push(
+    `lifetime VmHWM MB: ` +
+      Object.entries(lifetime)
+        .map(([k, v]) => `${k} ${mb(v.vmHwmMb)}`)
+        .join(', '),
+  );
+  out.push(
+    `${os.cpus().length} CPUs, node ${process.version}, sqlite3 ${sqliteVersion()}; ${int(opts.records)} records per nightly-sized file.`,
+  );
   if (opts.keep) out.push(`kept: ${currentTmp}`);
   return out.join('\n');
 }
@@ -650,7 +810,7 @@ function cleanup(run: Run): Promise<void> {
 
 main().catch(async (err) => {
   if (interrupted) return; // the signal handler stops the children and exits
-  process.stderr.write(`bench FAILED: ${err instanceof BenchFailure ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(`bench FAILED: ${err instanceof BenchFailure ? err.message : ((err as Error).stack ?? String(err))}\n`);
   if (currentRun) await cleanup(currentRun).catch(() => {});
   process.exit(1);
 });

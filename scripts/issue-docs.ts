@@ -27,7 +27,9 @@ export function renderIssueDocs(): string {
     '',
     '| code | severity | correctable | meaning |',
     '|---|---|---|---|',
-    ...ISSUE_CATALOGUE.map((d) => `| ${d.code} | ${d.severity} | ${d.severity === 'E' || d.severity === 'A' ? 'yes' : 'no'} | ${d.title} |`),
+    ...ISSUE_CATALOGUE.map(
+      (d) => `| ${d.code} | ${d.severity} | ${d.severity === 'E' || d.severity === 'A' ? 'yes' : 'no'} | ${d.title} |`,
+    ),
     '',
   ];
   return lines.join('\n');

@@ -33,15 +33,28 @@ async function main(): Promise<void> {
   for (const d of sets) {
     const file = path.join(dir, d.name + (d.xml ? '.xml' : '.csv'));
     const written = await writeBatch(d, d.xml ? 'xml' : 'csv', '2123456692', file);
-    const sha = "0".repeat(64) + d.name;
-    const row = await store.files.receive({ accountId: account.id, name: d.name, storedPath: file, size: fs.statSync(file).size, sha256: sha, receivedAt: new Date().toISOString() });
+    const sha = '0'.repeat(64) + d.name;
+    const row = await store.files.receive({
+      accountId: account.id,
+      name: d.name,
+      storedPath: file,
+      size: fs.statSync(file).size,
+      sha256: sha,
+      receivedAt: new Date().toISOString(),
+    });
     const t0 = process.hrtime.bigint();
     const done = await processFile(ctx, row.pk);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     const rss = Math.round(process.memoryUsage().rss / 1e6);
-    const audit = fs.readFileSync(layout.auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; name?: string; ms?: unknown });
+    const audit = fs
+      .readFileSync(layout.auditLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; name?: string; ms?: unknown });
     const ms = audit.filter((e) => e.event === 'receipt' && e.name === d.name).pop()?.ms;
-    process.stdout.write(`${d.name}: ${done.result} ${done.records} records in ${s.toFixed(2)} s = ${Math.round(written.records / s)} records/s, rss ${rss} MB, ms ${JSON.stringify(ms)}\n`);
+    process.stdout.write(
+      `${d.name}: ${done.result} ${done.records} records in ${s.toFixed(2)} s = ${Math.round(written.records / s)} records/s, rss ${rss} MB, ms ${JSON.stringify(ms)}\n`,
+    );
   }
   await store.close();
   if (!args.includes('--keep')) fs.rmSync(dir, { recursive: true, force: true });

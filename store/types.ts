@@ -97,7 +97,14 @@ export type { FileFinding };
 
 export interface FileStore {
   /** receive records a file that is durably on disk; status `received`. */
-  receive(f: { accountId: number; name: string; storedPath: string; size: number; sha256: string; receivedAt: string }): Promise<FileRecord>;
+  receive(f: {
+    accountId: number;
+    name: string;
+    storedPath: string;
+    size: number;
+    sha256: string;
+    receivedAt: string;
+  }): Promise<FileRecord>;
   get(pk: number): Promise<FileRecord | null>;
   list(filter?: { status?: string; account?: string; receivedSince?: string; limit?: number }): Promise<FileRecord[]>;
   /** withStatus lists the files in one of the given states (the reconciler's work list). */
@@ -120,7 +127,14 @@ export interface FileStore {
    */
   reject(
     pk: number,
-    o: { findings: FileFinding[]; records: number; format: string | null; sender: string | null; duplicateOf: number | null; processedAt: string },
+    o: {
+      findings: FileFinding[];
+      records: number;
+      format: string | null;
+      sender: string | null;
+      duplicateOf: number | null;
+      processedAt: string;
+    },
   ): Promise<void>;
   /**
    * accept closes a file that passed its file-level checks (pass, if not done yet): its result is ACCEPTED or

@@ -21,11 +21,15 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-serve-'));
   const port = await freePort();
   const pasv = 20000 + Math.floor(Math.random() * 800) * 50;
-  child = spawn(process.execPath, [path.join(ROOT, 'bin', 'inflow.js'), 'serve', '--ftp-port', String(port), '--pasv-range', `${pasv}-${pasv + 39}`], {
-    cwd: dir, // data in ./var of the working directory, as on a fresh machine
-    env: { ...process.env, REDIS_URL: '', INFLOW_DATA_DIR: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'inflow.js'), 'serve', '--ftp-port', String(port), '--pasv-range', `${pasv}-${pasv + 39}`],
+    {
+      cwd: dir, // data in ./var of the working directory, as on a fresh machine
+      env: { ...process.env, REDIS_URL: '', INFLOW_DATA_DIR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   await waitForOutput(child, () => out, 'Ctrl-C stops it.', 'serve to start', 30000);
@@ -52,16 +56,26 @@ it('takes a fixture uploaded with curl --ssl-reqd -k -T and serves its receipt',
   const password = /password:\s+(\S+)/.exec(text)![1];
   const port = Number(/ftp:\/\/127\.0\.0\.1:(\d+)/.exec(text)![1]);
   const access = { host: '127.0.0.1', port, user: '2123456692', password };
-  const up = await curlUpload({ ...access, localFile: path.join(ROOT, 'fixtures', 'valid-3-readings.csv'), remotePath: '/valid-3-readings.csv' });
+  const up = await curlUpload({
+    ...access,
+    localFile: path.join(ROOT, 'fixtures', 'valid-3-readings.csv'),
+    remotePath: '/valid-3-readings.csv',
+  });
   expect(up.stderr).toBe('');
   expect(up.code).toBe(0);
   const local = path.join(dir, 'receipt.csv');
   let last = '';
-  await waitFor('the receipt of valid-3-readings.csv', async () => {
-    const r = await curlDownload({ ...access, remotePath: '/receipts/valid-3-readings.csv.receipt.csv', localFile: local });
-    last = r.stderr;
-    return r.code === 0;
-  }, 30000, 300, () => last);
+  await waitFor(
+    'the receipt of valid-3-readings.csv',
+    async () => {
+      const r = await curlDownload({ ...access, remotePath: '/receipts/valid-3-readings.csv.receipt.csv', localFile: local });
+      last = r.stderr;
+      return r.code === 0;
+    },
+    30000,
+    300,
+    () => last,
+  );
   const receipt = parseReceipt(fs.readFileSync(local, 'utf8'));
   expect(receipt.status).toBe('ACCEPTED');
   expect(receipt.records).toBe(3);

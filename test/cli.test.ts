@@ -24,7 +24,9 @@ describe('inflow accounts', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('adds a garage with a password from stdin and lists it as JSON', () => {
-    const add = inflow(['accounts', 'add', '2123456692', '--name', 'Garage Dupont', '--password-stdin', '--data-dir', dir], { input: 'a password of some length\n' });
+    const add = inflow(['accounts', 'add', '2123456692', '--name', 'Garage Dupont', '--password-stdin', '--data-dir', dir], {
+      input: 'a password of some length\n',
+    });
     expect(add.err).toBe('');
     expect(add.code).toBe(0);
     expect(add.out).not.toContain('password:');
@@ -38,7 +40,19 @@ describe('inflow accounts', () => {
   });
 
   it('adds a fleet account with the establishments it sends for, and prints a generated password', () => {
-    const add = inflow(['accounts', 'add', '2345678942', '--name', 'Fleet', '--role', 'fleet', '--for', '2200000085,2000000141', '--data-dir', dir]);
+    const add = inflow([
+      'accounts',
+      'add',
+      '2345678942',
+      '--name',
+      'Fleet',
+      '--role',
+      'fleet',
+      '--for',
+      '2200000085,2000000141',
+      '--data-dir',
+      dir,
+    ]);
     expect(add.code).toBe(0);
     expect(add.out).toMatch(/^password: \S{20}$/m);
     const list = JSON.parse(inflow(['accounts', 'list', '--json', '--data-dir', dir]).out);
@@ -86,7 +100,10 @@ describe('inflow files and receipt', () => {
 
   it('lists, shows and prints the receipt of a processed file', async () => {
     const c = await svc.connect('2123456692', 'a password of some length');
-    await c.uploadFrom(Readable.from([Buffer.from(csvBatch('2123456692', [{ vin: vin(1) }, { vin: vin(2), work: 'NOPE' }], { trailer: true }))]), 'n1.csv');
+    await c.uploadFrom(
+      Readable.from([Buffer.from(csvBatch('2123456692', [{ vin: vin(1) }, { vin: vin(2), work: 'NOPE' }], { trailer: true }))]),
+      'n1.csv',
+    );
     const receipt = await waitForReceipt(c, 'n1.csv.receipt.csv');
     c.close();
     const env = { INFLOW_DATA_DIR: svc.dir };
@@ -95,7 +112,16 @@ describe('inflow files and receipt', () => {
     expect(list.code).toBe(0);
     const files = JSON.parse(list.out);
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatchObject({ account: '2123456692', name: 'n1.csv', status: 'done', records: 2, accepted: 1, rejected: 1, anomalies: 0, warnings: 0 });
+    expect(files[0]).toMatchObject({
+      account: '2123456692',
+      name: 'n1.csv',
+      status: 'done',
+      records: 2,
+      accepted: 1,
+      rejected: 1,
+      anomalies: 0,
+      warnings: 0,
+    });
     expect(files[0].id).toMatch(/^F\d{6}$/);
     expect(files[0].sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(typeof files[0].receivedAt).toBe('string');
@@ -128,14 +154,14 @@ describe('inflow vehicles import and inflow history', () => {
     const r = inflow(['vehicles', 'import', good], { env });
     expect(r.err).toBe('');
     expect(r.out).toContain('imported 2 vehicles');
-    expect((await svc.store.vehicles.byPlate('1ABC001'))).toMatchObject({ vin: vin(1), firstRegistration: '2020-01-15', imported: false });
+    expect(await svc.store.vehicles.byPlate('1ABC001')).toMatchObject({ vin: vin(1), firstRegistration: '2020-01-15', imported: false });
 
     const bad = path.join(svc.dir, 'bad.csv');
     fs.writeFileSync(bad, `vin;plate;first_registration;imported;digits\n${vin(3)};;2020-01-15;N;\n NOT-A-VIN;;2020-13-01;N;\n`);
     const b = inflow(['vehicles', 'import', bad], { env });
     expect(b.code).toBe(1);
     expect(b.err).toContain('line 3');
-    expect((await svc.store.vehicles.byVin(vin(3)))).toBeNull();
+    expect(await svc.store.vehicles.byVin(vin(3))).toBeNull();
   });
 
   it('prints a timeline with flags, as a table and as JSON', async () => {
@@ -153,8 +179,25 @@ describe('inflow vehicles import and inflow history', () => {
     const h = JSON.parse(j.out);
     expect(h.vin).toBe(vin(1));
     expect(h.readings).toEqual([
-      expect.objectContaining({ date: daysAgo(3), odometer: 50000, unit: 'km', km: 50000, sender: '2123456692', line: 2, work: 'MAINT', replaced: false, status: 'ok', issues: [] }),
-      expect.objectContaining({ date: daysAgo(2), odometer: 40000, status: 'flagged', ref: 'WO-77', issues: [{ code: 'A40', errorNumber: expect.stringMatching(/^\d{12}$/), corrected: false }] }),
+      expect.objectContaining({
+        date: daysAgo(3),
+        odometer: 50000,
+        unit: 'km',
+        km: 50000,
+        sender: '2123456692',
+        line: 2,
+        work: 'MAINT',
+        replaced: false,
+        status: 'ok',
+        issues: [],
+      }),
+      expect.objectContaining({
+        date: daysAgo(2),
+        odometer: 40000,
+        status: 'flagged',
+        ref: 'WO-77',
+        issues: [{ code: 'A40', errorNumber: expect.stringMatching(/^\d{12}$/), corrected: false }],
+      }),
     ]);
     expect(h.readings[0].fileId).toMatch(/^F\d{6}$/);
     const t = inflow(['history', vin(1)], { env });

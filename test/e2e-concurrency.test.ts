@@ -23,8 +23,12 @@ async function startWorkers(): Promise<void> {
   const started = [0, 1].map(() => {
     const w = spawn(process.execPath, [path.join(__dirname, '..', 'bin', 'inflow.js'), 'worker'], {
       env: {
-        ...process.env, INFLOW_DATA_DIR: svc.dir, REDIS_URL: svc.redisUrl, INFLOW_QUEUE_PREFIX: svc.settings.queuePrefix,
-        INFLOW_BATCH_SIZE: '50', INFLOW_GLOBAL_CONCURRENCY: '2',
+        ...process.env,
+        INFLOW_DATA_DIR: svc.dir,
+        REDIS_URL: svc.redisUrl,
+        INFLOW_QUEUE_PREFIX: svc.settings.queuePrefix,
+        INFLOW_BATCH_SIZE: '50',
+        INFLOW_GLOBAL_CONCURRENCY: '2',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -49,14 +53,25 @@ it('gives every vehicle the issues of one serial order of its two readings', asy
   // File A: each vehicle at day -2 with a lower value than file B's reading at day -4: whichever comes second is
   // flagged (A after B: A40 on A; B after A: A41 on B). B lists the vehicles in reverse, so the two workers meet
   // in the middle: early vehicles of each file are seen by that file first.
-  const a = csvBatch(S1, Array.from({ length: N }, (_, i) => ({ vin: vin(700000 + i), date: daysAgo(2), odometer: 10000 + i })), { trailer: true });
-  const b = csvBatch(S2, Array.from({ length: N }, (_, k) => N - 1 - k).map((i) => ({ vin: vin(700000 + i), date: daysAgo(4), odometer: 20000 + i })), { trailer: true });
+  const a = csvBatch(
+    S1,
+    Array.from({ length: N }, (_, i) => ({ vin: vin(700000 + i), date: daysAgo(2), odometer: 10000 + i })),
+    { trailer: true },
+  );
+  const b = csvBatch(
+    S2,
+    Array.from({ length: N }, (_, k) => N - 1 - k).map((i) => ({ vin: vin(700000 + i), date: daysAgo(4), odometer: 20000 + i })),
+    { trailer: true },
+  );
   const ca = await svc.connect(S1, PW);
   const cb = await svc.connect(S2, PW);
   await Promise.all([ca.uploadFrom(Readable.from([Buffer.from(a)]), 'a.csv'), cb.uploadFrom(Readable.from([Buffer.from(b)]), 'b.csv')]);
   // Both files are queued before any worker runs: each worker takes one, and they start together.
   await startWorkers();
-  const [ra, rb] = await Promise.all([waitForReceipt(ca, 'a.csv.receipt.csv', 120000), waitForReceipt(cb, 'b.csv.receipt.csv', 120000)]).then((x) => x.map(parseReceipt));
+  const [ra, rb] = await Promise.all([
+    waitForReceipt(ca, 'a.csv.receipt.csv', 120000),
+    waitForReceipt(cb, 'b.csv.receipt.csv', 120000),
+  ]).then((x) => x.map(parseReceipt));
   ca.close();
   cb.close();
 
@@ -77,7 +92,11 @@ it('gives every vehicle the issues of one serial order of its two readings', asy
   expect(bFirst).toBeGreaterThan(0);
   expect(ra.anomalies + rb.anomalies).toBe(N);
   // Both worker processes took part, each on one file.
-  const receipts = fs.readFileSync(svc.layout.auditLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const receipts = fs
+    .readFileSync(svc.layout.auditLog, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
     .filter((e) => e.event === 'receipt' && (e.name === 'a.csv' || e.name === 'b.csv'));
   expect(new Set(receipts.map((e) => e.pid)).size).toBe(2);
   // Each receipt event says where the time went (README, audit log).

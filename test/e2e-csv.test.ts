@@ -40,35 +40,44 @@ const audited = (event: string, name: string) => auditEvents(svc.layout.auditLog
 
 const readingsOf = async (fileId: string) => {
   const pk = Number(fileId.slice(1));
-  return (await svc.store.readings.forFile(pk));
+  return await svc.store.readings.forFile(pk);
 };
 
 describe('when a file mixes valid and invalid records', () => {
   it('stores the valid readings, rejects the others and lists each issue in the receipt', async () => {
-    const text = csvBatch(GARAGE, [
-      { ref: 'WO-1', vin: vin(1), odometer: 12000 }, // 2 ok
-      { ref: 'WO-2', vin: 'TSTVNZZZ00000000I', odometer: 5 }, // 3 E12
-      'R;WO-3;' + vin(3), // 4 E10 too few fields
-      { ref: 'WO-4', vin: vin(4), date: '' }, // 5 E11 date
-      { ref: 'WO-5', vin: vin(5), odometer: '12a' }, // 6 E14
-      { ref: 'WO-6', vin: vin(6), unit: 'yd' }, // 7 E15
-      { ref: 'WO-7', vin: vin(7), date: '2026-02-30' }, // 8 E16
-      { ref: 'WO-8', vin: vin(8), date: '2999-01-01' }, // 9 E17
-      { ref: 'WO-9', vin: vin(9), date: '1989-12-31' }, // 10 E18
-      { ref: 'WO-10', vin: vin(10), work: 'WASH' }, // 11 E19
-      { ref: 'WO-11', vin: vin(11), replaced: 'X' }, // 12 E20
-      { ref: 'WO-12', vin: vin(12), odometer: 777, date: daysAgo(3) }, // 13 ok
-      { ref: 'WO-13', vin: vin(12), odometer: 777, date: daysAgo(3) }, // 14 E21
-      'X;what;is;this', // 15 E10 unknown type
-      { ref: 'WO-14', vin: '', plate: '', odometer: 1 }, // 16 E11 vin
-    ], { trailer: true });
+    const text = csvBatch(
+      GARAGE,
+      [
+        { ref: 'WO-1', vin: vin(1), odometer: 12000 }, // 2 ok
+        { ref: 'WO-2', vin: 'TSTVNZZZ00000000I', odometer: 5 }, // 3 E12
+        'R;WO-3;' + vin(3), // 4 E10 too few fields
+        { ref: 'WO-4', vin: vin(4), date: '' }, // 5 E11 date
+        { ref: 'WO-5', vin: vin(5), odometer: '12a' }, // 6 E14
+        { ref: 'WO-6', vin: vin(6), unit: 'yd' }, // 7 E15
+        { ref: 'WO-7', vin: vin(7), date: '2026-02-30' }, // 8 E16
+        { ref: 'WO-8', vin: vin(8), date: '2999-01-01' }, // 9 E17
+        { ref: 'WO-9', vin: vin(9), date: '1989-12-31' }, // 10 E18
+        { ref: 'WO-10', vin: vin(10), work: 'WASH' }, // 11 E19
+        { ref: 'WO-11', vin: vin(11), replaced: 'X' }, // 12 E20
+        { ref: 'WO-12', vin: vin(12), odometer: 777, date: daysAgo(3) }, // 13 ok
+        { ref: 'WO-13', vin: vin(12), odometer: 777, date: daysAgo(3) }, // 14 E21
+        'X;what;is;this', // 15 E10 unknown type
+        { ref: 'WO-14', vin: '', plate: '', odometer: 1 }, // 16 E11 vin
+      ],
+      { trailer: true },
+    );
     await put(text, 'mixed.csv');
     const r = parseReceipt(await waitForReceipt(client, 'mixed.csv.receipt.csv'));
 
     expect(r.status).toBe('PARTIAL');
     expect(r.name).toBe('mixed.csv');
-    expect({ records: r.records, accepted: r.accepted, rejected: r.rejected, anomalies: r.anomalies, warnings: r.warnings })
-      .toEqual({ records: 15, accepted: 2, rejected: 13, anomalies: 0, warnings: 0 });
+    expect({ records: r.records, accepted: r.accepted, rejected: r.rejected, anomalies: r.anomalies, warnings: r.warnings }).toEqual({
+      records: 15,
+      accepted: 2,
+      rejected: 13,
+      anomalies: 0,
+      warnings: 0,
+    });
     expect(r.issues.map((i) => [i.line, i.code, i.severity, i.field])).toEqual([
       [3, 'E12', 'E', 'vin'],
       [4, 'E10', 'E', 'record'],
@@ -103,7 +112,17 @@ describe('when a file mixes valid and invalid records', () => {
 
 describe('when a valid file is uploaded', () => {
   it('accepts it with an empty issue list and stores every reading', async () => {
-    await put(csvBatch(GARAGE, [{ vin: vin(101), odometer: 1 }, { vin: vin(102), odometer: 2 }], { trailer: true }), 'ok.csv');
+    await put(
+      csvBatch(
+        GARAGE,
+        [
+          { vin: vin(101), odometer: 1 },
+          { vin: vin(102), odometer: 2 },
+        ],
+        { trailer: true },
+      ),
+      'ok.csv',
+    );
     const r = parseReceipt(await waitForReceipt(client, 'ok.csv.receipt.csv'));
     expect(r.status).toBe('ACCEPTED');
     expect(r.issues).toEqual([]);
@@ -127,7 +146,7 @@ describe('when the same content is uploaded twice', () => {
     expect(second.issues).toHaveLength(1);
     expect(second.issues[0]).toMatchObject({ code: 'F07', severity: 'F', correctable: 'N', errorNumber: '' });
     expect(second.issues[0].message).toContain(first.fileId);
-    expect((await svc.store.readings.timeline(vin(201)))).toHaveLength(1);
+    expect(await svc.store.readings.timeline(vin(201))).toHaveLength(1);
     expect(await readingsOf(second.fileId)).toHaveLength(0);
   });
 });
@@ -153,7 +172,11 @@ describe('when an upload is cut off mid-transfer', () => {
   it('never records nor processes the truncated file', async () => {
     const before = (await svc.store.files.list()).length;
     const c = await svc.connect(GARAGE, PW);
-    const big = csvBatch(GARAGE, Array.from({ length: 20000 }, (_, i) => ({ vin: vin(400000 + i), odometer: i })), { trailer: true });
+    const big = csvBatch(
+      GARAGE,
+      Array.from({ length: 20000 }, (_, i) => ({ vin: vin(400000 + i), odometer: i })),
+      { trailer: true },
+    );
     let sent = 0;
     const source = new Readable({
       read() {
@@ -183,35 +206,54 @@ describe('when an upload is cut off mid-transfer', () => {
 
 describe('when a file fails a file-level check', () => {
   const cases: [string, string | Buffer, string][] = [
-    ['bad-header.csv', 'H;INFLOW;2;' + GARAGE + ';2026-11-25T22:00:00+01:00;X\n' + 'R;;' + vin(501) + ';;' + daysAgo(2) + ';1;km;MAINT;N;;\n', 'F02'],
+    [
+      'bad-header.csv',
+      'H;INFLOW;2;' + GARAGE + ';2026-11-25T22:00:00+01:00;X\n' + 'R;;' + vin(501) + ';;' + daysAgo(2) + ';1;km;MAINT;N;;\n',
+      'F02',
+    ],
     ['no-header.csv', 'R;;' + vin(502) + ';;' + daysAgo(2) + ';1;km;MAINT;N;;\n', 'F02'],
     ['wrong-sender.csv', csvBatch(OTHER, [{ vin: vin(503) }], { trailer: true }), 'F03'],
     ['trailer.csv', csvBatch(GARAGE, [{ vin: vin(504) }, { vin: vin(505) }], { trailer: { count: 3, sum: 20000 } }), 'F04'],
     ['binary.csv', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52]), 'F01'],
-    ['utf8.csv', Buffer.concat([Buffer.from(csvBatch(GARAGE, [{ vin: vin(506) }]).replace('TestDMS', 'Test\u00e9')), Buffer.from('R;W\xff;' + vin(507) + ';;' + daysAgo(2) + ';1;km;MAINT;N;;\n', 'latin1')]), 'F05'],
+    [
+      'utf8.csv',
+      Buffer.concat([
+        Buffer.from(csvBatch(GARAGE, [{ vin: vin(506) }]).replace('TestDMS', 'Test\u00e9')),
+        Buffer.from('R;W\xff;' + vin(507) + ';;' + daysAgo(2) + ';1;km;MAINT;N;;\n', 'latin1'),
+      ]),
+      'F05',
+    ],
   ];
-  it.each(cases.map(([n, c, k]) => [n, k, c] as const))('%s gets a REJECTED receipt with %s and stores nothing', async (name, code, content) => {
-    const count = (await svc.store.readings.count());
-    await put(content, name);
-    const r = parseReceipt(await waitForReceipt(client, `${name}.receipt.csv`));
-    expect(r.status).toBe('REJECTED');
-    expect(r.issues.map((i) => i.code)).toContain(code);
-    for (const i of r.issues) {
-      expect(i.severity).toBe('F');
-      expect(i.errorNumber).toBe('');
-      expect(i.correctable).toBe('N');
-    }
-    expect(r.accepted).toBe(0);
-    expect(await readingsOf(r.fileId)).toHaveLength(0);
-    expect((await svc.store.readings.count())).toBe(count);
-  });
+  it.each(cases.map(([n, c, k]) => [n, k, c] as const))(
+    '%s gets a REJECTED receipt with %s and stores nothing',
+    async (name, code, content) => {
+      const count = await svc.store.readings.count();
+      await put(content, name);
+      const r = parseReceipt(await waitForReceipt(client, `${name}.receipt.csv`));
+      expect(r.status).toBe('REJECTED');
+      expect(r.issues.map((i) => i.code)).toContain(code);
+      for (const i of r.issues) {
+        expect(i.severity).toBe('F');
+        expect(i.errorNumber).toBe('');
+        expect(i.correctable).toBe('N');
+      }
+      expect(r.accepted).toBe(0);
+      expect(await readingsOf(r.fileId)).toHaveLength(0);
+      expect(await svc.store.readings.count()).toBe(count);
+    },
+  );
 });
 
 describe('when the fixtures are uploaded as they are', () => {
   const fixture = (name: string) => fs.readFileSync(path.join(__dirname, '..', 'fixtures', name));
 
   it('mixed-valid-and-invalid.csv gets every record-level code on its line', async () => {
-    const fixtureDates = new Map(fixture('mixed-valid-and-invalid.csv').toString().split('\n').map((l, i) => [i + 1, l.split(';')[4]]));
+    const fixtureDates = new Map(
+      fixture('mixed-valid-and-invalid.csv')
+        .toString()
+        .split('\n')
+        .map((l, i) => [i + 1, l.split(';')[4]]),
+    );
     await put(fixture('mixed-valid-and-invalid.csv'), 'fx-mixed.csv');
     const r = parseReceipt(await waitForReceipt(client, 'fx-mixed.csv.receipt.csv'));
     expect(r.status).toBe('PARTIAL');

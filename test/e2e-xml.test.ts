@@ -64,14 +64,29 @@ async function send(s: Sender, content: string | Buffer, name: string): Promise<
 }
 
 function receiptIsXml(content: string | Buffer, name: string): boolean {
-  const head = Buffer.from(content).subarray(0, 64).toString('latin1').replace(/^\xef\xbb\xbf/, '').trimStart();
+  const head = Buffer.from(content)
+    .subarray(0, 64)
+    .toString('latin1')
+    .replace(/^\xef\xbb\xbf/, '')
+    .trimStart();
   return head.startsWith('<') || (name.endsWith('.xml') && !head.startsWith('H'));
 }
 
 const storedOf = async (s: Sender, fileId: string) =>
   (await s.svc.store.readings.forFile(Number(fileId.slice(1)))).map((x) => ({
-    line: x.line, vin: x.vin, date: x.date, odometer: x.odometer, unit: x.unit, km: x.km, work: x.work, replaced: x.replaced,
-    digits: x.digits, sender: x.sender, ref: x.ref, plate: x.plate, status: x.status,
+    line: x.line,
+    vin: x.vin,
+    date: x.date,
+    odometer: x.odometer,
+    unit: x.unit,
+    km: x.km,
+    work: x.work,
+    replaced: x.replaced,
+    digits: x.digits,
+    sender: x.sender,
+    ref: x.ref,
+    plate: x.plate,
+    status: x.status,
   }));
 
 describe('when every CSV fixture and its XML twin are uploaded (parity)', () => {
@@ -84,8 +99,18 @@ describe('when every CSV fixture and its XML twin are uploaded (parity)', () => 
 
   // In this order on both sides: the valid files first, so the later ones meet the same history.
   it.each([
-    'valid-3-readings', 'valid-no-trailer', 'bom-crlf', 'mixed-valid-and-invalid', 'f01-binary', 'f01-empty', 'f02-bad-header',
-    'f02-no-header', 'f03-wrong-sender', 'f04-trailer-count-mismatch', 'f04-trailer-sum-mismatch', 'f05-invalid-utf8',
+    'valid-3-readings',
+    'valid-no-trailer',
+    'bom-crlf',
+    'mixed-valid-and-invalid',
+    'f01-binary',
+    'f01-empty',
+    'f02-bad-header',
+    'f02-no-header',
+    'f03-wrong-sender',
+    'f04-trailer-count-mismatch',
+    'f04-trailer-sum-mismatch',
+    'f05-invalid-utf8',
   ])('%s: same receipt, same readings stored', async (name) => {
     const [c, x] = [fs.readFileSync(path.join(FIXTURES, `${name}.csv`)), fs.readFileSync(path.join(FIXTURES, `${name}.xml`))];
     const a = await send(csv, c, `${name}.csv`);
@@ -98,13 +123,20 @@ describe('when every CSV fixture and its XML twin are uploaded (parity)', () => 
     // XML reading index the XML receipt gives (SPEC §4); file-level issues keep their line. Messages differ only
     // where the defect does (the E10 twins, the missing header) or name the record (E21: line or reading index).
     const same = (i: ParsedReceipt['issues'][number], fromCsv = false) => ({
-      line: fromCsv && i.severity !== 'F' ? i.line - 1 : i.line, code: i.code, severity: i.severity, field: i.field, correctable: i.correctable, numbered: i.errorNumber !== '',
-      ref: i.ref, vin: i.vin, message: i.code === 'E10' || i.code === 'E21' || (i.code === 'F02' && i.field === 'file') ? '' : i.message,
+      line: fromCsv && i.severity !== 'F' ? i.line - 1 : i.line,
+      code: i.code,
+      severity: i.severity,
+      field: i.field,
+      correctable: i.correctable,
+      numbered: i.errorNumber !== '',
+      ref: i.ref,
+      vin: i.vin,
+      message: i.code === 'E10' || i.code === 'E21' || (i.code === 'F02' && i.field === 'file') ? '' : i.message,
     });
     expect(b.r.issues.map((i) => same(i))).toEqual(a.r.issues.map((i) => same(i, true)));
     expect(b.r.trailerCount).toBe(b.r.issues.length);
     expect(await storedOf(xml, b.r.fileId)).toEqual((await storedOf(csv, a.r.fileId)).map((x) => ({ ...x, line: x.line - 1 })));
-    expect((await xml.svc.store.readings.count())).toBe((await csv.svc.store.readings.count()));
+    expect(await xml.svc.store.readings.count()).toBe(await csv.svc.store.readings.count());
   });
 });
 
@@ -132,25 +164,35 @@ describe('when an XML file is sent', () => {
     expect(r).toMatchObject({ status: 'ACCEPTED', name: 'spec.xml', records: 1, accepted: 1, rejected: 0, issues: [], trailerCount: 0 });
     expect(receipt.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<receipt format="INFLOW-RECEIPT" version="1" ')).toBe(true);
     expectValidReceipt(receipt);
-    expect(await storedOf(s, r.fileId)).toEqual([expect.objectContaining({ line: 1, vin: vin(1), odometer: 123456, plate: '1ABC123', ref: 'WO-1001' })]);
+    expect(await storedOf(s, r.fileId)).toEqual([
+      expect.objectContaining({ line: 1, vin: vin(1), odometer: 123456, plate: '1ABC123', ref: 'WO-1001' }),
+    ]);
     expect((await s.svc.store.files.get(Number(r.fileId.slice(1))))!.format).toBe('xml');
   });
 
   it('with valid and invalid readings, each issue names its reading index with an error number', async () => {
-    const text = xmlBatch(GARAGE, [
-      { ref: 'WO-1', vin: vin(11), odometer: 12000 }, // 2 ok
-      { ref: 'WO-2', vin: 'TSTVNZZZ00000000I', odometer: 5 }, // 3 E12
-      `<reading ref="WO-3"><vin>${vin(13)}</vin><date>${daysAgo(2)}</date><odometer unit="km">1</odometer><work>MAINT</work><x/></reading>`, // 4 E10
-      { ref: 'WO-4', vin: vin(14), work: 'WASH' }, // 5 E19
-      '<note>hello</note>', // 6 E10
-      { ref: 'WO-5', vin: vin(15), unit: 'yd' }, // 7 E15
-    ], { trailer: { count: 5, sum: 12000 + 5 + 1 + 10000 + 10000 } });
+    const text = xmlBatch(
+      GARAGE,
+      [
+        { ref: 'WO-1', vin: vin(11), odometer: 12000 }, // 2 ok
+        { ref: 'WO-2', vin: 'TSTVNZZZ00000000I', odometer: 5 }, // 3 E12
+        `<reading ref="WO-3"><vin>${vin(13)}</vin><date>${daysAgo(2)}</date><odometer unit="km">1</odometer><work>MAINT</work><x/></reading>`, // 4 E10
+        { ref: 'WO-4', vin: vin(14), work: 'WASH' }, // 5 E19
+        '<note>hello</note>', // 6 E10
+        { ref: 'WO-5', vin: vin(15), unit: 'yd' }, // 7 E15
+      ],
+      { trailer: { count: 5, sum: 12000 + 5 + 1 + 10000 + 10000 } },
+    );
     const { r, text: receipt } = await send(s, text, 'mixed.xml');
     expectValidReceipt(receipt);
     expect(r.status).toBe('PARTIAL');
     expect([r.records, r.accepted, r.rejected]).toEqual([6, 1, 5]);
     expect(r.issues.map((i) => [i.line, i.code, i.field, i.ref])).toEqual([
-      [2, 'E12', 'vin', 'WO-2'], [3, 'E10', 'record', 'WO-3'], [4, 'E19', 'work', 'WO-4'], [5, 'E10', 'record', ''], [6, 'E15', 'unit', 'WO-5'],
+      [2, 'E12', 'vin', 'WO-2'],
+      [3, 'E10', 'record', 'WO-3'],
+      [4, 'E19', 'work', 'WO-4'],
+      [5, 'E10', 'record', ''],
+      [6, 'E15', 'unit', 'WO-5'],
     ]);
     for (const i of r.issues) expect(i.errorNumber).toMatch(/^\d{10,}$/);
     expect((await storedOf(s, r.fileId)).map((x) => x.line)).toEqual([1]);
@@ -183,8 +225,10 @@ describe('when an XML file is sent', () => {
   it('with all its readings on one line, gives each reading its own issues and stores each good one', async () => {
     const reading = (v: string, odometer: number) =>
       `<reading><vin>${v}</vin><date>${daysAgo(2)}</date><odometer unit="km">${odometer}</odometer><work>MAINT</work></reading>`;
-    const one = `<inflow version="1" sender="${GARAGE}">` +
-      [reading(vin(51), 100), reading('BAD-1', 1), reading('BAD-2', 2), reading(vin(51), 200)].join('') + '</inflow>';
+    const one =
+      `<inflow version="1" sender="${GARAGE}">` +
+      [reading(vin(51), 100), reading('BAD-1', 1), reading('BAD-2', 2), reading(vin(51), 200)].join('') +
+      '</inflow>';
     const { r } = await send(s, one, 'one-line.xml');
     expect([r.status, r.records, r.accepted, r.rejected]).toEqual(['PARTIAL', 4, 2, 2]);
     expect(r.issues.map((i) => i.code)).toEqual(['E12', 'E12']);
@@ -201,7 +245,7 @@ describe('when an XML file is sent', () => {
       ['f04-trailer-count-mismatch.xml', 'F04', /trailer counts 4/],
       ['f03-wrong-sender.xml', 'F03', /2200000085/],
     ])('%s gets a REJECTED receipt with %s, fast, in little memory, storing nothing', async (name, code, message) => {
-      const count = (await s.svc.store.readings.count());
+      const count = await s.svc.store.readings.count();
       const rss = process.memoryUsage().rss;
       const t0 = Date.now();
       const { r, text } = await send(s, fs.readFileSync(path.join(FIXTURES, name)), name);
@@ -213,8 +257,8 @@ describe('when an XML file is sent', () => {
       expect(r.issues[0]).toMatchObject({ code, severity: 'F', errorNumber: '', correctable: 'N' });
       expect(r.issues[0].message).toMatch(message);
       expect(text).not.toMatch(/root:x:0|lollollol/); // nothing expanded, nothing fetched
-      expect((await s.svc.store.readings.forFile(Number(r.fileId.slice(1))))).toEqual([]);
-      expect((await s.svc.store.readings.count())).toBe(count);
+      expect(await s.svc.store.readings.forFile(Number(r.fileId.slice(1)))).toEqual([]);
+      expect(await s.svc.store.readings.count()).toBe(count);
     });
   });
 
@@ -222,8 +266,15 @@ describe('when an XML file is sent', () => {
     const x = await send(s, xmlBatch(GARAGE, [{ vin: vin(61) }, { vin: vin(62), work: 'NOPE' }]), 'cli.xml');
     const c = await send(s, csvBatch(GARAGE, [{ vin: vin(63) }, { vin: vin(64), work: 'NOPE' }]), 'cli.csv');
     const inflow = (args: string[]) =>
-      spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, INFLOW_DATA_DIR: s.svc.dir, REDIS_URL: '' }, timeout: 30_000 });
-    for (const args of [['receipt', x.r.fileId], ['receipt', x.r.fileId, '--xml']]) {
+      spawnSync(process.execPath, [BIN, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, INFLOW_DATA_DIR: s.svc.dir, REDIS_URL: '' },
+        timeout: 30_000,
+      });
+    for (const args of [
+      ['receipt', x.r.fileId],
+      ['receipt', x.r.fileId, '--xml'],
+    ]) {
       const out = inflow(args);
       expect(out.stderr).toBe('');
       expect(out.stdout).toBe(x.text);
@@ -237,7 +288,14 @@ describe('when an XML file is sent', () => {
 
 describe('the XSDs', () => {
   const run = XMLLINT ? it : it.skip;
-  const VALID = ['valid-3-readings', 'valid-no-trailer', 'bom-crlf', 'f03-wrong-sender', 'f04-trailer-count-mismatch', 'f04-trailer-sum-mismatch'];
+  const VALID = [
+    'valid-3-readings',
+    'valid-no-trailer',
+    'bom-crlf',
+    'f03-wrong-sender',
+    'f04-trailer-count-mismatch',
+    'f04-trailer-sum-mismatch',
+  ];
   // Deliberately invalid: an unknown element and bad values (mixed), version 2, no header attributes.
   const INVALID = ['mixed-valid-and-invalid', 'f02-bad-header', 'f02-no-header'];
 
@@ -251,7 +309,10 @@ describe('the XSDs', () => {
   });
 
   run('every XML fixture is either valid, meant to be invalid, or not an INFLOW document at all (f01, f05)', () => {
-    const xmls = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.xml')).map((f) => f.slice(0, -4));
+    const xmls = fs
+      .readdirSync(FIXTURES)
+      .filter((f) => f.endsWith('.xml'))
+      .map((f) => f.slice(0, -4));
     expect(xmls.filter((n) => !VALID.includes(n) && !INVALID.includes(n) && !/^f0[15]-/.test(n))).toEqual([]);
   });
 

@@ -23,7 +23,17 @@ const PASSWORD = 'pw odo\\x$1'; // no '"': ftp-srv strips every double quote fro
 const ROUNDS = 20;
 
 const noop = (): void => undefined;
-const quietLog = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop, child() { return quietLog; } };
+const quietLog = {
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  fatal: noop,
+  child() {
+    return quietLog;
+  },
+};
 
 let server: FtpSrv;
 let port: number;
@@ -49,7 +59,9 @@ function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out`)), ms);
+  });
   try {
     return await Promise.race([p, timeout]);
   } finally {
@@ -144,7 +156,12 @@ describe('assertFtpSrvPatched', () => {
   });
 
   test('refuses 4.6.3 without the file the patch adds, and a folder that is no package', () => {
-    rmSync(join(fake, PATCHED_FILES.find((f) => f.endsWith('tls-sockets.js'))!));
+    rmSync(
+      join(
+        fake,
+        PATCHED_FILES.find((f) => f.endsWith('tls-sockets.js'))!,
+      ),
+    );
     expect(() => assertFtpSrvPatched(fake)).toThrow(/patch not applied to src\/helpers\/tls-sockets\.js/);
     rmSync(join(fake, 'package.json'));
     expect(() => assertFtpSrvPatched(fake)).toThrow(/cannot read .*package\.json/);
@@ -159,11 +176,20 @@ test(`curl --ssl-reqd: ${ROUNDS} upload + list + download rounds`, async () => {
     // Rounds alternate EPSV (curl's default) and PASV.
     const o = { ...access(), epsv: i % 2 === 1 };
     const up = await curlUpload({ ...o, localFile: sampleFile, remotePath: `/${name}` });
-    if (up.code !== 0) { failures.push(`round ${i} ${describeFail('upload', up)}`); continue; }
+    if (up.code !== 0) {
+      failures.push(`round ${i} ${describeFail('upload', up)}`);
+      continue;
+    }
     const ls = await curlList({ ...o, remoteDir: '/' });
-    if (ls.code !== 0 || !ls.stdout.includes(name)) { failures.push(`round ${i} ${describeFail('list', ls)}`); continue; }
+    if (ls.code !== 0 || !ls.stdout.includes(name)) {
+      failures.push(`round ${i} ${describeFail('list', ls)}`);
+      continue;
+    }
     const down = await curlDownload({ ...o, remotePath: `/${name}`, localFile: dl });
-    if (down.code !== 0) { failures.push(`round ${i} ${describeFail('download', down)}`); continue; }
+    if (down.code !== 0) {
+      failures.push(`round ${i} ${describeFail('download', down)}`);
+      continue;
+    }
     if (!readFileSync(dl).equals(sample)) failures.push(`round ${i}: downloaded bytes differ`);
   }
   expect(failures).toEqual([]);
@@ -175,7 +201,10 @@ test(`lftp (GnuTLS): ${ROUNDS} put + cls + get sessions`, async () => {
     const name = `lftp-${i}.bin`;
     const dl = join(work, `${name}.dl`);
     const r = await lftpRound({ ...access(), localFile: sampleFile, remoteName: name, downloadPath: name, downloadTo: dl });
-    if (r.code !== 0 || !r.stdout.includes(name)) { failures.push(`round ${i} ${describeFail('lftp', r)}`); continue; }
+    if (r.code !== 0 || !r.stdout.includes(name)) {
+      failures.push(`round ${i} ${describeFail('lftp', r)}`);
+      continue;
+    }
     if (!readFileSync(dl).equals(sample)) failures.push(`round ${i}: downloaded bytes differ`);
   }
   expect(failures).toEqual([]);
@@ -187,7 +216,10 @@ test(`Python ftplib.FTP_TLS: ${ROUNDS} STOR + NLST/LIST + RETR sessions`, async 
     const name = `ftplib-${i}.bin`;
     const dl = join(work, `${name}.dl`);
     const r = await ftplibRound({ ...access(), localFile: sampleFile, remoteName: name, downloadPath: name, downloadTo: dl });
-    if (r.code !== 0 || !r.stdout.includes(`'${name}'`)) { failures.push(`round ${i} ${describeFail('ftplib', r)}`); continue; }
+    if (r.code !== 0 || !r.stdout.includes(`'${name}'`)) {
+      failures.push(`round ${i} ${describeFail('ftplib', r)}`);
+      continue;
+    }
     if (!readFileSync(dl).equals(sample)) failures.push(`round ${i}: downloaded bytes differ`);
   }
   expect(failures).toEqual([]);
@@ -209,10 +241,21 @@ async function readUntil(sock: net.Socket, re: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer) => {
       text += d.toString('latin1');
-      if (re.test(text)) { cleanup(); resolve(text); }
+      if (re.test(text)) {
+        cleanup();
+        resolve(text);
+      }
     };
-    const onEnd = () => { cleanup(); reject(new Error(`connection ended; got ${JSON.stringify(text)}`)); };
-    const cleanup = () => { sock.off('data', onData); sock.off('end', onEnd); sock.off('error', onEnd); sock.pause(); };
+    const onEnd = () => {
+      cleanup();
+      reject(new Error(`connection ended; got ${JSON.stringify(text)}`));
+    };
+    const cleanup = () => {
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      sock.off('error', onEnd);
+      sock.pause();
+    };
     sock.on('data', onData);
     sock.on('end', onEnd);
     sock.on('error', onEnd);
@@ -231,23 +274,38 @@ class After234 extends Duplex {
   constructor(private readonly sock: net.Socket) {
     super();
     sock.on('data', (d: Buffer) => {
-      if (this.passing) { this.push(d); return; }
+      if (this.passing) {
+        this.push(d);
+        return;
+      }
       this.head += d.toString('latin1');
       const nl = this.head.indexOf('\n');
       if (nl === -1) return;
       this.reply234 = this.head.slice(0, nl + 1);
       this.passing = true;
-      if (!this.reply234.startsWith('234 ')) { this.destroy(new Error(`expected 234, got ${JSON.stringify(this.head)}`)); return; }
+      if (!this.reply234.startsWith('234 ')) {
+        this.destroy(new Error(`expected 234, got ${JSON.stringify(this.head)}`));
+        return;
+      }
       const rest = Buffer.from(this.head.slice(nl + 1), 'latin1');
       if (rest.length) this.push(rest);
     });
     sock.on('end', () => this.push(null));
     sock.on('error', (e) => this.destroy(e));
   }
-  override _read(): void { this.sock.resume(); }
-  override _write(c: Buffer, _e: BufferEncoding, cb: (e?: Error | null) => void): void { this.sock.write(c, cb); }
-  override _final(cb: () => void): void { this.sock.end(cb); }
-  override _destroy(e: Error | null, cb: (e?: Error | null) => void): void { this.sock.destroy(); cb(e); }
+  override _read(): void {
+    this.sock.resume();
+  }
+  override _write(c: Buffer, _e: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.sock.write(c, cb);
+  }
+  override _final(cb: () => void): void {
+    this.sock.end(cb);
+  }
+  override _destroy(e: Error | null, cb: (e?: Error | null) => void): void {
+    this.sock.destroy();
+    cb(e);
+  }
 }
 
 async function authTlsRace(sameSegment: boolean): Promise<string> {
@@ -290,9 +348,15 @@ test('command lines split across TCP chunks are reassembled; USER before AUTH TL
   await once(sock, 'connect');
   try {
     await readUntil(sock, /^220 .*\r\n/m);
-    for (const piece of ['US', 'ER gar', 'age\r\n']) { sock.write(piece); await sleep(30); }
+    for (const piece of ['US', 'ER gar', 'age\r\n']) {
+      sock.write(piece);
+      await sleep(30);
+    }
     expect(await readUntil(sock, /\r\n$/)).toMatch(/^530 AUTH TLS required/);
-    for (const piece of ['AUTH T', 'LS\r', '\n']) { sock.write(piece); await sleep(30); }
+    for (const piece of ['AUTH T', 'LS\r', '\n']) {
+      sock.write(piece);
+      await sleep(30);
+    }
     expect(await readUntil(sock, /\r\n$/)).toMatch(/^234 /);
   } finally {
     sock.destroy();
@@ -311,21 +375,37 @@ async function secureControl(): Promise<{ cmd(line?: string): Promise<string>; c
   await withTimeout(once(secure, 'secureConnect'), 5_000, 'handshake');
   let text = '';
   let wake = noop;
-  secure.on('data', (d: Buffer) => { text += d.toString(); wake(); });
+  secure.on('data', (d: Buffer) => {
+    text += d.toString();
+    wake();
+  });
   /** Sends `line` (if given) and resolves with the next complete reply. */
   const cmd = async (line?: string): Promise<string> => {
     if (line) secure.write(`${line}\r\n`);
     const end = Date.now() + 10_000;
     for (;;) {
       const m = /^\d{3} [^\r\n]*\r\n/m.exec(text);
-      if (m) { const reply = text.slice(0, m.index + m[0].length); text = text.slice(m.index + m[0].length); return reply.trim(); }
+      if (m) {
+        const reply = text.slice(0, m.index + m[0].length);
+        text = text.slice(m.index + m[0].length);
+        return reply.trim();
+      }
       if (Date.now() > end || secure.destroyed) throw new Error(`no reply; got ${JSON.stringify(text)}`);
-      await new Promise<void>((r) => { wake = r; setTimeout(r, 100); });
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 100);
+      });
     }
   };
   expect(await cmd(`USER ${USER}`)).toMatch(/^331/);
   expect(await cmd(`PASS ${PASSWORD}`)).toMatch(/^230/);
-  return { cmd, close: () => { secure.destroy(); sock.destroy(); } };
+  return {
+    cmd,
+    close: () => {
+      secure.destroy();
+      sock.destroy();
+    },
+  };
 }
 
 test('a TLS data connection from another IP than the control connection is refused', async () => {
@@ -358,11 +438,20 @@ test('an upload whose TLS data connection is dropped mid-file (no close_notify) 
   let stop = false;
   const source = new Readable({
     read() {
-      if (stop) { this.push(null); return; }
-      setTimeout(() => { sent += 16 * 1024; this.push(Buffer.alloc(16 * 1024, 7)); }, 5);
+      if (stop) {
+        this.push(null);
+        return;
+      }
+      setTimeout(() => {
+        sent += 16 * 1024;
+        this.push(Buffer.alloc(16 * 1024, 7));
+      }, 5);
     },
   });
-  const outcome = client.uploadFrom(source, 'truncated.bin').then(() => 'resolved', (err: Error) => `rejected: ${err.message}`);
+  const outcome = client.uploadFrom(source, 'truncated.bin').then(
+    () => 'resolved',
+    (err: Error) => `rejected: ${err.message}`,
+  );
   try {
     await waitFor(() => sent > 100 * 1024 && !!client.ftp.dataSocket);
     client.ftp.dataSocket!.destroy(); // TCP FIN without TLS close_notify

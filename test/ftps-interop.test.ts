@@ -52,10 +52,15 @@ function expectOk(r: ClientResult, what: string) {
 async function expectAllProcessed(client: string) {
   const names = Array.from({ length: ROUNDS }, (_, i) => `${client}-${i}.csv`);
   const mine = async () => (await svc.store.files.list({ account: USER })).filter((f) => names.includes(f.name));
-  const files = await waitFor(`${client}: ${ROUNDS} uploads processed`, async () => {
-    const f = await mine();
-    return f.length === ROUNDS && f.every((x) => x.status === 'done') ? f : null;
-  }, 60000, 200);
+  const files = await waitFor(
+    `${client}: ${ROUNDS} uploads processed`,
+    async () => {
+      const f = await mine();
+      return f.length === ROUNDS && f.every((x) => x.status === 'done') ? f : null;
+    },
+    60000,
+    200,
+  );
   expect(files.map((f) => f.result)).toEqual(Array(ROUNDS).fill('ACCEPTED'));
 }
 
@@ -68,7 +73,10 @@ describe('when curl --ssl-reqd is the client', () => {
       expectOk(list, `curl list round ${i}`);
       expect(list.stdout).toContain('seed.csv.receipt.csv');
       const out = path.join(tmp, `curl-dl-${i}`);
-      expectOk(await curlDownload({ ...access(), remotePath: '/receipts/seed.csv.receipt.csv', localFile: out }), `curl download round ${i}`);
+      expectOk(
+        await curlDownload({ ...access(), remotePath: '/receipts/seed.csv.receipt.csv', localFile: out }),
+        `curl download round ${i}`,
+      );
       expect(fs.readFileSync(out, 'utf8')).toBe(seedReceipt);
     }
     await expectAllProcessed('curl');
@@ -88,7 +96,13 @@ describe.each([
   it(`logs in, uploads, lists and downloads a receipt ${ROUNDS} times in a row`, async () => {
     for (let i = 0; i < ROUNDS; i++) {
       const out = path.join(tmp, `${name}-dl-${i}`);
-      const r = await round({ ...access(), localFile: roundFile(name, i), remoteName: `${name}-${i}.csv`, downloadPath: '/receipts/seed.csv.receipt.csv', downloadTo: out });
+      const r = await round({
+        ...access(),
+        localFile: roundFile(name, i),
+        remoteName: `${name}-${i}.csv`,
+        downloadPath: '/receipts/seed.csv.receipt.csv',
+        downloadTo: out,
+      });
       expectOk(r, `${name} round ${i}`);
       expect(fs.readFileSync(out, 'utf8')).toBe(seedReceipt);
     }

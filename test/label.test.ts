@@ -22,13 +22,21 @@ const BIN = path.join(__dirname, '..', 'bin', 'inflow.js');
 
 function inflow(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8', env: { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '' }, timeout: 30000,
+    encoding: 'utf8',
+    env: { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '' },
+    timeout: 30000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 const rd = (date: string, km: number, extra: Partial<LabelReading> = {}): LabelReading => ({
-  date, odometer: km, unit: 'km', km, digits: null, sender: '0212345672', ...extra,
+  date,
+  odometer: km,
+  unit: 'km',
+  km,
+  digits: null,
+  sender: '0212345672',
+  ...extra,
 });
 
 /** A 6-year-old car read every year, advertised above its last reading: the label is issued. */
@@ -38,8 +46,12 @@ function base(): LabelFacts {
     date: '2026-06-15',
     register: { firstRegistration: '2020-03-10', imported: false, digits: null },
     readings: [
-      rd('2021-03-01', 15_000), rd('2022-03-01', 30_000), rd('2023-03-01', 45_000),
-      rd('2024-03-01', 60_000), rd('2025-03-01', 75_000), rd('2026-03-01', 85_000),
+      rd('2021-03-01', 15_000),
+      rd('2022-03-01', 30_000),
+      rd('2023-03-01', 45_000),
+      rd('2024-03-01', 60_000),
+      rd('2025-03-01', 75_000),
+      rd('2026-03-01', 85_000),
     ],
     anomalies: [],
   };
@@ -72,15 +84,26 @@ describe('label rules, one scenario each (exact reasons)', () => {
   });
 
   it('rule 1: an uncorrected anomaly in the history', () => {
-    const f = { ...base(), anomalies: [{ code: 'A40', errorNumber: '100000000459', date: '2024-03-01', odometer: 60_000, unit: 'km' as const }] };
+    const f = {
+      ...base(),
+      anomalies: [{ code: 'A40', errorNumber: '100000000459', date: '2024-03-01', odometer: 60_000, unit: 'km' as const }],
+    };
     expect(labelReasons(f)).toEqual([
-      { rule: 1, code: 'L1_ANOMALY', message: 'The history contains an uncorrected anomaly: A40 (error number 100000000459) on the reading of 2024-03-01 (60000 km).' },
+      {
+        rule: 1,
+        code: 'L1_ANOMALY',
+        message: 'The history contains an uncorrected anomaly: A40 (error number 100000000459) on the reading of 2024-03-01 (60000 km).',
+      },
     ]);
   });
 
   it('rule 2: the advertised mileage is lower than the most recent reading (compared in km)', () => {
     expect(labelReasons({ ...base(), mileage: 84_999 })).toEqual([
-      { rule: 2, code: 'L2_MILEAGE_BELOW_LAST', message: 'The advertised mileage 84999 km is lower than the most recent reading 85000 km on 2026-03-01.' },
+      {
+        rule: 2,
+        code: 'L2_MILEAGE_BELOW_LAST',
+        message: 'The advertised mileage 84999 km is lower than the most recent reading 85000 km on 2026-03-01.',
+      },
     ]);
     expect(codes({ ...base(), mileage: 85_000 })).toEqual([]);
     const miles = base();
@@ -98,7 +121,12 @@ describe('label rules, one scenario each (exact reasons)', () => {
   it('rule 4: more than 4 years old and fewer than 4 readings', () => {
     const f = { ...base(), readings: [rd('2022-01-01', 20_000), rd('2023-12-01', 40_000), rd('2025-11-01', 60_000)] };
     expect(labelReasons(f)).toEqual([
-      { rule: 4, code: 'L4_OLD_FEW_READINGS', message: 'The vehicle is 6 years 3 months old (first registration 2020-03-10), more than 4 years, and has 3 readings: at least 4 are required.' },
+      {
+        rule: 4,
+        code: 'L4_OLD_FEW_READINGS',
+        message:
+          'The vehicle is 6 years 3 months old (first registration 2020-03-10), more than 4 years, and has 3 readings: at least 4 are required.',
+      },
     ]);
   });
 
@@ -108,13 +136,24 @@ describe('label rules, one scenario each (exact reasons)', () => {
     ]);
     const f = base();
     f.readings[2] = { ...f.readings[2], digits: 5 };
-    expect(labelReasons(f)).toEqual([{ rule: 5, code: 'L5_FIVE_DIGITS', message: 'The vehicle has a 5-digit odometer (reading of 2023-03-01).' }]);
+    expect(labelReasons(f)).toEqual([
+      { rule: 5, code: 'L5_FIVE_DIGITS', message: 'The vehicle has a 5-digit odometer (reading of 2023-03-01).' },
+    ]);
   });
 
   it('rule 6: less than 4 years old with fewer readings than its age requires', () => {
-    const f: LabelFacts = { ...base(), register: { firstRegistration: '2025-05-15', imported: false, digits: null }, readings: [rd('2026-01-10', 12_000)], mileage: 20_000 };
+    const f: LabelFacts = {
+      ...base(),
+      register: { firstRegistration: '2025-05-15', imported: false, digits: null },
+      readings: [rd('2026-01-10', 12_000)],
+      mileage: 20_000,
+    };
     expect(labelReasons(f)).toEqual([
-      { rule: 6, code: 'L6_YOUNG_FEW_READINGS', message: 'The vehicle is 1 year 1 month old (first registration 2025-05-15) and has 1 reading: 2 required at 13–24 months.' },
+      {
+        rule: 6,
+        code: 'L6_YOUNG_FEW_READINGS',
+        message: 'The vehicle is 1 year 1 month old (first registration 2025-05-15) and has 1 reading: 2 required at 13–24 months.',
+      },
     ]);
   });
 
@@ -125,20 +164,41 @@ describe('label rules, one scenario each (exact reasons)', () => {
   });
 
   it('rule 8: a period of 24 months without any reading', () => {
-    const f = { ...base(), readings: [rd('2021-03-01', 15_000), rd('2023-04-01', 45_000), rd('2024-03-01', 60_000), rd('2025-03-01', 75_000), rd('2026-03-01', 85_000)] };
+    const f = {
+      ...base(),
+      readings: [
+        rd('2021-03-01', 15_000),
+        rd('2023-04-01', 45_000),
+        rd('2024-03-01', 60_000),
+        rd('2025-03-01', 75_000),
+        rd('2026-03-01', 85_000),
+      ],
+    };
     expect(labelReasons(f)).toEqual([
-      { rule: 8, code: 'L8_GAP', message: 'No reading for 24 months or more: from the reading on 2021-03-01 to the reading on 2023-04-01 (2 years 1 month).' },
+      {
+        rule: 8,
+        code: 'L8_GAP',
+        message: 'No reading for 24 months or more: from the reading on 2021-03-01 to the reading on 2023-04-01 (2 years 1 month).',
+      },
     ]);
   });
 
   it('lists every rule that holds, in rule order', () => {
     const f: LabelFacts = {
-      mileage: 1_000, date: '2026-06-15',
+      mileage: 1_000,
+      date: '2026-06-15',
       register: { firstRegistration: '2019-01-01', imported: true, digits: 5 },
       readings: [rd('2020-01-01', 9_000), rd('2024-01-01', 50_000)],
       anomalies: [{ code: 'A42', errorNumber: '100000000162', date: '2024-01-01', odometer: 50_000, unit: 'km' }],
     };
-    expect(codes(f)).toEqual(['1:L1_ANOMALY', '2:L2_MILEAGE_BELOW_LAST', '4:L4_OLD_FEW_READINGS', '5:L5_FIVE_DIGITS', '7:L7_IMPORTED_USED', '8:L8_GAP']);
+    expect(codes(f)).toEqual([
+      '1:L1_ANOMALY',
+      '2:L2_MILEAGE_BELOW_LAST',
+      '4:L4_OLD_FEW_READINGS',
+      '5:L5_FIVE_DIGITS',
+      '7:L7_IMPORTED_USED',
+      '8:L8_GAP',
+    ]);
   });
 });
 
@@ -153,10 +213,19 @@ describe('age boundaries (completed calendar months from the first registration)
   }
 
   it.each([
-    [12, 1, []], [13, 1, ['6:L6_YOUNG_FEW_READINGS']], [13, 2, []],
-    [24, 2, []], [25, 2, ['6:L6_YOUNG_FEW_READINGS']], [25, 3, []],
-    [36, 3, []], [37, 3, ['6:L6_YOUNG_FEW_READINGS']], [37, 4, []],
-    [47, 3, ['6:L6_YOUNG_FEW_READINGS']], [48, 3, ['4:L4_OLD_FEW_READINGS']], [48, 4, []], [60, 3, ['4:L4_OLD_FEW_READINGS']],
+    [12, 1, []],
+    [13, 1, ['6:L6_YOUNG_FEW_READINGS']],
+    [13, 2, []],
+    [24, 2, []],
+    [25, 2, ['6:L6_YOUNG_FEW_READINGS']],
+    [25, 3, []],
+    [36, 3, []],
+    [37, 3, ['6:L6_YOUNG_FEW_READINGS']],
+    [37, 4, []],
+    [47, 3, ['6:L6_YOUNG_FEW_READINGS']],
+    [48, 3, ['4:L4_OLD_FEW_READINGS']],
+    [48, 4, []],
+    [60, 3, ['4:L4_OLD_FEW_READINGS']],
   ])('%i months old with %i readings → %j', (months, n, expected) => {
     expect(codes(aged(months, n))).toEqual(expected);
   });
@@ -171,8 +240,10 @@ describe('age boundaries (completed calendar months from the first registration)
     const f: LabelFacts = { mileage: 20_000, date: '2026-03-01', register: null, readings: [rd('2025-01-10', 10_000)], anomalies: [] };
     expect(labelReasons(f)).toEqual([
       {
-        rule: 6, code: 'L6_YOUNG_FEW_READINGS',
-        message: 'The vehicle is at least 1 year 1 month old (counted from its first reading on 2025-01-10: the vehicle register has no first registration for it) and has 1 reading: 2 required at 13–24 months.',
+        rule: 6,
+        code: 'L6_YOUNG_FEW_READINGS',
+        message:
+          'The vehicle is at least 1 year 1 month old (counted from its first reading on 2025-01-10: the vehicle register has no first registration for it) and has 1 reading: 2 required at 13–24 months.',
       },
     ]);
     expect(codes({ ...f, date: '2026-02-09' })).toEqual([]); // 12 months after the first reading
@@ -182,8 +253,11 @@ describe('age boundaries (completed calendar months from the first registration)
 describe('the 24-month gap between first registration, readings and the ad date', () => {
   const reg = '2020-01-31';
   const facts = (dates: string[], ad: string): LabelFacts => ({
-    mileage: 500_000, date: ad, register: { firstRegistration: reg, imported: false, digits: null },
-    readings: dates.map((d, i) => rd(d, 10_000 * (i + 1))), anomalies: [],
+    mileage: 500_000,
+    date: ad,
+    register: { firstRegistration: reg, imported: false, digits: null },
+    readings: dates.map((d, i) => rd(d, 10_000 * (i + 1))),
+    anomalies: [],
   });
 
   it('from the first registration to the first reading', () => {
@@ -195,7 +269,9 @@ describe('the 24-month gap between first registration, readings and the ad date'
   it('between two readings', () => {
     expect(codes(facts(['2021-01-01', '2022-05-10', '2024-05-09', '2025-01-01'], '2025-06-01'))).toEqual([]);
     const f = facts(['2021-01-01', '2022-05-10', '2024-05-10', '2025-01-01'], '2025-06-01');
-    expect(labelReasons(f)[0].message).toBe('No reading for 24 months or more: from the reading on 2022-05-10 to the reading on 2024-05-10 (2 years).');
+    expect(labelReasons(f)[0].message).toBe(
+      'No reading for 24 months or more: from the reading on 2022-05-10 to the reading on 2024-05-10 (2 years).',
+    );
   });
 
   it('from the last reading to the ad date', () => {
@@ -203,7 +279,11 @@ describe('the 24-month gap between first registration, readings and the ad date'
     expect(codes(facts(dates, '2026-06-14'))).toEqual([]);
     const f = facts(dates, '2026-06-15');
     expect(labelReasons(f)).toEqual([
-      { rule: 8, code: 'L8_GAP', message: 'No reading for 24 months or more: from the reading on 2024-06-15 to the ad date on 2026-06-15 (2 years).' },
+      {
+        rule: 8,
+        code: 'L8_GAP',
+        message: 'No reading for 24 months or more: from the reading on 2024-06-15 to the ad date on 2026-06-15 (2 years).',
+      },
     ]);
   });
 
@@ -226,24 +306,60 @@ describe('the label through the store', () => {
   /** aFile records a received file (its content is never read here). */
   const aFile = async (): Promise<number> => {
     accountId ||= (await store.accounts.add({ establishment: SENDER, name: 'Label test', role: 'garage', passwordHash: 'x' })).id;
-    const f = await store.files.receive({ accountId, name: 'f.csv', storedPath: path.join(dir, 'none'), size: 1, sha256: String(Math.random()), receivedAt: new Date().toISOString() });
+    const f = await store.files.receive({
+      accountId,
+      name: 'f.csv',
+      storedPath: path.join(dir, 'none'),
+      size: 1,
+      sha256: String(Math.random()),
+      receivedAt: new Date().toISOString(),
+    });
     return f.pk;
   };
   const reading = (vehicle: string, date: string, odometer: number): Reading => ({
-    ref: null, vin: vehicle, plate: null, date, odometer, unit: 'km', km: odometer, work: 'MAINT', replaced: false, digits: null, corrects: null,
+    ref: null,
+    vin: vehicle,
+    plate: null,
+    date,
+    odometer,
+    unit: 'km',
+    km: odometer,
+    work: 'MAINT',
+    replaced: false,
+    digits: null,
+    corrects: null,
   });
   /** put stores one reading as line 2 of a new file, with `more` written in the same batch; the file then passes. */
-  const put = async (vehicle: string, date: string, odometer: number, status: NewReading['status'] = 'ok', corrects: number | null = null, more?: (w: BatchWriter) => void) => {
+  const put = async (
+    vehicle: string,
+    date: string,
+    odometer: number,
+    status: NewReading['status'] = 'ok',
+    corrects: number | null = null,
+    more?: (w: BatchWriter) => void,
+  ) => {
     const filePk = await aFile();
-    await store.storeBatch({ filePk, sender: SENDER, lastLine: 2, lookups: () => ({ vins: [vehicle], plates: [], issueIds: [] }) }, (_view, write) => {
-      write.addReading({ line: 2, reading: reading(vehicle, date, odometer), vin: vehicle, plate: null, status, corrects });
-      more?.(write);
-    });
+    await store.storeBatch(
+      { filePk, sender: SENDER, lastLine: 2, lookups: () => ({ vins: [vehicle], plates: [], issueIds: [] }) },
+      (_view, write) => {
+        write.addReading({ line: 2, reading: reading(vehicle, date, odometer), vin: vehicle, plate: null, status, corrects });
+        more?.(write);
+      },
+    );
     await store.files.accept(filePk, { format: 'csv', sender: SENDER, records: 1, processedAt: new Date().toISOString() });
     return filePk;
   };
   const issue = (vehicle: string, code: 'A40' | 'A42' | 'W50') => (w: BatchWriter) =>
-    w.addIssue({ line: 2, code, severity: code === 'W50' ? 'W' : 'A', field: 'odometer', message: code, ref: null, vin: vehicle, correctable: code !== 'W50' });
+    w.addIssue({
+      line: 2,
+      code,
+      severity: code === 'W50' ? 'W' : 'A',
+      field: 'odometer',
+      message: code,
+      ref: null,
+      vin: vehicle,
+      correctable: code !== 'W50',
+    });
 
   it('reads non-superseded readings up to the ad date; a corrected anomaly no longer blocks', async () => {
     await store.vehicles.upsertMany([{ vin: V, plate: null, firstRegistration: '2021-02-01', imported: false, digits: null }]);
@@ -256,7 +372,11 @@ describe('the label through the store', () => {
 
     const before = await decideLabel(store, V, 65_000, '2026-06-15');
     expect(before.reasons).toEqual([
-      { rule: 1, code: 'L1_ANOMALY', message: `The history contains an uncorrected anomaly: A40 (error number ${formatErrorNumber(a40)}) on the reading of 2024-01-10 (4100 km).` },
+      {
+        rule: 1,
+        code: 'L1_ANOMALY',
+        message: `The history contains an uncorrected anomaly: A40 (error number ${formatErrorNumber(a40)}) on the reading of 2024-01-10 (4100 km).`,
+      },
     ]);
     expect(before.readings).toBe(4);
     expect(before.lastReading).toMatchObject({ date: '2025-01-10', km: 60_000 });
@@ -267,7 +387,14 @@ describe('the label through the store', () => {
       w.markCorrected(a40, 2);
     });
     const after = await decideLabel(store, V, 65_000, '2026-06-15');
-    expect(after).toMatchObject({ issued: true, reasons: [], readings: 4, firstRegistration: '2021-02-01', ageMonths: 64, ageFrom: 'first registration' });
+    expect(after).toMatchObject({
+      issued: true,
+      reasons: [],
+      readings: 4,
+      firstRegistration: '2021-02-01',
+      ageMonths: 64,
+      ageFrom: 'first registration',
+    });
     expect((await decideLabel(store, V, 59_000, '2026-06-15')).reasons.map((r) => r.code)).toEqual(['L2_MILEAGE_BELOW_LAST']);
     // As of a later ad date, the 2026-09-01 reading is the most recent one.
     expect((await decideLabel(store, V, 65_000, '2026-10-01')).reasons.map((r) => r.code)).toEqual(['L2_MILEAGE_BELOW_LAST']);
@@ -287,11 +414,19 @@ describe('the label through the store', () => {
     const X = vin(7003);
     await put(X, '2025-06-01', 10_000);
     const pending = await aFile();
-    await store.storeBatch({ filePk: pending, sender: SENDER, lastLine: 2, lookups: () => ({ vins: [X], plates: [], issueIds: [] }) }, (_v, w) =>
-      w.addReading({ line: 2, reading: reading(X, '2025-07-01', 5_000), vin: X, plate: null, status: 'ok', corrects: null }),
+    await store.storeBatch(
+      { filePk: pending, sender: SENDER, lastLine: 2, lookups: () => ({ vins: [X], plates: [], issueIds: [] }) },
+      (_v, w) => w.addReading({ line: 2, reading: reading(X, '2025-07-01', 5_000), vin: X, plate: null, status: 'ok', corrects: null }),
     );
     expect((await decideLabel(store, X, 12_000, '2025-08-01')).readings).toBe(1);
-    await store.files.reject(pending, { findings: [{ code: 'F04', field: 'trailer', line: 3, message: 'count' }], records: 1, format: 'csv', sender: SENDER, duplicateOf: null, processedAt: new Date().toISOString() });
+    await store.files.reject(pending, {
+      findings: [{ code: 'F04', field: 'trailer', line: 3, message: 'count' }],
+      records: 1,
+      format: 'csv',
+      sender: SENDER,
+      duplicateOf: null,
+      processedAt: new Date().toISOString(),
+    });
     expect(await store.readings.forFile(pending)).toEqual([]);
     expect((await decideLabel(store, X, 12_000, '2025-08-01')).readings).toBe(1);
   });
@@ -320,9 +455,14 @@ describe('inflow label against the real service', () => {
   }
 
   it('decides from uploaded readings: blocked by a roll-back, issued once it is corrected (exit 0 both times)', async () => {
-    const r1 = await send('night1.csv', csvBatch(GARAGE, [
-      { vin: V, date: daysAgo(300), odometer: 10_000 }, { vin: V, date: daysAgo(200), odometer: 20_000 }, { vin: V, date: daysAgo(3), odometer: 2_500 },
-    ]));
+    const r1 = await send(
+      'night1.csv',
+      csvBatch(GARAGE, [
+        { vin: V, date: daysAgo(300), odometer: 10_000 },
+        { vin: V, date: daysAgo(200), odometer: 20_000 },
+        { vin: V, date: daysAgo(3), odometer: 2_500 },
+      ]),
+    );
     const a40 = r1.issues.find((i) => i.code === 'A40')!;
     expect(a40.line).toBe(4);
 
@@ -331,7 +471,11 @@ describe('inflow label against the real service', () => {
     const d = JSON.parse(blocked.out);
     expect(d).toMatchObject({ vin: V, mileage: 30_000, issued: false, readings: 3, lastReading: { odometer: 2_500, unit: 'km' } });
     expect(d.reasons).toEqual([
-      { rule: 1, code: 'L1_ANOMALY', message: `The history contains an uncorrected anomaly: A40 (error number ${a40.errorNumber}) on the reading of ${daysAgo(3)} (2500 km).` },
+      {
+        rule: 1,
+        code: 'L1_ANOMALY',
+        message: `The history contains an uncorrected anomaly: A40 (error number ${a40.errorNumber}) on the reading of ${daysAgo(3)} (2500 km).`,
+      },
     ]);
 
     const r2 = await send('night2.csv', csvBatch(GARAGE, [{ vin: V, date: daysAgo(3), odometer: 25_000, corrects: a40.errorNumber }]));
@@ -349,10 +493,23 @@ describe('inflow label against the real service', () => {
   it('answers an unknown VIN with a decision, and refuses a malformed one with one line', () => {
     const r = inflow(['label', vin(7199), '--mileage', '1000', '--date', '2026-01-15', '--json', '--data-dir', svc.dir]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toEqual(expect.objectContaining({
-      vin: vin(7199), mileage: 1000, date: '2026-01-15', issued: false, readings: 0, lastReading: null,
-      reasons: [{ rule: 3, code: 'L3_NO_READING', message: 'Not in the database: the VIN has no reading and the vehicle register does not know it.' }],
-    }));
+    expect(JSON.parse(r.out)).toEqual(
+      expect.objectContaining({
+        vin: vin(7199),
+        mileage: 1000,
+        date: '2026-01-15',
+        issued: false,
+        readings: 0,
+        lastReading: null,
+        reasons: [
+          {
+            rule: 3,
+            code: 'L3_NO_READING',
+            message: 'Not in the database: the VIN has no reading and the vehicle register does not know it.',
+          },
+        ],
+      }),
+    );
     const bad = inflow(['label', 'WVWZZZ1JZXW00000I', '--mileage', '1000', '--data-dir', svc.dir]);
     expect(bad.code).toBe(1);
     expect(bad.err.trim().split('\n')).toHaveLength(1);

@@ -23,9 +23,12 @@ function bigFile(n: number, base: number): string {
   const half = n / 2;
   const recs: R[] = [];
   for (let i = 0; i < n; i++) {
-    if (i % 1000 === 999) recs.push({ vin: 'TSTVNZZZ00000000I', ref: `BAD-${i}` }); // E12
-    else if (i % 5000 === 1234) recs.push({ ...recs[i - 1] }); // E21: same as the line before
-    else if (i < half) recs.push({ vin: vin(base + i), date: i % 10 === 0 ? daysAgo(30) : daysAgo(4), odometer: 10_000 + i, ref: `WO-${i}` });
+    if (i % 1000 === 999)
+      recs.push({ vin: 'TSTVNZZZ00000000I', ref: `BAD-${i}` }); // E12
+    else if (i % 5000 === 1234)
+      recs.push({ ...recs[i - 1] }); // E21: same as the line before
+    else if (i < half)
+      recs.push({ vin: vin(base + i), date: i % 10 === 0 ? daysAgo(30) : daysAgo(4), odometer: 10_000 + i, ref: `WO-${i}` });
     else recs.push({ vin: vin(base + i - half), date: daysAgo(2), odometer: i % 7 === 0 ? 5000 : 20_000 + i, ref: `WO-${i}` });
   }
   return csvBatch(GARAGE, recs, { trailer: true });
@@ -45,9 +48,9 @@ async function outcome(svc: TestService, name: string): Promise<Outcome> {
   const file = (await svc.store.files.list()).find((f) => f.name === name)!;
   return {
     receipt: { ...receipt, received: '', processed: '' },
-    readings: (await svc.store.readings.forFile(file.pk)),
-    issues: (await svc.store.issues.forFile(file.pk)),
-    totalReadings: (await svc.store.readings.count()),
+    readings: await svc.store.readings.forFile(file.pk),
+    issues: await svc.store.issues.forFile(file.pk),
+    totalReadings: await svc.store.readings.count(),
   };
 }
 
@@ -97,10 +100,15 @@ it('SIGKILL of the worker in the middle of the file, then a new worker: the same
   await upload(svc, text, 'big.csv');
   const file = (await svc.store.files.list())[0];
   // Kill it once a few batches are committed and many are left.
-  const killedAt = await waitFor('a few committed batches', async () => {
-    const f = (await svc.store.files.get(file.pk))!;
-    return f.status === 'processing' && f.progressLine > N / 4 ? f.progressLine : 0;
-  }, 60_000, 20);
+  const killedAt = await waitFor(
+    'a few committed batches',
+    async () => {
+      const f = (await svc.store.files.get(file.pk))!;
+      return f.status === 'processing' && f.progressLine > N / 4 ? f.progressLine : 0;
+    },
+    60_000,
+    20,
+  );
   // Time must pass here, on purpose: the kill lands at an arbitrary moment inside the next batch, most likely in its
   // write transaction (from outside no event marks "inside a transaction"; what must hold holds for any moment).
   await sleep(120);
@@ -145,7 +153,9 @@ it('SIGTERM: the worker hands its file back at once, exits 0, and the next worke
   expect(w.out()).toContain('SIGTERM: worker');
   // Handed back: waiting for the next worker now, not locked until its lock expires.
   expect(await svc.queue.queue.getJobState(file.id)).toBe('waiting');
-  expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'handed_back', file: file.id, pid: w.child.pid }));
+  expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect.objectContaining({ event: 'handed_back', file: file.id, pid: w.child.pid }),
+  );
   const stoppedAt = (await svc.store.files.get(file.pk))!.progressLine;
   expect(stoppedAt).toBeLessThan(60_001);
 

@@ -34,7 +34,10 @@ describe('brute-force lockout', () => {
   afterAll(async () => svc?.teardown());
 
   const login = (user: string, password: string) =>
-    svc.connect(user, password).then((c) => (c.close(), 'ok'), (err: Error) => err.message);
+    svc.connect(user, password).then(
+      (c) => (c.close(), 'ok'),
+      (err: Error) => err.message,
+    );
   const events = () => auditEvents(svc.layout.auditLog);
 
   it('locks a username after 5 failed logins: the 6th and a right password are refused; the lock lifts after its time', async () => {
@@ -54,13 +57,21 @@ describe('brute-force lockout', () => {
     // Time must pass here: the lock's duration is what is tested (no event marks a lock lifting).
     await sleep(Math.max(0, LOCK_MS + 100 - (Date.now() - lockedAt)));
     expect(await login(GARAGE, PW)).toBe('ok');
-    expect(events().filter((e) => e.username === GARAGE).pop()).toMatchObject({ event: 'login' });
+    expect(
+      events()
+        .filter((e) => e.username === GARAGE)
+        .pop(),
+    ).toMatchObject({ event: 'login' });
   }, 30_000);
 
   it('locks an IP that fails 5 times, whatever the usernames', async () => {
     for (let i = 0; i < 5; i++) expect(await login(`99999999${String(i).padStart(2, '0')}`, 'nope')).toMatch(/^530 Login incorrect/);
     expect(await login(OTHER, PW)).toMatch(/^530 Too many failed logins/);
-    expect(events().filter((e) => e.username === OTHER).pop()).toMatchObject({ event: 'login_refused', reason: 'locked', key: expect.stringMatching(/^ip:/) });
+    expect(
+      events()
+        .filter((e) => e.username === OTHER)
+        .pop(),
+    ).toMatchObject({ event: 'login_refused', reason: 'locked', key: expect.stringMatching(/^ip:/) });
     await sleep(LOCK_MS + 100); // the lock's duration, as above
     expect(await login(OTHER, PW)).toBe('ok');
   }, 30_000);
@@ -86,16 +97,27 @@ describe('timeouts', () => {
 
   it('does not cut an upload that takes longer than both timeouts while its bytes keep moving', async () => {
     const c = await svc.connect(GARAGE, PW);
-    const body = Buffer.from(csvBatch(GARAGE, Array.from({ length: 400 }, (_, i) => ({ vin: vin(5000 + i) })), { trailer: true }));
+    const body = Buffer.from(
+      csvBatch(
+        GARAGE,
+        Array.from({ length: 400 }, (_, i) => ({ vin: vin(5000 + i) })),
+        { trailer: true },
+      ),
+    );
     const chunks = 12;
     const size = Math.ceil(body.length / chunks);
     const t0 = Date.now();
-    await c.uploadFrom(Readable.from((async function* () {
-      for (let i = 0; i < chunks; i++) {
-        yield body.subarray(i * size, (i + 1) * size);
-        await sleep(250); // a slow client's pace (time must pass): 3 s in all, three times each timeout
-      }
-    })()), 'slow.csv');
+    await c.uploadFrom(
+      Readable.from(
+        (async function* () {
+          for (let i = 0; i < chunks; i++) {
+            yield body.subarray(i * size, (i + 1) * size);
+            await sleep(250); // a slow client's pace (time must pass): 3 s in all, three times each timeout
+          }
+        })(),
+      ),
+      'slow.csv',
+    );
     expect(Date.now() - t0).toBeGreaterThan(2500);
     expect(parseReceipt(await waitForReceipt(c, 'slow.csv.receipt.csv')).status).toBe('ACCEPTED');
     c.close();
@@ -104,17 +126,34 @@ describe('timeouts', () => {
   it('cuts an upload that stops sending, and discards it', async () => {
     const c = await svc.connect(GARAGE, PW);
     const body = Buffer.from(csvBatch(GARAGE, [{ vin: vin(6000) }], { trailer: true }));
-    const err = await c.uploadFrom(Readable.from((async function* () {
-      yield body.subarray(0, 20);
-      // The client goes silent until the server cuts the transfer (after transferIdleMs), then sends the rest.
-      await waitFor('the stalled transfer to be cut', () => auditEvents(svc.layout.auditLog).some((e) => e.event === 'upload_refused' && e.name === 'stalled.csv'), 10_000, 50).catch(() => {});
-      yield body.subarray(20);
-    })()), 'stalled.csv').then(() => null, (e: Error) => e.message);
+    const err = await c
+      .uploadFrom(
+        Readable.from(
+          (async function* () {
+            yield body.subarray(0, 20);
+            // The client goes silent until the server cuts the transfer (after transferIdleMs), then sends the rest.
+            await waitFor(
+              'the stalled transfer to be cut',
+              () => auditEvents(svc.layout.auditLog).some((e) => e.event === 'upload_refused' && e.name === 'stalled.csv'),
+              10_000,
+              50,
+            ).catch(() => {});
+            yield body.subarray(20);
+          })(),
+        ),
+        'stalled.csv',
+      )
+      .then(
+        () => null,
+        (e: Error) => e.message,
+      );
     expect(err).toMatch(/451 No data for 1 s: transfer cut/);
     c.close();
     expect((await svc.store.files.list()).map((f) => f.name)).not.toContain('stalled.csv');
     expect(fs.readdirSync(path.join(svc.layout.dropDir(GARAGE), '.incoming'))).toEqual([]);
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'upload_refused', name: 'stalled.csv', reason: 'transfer stalled' }));
+    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+      expect.objectContaining({ event: 'upload_refused', name: 'stalled.csv', reason: 'transfer stalled' }),
+    );
   }, 30_000);
 });
 
@@ -128,12 +167,23 @@ describe('the record limit', () => {
 
   it('rejects a file with more records than the limit (F06) and stores nothing of it', async () => {
     const c = await svc.connect(GARAGE, PW);
-    await c.uploadFrom(Readable.from([Buffer.from(csvBatch(GARAGE, Array.from({ length: 5000 }, (_, i) => ({ vin: vin(i + 1) })), { trailer: true }))]), 'many.csv');
+    await c.uploadFrom(
+      Readable.from([
+        Buffer.from(
+          csvBatch(
+            GARAGE,
+            Array.from({ length: 5000 }, (_, i) => ({ vin: vin(i + 1) })),
+            { trailer: true },
+          ),
+        ),
+      ]),
+      'many.csv',
+    );
     const r = parseReceipt(await waitForReceipt(c, 'many.csv.receipt.csv'));
     c.close();
     expect(r.status).toBe('REJECTED');
     expect(r.issues.map((i) => i.code)).toContain('F06');
-    expect((await svc.store.readings.count())).toBe(0);
+    expect(await svc.store.readings.count()).toBe(0);
   });
 });
 
@@ -152,15 +202,28 @@ describe('a 64 MiB upload against a 1 MiB limit, on a real serve process', () =>
     port = await freePort();
     const pasv = 20000 + crypto.randomInt(0, 800) * 50;
     const env = {
-      INFLOW_DATA_DIR: dir, REDIS_URL: process.env.INFLOW_TEST_REDIS_URL, INFLOW_QUEUE_PREFIX: 'test-' + crypto.randomUUID(),
-      INFLOW_MAX_FILE_BYTES: String(1024 * 1024), INFLOW_PASV_MIN: String(pasv), INFLOW_PASV_MAX: String(pasv + 39),
+      INFLOW_DATA_DIR: dir,
+      REDIS_URL: process.env.INFLOW_TEST_REDIS_URL,
+      INFLOW_QUEUE_PREFIX: 'test-' + crypto.randomUUID(),
+      INFLOW_MAX_FILE_BYTES: String(1024 * 1024),
+      INFLOW_PASV_MIN: String(pasv),
+      INFLOW_PASV_MAX: String(pasv + 39),
     };
-    expect(spawnSync(process.execPath, [BIN, 'accounts', 'add', GARAGE, '--name', 'G', '--password-stdin'], { env: { ...process.env, ...env }, input: PW }).status).toBe(0);
+    expect(
+      spawnSync(process.execPath, [BIN, 'accounts', 'add', GARAGE, '--name', 'G', '--password-stdin'], {
+        env: { ...process.env, ...env },
+        input: PW,
+      }).status,
+    ).toBe(0);
     serve = await spawnInflow(['serve', '--no-demo', '--ftp-port', String(port)], env, 'Ctrl-C stops it.');
     const pid = serve.child.pid!;
     const client = new Client(30000);
     await client.access({
-      host: '127.0.0.1', port, user: GARAGE, password: PW, secure: true,
+      host: '127.0.0.1',
+      port,
+      user: GARAGE,
+      password: PW,
+      secure: true,
       secureOptions: { ca: [fs.readFileSync(path.join(dir, 'tls', 'cert.pem'))], servername: 'localhost' },
     });
     await client.list('/'); // warm up: TLS, a data connection
@@ -172,14 +235,19 @@ describe('a 64 MiB upload against a 1 MiB limit, on a real serve process', () =>
     const line = Buffer.from(rLine({ vin: vin(1) }) + '\n');
     const chunk = Buffer.concat(Array(Math.ceil(65536 / line.length)).fill(line)).subarray(0, 65536);
     let sent = 0;
-    const source = Readable.from((function* () {
-      yield Buffer.from(`H;INFLOW;1;${GARAGE};2026-11-25T22:00:00+01:00;x\n`);
-      while (sent < TOTAL) {
-        sent += chunk.length;
-        yield chunk;
-      }
-    })());
-    const err = await client.uploadFrom(source, 'huge.csv').then(() => null, (e: Error) => e.message);
+    const source = Readable.from(
+      (function* () {
+        yield Buffer.from(`H;INFLOW;1;${GARAGE};2026-11-25T22:00:00+01:00;x\n`);
+        while (sent < TOTAL) {
+          sent += chunk.length;
+          yield chunk;
+        }
+      })(),
+    );
+    const err = await client.uploadFrom(source, 'huge.csv').then(
+      () => null,
+      (e: Error) => e.message,
+    );
     clearInterval(sampler);
     expect(client.closed).toBe(false); // a refusal, not a broken session: the client may go on
     expect((await client.list('/receipts')).length).toBe(0);
@@ -196,7 +264,9 @@ describe('a 64 MiB upload against a 1 MiB limit, on a real serve process', () =>
     expect(fs.readdirSync(incoming)).toEqual([]);
     expect(fs.readdirSync(path.join(dir, 'receipts', GARAGE))).toEqual([]);
     const events = auditEvents(path.join(dir, 'audit.log'));
-    expect(events).toContainEqual(expect.objectContaining({ event: 'upload_refused', name: 'huge.csv', reason: 'size limit', limit: 1048576 }));
+    expect(events).toContainEqual(
+      expect.objectContaining({ event: 'upload_refused', name: 'huge.csv', reason: 'size limit', limit: 1048576 }),
+    );
     expect(events.some((e) => e.event === 'upload')).toBe(false);
     process.stdout.write(`size limit: client sent ${(sent / 1048576).toFixed(1)} MiB of 64; server RSS ${before} → peak ${peak} KiB\n`);
 

@@ -21,7 +21,12 @@ const GARAGE = '2123456692';
 const PW = 'recovery test password';
 const FAST_ENV = { INFLOW_JOB_LOCK_MS: '2000', INFLOW_STALLED_INTERVAL_MS: '1000', INFLOW_RECONCILE_SECONDS: '1' };
 
-const file = (n: number, base: number) => csvBatch(GARAGE, Array.from({ length: n }, (_, i) => ({ vin: vin(base + i), odometer: 1000 + i })), { trailer: true });
+const file = (n: number, base: number) =>
+  csvBatch(
+    GARAGE,
+    Array.from({ length: n }, (_, i) => ({ vin: vin(base + i), odometer: 1000 + i })),
+    { trailer: true },
+  );
 
 describe('a Redis outage at upload time', () => {
   let redisDir: string;
@@ -57,8 +62,10 @@ describe('a Redis outage at upload time', () => {
     const receipt = parseReceipt(await waitForReceipt(client, 'outage.csv.receipt.csv', 60_000));
     client.close();
     expect(receipt).toMatchObject({ status: 'ACCEPTED', records: 50, accepted: 50 });
-    expect((await svc.store.readings.forFile(row.pk))).toHaveLength(50);
-    const events = auditEvents(svc.layout.auditLog).filter((e) => e.file === row.id).map((e) => e.event);
+    expect(await svc.store.readings.forFile(row.pk)).toHaveLength(50);
+    const events = auditEvents(svc.layout.auditLog)
+      .filter((e) => e.file === row.id)
+      .map((e) => e.event);
     expect(events).toEqual(['upload', 'requeued', 'receipt']);
   }, 90_000);
 });
@@ -70,14 +77,20 @@ describe('serve killed and stopped', () => {
   let ftpPort: number;
   const pasv = 20000 + crypto.randomInt(0, 800) * 50;
   const env = {
-    INFLOW_DATA_DIR: dir, REDIS_URL: process.env.INFLOW_TEST_REDIS_URL, INFLOW_QUEUE_PREFIX: prefix,
-    INFLOW_PASV_MIN: String(pasv), INFLOW_PASV_MAX: String(pasv + 39), ...FAST_ENV,
+    INFLOW_DATA_DIR: dir,
+    REDIS_URL: process.env.INFLOW_TEST_REDIS_URL,
+    INFLOW_QUEUE_PREFIX: prefix,
+    INFLOW_PASV_MIN: String(pasv),
+    INFLOW_PASV_MAX: String(pasv + 39),
+    ...FAST_ENV,
   };
 
   beforeAll(async () => {
     ftpPort = await freePort();
     const add = spawnSync(process.execPath, [BIN, 'accounts', 'add', GARAGE, '--name', 'Garage', '--password-stdin'], {
-      env: { ...process.env, ...env }, input: PW + '\n', encoding: 'utf8',
+      env: { ...process.env, ...env },
+      input: PW + '\n',
+      encoding: 'utf8',
     });
     expect(add.status).toBe(0);
   });
@@ -88,7 +101,11 @@ describe('serve killed and stopped', () => {
   });
 
   const serve = async (workers: number, extra: NodeJS.ProcessEnv = {}) => {
-    const p = await spawnInflow(['serve', '--no-demo', '--ftp-port', String(ftpPort), '--workers', String(workers)], { ...env, ...extra }, 'Ctrl-C stops it.');
+    const p = await spawnInflow(
+      ['serve', '--no-demo', '--ftp-port', String(ftpPort), '--workers', String(workers)],
+      { ...env, ...extra },
+      'Ctrl-C stops it.',
+    );
     procs.push(p);
     return p;
   };
@@ -100,7 +117,11 @@ describe('serve killed and stopped', () => {
   const connect = async () => {
     const c = new Client(20000);
     await c.access({
-      host: '127.0.0.1', port: ftpPort, user: GARAGE, password: PW, secure: true,
+      host: '127.0.0.1',
+      port: ftpPort,
+      user: GARAGE,
+      password: PW,
+      secure: true,
       secureOptions: { ca: [fs.readFileSync(path.join(dir, 'tls', 'cert.pem'))], servername: 'localhost' },
     });
     return c;
@@ -128,19 +149,23 @@ describe('serve killed and stopped', () => {
     const c = await connect();
     const body = Buffer.from(file(2000, 50_000));
     // A slow client: the upload takes about 2 s.
-    const slow = Readable.from((async function* () {
-      for (let i = 0; i < body.length; i += 8192) {
-        yield body.subarray(i, i + 8192);
-        await sleep(2000 / (body.length / 8192)); // a slow client's pace (time must pass)
-      }
-    })());
+    const slow = Readable.from(
+      (async function* () {
+        for (let i = 0; i < body.length; i += 8192) {
+          yield body.subarray(i, i + 8192);
+          await sleep(2000 / (body.length / 8192)); // a slow client's pace (time must pass)
+        }
+      })(),
+    );
     const upload = c.uploadFrom(slow, 'during-stop.csv');
     await waitFor('the upload to be under way on the server', () => partialUpload(path.join(dir, 'drop', GARAGE)), 10_000, 20);
     s.child.kill('SIGTERM');
     // serve prints this, then at once (same tick) stops listening.
     await waitForOutput(s.child, s.out, 'SIGTERM: stopping', 'serve to take the SIGTERM', 10_000);
     await expect(connect()).rejects.toThrow(); // not listening any more
-    await upload.catch((e) => { throw new Error(e.message + '\n' + s.out()); }); // the 226
+    await upload.catch((e) => {
+      throw new Error(e.message + '\n' + s.out());
+    }); // the 226
     c.close();
     const exit = await s.exited;
     expect(exit.code).toBe(0);

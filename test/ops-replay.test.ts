@@ -66,7 +66,10 @@ describe('a job that keeps throwing', () => {
   let repair: () => void;
 
   it('is retried with back-off, then stays failed in the store and in BullMQ with the reason', async () => {
-    file = await put(csvBatch(GARAGE, [{ vin: vin(1), odometer: 1000 }, { vin: 'TSTVNZZZ00000000I' }, { vin: vin(2) }], { trailer: true }), 'fault.csv');
+    file = await put(
+      csvBatch(GARAGE, [{ vin: vin(1), odometer: 1000 }, { vin: 'TSTVNZZZ00000000I' }, { vin: vin(2) }], { trailer: true }),
+      'fault.csv',
+    );
     expect(file.status).toBe('queued');
     repair = breakFile(file);
     startWorker();
@@ -93,7 +96,9 @@ describe('a job that keeps throwing', () => {
     const env = envFor(svc);
     const list = await inflowAsync(['files', 'list', '--status', 'failed', '--json'], env);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ id: file.id, status: 'failed', attempts: 3, error: expect.stringMatching(/EISDIR/) })]);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ id: file.id, status: 'failed', attempts: 3, error: expect.stringMatching(/EISDIR/) }),
+    ]);
     const table = await inflowAsync(['files', 'list', '--status', 'failed'], env);
     expect(table.stdout).toMatch(new RegExp(`${file.id}.*failed.*\\b3\\b.*fault\\.csv.*EISDIR`));
     const show = await inflowAsync(['files', 'show', file.id], env);
@@ -112,25 +117,34 @@ describe('a job that keeps throwing', () => {
     expect(r.stdout).toMatch(new RegExp(`${file.id}\\s+done\\s+PARTIAL\\s+3\\s+2\\s+1\\s+0\\s+4\\s+fault\\.csv`));
     const receipt = parseReceipt(await waitForReceipt(client, 'fault.csv.receipt.csv'));
     expect(receipt).toMatchObject({ status: 'PARTIAL', records: 3, accepted: 2, rejected: 1 });
-    expect((await svc.store.readings.forFile(file.pk))).toHaveLength(2);
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'admin', action: 'replay', file: file.id, from: 'failed' }));
+    expect(await svc.store.readings.forFile(file.pk)).toHaveLength(2);
+    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+      expect.objectContaining({ event: 'admin', action: 'replay', file: file.id, from: 'failed' }),
+    );
     expect(await svc.queue.queue.getJobState(file.id)).toBe('completed');
     expect((await inflowAsync(['replay', '--failed'], envFor(svc))).stdout).toContain('no failed files');
   }, 40_000);
 
   it('replayed again when done: same readings, same error numbers, the receipt rewritten', async () => {
-    const before = { readings: (await svc.store.readings.forFile(file.pk)), issues: (await svc.store.issues.forFile(file.pk)), row: (await svc.store.files.get(file.pk))! };
+    const before = {
+      readings: await svc.store.readings.forFile(file.pk),
+      issues: await svc.store.issues.forFile(file.pk),
+      row: (await svc.store.files.get(file.pk))!,
+    };
     const receiptBefore = fs.readFileSync(before.row.receiptPath!, 'utf8');
     const r = await inflowAsync(['replay', file.id, '--json'], envFor(svc));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ id: file.id, status: 'done', result: 'PARTIAL', attempts: 5 })]);
-    expect((await svc.store.readings.forFile(file.pk))).toEqual(before.readings);
-    expect((await svc.store.issues.forFile(file.pk))).toEqual(before.issues);
+    expect(await svc.store.readings.forFile(file.pk)).toEqual(before.readings);
+    expect(await svc.store.issues.forFile(file.pk)).toEqual(before.issues);
     const after = (await svc.store.files.get(file.pk))!;
     expect(after.processedAt! > before.row.processedAt!).toBe(true);
     const receiptAfter = fs.readFileSync(after.receiptPath!, 'utf8');
     expect(receiptAfter).not.toBe(receiptBefore); // the processed time
-    const strip = (t: string) => { const p = parseReceipt(t); return { ...p, processed: '' }; };
+    const strip = (t: string) => {
+      const p = parseReceipt(t);
+      return { ...p, processed: '' };
+    };
     expect(strip(receiptAfter)).toEqual(strip(receiptBefore));
     expect((await inflowAsync(['replay', 'F999999'], envFor(svc))).code).toBe(1);
     expect((await inflowAsync(['replay'], envFor(svc))).code).toBe(1);
@@ -153,10 +167,16 @@ describe('inflow files abandon', () => {
     expect(receipt.status).toBe('REJECTED');
     expect(receipt.issues).toEqual([expect.objectContaining({ code: 'F08', severity: 'F', errorNumber: '', correctable: 'N', line: 0 })]);
     expect(receipt.issues[0].message).not.toMatch(/EISDIR|\//); // no internal error text for the sender
-    expect((await svc.store.files.get(file.pk))).toMatchObject({ status: 'done', result: 'REJECTED' });
+    expect(await svc.store.files.get(file.pk)).toMatchObject({ status: 'done', result: 'REJECTED' });
     expect(await svc.queue.queue.getJob(file.id)).toBeUndefined();
     expect(auditEvents(svc.layout.auditLog)).toContainEqual(
-      expect.objectContaining({ event: 'admin', action: 'files abandon', file: file.id, outcome: 'rejected', lastError: expect.stringMatching(/EISDIR/) }),
+      expect.objectContaining({
+        event: 'admin',
+        action: 'files abandon',
+        file: file.id,
+        outcome: 'rejected',
+        lastError: expect.stringMatching(/EISDIR/),
+      }),
     );
     const again = await inflowAsync(['files', 'abandon', file.id], envFor(svc));
     expect(again.code).toBe(1);
@@ -166,18 +186,33 @@ describe('inflow files abandon', () => {
   it('takes out what an interrupted attempt stored, corrections included', async () => {
     // File A flags a roll-back (A40); file B corrects it, which supersedes A's reading. Then B is made to look
     // like a file whose processing stopped half way and kept failing, and is abandoned.
-    const a = await put(csvBatch(GARAGE, [{ vin: vin(20), date: daysAgo(4), odometer: 50000 }, { vin: vin(20), date: daysAgo(3), odometer: 40000 }], { trailer: true }), 'a.csv');
+    const a = await put(
+      csvBatch(
+        GARAGE,
+        [
+          { vin: vin(20), date: daysAgo(4), odometer: 50000 },
+          { vin: vin(20), date: daysAgo(3), odometer: 40000 },
+        ],
+        { trailer: true },
+      ),
+      'a.csv',
+    );
     await waitFor('A', async () => (await statusOf(a.pk)) === 'done', 20_000);
     const flagged = (await svc.store.issues.forFile(a.pk)).find((i) => i.code === 'A40')!;
     const number = parseReceipt(await download(client, '/receipts/a.csv.receipt.csv')).issues.find((i) => i.code === 'A40')!.errorNumber;
-    const b = await put(csvBatch(GARAGE, [{ vin: vin(20), date: daysAgo(3), odometer: 50100, corrects: number }, { vin: vin(21) }], { trailer: true }), 'b.csv');
+    const b = await put(
+      csvBatch(GARAGE, [{ vin: vin(20), date: daysAgo(3), odometer: 50100, corrects: number }, { vin: vin(21) }], { trailer: true }),
+      'b.csv',
+    );
     await waitFor('B', async () => (await statusOf(b.pk)) === 'done', 20_000);
     const statuses = async () => (await svc.store.readings.timeline(vin(20))).map((r) => `${r.odometer}:${r.status}`);
     expect(await statuses()).toEqual(['50000:ok', '40000:superseded', '50100:corrected']);
     expect((await svc.store.issues.get(flagged.id))!.corrected).toBe(true);
     // No way through the store to make a finished file look unfinished: the database file itself is edited.
     const db = new Database(svc.layout.db);
-    db.prepare(`UPDATE files SET status = 'failed', result = NULL, processed_at = NULL, receipt_path = NULL, error = 'disk on fire' WHERE id = ?`).run(b.pk);
+    db.prepare(
+      `UPDATE files SET status = 'failed', result = NULL, processed_at = NULL, receipt_path = NULL, error = 'disk on fire' WHERE id = ?`,
+    ).run(b.pk);
     db.close();
 
     const r = await inflowAsync(['files', 'abandon', b.id], envFor(svc));
@@ -185,7 +220,7 @@ describe('inflow files abandon', () => {
     expect(r.stdout).toContain('removed 2 readings');
     expect(await statuses()).toEqual(['50000:ok', '40000:flagged']);
     expect((await svc.store.issues.get(flagged.id))!.corrected).toBe(false);
-    expect((await svc.store.readings.forFile(b.pk))).toEqual([]);
+    expect(await svc.store.readings.forFile(b.pk)).toEqual([]);
     expect((await svc.store.issues.forFile(b.pk)).map((i) => i.code)).toEqual(['F08']);
   }, 40_000);
 });
@@ -201,7 +236,9 @@ describe('the reconciler', () => {
     expect(await svc.queue.queue.getJob(q.id)).toBeUndefined();
     startWorker();
     await waitFor('both files done', async () => (await statusOf(q.pk)) === 'done' && (await statusOf(p.pk)) === 'done', 30_000);
-    const requeued = auditEvents(svc.layout.auditLog).filter((e) => e.event === 'requeued').map((e) => e.file);
+    const requeued = auditEvents(svc.layout.auditLog)
+      .filter((e) => e.event === 'requeued')
+      .map((e) => e.file);
     expect(requeued).toEqual(expect.arrayContaining([q.id, p.id]));
     expect(filePkOf(q.id)).toBe(q.pk);
   }, 40_000);
@@ -220,11 +257,13 @@ describe('the reconciler', () => {
     connection.disconnect();
     await waitFor('the reconciler to mark it failed', async () => (await statusOf(f.pk)) === 'failed', 10_000);
     expect((await svc.store.files.get(f.pk))!.error).toBe('job stalled more than allowable limit');
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'file_failed', file: f.id, by: 'reconciler' }));
+    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+      expect.objectContaining({ event: 'file_failed', file: f.id, by: 'reconciler' }),
+    );
     // and `replay` brings it through
     startWorker();
     const r = await inflowAsync(['replay', f.id], envFor(svc));
     expect(r.code).toBe(0);
-    expect((await svc.store.files.get(f.pk))).toMatchObject({ status: 'done', result: 'ACCEPTED' });
+    expect(await svc.store.files.get(f.pk)).toMatchObject({ status: 'done', result: 'ACCEPTED' });
   }, 40_000);
 });

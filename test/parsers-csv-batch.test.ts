@@ -71,8 +71,16 @@ describe('readCsvBatch on the fixtures', () => {
       index: 1,
       fieldCount: 10,
       fields: {
-        ref: 'WO-1001', vin: 'WVWZZZ1JZXW000001', plate: '1-ABC-123', date: '2026-11-20', odometer: '123456', unit: 'km',
-        work: 'MAINT', replaced: 'N', digits: '', corrects: '',
+        ref: 'WO-1001',
+        vin: 'WVWZZZ1JZXW000001',
+        plate: '1-ABC-123',
+        date: '2026-11-20',
+        odometer: '123456',
+        unit: 'km',
+        work: 'MAINT',
+        replaced: 'N',
+        digits: '',
+        corrects: '',
       },
     });
     expect(v.list[4]).toEqual({ kind: 'trailer', line: 5, fields: { count: '3', sum: '185777' }, fieldCount: 2 });
@@ -95,8 +103,22 @@ describe('readCsvBatch on the fixtures', () => {
     const v = await verdict('mixed-valid-and-invalid.csv');
     expect(v.fileCodes).toEqual([]);
     expect(v.lineCodes).toEqual({
-      2: [], 3: [], 4: ['E10'], 5: ['E10'], 6: ['E11'], 7: ['E12'], 8: ['E14'], 9: ['E15'], 10: ['E16'], 11: ['E17'],
-      12: ['E18'], 13: ['E19'], 14: ['E20'], 15: [], 16: [], 17: [],
+      2: [],
+      3: [],
+      4: ['E10'],
+      5: ['E10'],
+      6: ['E11'],
+      7: ['E12'],
+      8: ['E14'],
+      9: ['E15'],
+      10: ['E16'],
+      11: ['E17'],
+      12: ['E18'],
+      13: ['E19'],
+      14: ['E20'],
+      15: [],
+      16: [],
+      17: [],
     });
     expect(v.list.find((i) => i.line === 5)).toMatchObject({ kind: 'malformed', message: expect.stringContaining('"X"') });
     // The E21 pair: the pipeline flags line 16 as a repeat of line 15.
@@ -139,7 +161,9 @@ describe('readCsvBatch', () => {
     it('give a record with quoted line breaks the line it starts on', async () => {
       const p = file(
         'multiline.csv',
-        [H, 'R;"x\ny";WVWZZZ1JZXW000001;"1\r\nAB\r\nC";2026-11-20;1;km;MAINT;N;;', r('after'), 'R;"\n\n";V;;;;;;;;', r('last')].join('\r\n'),
+        [H, 'R;"x\ny";WVWZZZ1JZXW000001;"1\r\nAB\r\nC";2026-11-20;1;km;MAINT;N;;', r('after'), 'R;"\n\n";V;;;;;;;;', r('last')].join(
+          '\r\n',
+        ),
       );
       const list = await items(p);
       expect(brief(list)).toEqual(['header@1', 'R@2#1:x\ny', 'R@6#2:after', 'R@7#3:', 'R@10#4:last']);
@@ -165,12 +189,29 @@ describe('readCsvBatch', () => {
       const p = file('fields.csv', [H, 'R; a ;vin', 'R;1;2;3;4;5;6;7;8;9;10;11;12', ' T ; 5 ; 7 ;x'].join('\n'));
       expect((await items(p)).slice(1)).toEqual([
         {
-          kind: 'reading', line: 2, index: 1, fieldCount: 2,
+          kind: 'reading',
+          line: 2,
+          index: 1,
+          fieldCount: 2,
           fields: { ref: 'a', vin: 'vin', plate: '', date: '', odometer: '', unit: '', work: '', replaced: '', digits: '', corrects: '' },
         },
         {
-          kind: 'reading', line: 3, index: 2, fieldCount: 12,
-          fields: { ref: '1', vin: '2', plate: '3', date: '4', odometer: '5', unit: '6', work: '7', replaced: '8', digits: '9', corrects: '10' },
+          kind: 'reading',
+          line: 3,
+          index: 2,
+          fieldCount: 12,
+          fields: {
+            ref: '1',
+            vin: '2',
+            plate: '3',
+            date: '4',
+            odometer: '5',
+            unit: '6',
+            work: '7',
+            replaced: '8',
+            digits: '9',
+            corrects: '10',
+          },
         },
         { kind: 'trailer', line: 4, fields: { count: '5', sum: '7' }, fieldCount: 3 },
       ]);
@@ -185,7 +226,12 @@ describe('readCsvBatch', () => {
 
     it('read the header even when it is the only line and has no newline', async () => {
       expect(await items(file('only-h.csv', 'H;INFLOW;1;2123456692'))).toEqual([
-        { kind: 'header', line: 1, fields: { format: 'INFLOW', version: '1', sender: '2123456692', created: '', software: '' }, fieldCount: 3 },
+        {
+          kind: 'header',
+          line: 1,
+          fields: { format: 'INFLOW', version: '1', sender: '2123456692', created: '', software: '' },
+          fieldCount: 3,
+        },
       ]);
     });
 
@@ -227,7 +273,10 @@ describe('readCsvBatch', () => {
 
   describe('invalid UTF-8', () => {
     it('drops the bad line and what follows, and ends with F05 at that line', async () => {
-      const p = file('bad.csv', Buffer.concat([Buffer.from([H, r('a'), r('b'), 'R;c'].join('\n')), Buffer.from([0xc3, 0x28]), Buffer.from(';x\n' + r('d'))]));
+      const p = file(
+        'bad.csv',
+        Buffer.concat([Buffer.from([H, r('a'), r('b'), 'R;c'].join('\n')), Buffer.from([0xc3, 0x28]), Buffer.from(';x\n' + r('d'))]),
+      );
       expect(brief(await items(p))).toEqual(['header@1', 'R@2#1:a', 'R@3#2:b', 'fatal@4:F05']);
     });
 
@@ -237,7 +286,10 @@ describe('readCsvBatch', () => {
     });
 
     it('inside a quoted multi-line value: the record that reaches the bad line is dropped', async () => {
-      const p = file('bad-ml.csv', Buffer.concat([Buffer.from([H, r('a'), 'R;"x\ny'].join('\n')), Buffer.from([0xff]), Buffer.from('";V;;;;;;;;\n')]));
+      const p = file(
+        'bad-ml.csv',
+        Buffer.concat([Buffer.from([H, r('a'), 'R;"x\ny'].join('\n')), Buffer.from([0xff]), Buffer.from('";V;;;;;;;;\n')]),
+      );
       expect(brief(await items(p))).toEqual(['header@1', 'R@2#1:a', 'fatal@4:F05']);
     });
 
@@ -252,7 +304,11 @@ describe('readCsvBatch', () => {
       while (head.join('\n').length < 200_000) head.push(r(`p${head.length}`));
       const prefix = head.join('\n') + '\nR;long;WVWZZZ1JZXW000001;';
       const pad = 256 * 1024 - 1 - Buffer.byteLength(prefix);
-      const content = Buffer.concat([Buffer.from(prefix + 'A'.repeat(pad)), Buffer.from(bytes), Buffer.from(';2026-11-20;1;km;MAINT;N;;\n' + r('tail') + '\n')]);
+      const content = Buffer.concat([
+        Buffer.from(prefix + 'A'.repeat(pad)),
+        Buffer.from(bytes),
+        Buffer.from(';2026-11-20;1;km;MAINT;N;;\n' + r('tail') + '\n'),
+      ]);
       expect(content.indexOf(Buffer.from(bytes))).toBe(256 * 1024 - 1);
       return { content, line: head.length + 1 };
     }

@@ -47,7 +47,8 @@ describe.each([['\n'], ['\r\n']])('with line ending %j', (eol) => {
 });
 
 it('treats a last line without a newline, and invalid UTF-8, like csv-parse', async () => {
-  const base = 'H;INFLOW;1;2123456692;x;y\nR;a;WVWZZZ1JZXW000001;;2026-11-20;1;km;MAINT;N;;\nR;b;WVWZZZ1JZXW000002;;2026-11-20;2;km;MAINT;N;;';
+  const base =
+    'H;INFLOW;1;2123456692;x;y\nR;a;WVWZZZ1JZXW000001;;2026-11-20;1;km;MAINT;N;;\nR;b;WVWZZZ1JZXW000002;;2026-11-20;2;km;MAINT;N;;';
   const plain = path.join(dir, 'nonl.csv');
   const quoted = path.join(dir, 'nonl-q.csv');
   fs.writeFileSync(plain, Buffer.concat([Buffer.from(base + '\nR;\xff;', 'latin1'), Buffer.from('x\n')]));
@@ -61,12 +62,23 @@ it('treats a last line without a newline, and invalid UTF-8, like csv-parse', as
 
 it('countsOnly keeps what a file-level scan needs: kinds, lines, field counts and odometers', async () => {
   const file = path.join(dir, 'counts.csv');
-  fs.writeFileSync(file, ['H;INFLOW;1;2123456692;x;y', 'R;a;V;;2026-11-20; 12 ;km;MAINT;N;;', 'R;b;V;;2026-11-20;7', 'R;c', '', 'X;1', 'T;3;19'].join('\n') + '\n');
+  fs.writeFileSync(
+    file,
+    ['H;INFLOW;1;2123456692;x;y', 'R;a;V;;2026-11-20; 12 ;km;MAINT;N;;', 'R;b;V;;2026-11-20;7', 'R;c', '', 'X;1', 'T;3;19'].join('\n') +
+      '\n',
+  );
   const full: BatchItem[] = [];
   for await (const i of readCsvBatch(file)) full.push(i);
   const counts: BatchItem[] = [];
   for await (const i of readCsvBatch(file, { countsOnly: true })) counts.push(i);
   const view = (i: BatchItem) => (i.kind === 'reading' ? [i.kind, i.line, i.fieldCount, i.fields.odometer] : [i.kind, i.line]);
   expect(counts.map(view)).toEqual(full.map(view));
-  expect(counts.map(view)).toEqual([['header', 1], ['reading', 2, 10, '12'], ['reading', 3, 5, '7'], ['reading', 4, 1, ''], ['malformed', 6], ['trailer', 7]]);
+  expect(counts.map(view)).toEqual([
+    ['header', 1],
+    ['reading', 2, 10, '12'],
+    ['reading', 3, 5, '7'],
+    ['reading', 4, 1, ''],
+    ['malformed', 6],
+    ['trailer', 7],
+  ]);
 });

@@ -78,7 +78,9 @@ describe('formatOfSample', () => {
   });
 
   it('gives the line of a DTD', () => {
-    expect(formatOfSample(s('<?xml version="1.0"?>\n<!-- x -->\n<!DOCTYPE inflow>\n<inflow/>'))).toMatchObject({ fatal: { code: 'F05', line: 3 } });
+    expect(formatOfSample(s('<?xml version="1.0"?>\n<!-- x -->\n<!DOCTYPE inflow>\n<inflow/>'))).toMatchObject({
+      fatal: { code: 'F05', line: 3 },
+    });
   });
 
   it('gives the line of the first NUL byte', () => {

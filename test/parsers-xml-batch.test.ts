@@ -38,7 +38,11 @@ function codes(list: BatchItem[]) {
   const header = list.find((i): i is Extract<BatchItem, { kind: 'header' }> => i.kind === 'header') ?? null;
   const file = [...checkHeader(header, [GARAGE]), ...tally.finish({ maxRecords: 1000 }).findings].map((f) => f.code);
   const records = list.flatMap((i) =>
-    i.kind === 'reading' ? [checkRecord(i.fields, i.fieldCount, { today: TODAY }).findings.map((f) => `${f.code}:${f.field}`)] : i.kind === 'malformed' ? [['E10:record']] : [],
+    i.kind === 'reading'
+      ? [checkRecord(i.fields, i.fieldCount, { today: TODAY }).findings.map((f) => `${f.code}:${f.field}`)]
+      : i.kind === 'malformed'
+        ? [['E10:record']]
+        : [],
   );
   return { file: [...new Set(file)], records };
 }
@@ -64,8 +68,17 @@ const fieldCountOf = async (reading: string) => {
 
 describe('readXmlBatch on the fixtures', () => {
   // Every CSV fixture that gets past detectFormat has an XML twin laid out line for line: same items.
-  it.each(['valid-3-readings', 'valid-no-trailer', 'bom-crlf', 'mixed-valid-and-invalid', 'f02-bad-header', 'f03-wrong-sender',
-    'f04-trailer-count-mismatch', 'f04-trailer-sum-mismatch', 'f05-invalid-utf8'])('%s.xml gives the items of %s.csv', async (name) => {
+  it.each([
+    'valid-3-readings',
+    'valid-no-trailer',
+    'bom-crlf',
+    'mixed-valid-and-invalid',
+    'f02-bad-header',
+    'f03-wrong-sender',
+    'f04-trailer-count-mismatch',
+    'f04-trailer-sum-mismatch',
+    'f05-invalid-utf8',
+  ])('%s.xml gives the items of %s.csv', async (name) => {
     const xml = await items(join(FIXTURES, `${name}.xml`));
     const csv = await collect(readCsvBatch(join(FIXTURES, `${name}.csv`)));
     // The E10 twins differ only in how they are malformed: a CSV field too few, an XML element too many.
@@ -78,8 +91,22 @@ describe('readXmlBatch on the fixtures', () => {
   it('mixed-valid-and-invalid.xml: one code per line as fixtures/README.md says', async () => {
     const list = await items(join(FIXTURES, 'mixed-valid-and-invalid.xml'));
     expect(codes(list).records).toEqual([
-      [], [], ['E10:record'], ['E10:record'], ['E11:vin'], ['E12:vin'], ['E14:odometer'], ['E15:unit'], ['E16:date'],
-      ['E17:date'], ['E18:date'], ['E19:work'], ['E20:replaced'], [], [], [], // E21 (line 16) needs the pipeline
+      [],
+      [],
+      ['E10:record'],
+      ['E10:record'],
+      ['E11:vin'],
+      ['E12:vin'],
+      ['E14:odometer'],
+      ['E15:unit'],
+      ['E16:date'],
+      ['E17:date'],
+      ['E18:date'],
+      ['E19:work'],
+      ['E20:replaced'],
+      [],
+      [],
+      [], // E21 (line 16) needs the pipeline
     ]);
     expect(list.find((i) => i.kind === 'malformed')).toMatchObject({ line: 5, message: expect.stringContaining('<service>') });
   });
@@ -110,16 +137,21 @@ describe('readXmlBatch on the fixtures', () => {
     expect(await detectFormat(join(FIXTURES, name))).toMatchObject({ fatal: { code, line } });
   });
 
-  it.each(['valid-3-readings.xml', 'mixed-valid-and-invalid.xml', 'f05-not-well-formed.xml', 'f05-truncated.xml'])('detectFormat says %s is xml', async (name) => {
-    expect(await detectFormat(join(FIXTURES, name))).toEqual({ format: 'xml' });
-  });
+  it.each(['valid-3-readings.xml', 'mixed-valid-and-invalid.xml', 'f05-not-well-formed.xml', 'f05-truncated.xml'])(
+    'detectFormat says %s is xml',
+    async (name) => {
+      expect(await detectFormat(join(FIXTURES, name))).toEqual({ format: 'xml' });
+    },
+  );
 });
 
 describe('readXmlBatch', () => {
   describe('the header', () => {
     it('comes from the <inflow> attributes, with 5 fields', async () => {
       expect((await items(file('h.xml', doc())))[0]).toEqual({
-        kind: 'header', line: 1, fieldCount: 5,
+        kind: 'header',
+        line: 1,
+        fieldCount: 5,
         fields: { format: 'INFLOW', version: '1', sender: GARAGE, created: '2026-11-25T22:00:00+01:00', software: 'TestDMS 1.0' },
       });
     });
@@ -127,7 +159,11 @@ describe('readXmlBatch', () => {
     it('ignores schema-location and other unknown attributes, and reads a start tag over several lines', async () => {
       const text = `<?xml version="1.0"?>\n<!-- from the DMS -->\n<inflow\n  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"\n  xsi:noNamespaceSchemaLocation="inflow-1.xsd"\n  version="1" sender="${GARAGE}">\n</inflow>\n`;
       const [h] = await items(file('h2.xml', text));
-      expect(h).toMatchObject({ kind: 'header', line: 3, fields: { format: 'INFLOW', version: '1', sender: GARAGE, created: '', software: '' } });
+      expect(h).toMatchObject({
+        kind: 'header',
+        line: 3,
+        fields: { format: 'INFLOW', version: '1', sender: GARAGE, created: '', software: '' },
+      });
       expect(checkHeader(h as Extract<BatchItem, { kind: 'header' }>, [GARAGE])).toEqual([]);
     });
 
@@ -158,19 +194,48 @@ describe('readXmlBatch', () => {
       const list = await items(file('spec.xml', text));
       expect(brief(list)).toEqual(['header@1', 'R@2#1:WO-1001', 'R@7#2:WO-1002', 'trailer@12']);
       expect(list[1]).toEqual({
-        kind: 'reading', line: 2, index: 1, fieldCount: 10,
-        fields: { ref: 'WO-1001', vin: 'WVWZZZ1JZXW000001', plate: '1ABC123', date: '2026-11-25', odometer: '123456', unit: 'km', work: 'MAINT', replaced: 'N', digits: '', corrects: '' },
+        kind: 'reading',
+        line: 2,
+        index: 1,
+        fieldCount: 10,
+        fields: {
+          ref: 'WO-1001',
+          vin: 'WVWZZZ1JZXW000001',
+          plate: '1ABC123',
+          date: '2026-11-25',
+          odometer: '123456',
+          unit: 'km',
+          work: 'MAINT',
+          replaced: 'N',
+          digits: '',
+          corrects: '',
+        },
       });
       expect(list[2]).toMatchObject({
         fieldCount: 10,
-        fields: { ref: 'WO-1002', vin: 'WVWZZZ1JZXW000002', plate: '', date: '2026-11-21', odometer: '54321', unit: 'mi', work: 'TYRES', replaced: '', corrects: '' },
+        fields: {
+          ref: 'WO-1002',
+          vin: 'WVWZZZ1JZXW000002',
+          plate: '',
+          date: '2026-11-21',
+          odometer: '54321',
+          unit: 'mi',
+          work: 'TYRES',
+          replaced: '',
+          corrects: '',
+        },
       });
       expect(list[3]).toEqual({ kind: 'trailer', line: 12, fields: { count: '2', sum: '177777' }, fieldCount: 2 });
       expect(codes(list)).toEqual({ file: [], records: [[], []] });
     });
 
     it('decode entities and character references, and ignore comments and processing instructions', async () => {
-      const list = await items(file('ent.xml', doc('<reading ref="A&amp;B"><!-- c --><?pi x?><vin>WVWZZZ1JZXW00000&#49;</vin><plate>1&#x2D;ABC&lt;</plate></reading>')));
+      const list = await items(
+        file(
+          'ent.xml',
+          doc('<reading ref="A&amp;B"><!-- c --><?pi x?><vin>WVWZZZ1JZXW00000&#49;</vin><plate>1&#x2D;ABC&lt;</plate></reading>'),
+        ),
+      );
       expect(list[1]).toMatchObject({ fieldCount: 10, fields: { ref: 'A&B', vin: 'WVWZZZ1JZXW000001', plate: '1-ABC<' } });
     });
 
@@ -187,7 +252,13 @@ describe('readXmlBatch', () => {
     ])('count %s: fieldCount %d (anything but 10 is E10)', async (_name, reading, count) => {
       expect(await fieldCountOf(reading)).toBe(count);
       if (count !== 10) {
-        expect(checkRecord({ ref: '', vin: '', plate: '', date: '', odometer: '', unit: '', work: '', replaced: '', digits: '', corrects: '' }, count, { today: TODAY }).findings.map((f) => f.code)).toEqual(['E10']);
+        expect(
+          checkRecord(
+            { ref: '', vin: '', plate: '', date: '', odometer: '', unit: '', work: '', replaced: '', digits: '', corrects: '' },
+            count,
+            { today: TODAY },
+          ).findings.map((f) => f.code),
+        ).toEqual(['E10']);
       }
     });
 
@@ -241,7 +312,9 @@ describe('readXmlBatch', () => {
     });
 
     it('for a value longer than 64 KiB, even split by comments', async () => {
-      const list = await items(file('split.xml', doc(rd('a'), `<reading ref="b"><vin>${'<!---->AAAAAAAAAA'.repeat(10_000)}</vin></reading>`)));
+      const list = await items(
+        file('split.xml', doc(rd('a'), `<reading ref="b"><vin>${'<!---->AAAAAAAAAA'.repeat(10_000)}</vin></reading>`)),
+      );
       expect(brief(list)).toEqual(['header@1', 'R@2#1:a', 'fatal@3:F05']);
       expect((list.at(-1) as { message: string }).message).toMatch(/<vin> .* longer than 65536/);
     });
@@ -251,12 +324,19 @@ describe('readXmlBatch', () => {
     });
 
     it('for invalid UTF-8: the readings before it, then F05 on its line', async () => {
-      const bad = Buffer.concat([Buffer.from(doc(rd('a'), rd('b')).replace('<reading ref="b">', '<reading ref="b">\u00e9')), Buffer.from([0xc3, 0x28, 0x0a])]);
+      const bad = Buffer.concat([
+        Buffer.from(doc(rd('a'), rd('b')).replace('<reading ref="b">', '<reading ref="b">\u00e9')),
+        Buffer.from([0xc3, 0x28, 0x0a]),
+      ]);
       expect(brief(await items(file('bad.xml', bad)))).toEqual(['header@1', 'R@2#1:a', 'R@3#2:b', 'fatal@5:F05']);
     });
 
     it('for a multi-byte character cut off at the end of the file', async () => {
-      expect(brief(await items(file('cut.xml', Buffer.concat([Buffer.from(doc(rd('a'))), Buffer.from([0xe2, 0x82])]))))).toEqual(['header@1', 'R@2#1:a', 'fatal@4:F05']);
+      expect(brief(await items(file('cut.xml', Buffer.concat([Buffer.from(doc(rd('a'))), Buffer.from([0xe2, 0x82])]))))).toEqual([
+        'header@1',
+        'R@2#1:a',
+        'fatal@4:F05',
+      ]);
     });
   });
 
@@ -268,7 +348,11 @@ describe('readXmlBatch', () => {
       let sum = 0;
       for (let i = 1; i <= 100_000; i++) {
         sum += i;
-        if (!out.write(`  <reading ref="WO-${i}"><plate>€${i % 10}</plate><vin>WVWZZZ1JZXW${String(i).padStart(6, '0')}</vin><date>2026-11-20</date><odometer unit="km">${i}</odometer><work>MAINT</work></reading>\n`)) {
+        if (
+          !out.write(
+            `  <reading ref="WO-${i}"><plate>€${i % 10}</plate><vin>WVWZZZ1JZXW${String(i).padStart(6, '0')}</vin><date>2026-11-20</date><odometer unit="km">${i}</odometer><work>MAINT</work></reading>\n`,
+          )
+        ) {
           await once(out, 'drain');
         }
       }
@@ -282,7 +366,8 @@ describe('readXmlBatch', () => {
         tally.add(item);
         if (item.kind === 'reading') {
           n++;
-          if (item.index !== n || item.line !== n + 2 || item.fieldCount !== 10 || item.fields.plate !== `€${n % 10}`) throw new Error(`out of step at ${item.line}`);
+          if (item.index !== n || item.line !== n + 2 || item.fieldCount !== 10 || item.fields.plate !== `€${n % 10}`)
+            throw new Error(`out of step at ${item.line}`);
         }
         last = item;
       }

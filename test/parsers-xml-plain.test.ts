@@ -49,7 +49,8 @@ function combined(text: string, chunk?: number): BatchItem[] {
 const ROOT = '<inflow version="1" sender="2123456692" created="2026-11-25T22:00:00+01:00" software="TestDMS 1.0">';
 const READING =
   '<reading ref="WO-1"><vin>WVWZZZ1JZXW000001</vin><plate>1-ABC-123</plate><date>2026-11-20</date><odometer unit="km">1000</odometer><work>MAINT</work><replaced>N</replaced></reading>';
-const doc = (body: string, eol = '\n') => ['<?xml version="1.0" encoding="UTF-8"?>', ROOT, body, '<trailer count="1" sum="1000"/>', '</inflow>', ''].join(eol);
+const doc = (body: string, eol = '\n') =>
+  ['<?xml version="1.0" encoding="UTF-8"?>', ROOT, body, '<trailer count="1" sum="1000"/>', '</inflow>', ''].join(eol);
 
 describe('the plain reader gives what saxes gives', () => {
   const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.xml'));
@@ -60,7 +61,13 @@ describe('the plain reader gives what saxes gives', () => {
   });
 
   test('the plain fixtures are read by the plain reader, not left to saxes', () => {
-    for (const name of ['valid-3-readings.xml', 'bom-crlf.xml', 'valid-no-trailer.xml', 'f03-wrong-sender.xml', 'f04-trailer-count-mismatch.xml']) {
+    for (const name of [
+      'valid-3-readings.xml',
+      'bom-crlf.xml',
+      'valid-no-trailer.xml',
+      'f03-wrong-sender.xml',
+      'f04-trailer-count-mismatch.xml',
+    ]) {
       const text = readFileSync(join(FIXTURES, name), 'utf8').replace(/^\ufeff/, ''); // readXmlBatch takes the BOM off
       const plain = viaPlain(text);
       expect({ name, gaveUp: plain.gaveUp }).toEqual({ name, gaveUp: false });
@@ -82,16 +89,35 @@ describe('the plain reader gives what saxes gives', () => {
     ['values with spaces around them and a tab', doc(READING.replace('MAINT', ' \tMAINT  ')), true],
     ['an empty and a self-closing child', doc(READING.replace('<plate>1-ABC-123</plate>', '<plate></plate><digits/>')), true],
     ['no ref', doc(READING.replace(' ref="WO-1"', '')), true],
-    ['children in another order, some missing', doc('<reading ref="x"><date>2026-11-20</date><vin>WVWZZZ1JZXW000001</vin></reading>'), true],
+    [
+      'children in another order, some missing',
+      doc('<reading ref="x"><date>2026-11-20</date><vin>WVWZZZ1JZXW000001</vin></reading>'),
+      true,
+    ],
     ['several readings on one line', doc(READING + READING.replace('WO-1', 'WO-2') + '  ' + READING.replace('WO-1', 'WO-3')), true],
     ['> in text and in an attribute value', doc(READING.replace('MAINT', 'MA>INT').replace('WO-1', 'WO>1')), true],
     ['non-ASCII and astral characters', doc(READING.replace('1-ABC-123', 'Ä-Ω-😀')), true],
-    ['schema location attributes', doc(READING).replace('<inflow ', '<inflow xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="inflow-1.xsd" '), true],
+    [
+      'schema location attributes',
+      doc(READING).replace(
+        '<inflow ',
+        '<inflow xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="inflow-1.xsd" ',
+      ),
+      true,
+    ],
     ['a default namespace', doc(READING).replace('<inflow ', '<inflow xmlns="urn:x" '), true],
-    ['a trailer with an end tag', doc(READING).replace('<trailer count="1" sum="1000"/>', '<trailer sum="1000" count="1" >\n</trailer >'), true],
+    [
+      'a trailer with an end tag',
+      doc(READING).replace('<trailer count="1" sum="1000"/>', '<trailer sum="1000" count="1" >\n</trailer >'),
+      true,
+    ],
     ['no trailer', doc(READING).replace('<trailer count="1" sum="1000"/>\n', ''), true],
     ['a trailer before the last reading', doc(READING).replace('</inflow>', READING + '\n</inflow>'), true],
-    ['end tags with spaces', doc(READING.replace('</vin>', '</vin >').replace('</reading>', '</reading\n>')).replace('</inflow>', '</inflow  >'), true],
+    [
+      'end tags with spaces',
+      doc(READING.replace('</vin>', '</vin >').replace('</reading>', '</reading\n>')).replace('</inflow>', '</inflow  >'),
+      true,
+    ],
     ['white space after the root', doc(READING) + '\n\n  \t\n', true],
     ['no readings', doc(''), true],
     ['a US-ASCII declaration', doc(READING).replace('UTF-8', 'US-ASCII'), true],
@@ -175,10 +201,29 @@ describe('the plain reader gives what saxes gives', () => {
   test('the mapped items of a plain file are the ones expected (not only equal to saxes)', () => {
     const { items } = viaPlain(doc(READING, '\r\n'));
     expect(items).toEqual([
-      { kind: 'header', line: 2, fields: { format: 'INFLOW', version: '1', sender: '2123456692', created: '2026-11-25T22:00:00+01:00', software: 'TestDMS 1.0' }, fieldCount: 5 },
       {
-        kind: 'reading', line: 3, index: 1, fieldCount: 10,
-        fields: { ref: 'WO-1', vin: 'WVWZZZ1JZXW000001', plate: '1-ABC-123', date: '2026-11-20', odometer: '1000', unit: 'km', work: 'MAINT', replaced: 'N', digits: '', corrects: '' },
+        kind: 'header',
+        line: 2,
+        fields: { format: 'INFLOW', version: '1', sender: '2123456692', created: '2026-11-25T22:00:00+01:00', software: 'TestDMS 1.0' },
+        fieldCount: 5,
+      },
+      {
+        kind: 'reading',
+        line: 3,
+        index: 1,
+        fieldCount: 10,
+        fields: {
+          ref: 'WO-1',
+          vin: 'WVWZZZ1JZXW000001',
+          plate: '1-ABC-123',
+          date: '2026-11-20',
+          odometer: '1000',
+          unit: 'km',
+          work: 'MAINT',
+          replaced: 'N',
+          digits: '',
+          corrects: '',
+        },
       },
       { kind: 'trailer', line: 4, fields: { count: '1', sum: '1000' }, fieldCount: 2 },
     ]);
@@ -192,7 +237,43 @@ describe('the plain reader gives what saxes gives', () => {
       return seed % n;
     };
     const base = doc([READING, READING.replace('WO-1', 'WO-2').replace(/></g, '>\r\n  <'), READING.replace(' ref="WO-1"', '')].join('\n'));
-    const palette = ['<', '>', '/', '&', ';', '"', "'", '=', ' ', '\n', '\r', '\t', '!', '?', '-', '[', ']', 'x', ':', '\u0000', '\ufffe', 'é', '<!--', '-->', '&amp;', '<x>', '</x>', '<reading>', '</reading>', '<vin>', '</vin>', ' __proto__="x"', '\ud800', '\udc00', '😀'];
+    const palette = [
+      '<',
+      '>',
+      '/',
+      '&',
+      ';',
+      '"',
+      "'",
+      '=',
+      ' ',
+      '\n',
+      '\r',
+      '\t',
+      '!',
+      '?',
+      '-',
+      '[',
+      ']',
+      'x',
+      ':',
+      '\u0000',
+      '\ufffe',
+      'é',
+      '<!--',
+      '-->',
+      '&amp;',
+      '<x>',
+      '</x>',
+      '<reading>',
+      '</reading>',
+      '<vin>',
+      '</vin>',
+      ' __proto__="x"',
+      '\ud800',
+      '\udc00',
+      '😀',
+    ];
     let plainTaken = 0;
     for (let n = 0; n < 3000; n++) {
       const start = seed;
@@ -201,13 +282,20 @@ describe('the plain reader gives what saxes gives', () => {
         const at = rand(text.length + 1);
         const op = rand(3);
         const piece = palette[rand(palette.length)];
-        text = op === 0 ? text.slice(0, at) + piece + text.slice(at) : op === 1 ? text.slice(0, at) + text.slice(at + 1 + rand(4)) : text.slice(0, at) + piece + text.slice(at + 1);
+        text =
+          op === 0
+            ? text.slice(0, at) + piece + text.slice(at)
+            : op === 1
+              ? text.slice(0, at) + text.slice(at + 1 + rand(4))
+              : text.slice(0, at) + piece + text.slice(at + 1);
       }
       const reference = viaSaxes(text);
       const chunk = 1 + rand(200);
       const got = combined(text, chunk);
       if (JSON.stringify(got) !== JSON.stringify(reference)) {
-        throw new Error(`mutation ${n} (seed ${start}, chunk ${chunk}) differs:\n${JSON.stringify(text)}\nplain: ${JSON.stringify(got)}\nsaxes: ${JSON.stringify(reference)}`);
+        throw new Error(
+          `mutation ${n} (seed ${start}, chunk ${chunk}) differs:\n${JSON.stringify(text)}\nplain: ${JSON.stringify(got)}\nsaxes: ${JSON.stringify(reference)}`,
+        );
       }
       if (!viaPlain(text, chunk).gaveUp) plainTaken++;
     }

@@ -9,12 +9,41 @@ import { parseReceipt } from './helpers/receipt';
 import { hasXmllint, parseXmlReceipt, xmllint } from './helpers/xml';
 
 const H: ReceiptHeader = {
-  fileId: 'F000042', name: 'night "1" <&>\u0007.xml', sha256: 'a'.repeat(64), received: '2026-11-26T10:00:00.000Z',
-  processed: '2026-11-26T10:00:01.000Z', status: 'PARTIAL', records: 3, accepted: 2, rejected: 1, anomalies: 0, warnings: 1,
+  fileId: 'F000042',
+  name: 'night "1" <&>\u0007.xml',
+  sha256: 'a'.repeat(64),
+  received: '2026-11-26T10:00:00.000Z',
+  processed: '2026-11-26T10:00:01.000Z',
+  status: 'PARTIAL',
+  records: 3,
+  accepted: 2,
+  rejected: 1,
+  anomalies: 0,
+  warnings: 1,
 };
 const ISSUES: ReceiptIssue[] = [
-  { errorNumber: '100000000162', line: 3, ref: 'WO-1', vin: 'WVWZZZ1JZXW000001', code: 'E12', severity: 'E', field: 'vin', correctable: true, message: 'The VIN "A<B&C" is bad.' },
-  { errorNumber: null, line: 4, ref: null, vin: null, code: 'W50', severity: 'W', field: 'date', correctable: false, message: '=HYPERLINK("x")\u202e\ud800' },
+  {
+    errorNumber: '100000000162',
+    line: 3,
+    ref: 'WO-1',
+    vin: 'WVWZZZ1JZXW000001',
+    code: 'E12',
+    severity: 'E',
+    field: 'vin',
+    correctable: true,
+    message: 'The VIN "A<B&C" is bad.',
+  },
+  {
+    errorNumber: null,
+    line: 4,
+    ref: null,
+    vin: null,
+    code: 'W50',
+    severity: 'W',
+    field: 'date',
+    correctable: false,
+    message: '=HYPERLINK("x")\u202e\ud800',
+  },
 ];
 
 describe('the XML receipt', () => {
@@ -42,7 +71,10 @@ describe('the XML receipt', () => {
   (hasXmllint() ? it : it.skip)('validates against schemas/inflow-receipt-1.xsd, empty or not', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'odo-xml-receipt-'));
     try {
-      for (const [name, issues] of [['full', ISSUES], ['empty', []]] as const) {
+      for (const [name, issues] of [
+        ['full', ISSUES],
+        ['empty', []],
+      ] as const) {
         const p = path.join(dir, `${name}.receipt.xml`);
         await writeXmlReceipt(p, { ...H, status: 'ACCEPTED' }, issues);
         expect(xmllint('inflow-receipt-1.xsd', p).stderr).toMatch(/validates/);

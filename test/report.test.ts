@@ -14,7 +14,11 @@ import { parseReceipt } from './helpers/receipt';
 
 const BIN = path.join(__dirname, '..', 'bin', 'inflow.js');
 const inflow = (args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '' }, timeout: 30000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '' },
+    timeout: 30000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
@@ -51,7 +55,9 @@ describe('inflow report providers', () => {
     const start = Date.UTC(Y, 0, 1);
     const span = Date.UTC(Y, 11, 31) - start;
     return Array.from({ length: n }, (_, i) => ({
-      vin: vin(from + i), odometer: 10_000 + i, date: new Date(start + Math.round((span * i) / Math.max(n - 1, 1) / 86400_000) * 86400_000).toISOString().slice(0, 10),
+      vin: vin(from + i),
+      odometer: 10_000 + i,
+      date: new Date(start + Math.round((span * i) / Math.max(n - 1, 1) / 86400_000) * 86400_000).toISOString().slice(0, 10),
     }));
   }
 
@@ -70,35 +76,47 @@ describe('inflow report providers', () => {
     await svc.addAccount(FLEET, PW, 'fleet', [E1, E2, E3, E4]);
 
     // E3 first: its reading of vehicle B is the earlier, higher one that E2's later roll-back is compared with.
-    const e3a = await send('e3-a.csv', csvBatch(E3, [
-      ...fill(30_000, 196),
-      { vin: vin(39_001), date: d(Y, '03-01'), odometer: 50_000 }, // B: E3 reads 50,000
-      { vin: vin(39_002), date: d(Y, '08-01'), odometer: 20_000 }, // C: E3 reads 20,000 in August
-    ]));
+    const e3a = await send(
+      'e3-a.csv',
+      csvBatch(E3, [
+        ...fill(30_000, 196),
+        { vin: vin(39_001), date: d(Y, '03-01'), odometer: 50_000 }, // B: E3 reads 50,000
+        { vin: vin(39_002), date: d(Y, '08-01'), odometer: 20_000 }, // C: E3 reads 20,000 in August
+      ]),
+    );
     expect(e3a).toMatchObject({ status: 'ACCEPTED', records: 198, anomalies: 0 });
 
-    const e2 = await send('e2.csv', csvBatch(E2, [
-      ...fill(20_000, 199),
-      { vin: vin(39_001), date: d(Y, '05-01'), odometer: 45_000 }, // B: E2's roll-back, A40 attributed to E2
-    ]));
+    const e2 = await send(
+      'e2.csv',
+      csvBatch(E2, [
+        ...fill(20_000, 199),
+        { vin: vin(39_001), date: d(Y, '05-01'), odometer: 45_000 }, // B: E2's roll-back, A40 attributed to E2
+      ]),
+    );
     expect(e2.issues.filter((i) => i.severity === 'A').map((i) => i.code)).toEqual(['A40']);
 
     // E3's late file: a July reading higher than its August one reveals a drop (A41 on the July reading).
     const e3b = await send('e3-b.csv', csvBatch(E3, [{ vin: vin(39_002), date: d(Y, '07-01'), odometer: 25_000 }]));
     expect(e3b.issues.filter((i) => i.severity === 'A').map((i) => i.code)).toEqual(['A41']);
 
-    const e1 = await send('e1.csv', csvBatch(E1, [
-      ...fill(10_000, 197),
-      { vin: vin(19_001), date: d(Y, '03-01'), odometer: 60_000 },
-      { vin: vin(19_001), date: d(Y, '06-01'), odometer: 50_000 }, // A40: counted
-      { vin: vin(19_002), date: d(Y, '02-01'), odometer: 30_000 },
-      { vin: vin(19_002), date: d(Y, '04-01'), odometer: 3_000 }, // A40, corrected below: not counted
-      { vin: vin(19_003), date: d(Y - 1, '12-31'), odometer: 10_000 }, // the year before: not counted
-      { vin: vin(19_003), date: d(Y + 1, '01-01'), odometer: 9_000 }, // A40 in the year after: not counted
-    ]));
+    const e1 = await send(
+      'e1.csv',
+      csvBatch(E1, [
+        ...fill(10_000, 197),
+        { vin: vin(19_001), date: d(Y, '03-01'), odometer: 60_000 },
+        { vin: vin(19_001), date: d(Y, '06-01'), odometer: 50_000 }, // A40: counted
+        { vin: vin(19_002), date: d(Y, '02-01'), odometer: 30_000 },
+        { vin: vin(19_002), date: d(Y, '04-01'), odometer: 3_000 }, // A40, corrected below: not counted
+        { vin: vin(19_003), date: d(Y - 1, '12-31'), odometer: 10_000 }, // the year before: not counted
+        { vin: vin(19_003), date: d(Y + 1, '01-01'), odometer: 9_000 }, // A40 in the year after: not counted
+      ]),
+    );
     const a40s = e1.issues.filter((i) => i.code === 'A40');
     expect(a40s.map((i) => i.line)).toEqual([200, 202, 204]);
-    const corr = await send('e1-corr.csv', csvBatch(E1, [{ vin: vin(19_002), date: d(Y, '04-01'), odometer: 33_000, corrects: a40s[1].errorNumber }]));
+    const corr = await send(
+      'e1-corr.csv',
+      csvBatch(E1, [{ vin: vin(19_002), date: d(Y, '04-01'), odometer: 33_000, corrects: a40s[1].errorNumber }]),
+    );
     expect(corr.status).toBe('ACCEPTED');
 
     const e4 = await send('e4.csv', csvBatch(E4, [{ vin: vin(49_001), date: d(Y + 1, '02-01'), odometer: 1_000 }]));
@@ -129,8 +147,11 @@ describe('inflow report providers', () => {
     ]);
     const before = JSON.parse(inflow(['report', 'providers', '--year', String(Y - 1), '--json', '--data-dir', svc.dir]).out);
     expect(before.providers).toEqual([{ establishment: E1, readings: 1, discrepancies: 0, rate: 0, label: true }]);
-    expect(JSON.parse(inflow(['report', 'providers', '--year', '2001', '--json', '--data-dir', svc.dir]).out))
-      .toEqual({ year: 2001, providers: [], totals: { providers: 0, labelled: 0, readings: 0, discrepancies: 0, rate: 0 } });
+    expect(JSON.parse(inflow(['report', 'providers', '--year', '2001', '--json', '--data-dir', svc.dir]).out)).toEqual({
+      year: 2001,
+      providers: [],
+      totals: { providers: 0, labelled: 0, readings: 0, discrepancies: 0, rate: 0 },
+    });
   });
 
   it('prints a table sorted by establishment with the totals last, and CSV', () => {

@@ -1,7 +1,13 @@
 import { correctionFinding, correctionSeq, type CorrectionTarget } from '../rules/corrections';
 import { formatErrorNumber } from '../rules/error-number';
 
-const target = (t: Partial<CorrectionTarget> = {}): CorrectionTarget => ({ severity: 'E', correctable: true, corrected: false, sender: '2123456692', ...t });
+const target = (t: Partial<CorrectionTarget> = {}): CorrectionTarget => ({
+  severity: 'E',
+  correctable: true,
+  corrected: false,
+  sender: '2123456692',
+  ...t,
+});
 const code = (t: CorrectionTarget | null, sender = '2123456692') => correctionFinding('123', t, sender)?.code ?? null;
 
 describe('corrections', () => {

@@ -12,12 +12,26 @@ const H: BatchItem = {
 
 function R(line: number, odometer: string, fieldCount = 10): BatchItem {
   const fields: RecordFields = {
-    ref: '', vin: 'WVWZZZ1JZXW000001', plate: '', date: '2026-11-20', odometer, unit: 'km', work: 'MAINT', replaced: '', digits: '', corrects: '',
+    ref: '',
+    vin: 'WVWZZZ1JZXW000001',
+    plate: '',
+    date: '2026-11-20',
+    odometer,
+    unit: 'km',
+    work: 'MAINT',
+    replaced: '',
+    digits: '',
+    corrects: '',
   };
   return { kind: 'reading', line, index: line - 1, fields, fieldCount };
 }
 
-const T = (line: number, count: string, sum: string, fieldCount = 2): BatchItem => ({ kind: 'trailer', line, fields: { count, sum }, fieldCount });
+const T = (line: number, count: string, sum: string, fieldCount = 2): BatchItem => ({
+  kind: 'trailer',
+  line,
+  fields: { count, sum },
+  fieldCount,
+});
 const M = (line: number): BatchItem => ({ kind: 'malformed', line, message: 'Unknown record type "X".' });
 
 function tally(items: BatchItem[], limits = LIMITS) {

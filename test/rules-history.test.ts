@@ -5,7 +5,16 @@ const opts = { decreaseToleranceKm: 0, maxKmPerDay: 1000, fiveDigits: false };
 let seq = 0;
 const r = (date: string, odometer: number, extra: Partial<TimelineReading> = {}): TimelineReading => {
   const unit = extra.unit ?? 'km';
-  return { day: dayOf(date), fileId: 1, line: ++seq, odometer, unit, km: unit === 'mi' ? Math.round(odometer * 1.609344) : odometer, startsSeries: false, ...extra };
+  return {
+    day: dayOf(date),
+    fileId: 1,
+    line: ++seq,
+    odometer,
+    unit,
+    km: unit === 'mi' ? Math.round(odometer * 1.609344) : odometer,
+    startsSeries: false,
+    ...extra,
+  };
 };
 const codes = (n: TimelineReading, tl: TimelineReading[], o = opts) => historyFindings(n, tl, o).map((f) => f.code);
 
@@ -26,8 +35,18 @@ describe('historyFindings', () => {
     ['miles compared in km: 10,000 mi after 15,000 km', [r('2026-01-01', 15000)], r('2026-02-01', 10000, { unit: 'mi' }), []],
     ['miles compared in km: 9,000 mi after 15,000 km', [r('2026-01-01', 15000)], r('2026-02-01', 9000, { unit: 'mi' }), ['A40']],
     ['meter replaced starts a new series', [r('2026-01-01', 150000)], r('2026-02-01', 10, { startsSeries: true }), ['W53']],
-    ['after a replacement, compared with the new series only', [r('2026-01-01', 150000), r('2026-02-01', 10, { startsSeries: true })], r('2026-03-01', 2000), []],
-    ['a late reading before a replacement is not compared with the new series', [r('2026-01-01', 100000), r('2026-03-01', 10, { startsSeries: true })], r('2026-02-01', 120000), []],
+    [
+      'after a replacement, compared with the new series only',
+      [r('2026-01-01', 150000), r('2026-02-01', 10, { startsSeries: true })],
+      r('2026-03-01', 2000),
+      [],
+    ],
+    [
+      'a late reading before a replacement is not compared with the new series',
+      [r('2026-01-01', 100000), r('2026-03-01', 10, { startsSeries: true })],
+      r('2026-02-01', 120000),
+      [],
+    ],
   ] as [string, TimelineReading[], TimelineReading, string[]][])('%s', (_t, timeline, n, expected) => {
     expect(codes(n, timeline)).toEqual(expected);
   });

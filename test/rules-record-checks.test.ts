@@ -58,7 +58,15 @@ describe('checkRecord', () => {
       10,
       ctx,
     );
-    expect(reading).toMatchObject({ vin: 'WVWZZZ1JZXW000001', unit: 'km', work: 'ODOREP', replaced: true, digits: 5, corrects: '100000000196', ref: null });
+    expect(reading).toMatchObject({
+      vin: 'WVWZZZ1JZXW000001',
+      unit: 'km',
+      work: 'ODOREP',
+      replaced: true,
+      digits: 5,
+      corrects: '100000000196',
+      ref: null,
+    });
   });
 
   it('accepts a plate without a VIN and leaves the VIN to the register lookup', () => {
@@ -119,7 +127,11 @@ describe('checkRecord', () => {
       { vin: 'SHORT', date: '2026-13-01', odometer: 'x', unit: 'm', work: 'x', replaced: '?', digits: '4', ref: '#', corrects: 'x' },
       ['E12:vin', 'E16:date', 'E14:odometer', 'E15:unit', 'E19:work', 'E20:replaced', 'E20:digits', 'E20:ref', 'E20:corrects'],
     ],
-    ['all mandatory fields missing', { vin: '', date: '', odometer: '', unit: '', work: '' }, ['E11:vin', 'E11:date', 'E11:odometer', 'E11:unit', 'E11:work']],
+    [
+      'all mandatory fields missing',
+      { vin: '', date: '', odometer: '', unit: '', work: '' },
+      ['E11:vin', 'E11:date', 'E11:odometer', 'E11:unit', 'E11:work'],
+    ],
   ])('%s', (_name, over, expected) => {
     const r = checkRecord(fields(over), 10, ctx);
     expect(r.findings.map((f) => `${f.code}:${f.field}`)).toEqual(expected);
@@ -130,7 +142,7 @@ describe('checkRecord', () => {
     expect(codes({ vin: 'bad', date: 'bad' }, n)).toEqual(['E10:record']);
   });
 
-  it('words E10 for the sender\'s format: fields after R in CSV, unexpected items of <reading> in XML', () => {
+  it("words E10 for the sender's format: fields after R in CSV, unexpected items of <reading> in XML", () => {
     expect(checkRecord(fields(), 11, ctx).findings[0].message).toBe('The record has 11 fields after R where 10 are expected.');
     const xml = checkRecord(fields(), 12, { ...ctx, format: 'xml' }).findings;
     expect(xml.map((f) => f.code)).toEqual(['E10']);

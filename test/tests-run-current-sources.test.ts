@@ -29,12 +29,16 @@ jest.mock('node:worker_threads', () => {
 
 /** The build's compiler options and sources, as tsc -p tsconfig.build.json sees them. */
 function buildConfig(): ts.ParsedCommandLine {
-  const parsed = ts.getParsedCommandLineOfConfigFile(BUILD_CONFIG, {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    BUILD_CONFIG,
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
     },
-  });
+  );
   if (!parsed) throw new Error('cannot read tsconfig.build.json');
   return parsed;
 }
@@ -53,7 +57,8 @@ function staleModules(): { checked: string[]; stale: string[]; current: Set<stri
     // With isolatedModules each file compiles on its own: transpileModule gives exactly what tsc emits.
     const expected = ts.transpileModule(fs.readFileSync(source, 'utf8'), { compilerOptions: cfg.options, fileName: source }).outputText;
     if (!fs.existsSync(js)) stale.push(`${path.relative(ROOT, js)}: missing`);
-    else if (fs.readFileSync(js, 'utf8') !== expected) stale.push(`${path.relative(ROOT, js)}: not what ${path.relative(ROOT, source)} compiles to`);
+    else if (fs.readFileSync(js, 'utf8') !== expected)
+      stale.push(`${path.relative(ROOT, js)}: not what ${path.relative(ROOT, source)} compiles to`);
     else current.add(js);
   }
   return { checked, stale, current };
@@ -91,7 +96,10 @@ describe('a CLI process spawned from bin/inflow.js', () => {
     try {
       const hook = path.join(tmp, 'loaded.js');
       const list = path.join(tmp, 'loaded.json');
-      fs.writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(Object.keys(require.cache))));\n`);
+      fs.writeFileSync(
+        hook,
+        `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(Object.keys(require.cache))));\n`,
+      );
       const r = spawnSync(process.execPath, ['-r', hook, path.join(ROOT, 'bin', 'inflow.js'), '--version'], { encoding: 'utf8' });
       expect(r.stderr).toBe('');
       expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
@@ -100,7 +108,9 @@ describe('a CLI process spawned from bin/inflow.js', () => {
       );
       expect(ours).toContain(path.join(ROOT, 'bin', 'inflow.js'));
       expect(ours).toContain(path.join(DIST, 'cli', 'main.js'));
-      const unchecked = ours.filter((f) => f !== path.join(ROOT, 'bin', 'inflow.js') && f !== path.join(ROOT, 'package.json') && !verified().has(f));
+      const unchecked = ours.filter(
+        (f) => f !== path.join(ROOT, 'bin', 'inflow.js') && f !== path.join(ROOT, 'package.json') && !verified().has(f),
+      );
       expect(unchecked).toEqual([]);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -114,7 +124,12 @@ describe('the reader thread', () => {
 
   const request = { allowedSenders: [SENDER], maxRecords: 1000, today: TODAY, resumeAfter: 0, batchSize: 3 };
   /** A batch as plain values (its buffer is reused once the next batch is asked for). */
-  const plain = (b: RecordBatch) => ({ readings: [...unpackBatch(b)], others: structuredClone(b.others), lastLine: b.lastLine, sender: b.sender });
+  const plain = (b: RecordBatch) => ({
+    readings: [...unpackBatch(b)],
+    others: structuredClone(b.others),
+    lastLine: b.lastLine,
+    sender: b.sender,
+  });
 
   /** A file's verdict and every batch, from a reader thread. */
   async function readThreaded(file: string) {

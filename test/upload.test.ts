@@ -32,7 +32,10 @@ describe('inflow upload', () => {
     ca = path.join(work, 'registry.pem');
     fs.writeFileSync(ca, svc.tlsCert);
     proxy = await startDropProxy({
-      serverHost: '127.0.0.1', controlPort: svc.ftpPort, pasvMin: svc.settings.pasvMin, pasvMax: svc.settings.pasvMax,
+      serverHost: '127.0.0.1',
+      controlPort: svc.ftpPort,
+      pasvMin: svc.settings.pasvMin,
+      pasvMax: svc.settings.pasvMax,
       drop: { afterBytes: 65_536, count: 1 },
     });
   });
@@ -51,7 +54,21 @@ describe('inflow upload', () => {
   async function upload(args: string[], o: { host?: string; port?: number; env?: NodeJS.ProcessEnv } = {}) {
     const r = await run(
       process.execPath,
-      [BIN, 'upload', ...args, '--host', o.host ?? '127.0.0.1', '--port', String(o.port ?? svc.ftpPort), '--user', GARAGE, '--poll', '200', '--backoff', '200'],
+      [
+        BIN,
+        'upload',
+        ...args,
+        '--host',
+        o.host ?? '127.0.0.1',
+        '--port',
+        String(o.port ?? svc.ftpPort),
+        '--user',
+        GARAGE,
+        '--poll',
+        '200',
+        '--backoff',
+        '200',
+      ],
       { env: { INFLOW_PASSWORD: PW, ...o.env }, timeoutMs: 60_000 },
     );
     expect(r.stdout + r.stderr).not.toContain(PW); // the password never appears in the output
@@ -62,15 +79,20 @@ describe('inflow upload', () => {
   const dropZone = () => fs.readdirSync(svc.layout.dropDir(GARAGE)).filter((n) => !n.startsWith('.'));
 
   it('uploads as .part, renames, waits for the receipt and prints its summary (exit 0)', async () => {
-    const f = file('nightly.csv', csvBatch(GARAGE, [
-      { ref: 'WO-1', vin: vin(8001), date: daysAgo(2), odometer: 12_000 },
-      { ref: 'WO-2', vin: vin(8002), date: daysAgo(2), odometer: '12.5' },
-    ]));
+    const f = file(
+      'nightly.csv',
+      csvBatch(GARAGE, [
+        { ref: 'WO-1', vin: vin(8001), date: daysAgo(2), odometer: 12_000 },
+        { ref: 'WO-2', vin: vin(8002), date: daysAgo(2), odometer: '12.5' },
+      ]),
+    );
     const r = await upload([f, '--ca', ca, '--wait']);
     expect(r.code).toBe(0);
     const out = r.stdout.trim().split('\n');
     expect(out[0]).toMatch(/^nightly\.csv: PARTIAL \(file F\d{6}\) records 2, accepted 1, rejected 1, anomalies 0, warnings 0$/);
-    expect(out[1]).toMatch(/^ {2}line 3 {2}E14 E {2}\d{12} {2}TSTVNZZZ000008002 {2}odometer {2}The odometer value "12\.5" is not a whole number/);
+    expect(out[1]).toMatch(
+      /^ {2}line 3 {2}E14 E {2}\d{12} {2}TSTVNZZZ000008002 {2}odometer {2}The odometer value "12\.5" is not a whole number/,
+    );
     expect(out).toHaveLength(2);
     expect(r.stderr).toMatch(/nightly\.csv: sent \d+ bytes .* renamed from nightly\.csv\.part/);
     expect(await filesNamed('nightly.csv')).toHaveLength(1);
@@ -80,7 +102,7 @@ describe('inflow upload', () => {
     expect(audit).not.toContain(PW);
   });
 
-  it('tells a new receipt from last night\'s of the same name: the same content again is DUPLICATE (exit 3)', async () => {
+  it("tells a new receipt from last night's of the same name: the same content again is DUPLICATE (exit 3)", async () => {
     const r = await upload([path.join(work, 'nightly.csv'), '--ca', ca, '--wait']);
     expect(r.stdout).toMatch(/^nightly\.csv: DUPLICATE \(file F\d{6}\)/);
     expect(r.code).toBe(3);
@@ -95,18 +117,25 @@ describe('inflow upload', () => {
   });
 
   it('retries a transfer cut mid-way; the file is taken in and processed exactly once', async () => {
-    const records: R[] = Array.from({ length: 4000 }, (_, i) => ({ ref: `WO-${i}`, vin: vin(100_000 + i), date: daysAgo(2), odometer: 5_000 + i }));
+    const records: R[] = Array.from({ length: 4000 }, (_, i) => ({
+      ref: `WO-${i}`,
+      vin: vin(100_000 + i),
+      date: daysAgo(2),
+      odometer: 5_000 + i,
+    }));
     const f = file('big-night.csv', csvBatch(GARAGE, records, { trailer: true }));
     expect(fs.statSync(f).size).toBeGreaterThan(3 * 65_536);
     const r = await upload([f, '--ca', ca, '--wait'], { host: proxy.host });
     expect(proxy.stats.dropped).toBe(1);
     expect(r.stderr).toMatch(/big-night\.csv: attempt 1 failed \(.+\); retrying in 0\.2 s/);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toMatch(/^big-night\.csv: ACCEPTED \(file F\d{6}\) records 4000, accepted 4000, rejected 0, anomalies 0, warnings 0$/);
+    expect(r.stdout.trim()).toMatch(
+      /^big-night\.csv: ACCEPTED \(file F\d{6}\) records 4000, accepted 4000, rejected 0, anomalies 0, warnings 0$/,
+    );
     const files = await filesNamed('big-night.csv');
     expect(files).toHaveLength(1);
     expect(files[0]).toMatchObject({ status: 'done', result: 'ACCEPTED', records: 4000 });
-    expect((await svc.store.readings.forFile(files[0].pk))).toHaveLength(4000);
+    expect(await svc.store.readings.forFile(files[0].pk)).toHaveLength(4000);
     expect(fs.readdirSync(svc.layout.receiptsDir(GARAGE)).filter((n) => n.startsWith('big-night'))).toEqual(['big-night.csv.receipt.csv']);
     expect(dropZone()).toEqual([]);
   });
@@ -160,7 +189,8 @@ describe('inflow upload', () => {
     const f = file('tty.csv', csvBatch(GARAGE, [{ vin: vin(8007), date: daysAgo(2) }]));
     // `script` gives the uploader a pseudo-terminal; the password stays in the environment.
     const cmd = [process.execPath, BIN, 'upload', f, '--host', '127.0.0.1', '--port', String(svc.ftpPort), '--user', GARAGE, '--ca', ca]
-      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+      .join(' ');
     const r = await run('script', ['-q', '-e', '-c', cmd, '/dev/null'], { env: { INFLOW_PASSWORD: PW } });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\r\x1b\[2Ktty\.csv \[#{24}\] 100% /);
@@ -184,8 +214,27 @@ describe('inflow upload --wait when no receipt comes', () => {
   it('exits 4 after --timeout', async () => {
     const f = path.join(work, 'late.csv');
     fs.writeFileSync(f, csvBatch(GARAGE, [{ vin: vin(8101), date: daysAgo(2) }]));
-    const r = await run(process.execPath, [BIN, 'upload', f, '--host', '127.0.0.1', '--port', String(svc.ftpPort), '--user', GARAGE,
-      '--insecure', '--wait', '--timeout', '2', '--poll', '200'], { env: { INFLOW_PASSWORD: PW } });
+    const r = await run(
+      process.execPath,
+      [
+        BIN,
+        'upload',
+        f,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(svc.ftpPort),
+        '--user',
+        GARAGE,
+        '--insecure',
+        '--wait',
+        '--timeout',
+        '2',
+        '--poll',
+        '200',
+      ],
+      { env: { INFLOW_PASSWORD: PW } },
+    );
     expect(r.stdout.trim()).toBe('late.csv: no receipt within 2 s');
     expect(r.code).toBe(4);
     expect((await svc.store.files.list()).filter((x) => x.name === 'late.csv')).toHaveLength(1);
@@ -229,10 +278,20 @@ describe('uploader progress and receipt reading', () => {
   });
 
   it('reads CSV and XML receipts alike, and maps their status to the exit code', () => {
-    const csv = 'H;INFLOW-RECEIPT;1;F000007;a.csv;abc;r;p;PARTIAL;2;1;1;0;0\nI;100000000756;3;WO-2;TSTVNZZZ000008002;E14;E;odometer;Y;"bad; value"\nT;1\n';
-    const xml = '<?xml version="1.0" encoding="UTF-8"?>\n<receipt format="INFLOW-RECEIPT" version="1" fileId="F000007" name="a.xml" sha256="abc" received="r" processed="p" status="REJECTED" records="0" accepted="0" rejected="0" anomalies="0" warnings="0">\n  <issue line="1" code="F05" severity="F" field="file" correctable="N">Not well-formed &amp; refused</issue>\n  <trailer count="1"/>\n</receipt>\n';
-    expect(parseReceiptText(csv)).toMatchObject({ fileId: 'F000007', status: 'PARTIAL', rejected: 1, issues: [{ line: 3, code: 'E14', message: 'bad; value' }] });
-    expect(parseReceiptText(xml)).toMatchObject({ status: 'REJECTED', issues: [{ line: 1, code: 'F05', errorNumber: '', message: 'Not well-formed & refused' }] });
+    const csv =
+      'H;INFLOW-RECEIPT;1;F000007;a.csv;abc;r;p;PARTIAL;2;1;1;0;0\nI;100000000756;3;WO-2;TSTVNZZZ000008002;E14;E;odometer;Y;"bad; value"\nT;1\n';
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?>\n<receipt format="INFLOW-RECEIPT" version="1" fileId="F000007" name="a.xml" sha256="abc" received="r" processed="p" status="REJECTED" records="0" accepted="0" rejected="0" anomalies="0" warnings="0">\n  <issue line="1" code="F05" severity="F" field="file" correctable="N">Not well-formed &amp; refused</issue>\n  <trailer count="1"/>\n</receipt>\n';
+    expect(parseReceiptText(csv)).toMatchObject({
+      fileId: 'F000007',
+      status: 'PARTIAL',
+      rejected: 1,
+      issues: [{ line: 3, code: 'E14', message: 'bad; value' }],
+    });
+    expect(parseReceiptText(xml)).toMatchObject({
+      status: 'REJECTED',
+      issues: [{ line: 1, code: 'F05', errorNumber: '', message: 'Not well-formed & refused' }],
+    });
     expect(() => parseReceiptText('H;INFLOW-RECEIPT;1;F000007')).toThrow();
     expect(['ACCEPTED', 'PARTIAL', 'REJECTED', 'DUPLICATE'].map(exitCodeOf)).toEqual([0, 0, 3, 3]);
   });

@@ -11,7 +11,11 @@ export interface ProgressOut {
 export class ProgressBar {
   private drawn = false;
 
-  constructor(private readonly out: ProgressOut, private readonly total: number, private readonly width = 24) {}
+  constructor(
+    private readonly out: ProgressOut,
+    private readonly total: number,
+    private readonly width = 24,
+  ) {}
 
   get tty(): boolean {
     return !!this.out.isTTY;

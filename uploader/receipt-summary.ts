@@ -38,30 +38,67 @@ function parseCsv(text: string): ReceiptSummary {
   const h = rows[0];
   if (!h || h[0] !== 'H' || h[1] !== 'INFLOW-RECEIPT' || h.length < 14) throw new Error('not an INFLOW receipt');
   if (rows[rows.length - 1]?.[0] !== 'T') throw new Error('receipt without its trailer');
-  const issues = rows.filter((r) => r[0] === 'I').map((r) => ({
-    errorNumber: r[1] ?? '', line: Number(r[2]), ref: r[3] ?? '', vin: r[4] ?? '', code: r[5] ?? '', severity: r[6] ?? '',
-    field: r[7] ?? '', correctable: r[8] ?? '', message: r[9] ?? '',
-  }));
+  const issues = rows
+    .filter((r) => r[0] === 'I')
+    .map((r) => ({
+      errorNumber: r[1] ?? '',
+      line: Number(r[2]),
+      ref: r[3] ?? '',
+      vin: r[4] ?? '',
+      code: r[5] ?? '',
+      severity: r[6] ?? '',
+      field: r[7] ?? '',
+      correctable: r[8] ?? '',
+      message: r[9] ?? '',
+    }));
   return {
-    fileId: h[3], name: h[4], sha256: h[5], status: h[8], records: Number(h[9]), accepted: Number(h[10]),
-    rejected: Number(h[11]), anomalies: Number(h[12]), warnings: Number(h[13]), issues,
+    fileId: h[3],
+    name: h[4],
+    sha256: h[5],
+    status: h[8],
+    records: Number(h[9]),
+    accepted: Number(h[10]),
+    rejected: Number(h[11]),
+    anomalies: Number(h[12]),
+    warnings: Number(h[13]),
+    issues,
   };
 }
 
 function parseXml(text: string): ReceiptSummary {
   const doc = new XMLParser({
-    ignoreAttributes: false, attributeNamePrefix: '', textNodeName: 'text', parseAttributeValue: false, parseTagValue: false,
-    processEntities: true, isArray: (name) => name === 'issue',
+    ignoreAttributes: false,
+    attributeNamePrefix: '',
+    textNodeName: 'text',
+    parseAttributeValue: false,
+    parseTagValue: false,
+    processEntities: true,
+    isArray: (name) => name === 'issue',
   }).parse(text);
   const r = doc?.receipt;
   if (!r || r.format !== 'INFLOW-RECEIPT' || !r.trailer) throw new Error('not an INFLOW receipt');
   const issues = ((r.issue ?? []) as Record<string, string>[]).map((i) => ({
-    errorNumber: i.errorNumber ?? '', line: Number(i.line), ref: i.ref ?? '', vin: i.vin ?? '', code: i.code ?? '',
-    severity: i.severity ?? '', field: i.field ?? '', correctable: i.correctable ?? '', message: typeof i === 'string' ? i : (i.text ?? ''),
+    errorNumber: i.errorNumber ?? '',
+    line: Number(i.line),
+    ref: i.ref ?? '',
+    vin: i.vin ?? '',
+    code: i.code ?? '',
+    severity: i.severity ?? '',
+    field: i.field ?? '',
+    correctable: i.correctable ?? '',
+    message: typeof i === 'string' ? i : (i.text ?? ''),
   }));
   return {
-    fileId: r.fileId, name: r.name, sha256: r.sha256, status: r.status, records: Number(r.records), accepted: Number(r.accepted),
-    rejected: Number(r.rejected), anomalies: Number(r.anomalies), warnings: Number(r.warnings), issues,
+    fileId: r.fileId,
+    name: r.name,
+    sha256: r.sha256,
+    status: r.status,
+    records: Number(r.records),
+    accepted: Number(r.accepted),
+    rejected: Number(r.rejected),
+    anomalies: Number(r.anomalies),
+    warnings: Number(r.warnings),
+    issues,
   };
 }
 

@@ -233,7 +233,9 @@ export class Uploader {
     const pending = new Set(uploads.map((u) => u.name));
     const deadline = Date.now() + this.o.waitTimeoutMs;
     let client: Client | null = null;
-    this.report.log(`waiting for ${pending.size === 1 ? 'the receipt' : `${pending.size} receipts`} (up to ${Math.round(this.o.waitTimeoutMs / 1000)} s)`);
+    this.report.log(
+      `waiting for ${pending.size === 1 ? 'the receipt' : `${pending.size} receipts`} (up to ${Math.round(this.o.waitTimeoutMs / 1000)} s)`,
+    );
     try {
       while (pending.size) {
         try {
@@ -299,8 +301,10 @@ export function progressLine(p: { name: string; bytes: number; total: number; st
   const secs = Math.max((now - p.startedAt) / 1000, 0.001);
   const rate = p.bytes / secs;
   const eta = rate > 0 ? (p.total - p.bytes) / rate : Infinity;
-  return `${p.name} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(frac * 100)).padStart(3)}% ` +
-    `${formatBytes(p.bytes)}/${formatBytes(p.total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`;
+  return (
+    `${p.name} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(frac * 100)).padStart(3)}% ` +
+    `${formatBytes(p.bytes)}/${formatBytes(p.total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`
+  );
 }
 
 /**

@@ -107,12 +107,10 @@ export class SqliteFiles {
 
   /** firstWithSha returns the earliest file of this account with this content, the original of any duplicate. */
   firstWithSha(accountId: number, sha256: string): FileRecord | null {
-    const r = this.db
-      .prepare(`${SELECT} WHERE f.account_id = ? AND f.sha256 = ? ORDER BY f.id LIMIT 1`)
-      .get(accountId, sha256) as FileRow | undefined;
+    const r = this.db.prepare(`${SELECT} WHERE f.account_id = ? AND f.sha256 = ? ORDER BY f.id LIMIT 1`).get(accountId, sha256) as
+      FileRow | undefined;
     return r ? toFile(r) : null;
   }
-
 
   /** markQueued: the job is in Redis. Only from `received`, so a late call never undoes a worker's progress. */
   markQueued(pk: number): void {
@@ -130,7 +128,9 @@ export class SqliteFiles {
 
   /** setFacts records what the file-level checks read of a file that did not pass (format and sender, when known). */
   setFacts(pk: number, facts: { format: string | null; sender: string | null }): void {
-    this.db.prepare('UPDATE files SET format = coalesce(?, format), sender = coalesce(?, sender) WHERE id = ?').run(facts.format, facts.sender, pk);
+    this.db
+      .prepare('UPDATE files SET format = coalesce(?, format), sender = coalesce(?, sender) WHERE id = ?')
+      .run(facts.format, facts.sender, pk);
   }
 
   /** pending lists the files that stored records but have not passed their checks, other than `except`. */
@@ -138,8 +138,6 @@ export class SqliteFiles {
     const rows = this.db.prepare('SELECT id FROM files WHERE passed = 0 AND progress_line > 0 AND id != ?').pluck().all(except) as number[];
     return new Set(rows);
   }
-
-
 
   /** setProgress records the last committed line; call inside the batch's write transaction. */
   setProgress(pk: number, line: number): void {
@@ -153,8 +151,17 @@ export class SqliteFiles {
         `UPDATE files SET result = ?, records = ?, accepted = ?, rejected = ?, anomalies = ?, warnings = ?,
            duplicate_of = ?, processed_at = ? WHERE id = ?`,
       )
-      .run(o.result, o.counts.records, o.counts.accepted, o.counts.rejected, o.counts.anomalies, o.counts.warnings,
-        o.duplicateOf ?? null, o.processedAt, pk);
+      .run(
+        o.result,
+        o.counts.records,
+        o.counts.accepted,
+        o.counts.rejected,
+        o.counts.anomalies,
+        o.counts.warnings,
+        o.duplicateOf ?? null,
+        o.processedAt,
+        pk,
+      );
   }
 
   /** markDone: the receipt is written; nothing more to do for this file. */
@@ -171,7 +178,6 @@ export class SqliteFiles {
       .prepare(`UPDATE files SET error = ?, status = CASE WHEN ? THEN 'failed' ELSE 'queued' END WHERE id = ? AND status != 'done'`)
       .run(error, failed ? 1 : 0, pk);
   }
-
 
   /** requeue: status `queued` and no error (a replay). */
   requeue(pk: number): void {

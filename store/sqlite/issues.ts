@@ -55,7 +55,16 @@ export class SqliteIssues {
   }
 
   insertFileLevel(filePk: number, f: FileFinding): void {
-    this.insert(filePk, { line: f.line, code: f.code, severity: issueDef(f.code).severity, field: f.field, message: f.message, ref: null, vin: null, correctable: false });
+    this.insert(filePk, {
+      line: f.line,
+      code: f.code,
+      severity: issueDef(f.code).severity,
+      field: f.field,
+      message: f.message,
+      ref: null,
+      vin: null,
+      correctable: false,
+    });
   }
 
   forFile(filePk: number): StoredIssue[] {
@@ -69,7 +78,11 @@ export class SqliteIssues {
   page(filePk: number, after: StoredIssue | null): StoredIssue[] {
     const out: StoredIssue[] = [];
     if (!after) {
-      out.push(...(this.db.prepare(`SELECT * FROM issues WHERE file_id = ? AND severity = 'F' ORDER BY line, id`).all(filePk) as IssueRow[]).map(toIssue));
+      out.push(
+        ...(this.db.prepare(`SELECT * FROM issues WHERE file_id = ? AND severity = 'F' ORDER BY line, id`).all(filePk) as IssueRow[]).map(
+          toIssue,
+        ),
+      );
     }
     const [line, id] = after && after.severity !== 'F' ? [after.line, after.id] : [-1, 0];
     const rows = this.db
@@ -82,7 +95,9 @@ export class SqliteIssues {
   }
 
   forRecord(filePk: number, line: number): StoredIssue[] {
-    return (this.db.prepare('SELECT * FROM issues WHERE file_id = ? AND line = ? ORDER BY id').all(filePk, line) as IssueRow[]).map(toIssue);
+    return (this.db.prepare('SELECT * FROM issues WHERE file_id = ? AND line = ? ORDER BY id').all(filePk, line) as IssueRow[]).map(
+      toIssue,
+    );
   }
 
   get(id: number): StoredIssue | null {
@@ -92,9 +107,9 @@ export class SqliteIssues {
 
   /** withSender returns an issue and the establishment that sent the file it was found in. */
   withSender(id: number): { issue: StoredIssue; sender: string | null } | null {
-    const r = this.db.prepare('SELECT i.*, f.sender AS file_sender FROM issues i JOIN files f ON f.id = i.file_id WHERE i.id = ?').get(id) as
-      | (IssueRow & { file_sender: string | null })
-      | undefined;
+    const r = this.db
+      .prepare('SELECT i.*, f.sender AS file_sender FROM issues i JOIN files f ON f.id = i.file_id WHERE i.id = ?')
+      .get(id) as (IssueRow & { file_sender: string | null }) | undefined;
     return r ? { issue: toIssue(r), sender: r.file_sender } : null;
   }
 

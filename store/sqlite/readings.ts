@@ -26,18 +26,52 @@ export const seqRangeOf = (filePk: number): [number, number] => [seqOf(filePk, 0
 export const senderText = (n: number): string => String(n).padStart(10, '0');
 
 /** The columns of a reading row, in table order. */
-type Row = [vin: string, day: number, seq: number, odometer: number, unit: number, work: number, replaced: number,
-  digits: number | null, status: number, sender: number, ref: string | null, plate: string | null, corrects: number | null];
+type Row = [
+  vin: string,
+  day: number,
+  seq: number,
+  odometer: number,
+  unit: number,
+  work: number,
+  replaced: number,
+  digits: number | null,
+  status: number,
+  sender: number,
+  ref: string | null,
+  plate: string | null,
+  corrects: number | null,
+];
 
 /** What the checks read of a row: [day, seq, odometer, unit, work, replaced, sender, status]. */
-type TimelineRow = [day: number, seq: number, odometer: number, unit: number, work: number, replaced: number, sender: number, status: number];
+type TimelineRow = [
+  day: number,
+  seq: number,
+  odometer: number,
+  unit: number,
+  work: number,
+  replaced: number,
+  sender: number,
+  status: number,
+];
 
 function toReading(r: Row): StoredReading {
   const unit = r[4] === 1 ? 'mi' : 'km';
   return {
-    vin: r[0], date: dateOfDay(r[1]), odometer: r[3], unit, km: kmOf(r[3], unit), work: WORK_TYPES[r[5]],
-    replaced: r[6] === 1, digits: r[7], status: STATUSES[r[8]], sender: senderText(r[9]), fileId: fileOfSeq(r[2]),
-    line: lineOfSeq(r[2]), ref: r[10], plate: r[11], corrects: r[12],
+    vin: r[0],
+    date: dateOfDay(r[1]),
+    odometer: r[3],
+    unit,
+    km: kmOf(r[3], unit),
+    work: WORK_TYPES[r[5]],
+    replaced: r[6] === 1,
+    digits: r[7],
+    status: STATUSES[r[8]],
+    sender: senderText(r[9]),
+    fileId: fileOfSeq(r[2]),
+    line: lineOfSeq(r[2]),
+    ref: r[10],
+    plate: r[11],
+    corrects: r[12],
   };
 }
 
@@ -72,8 +106,14 @@ export class SqliteReadings {
       if (status === STATUS_SUPERSEDED) continue;
       const unit = unitCode === 1 ? 'mi' : 'km';
       out.push({
-        day, odometer, unit, km: kmOf(odometer, unit), startsSeries: replaced === 1 || work === ODOREP,
-        sender: senderText(sender), fileId, line: seq - fileId * SEQ_PER_FILE,
+        day,
+        odometer,
+        unit,
+        km: kmOf(odometer, unit),
+        startsSeries: replaced === 1 || work === ODOREP,
+        sender: senderText(sender),
+        fileId,
+        line: seq - fileId * SEQ_PER_FILE,
       });
     }
     return out;
@@ -83,8 +123,19 @@ export class SqliteReadings {
   insert(filePk: number, sender: string, n: NewReading): void {
     const r = n.reading;
     this.insertStmt.run(
-      n.vin, dayOf(r.date), seqOf(filePk, n.line), r.odometer, r.unit === 'mi' ? 1 : 0, WORK_TYPES.indexOf(r.work), r.replaced ? 1 : 0,
-      r.digits, STATUSES.indexOf(n.status), Number(sender), r.ref, n.plate, n.corrects,
+      n.vin,
+      dayOf(r.date),
+      seqOf(filePk, n.line),
+      r.odometer,
+      r.unit === 'mi' ? 1 : 0,
+      WORK_TYPES.indexOf(r.work),
+      r.replaced ? 1 : 0,
+      r.digits,
+      STATUSES.indexOf(n.status),
+      Number(sender),
+      r.ref,
+      n.plate,
+      n.corrects,
     );
   }
 
@@ -101,7 +152,12 @@ export class SqliteReadings {
 
   /** forFile lists the readings a file stored, in file order. */
   forFile(filePk: number): StoredReading[] {
-    return (this.db.prepare('SELECT * FROM readings WHERE seq BETWEEN ? AND ? ORDER BY seq').raw(true).all(...seqRangeOf(filePk)) as Row[]).map(toReading);
+    return (
+      this.db
+        .prepare('SELECT * FROM readings WHERE seq BETWEEN ? AND ? ORDER BY seq')
+        .raw(true)
+        .all(...seqRangeOf(filePk)) as Row[]
+    ).map(toReading);
   }
 
   /**

@@ -45,7 +45,11 @@ export class SqliteReports {
       .raw(true)
       .all(vin, dayOf(upto)) as [number, string, number, number, number, number][];
     return rows.map(([id, code, day, , odometer, u]) => ({
-      id, code, date: dateOfDay(day), odometer, unit: u === 1 ? 'mi' : 'km',
+      id,
+      code,
+      date: dateOfDay(day),
+      odometer,
+      unit: u === 1 ? 'mi' : 'km',
     }));
   }
 

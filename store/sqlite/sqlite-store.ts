@@ -11,8 +11,21 @@ import { SqliteIssues } from './issues';
 import { SqliteVehicles } from './vehicles';
 import { SqliteReports } from './reports';
 import type {
-  Account, AccountStore, BatchRequest, BatchView, BatchWriter, FileFinding, FileStore, IssueStore, ReadingStore,
-  ReportStore, Role, Store, StoredIssue, Vehicle, VehicleStore,
+  Account,
+  AccountStore,
+  BatchRequest,
+  BatchView,
+  BatchWriter,
+  FileFinding,
+  FileStore,
+  IssueStore,
+  ReadingStore,
+  ReportStore,
+  Role,
+  Store,
+  StoredIssue,
+  Vehicle,
+  VehicleStore,
 } from '../types';
 
 export type { OpenOptions } from './db';
@@ -47,7 +60,8 @@ export class SqliteStore implements Store {
       reports: new SqliteReports(db),
     });
     this.accounts = {
-      add: async (a: { establishment: string; name: string; role: Role; senders?: string[]; passwordHash: string }): Promise<Account> => sql.accounts.add(a),
+      add: async (a: { establishment: string; name: string; role: Role; senders?: string[]; passwordHash: string }): Promise<Account> =>
+        sql.accounts.add(a),
       byEstablishment: async (e) => sql.accounts.byEstablishment(e),
       byId: async (id) => sql.accounts.byId(id),
       list: async () => sql.accounts.list(),
@@ -208,12 +222,12 @@ export class SqliteStore implements Store {
         return t;
       },
     };
-      const write: BatchWriter = {
-        addReading: (r) => sql.readings.insert(filePk, sender, r),
-        addIssue: (i) => sql.issues.insert(filePk, i),
-        markCorrected: (issueId, line) => sql.issues.markCorrected(issueId, seqOf(filePk, line)),
-        supersede: (vin, fileId, line) => sql.readings.supersede(vin, fileId, line),
-      };
+    const write: BatchWriter = {
+      addReading: (r) => sql.readings.insert(filePk, sender, r),
+      addIssue: (i) => sql.issues.insert(filePk, i),
+      markCorrected: (issueId, line) => sql.issues.markCorrected(issueId, seqOf(filePk, line)),
+      supersede: (vin, fileId, line) => sql.readings.supersede(vin, fileId, line),
+    };
     work(view, write);
     sql.files.setProgress(filePk, req.lastLine);
   }

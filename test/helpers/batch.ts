@@ -22,13 +22,26 @@ export interface R {
 export function rLine(r: R): string {
   const f = (v: unknown, d: string) => (v === undefined ? d : String(v));
   return [
-    'R', f(r.ref, ''), f(r.vin, 'TSTVNZZZ000000001'), f(r.plate, ''), f(r.date, daysAgo(2)), f(r.odometer, '10000'),
-    f(r.unit, 'km'), f(r.work, 'MAINT'), f(r.replaced, 'N'), f(r.digits, ''), f(r.corrects, ''),
+    'R',
+    f(r.ref, ''),
+    f(r.vin, 'TSTVNZZZ000000001'),
+    f(r.plate, ''),
+    f(r.date, daysAgo(2)),
+    f(r.odometer, '10000'),
+    f(r.unit, 'km'),
+    f(r.work, 'MAINT'),
+    f(r.replaced, 'N'),
+    f(r.digits, ''),
+    f(r.corrects, ''),
   ].join(';');
 }
 
 /** csvBatch renders a whole file: H line, records (objects or raw lines), optional trailer. */
-export function csvBatch(sender: string, records: (R | string)[], opts: { trailer?: boolean | { count: number; sum: number } } = {}): string {
+export function csvBatch(
+  sender: string,
+  records: (R | string)[],
+  opts: { trailer?: boolean | { count: number; sum: number } } = {},
+): string {
   const lines = [`H;INFLOW;1;${sender};2026-11-25T22:00:00+01:00;TestDMS 1.0`];
   let count = 0;
   let sum = 0;

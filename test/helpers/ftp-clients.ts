@@ -7,7 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { constants, tmpdir } from 'os';
 import { join } from 'path';
 
-export interface ClientResult { code: number; stdout: string; stderr: string }
+export interface ClientResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export interface ServerAccess {
   host: string;
@@ -18,7 +22,11 @@ export interface ServerAccess {
   timeoutMs?: number;
 }
 
-interface RunOptions { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }
+interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+}
 
 /** Runs a program; code is its exit status, 124 on timeout, 128+n when killed by signal n. */
 export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<ClientResult> {
@@ -27,12 +35,24 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs ?? 60_000);
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.stdin.on('error', () => { /* child may exit before reading stdin */ });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.stdin.on('error', () => {
+      /* child may exit before reading stdin */
+    });
     child.stdin.end(opts.input ?? '');
-    child.on('error', (err) => { clearTimeout(timer); resolve({ code: 127, stdout, stderr: stderr + String(err) }); });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: 127, stdout, stderr: stderr + String(err) });
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (timedOut) resolve({ code: 124, stdout, stderr: `${stderr}\n[timed out]` });
@@ -58,7 +78,10 @@ export interface CurlOptions extends ServerAccess {
 
 function ftpUrl(host: string, port: number, path: string): string {
   const h = host.includes(':') ? `[${host}]` : host;
-  const p = path.split('/').map((seg) => encodeURIComponent(seg)).join('/');
+  const p = path
+    .split('/')
+    .map((seg) => encodeURIComponent(seg))
+    .join('/');
   return `ftp://${h}:${port}${p.startsWith('/') ? '' : '/'}${p}`;
 }
 
@@ -72,7 +95,10 @@ function curl(o: CurlOptions, args: string[]): Promise<ClientResult> {
   const base = ['-K', '-', '-sS', '-k', '--max-time', String(Math.ceil((o.timeoutMs ?? 60_000) / 1000))];
   if (o.sslReqd !== false) base.push('--ssl-reqd');
   if (o.epsv === false) base.push('--disable-epsv');
-  return run('curl', [...base, ...(o.extraArgs ?? []), ...args], { input: curlConfig(o.user, o.password), timeoutMs: (o.timeoutMs ?? 60_000) + 5_000 });
+  return run('curl', [...base, ...(o.extraArgs ?? []), ...args], {
+    input: curlConfig(o.user, o.password),
+    timeoutMs: (o.timeoutMs ?? 60_000) + 5_000,
+  });
 }
 
 export function curlUpload(o: CurlOptions & { localFile: string; remotePath: string }): Promise<ClientResult> {
@@ -108,22 +134,26 @@ export function lftpRound(o: RoundOptions): Promise<ClientResult> {
   return withTempDir(async (dir) => {
     const script = join(dir, 'script.lftp');
     const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-    writeFileSync(script, [
-      'set cmd:fail-exit yes',
-      'set ftp:ssl-force true',
-      'set ftp:ssl-protect-data true',
-      'set ssl:verify-certificate no',
-      'set net:max-retries 1', // no silent retries: every failure must show
-      'set net:timeout 20',
-      'set net:reconnect-interval-base 1',
-      'set xfer:clobber on',
-      `open -u ${lftpQuote(o.user)} --env-password -p ${Number(o.port)} ${lftpQuote(host)}`,
-      `put ${lftpQuote(o.localFile)} -o ${lftpQuote(o.remoteName)}`,
-      'cls -l',
-      `get ${lftpQuote(o.downloadPath)} -o ${lftpQuote(o.downloadTo)}`,
-      'bye',
-      '',
-    ].join('\n'), { mode: 0o600 });
+    writeFileSync(
+      script,
+      [
+        'set cmd:fail-exit yes',
+        'set ftp:ssl-force true',
+        'set ftp:ssl-protect-data true',
+        'set ssl:verify-certificate no',
+        'set net:max-retries 1', // no silent retries: every failure must show
+        'set net:timeout 20',
+        'set net:reconnect-interval-base 1',
+        'set xfer:clobber on',
+        `open -u ${lftpQuote(o.user)} --env-password -p ${Number(o.port)} ${lftpQuote(host)}`,
+        `put ${lftpQuote(o.localFile)} -o ${lftpQuote(o.remoteName)}`,
+        'cls -l',
+        `get ${lftpQuote(o.downloadPath)} -o ${lftpQuote(o.downloadTo)}`,
+        'bye',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
     return run('lftp', ['--norc', '-f', script], { env: { LFTP_PASSWORD: o.password, HOME: dir }, timeoutMs: o.timeoutMs });
   });
 }
@@ -152,6 +182,8 @@ print(ftp.quit())
 
 /** One Python ftplib.FTP_TLS session: auth, login, prot_p, STOR, NLST + LIST, RETR. */
 export function ftplibRound(o: RoundOptions): Promise<ClientResult> {
-  return run('python3', ['-c', FTPLIB_SCRIPT, o.host, String(o.port), o.user, o.localFile, o.remoteName, o.downloadPath, o.downloadTo],
-    { env: { FTP_PASSWORD: o.password }, timeoutMs: o.timeoutMs });
+  return run('python3', ['-c', FTPLIB_SCRIPT, o.host, String(o.port), o.user, o.localFile, o.remoteName, o.downloadPath, o.downloadTo], {
+    env: { FTP_PASSWORD: o.password },
+    timeoutMs: o.timeoutMs,
+  });
 }

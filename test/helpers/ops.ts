@@ -36,10 +36,17 @@ export async function spawnInflow(args: string[], env: NodeJS.ProcessEnv, ready:
 /** auditEvents reads the audit log (JSON lines). */
 export function auditEvents(file: string): { ts: string; event: string; [k: string]: unknown }[] {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 /** The environment a CLI process needs to share a test service's data directory, Redis and queue. */
-export function envFor(svc: { dir: string; redisUrl: string; settings: { queuePrefix: string } }, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+export function envFor(
+  svc: { dir: string; redisUrl: string; settings: { queuePrefix: string } },
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
   return { INFLOW_DATA_DIR: svc.dir, REDIS_URL: svc.redisUrl, INFLOW_QUEUE_PREFIX: svc.settings.queuePrefix, ...extra };
 }

@@ -35,11 +35,31 @@ export function parseReceipt(text: string): ParsedReceipt {
   if (t[0] !== 'T' || t.length !== 2) throw new Error('bad receipt trailer: ' + t.join(';'));
   const issues = rows.slice(1, -1).map((r) => {
     if (r[0] !== 'I' || r.length !== 10) throw new Error('bad receipt issue line: ' + r.join(';'));
-    return { errorNumber: r[1], line: Number(r[2]), ref: r[3], vin: r[4], code: r[5], severity: r[6], field: r[7], correctable: r[8], message: r[9] };
+    return {
+      errorNumber: r[1],
+      line: Number(r[2]),
+      ref: r[3],
+      vin: r[4],
+      code: r[5],
+      severity: r[6],
+      field: r[7],
+      correctable: r[8],
+      message: r[9],
+    };
   });
   return {
-    fileId: h[3], name: h[4], sha256: h[5], received: h[6], processed: h[7], status: h[8],
-    records: Number(h[9]), accepted: Number(h[10]), rejected: Number(h[11]), anomalies: Number(h[12]), warnings: Number(h[13]),
-    issues, trailerCount: Number(t[1]),
+    fileId: h[3],
+    name: h[4],
+    sha256: h[5],
+    received: h[6],
+    processed: h[7],
+    status: h[8],
+    records: Number(h[9]),
+    accepted: Number(h[10]),
+    rejected: Number(h[11]),
+    anomalies: Number(h[12]),
+    warnings: Number(h[13]),
+    issues,
+    trailerCount: Number(t[1]),
   };
 }

@@ -31,8 +31,15 @@ export async function startTestService(overrides: Partial<Settings> = {}): Promi
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-test-'));
   const settings = resolveSettings(
     {
-      dataDir: dir, redisUrl, ftpHost: '127.0.0.1', ftpPort: 0, ...pasvRange(),
-      queuePrefix: 'test-' + crypto.randomUUID(), reconcileSeconds: 2, jobBackoffMs: 200, ...overrides,
+      dataDir: dir,
+      redisUrl,
+      ftpHost: '127.0.0.1',
+      ftpPort: 0,
+      ...pasvRange(),
+      queuePrefix: 'test-' + crypto.randomUUID(),
+      reconcileSeconds: 2,
+      jobBackoffMs: 200,
+      ...overrides,
     },
     {},
   );
@@ -41,12 +48,22 @@ export async function startTestService(overrides: Partial<Settings> = {}): Promi
     ...svc,
     dir,
     addAccount: async (establishment, password, role = 'garage', senders = []) => {
-      await svc.store.accounts.add({ establishment, name: 'Test ' + establishment, role, senders, passwordHash: await hashPassword(password) });
+      await svc.store.accounts.add({
+        establishment,
+        name: 'Test ' + establishment,
+        role,
+        senders,
+        passwordHash: await hashPassword(password),
+      });
     },
     connect: async (user, password) => {
       const client = new Client(15000);
       await client.access({
-        host: '127.0.0.1', port: svc.ftpPort, user, password, secure: true,
+        host: '127.0.0.1',
+        port: svc.ftpPort,
+        user,
+        password,
+        secure: true,
         secureOptions: { ca: [svc.tlsCert], servername: 'localhost' },
       });
       return client;

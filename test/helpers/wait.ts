@@ -35,7 +35,13 @@ export async function waitFor<T>(
  * it listens to the child's output, no polling. It fails with the output when the child exits first or after
  * `timeoutMs` (the child is then killed).
  */
-export function waitForOutput(child: ChildProcess, out: () => string, pattern: string | RegExp, what: string, timeoutMs = 30_000): Promise<void> {
+export function waitForOutput(
+  child: ChildProcess,
+  out: () => string,
+  pattern: string | RegExp,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const matches = () => (typeof pattern === 'string' ? out().includes(pattern) : pattern.test(out()));
   return new Promise<void>((resolve, reject) => {
     const done = (err?: Error) => {
@@ -48,7 +54,10 @@ export function waitForOutput(child: ChildProcess, out: () => string, pattern: s
     };
     // setImmediate: the test's own 'data' listener (which collects `out`) may run after this one.
     const check = () => setImmediate(() => matches() && done());
-    const exited = () => setImmediate(() => (matches() ? done() : done(new Error(`${what}: the process exited (${child.exitCode ?? child.signalCode}) first:\n${out()}`))));
+    const exited = () =>
+      setImmediate(() =>
+        matches() ? done() : done(new Error(`${what}: the process exited (${child.exitCode ?? child.signalCode}) first:\n${out()}`)),
+      );
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       done(new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${out()}`));

@@ -16,16 +16,27 @@ export function xmlReading(r: R, extra = ''): string {
   const ref = f(r.ref, '');
   return (
     `<reading${ref ? ` ref="${esc(ref)}"` : ''}>` +
-    el('vin', f(r.vin, 'TSTVNZZZ000000001')) + el('plate', f(r.plate, '')) + el('date', f(r.date, daysAgo(2))) +
+    el('vin', f(r.vin, 'TSTVNZZZ000000001')) +
+    el('plate', f(r.plate, '')) +
+    el('date', f(r.date, daysAgo(2))) +
     `<odometer unit="${esc(f(r.unit, 'km'))}">${esc(f(r.odometer, '10000'))}</odometer>` +
-    el('work', f(r.work, 'MAINT')) + el('replaced', f(r.replaced, 'N')) + el('digits', f(r.digits, '')) + el('corrects', f(r.corrects, '')) +
+    el('work', f(r.work, 'MAINT')) +
+    el('replaced', f(r.replaced, 'N')) +
+    el('digits', f(r.digits, '')) +
+    el('corrects', f(r.corrects, '')) +
     `${extra}</reading>`
   );
 }
 
 /** xmlBatch renders a whole file, one reading (or raw element) per line after the root: like csvBatch's lines. */
-export function xmlBatch(sender: string, readings: (R | string)[], opts: { trailer?: boolean | { count: number; sum: number } } = {}): string {
-  const lines = [`<?xml version="1.0" encoding="UTF-8"?><inflow version="1" sender="${sender}" created="2026-11-25T22:00:00+01:00" software="TestDMS 1.0">`];
+export function xmlBatch(
+  sender: string,
+  readings: (R | string)[],
+  opts: { trailer?: boolean | { count: number; sum: number } } = {},
+): string {
+  const lines = [
+    `<?xml version="1.0" encoding="UTF-8"?><inflow version="1" sender="${sender}" created="2026-11-25T22:00:00+01:00" software="TestDMS 1.0">`,
+  ];
   let count = 0;
   let sum = 0;
   for (const r of readings) {
@@ -43,19 +54,41 @@ export function xmlBatch(sender: string, readings: (R | string)[], opts: { trail
 /** parseXmlReceipt reads an XML receipt into the shape parseReceipt gives for a CSV one. */
 export function parseXmlReceipt(text: string): ParsedReceipt {
   const doc = new XMLParser({
-    ignoreAttributes: false, attributeNamePrefix: '', textNodeName: 'message', parseAttributeValue: false, parseTagValue: false,
-    trimValues: false, isArray: (name) => name === 'issue',
+    ignoreAttributes: false,
+    attributeNamePrefix: '',
+    textNodeName: 'message',
+    parseAttributeValue: false,
+    parseTagValue: false,
+    trimValues: false,
+    isArray: (name) => name === 'issue',
   }).parse(text);
   const r = doc.receipt;
   if (!r || r.format !== 'INFLOW-RECEIPT' || r.version !== '1') throw new Error('not an INFLOW-RECEIPT: ' + text.slice(0, 200));
   const issues = (r.issue ?? []).map((i: Record<string, string>) => ({
-    errorNumber: i.errorNumber ?? '', line: Number(i.line), ref: i.ref ?? '', vin: i.vin ?? '', code: i.code, severity: i.severity,
-    field: i.field, correctable: i.correctable, message: i.message ?? '',
+    errorNumber: i.errorNumber ?? '',
+    line: Number(i.line),
+    ref: i.ref ?? '',
+    vin: i.vin ?? '',
+    code: i.code,
+    severity: i.severity,
+    field: i.field,
+    correctable: i.correctable,
+    message: i.message ?? '',
   }));
   return {
-    fileId: r.fileId, name: r.name, sha256: r.sha256, received: r.received, processed: r.processed, status: r.status,
-    records: Number(r.records), accepted: Number(r.accepted), rejected: Number(r.rejected), anomalies: Number(r.anomalies),
-    warnings: Number(r.warnings), issues, trailerCount: Number(r.trailer?.count),
+    fileId: r.fileId,
+    name: r.name,
+    sha256: r.sha256,
+    received: r.received,
+    processed: r.processed,
+    status: r.status,
+    records: Number(r.records),
+    accepted: Number(r.accepted),
+    rejected: Number(r.rejected),
+    anomalies: Number(r.anomalies),
+    warnings: Number(r.warnings),
+    issues,
+    trailerCount: Number(r.trailer?.count),
   };
 }
 
