@@ -163,7 +163,7 @@ export async function startFtpsServer(deps: {
       transfers--;
       if (transfers === 0) idleWaiters.splice(0).forEach((w) => w());
     };
-    // ftp-srv ends an upload stream with a synthetic 'close' (stack notes §1): the transfer is over only when the
+    // ftp-srv ends an upload stream with a synthetic 'close': the transfer is over only when the
     // stream is destroyed, after the intake took the file in and the 226 went out.
     stream.on('close', () => {
       if (stream.destroyed) end();

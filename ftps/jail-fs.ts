@@ -1,5 +1,5 @@
 /**
- * The FTPS view of one account (SPEC §2): `/` is the drop zone, `/receipts/` its read-only receipts, nothing
+ * The FTPS view of one account (docs/ftps.md): `/` is the drop zone, `/receipts/` its read-only receipts, nothing
  * else exists. Client paths are normalised against `/` (no `..` climbs out), names never contain a separator,
  * and symlinks are never followed. Completed uploads are handed to the intake at once; `.part`, `.tmp` and
  * dot names are held in the drop zone until renamed.

@@ -1,7 +1,7 @@
 /**
  * The write stream an FTPS upload goes into: a temp file in the account's drop zone, hashed (SHA-256) and
  * counted as it arrives, capped at the size limit, fsynced at the end. Its `_final` runs the completion step
- * (hold or take in) before the stream finishes, and ftp-srv sends 226 only after `finish` (stack notes §1):
+ * (hold or take in) before the stream finishes, and ftp-srv sends 226 only after `finish`:
  * so a client's 226 means the file is durably stored and recorded. Any error removes the temp file.
  */
 import crypto from 'node:crypto';

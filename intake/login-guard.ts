@@ -1,5 +1,5 @@
 /**
- * Brute-force lockout (SPEC §2): after `maxFailures` failed logins for a username or from an IP within
+ * Brute-force lockout (docs/ftps.md): after `maxFailures` failed logins for a username or from an IP within
  * `windowMs`, further logins from it are refused for `lockMs` (a right password included). Kept in memory: the
  * FTPS front is one process, and a restart lifts the locks. Settings: loginMaxFailures, loginWindowMs, loginLockMs.
  */

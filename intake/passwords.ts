@@ -1,4 +1,4 @@
-/** Password hashing (SPEC §2): salted scrypt from node:crypto, never stored in clear. */
+/** Password hashing (docs/ftps.md): salted scrypt from node:crypto, never stored in clear. */
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 

@@ -1,7 +1,7 @@
 /**
  * The file queue: one BullMQ job per received file, with the file id as job id, so adding a file twice is a
  * no-op. The producer connection fails fast when Redis is down: the file then stays `received` and the
- * reconciler queues it later (SPEC §7).
+ * reconciler queues it later (docs/guarantees.md).
  */
 import { Queue, type JobState } from 'bullmq';
 import IORedis, { type RedisOptions } from 'ioredis';

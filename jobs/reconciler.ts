@@ -1,5 +1,5 @@
 /**
- * The reconciler (SPEC §7): the store says what must happen to each file, Redis what will. At start-up and every
+ * The reconciler (docs/guarantees.md): the store says what must happen to each file, Redis what will. At start-up and every
  * `reconcileSeconds` it compares the two for every file not yet done or failed:
  *
  * | store                         | job in BullMQ                 | action                                      |

@@ -2,7 +2,7 @@
  * A file worker: takes jobs from the queue and runs the pipeline on them. Each worker opens its own SQLite
  * connection (one writer at a time is enforced by SQLite's lock, shared by every process on the data directory).
  *
- * Failures (SPEC §7): an exception is retried with exponential back-off (`jobAttempts`, `jobBackoffMs`); the last
+ * Failures (docs/guarantees.md): an exception is retried with exponential back-off (`jobAttempts`, `jobBackoffMs`); the last
  * one leaves the file `failed` in the store and the job `failed` in BullMQ, with the reason, for `inflow replay`.
  * A worker that dies keeps its job locked until `jobLockMs` runs out; another worker then takes it over and the
  * pipeline resumes after the last committed batch. `close()` lets the current file finish for `shutdownGraceMs`,

@@ -140,7 +140,7 @@ export class Batcher {
   /** add takes the file's next item; returns a full batch when this item completed one. */
   add(read: BatchItem): RecordBatch | null {
     const { opts } = this;
-    // An XML record is known by its reading index (SPEC §4): readings may share a line, and the pipeline keys
+    // An XML record is known by its reading index (docs/checks.md): readings may share a line, and the pipeline keys
     // records (seq, issues, resume point) by this number.
     const item = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed') ? { ...read, line: ++this.ordinal } : read;
     if (item.kind === 'header') {

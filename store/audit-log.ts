@@ -1,5 +1,5 @@
 /**
- * The audit log (SPEC §2): one JSON object per line, appended. Small appends with O_APPEND are atomic, so the
+ * The audit log (docs/ftps.md): one JSON object per line, appended. Small appends with O_APPEND are atomic, so the
  * FTPS front and every worker process may write the same file.
  */
 import fs from 'node:fs';

@@ -1,4 +1,4 @@
-/** The built `inflow` CLI as an admin's script calls it: exit codes, one-line errors, JSON outputs (SPEC §8). */
+/** The built `inflow` CLI as an admin's script calls it: exit codes, one-line errors, JSON outputs (docs/cli.md). */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

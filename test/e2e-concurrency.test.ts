@@ -1,5 +1,5 @@
 /**
- * Check-and-store is atomic per vehicle (SPEC §4): two worker processes handling two files with interleaved
+ * Check-and-store is atomic per vehicle (docs/checks.md): two worker processes handling two files with interleaved
  * readings of the same vehicles give, for every vehicle, the issues of one of the two serial orders.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -49,58 +49,83 @@ afterAll(async () => {
   await svc?.teardown();
 });
 
-it('gives every vehicle the issues of one serial order of its two readings', async () => {
-  // File A: each vehicle at day -2 with a lower value than file B's reading at day -4: whichever comes second is
-  // flagged (A after B: A40 on A; B after A: A41 on B). B lists the vehicles in reverse, so the two workers meet
-  // in the middle: early vehicles of each file are seen by that file first.
+interface Round {
+  aFirst: number;
+  bFirst: number;
+  wrong: string[];
+  anomalies: number;
+  pids: number;
+  ms: Record<string, number>[];
+}
+
+/**
+ * round uploads file A and file B of round `k` at once (vehicles of their own) and reads both receipts. File A:
+ * each vehicle at day -2 with a lower value than file B's reading at day -4: whichever comes second is flagged (A
+ * after B: A40 on A; B after A: A41 on B). B lists the vehicles in reverse, so the two workers meet in the middle:
+ * early vehicles of each file are seen by that file first.
+ */
+async function round(k: number, workersFirst: () => Promise<void>): Promise<Round> {
+  const base = 700000 + k * N;
   const a = csvBatch(
     S1,
-    Array.from({ length: N }, (_, i) => ({ vin: vin(700000 + i), date: daysAgo(2), odometer: 10000 + i })),
+    Array.from({ length: N }, (_, i) => ({ vin: vin(base + i), date: daysAgo(2), odometer: 10000 + i })),
     { trailer: true },
   );
   const b = csvBatch(
     S2,
-    Array.from({ length: N }, (_, k) => N - 1 - k).map((i) => ({ vin: vin(700000 + i), date: daysAgo(4), odometer: 20000 + i })),
+    Array.from({ length: N }, (_, j) => N - 1 - j).map((i) => ({ vin: vin(base + i), date: daysAgo(4), odometer: 20000 + i })),
     { trailer: true },
   );
+  const [nameA, nameB] = [`a${k}.csv`, `b${k}.csv`];
   const ca = await svc.connect(S1, PW);
   const cb = await svc.connect(S2, PW);
-  await Promise.all([ca.uploadFrom(Readable.from([Buffer.from(a)]), 'a.csv'), cb.uploadFrom(Readable.from([Buffer.from(b)]), 'b.csv')]);
-  // Both files are queued before any worker runs: each worker takes one, and they start together.
-  await startWorkers();
+  await Promise.all([ca.uploadFrom(Readable.from([Buffer.from(a)]), nameA), cb.uploadFrom(Readable.from([Buffer.from(b)]), nameB)]);
+  await workersFirst();
   const [ra, rb] = await Promise.all([
-    waitForReceipt(ca, 'a.csv.receipt.csv', 120000),
-    waitForReceipt(cb, 'b.csv.receipt.csv', 120000),
+    waitForReceipt(ca, `${nameA}.receipt.csv`, 120000),
+    waitForReceipt(cb, `${nameB}.receipt.csv`, 120000),
   ]).then((x) => x.map(parseReceipt));
   ca.close();
   cb.close();
 
   const codesA = new Map(ra.issues.filter((i) => i.code !== 'W50').map((i) => [i.line - 2, i.code]));
   const codesB = new Map(rb.issues.filter((i) => i.code !== 'W50').map((i) => [N - 1 - (i.line - 2), i.code]));
-  let aFirst = 0;
-  let bFirst = 0;
-  const wrong: string[] = [];
+  const out: Round = { aFirst: 0, bFirst: 0, wrong: [], anomalies: ra.anomalies + rb.anomalies, pids: 0, ms: [] };
   for (let i = 0; i < N; i++) {
     const got = `${codesA.get(i) ?? '-'}/${codesB.get(i) ?? '-'}`;
-    if (got === '-/A41') aFirst++;
-    else if (got === 'A40/-') bFirst++;
-    else wrong.push(`${vin(700000 + i)}: ${got}`);
+    if (got === '-/A41') out.aFirst++;
+    else if (got === 'A40/-') out.bFirst++;
+    else out.wrong.push(`${vin(base + i)}: ${got}`);
   }
-  expect(wrong).toEqual([]);
-  expect(aFirst + bFirst).toBe(N);
-  expect(aFirst).toBeGreaterThan(0); // the files really were processed at the same time
-  expect(bFirst).toBeGreaterThan(0);
-  expect(ra.anomalies + rb.anomalies).toBe(N);
-  // Both worker processes took part, each on one file.
   const receipts = fs
     .readFileSync(svc.layout.auditLog, 'utf8')
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l))
-    .filter((e) => e.event === 'receipt' && (e.name === 'a.csv' || e.name === 'b.csv'));
-  expect(new Set(receipts.map((e) => e.pid)).size).toBe(2);
-  // Each receipt event says where the time went (README, audit log).
-  for (const e of receipts) expect(Object.keys(e.ms).sort()).toEqual(['close', 'read', 'receipt']);
-  for (const e of receipts) for (const v of Object.values(e.ms)) expect(v).toBeGreaterThanOrEqual(0);
-  process.stdout.write(`concurrency: ${aFirst} vehicles saw A first, ${bFirst} saw B first\n`);
-}, 180000);
+    .filter((e) => e.event === 'receipt' && (e.name === nameA || e.name === nameB));
+  out.pids = new Set(receipts.map((e) => e.pid)).size;
+  out.ms = receipts.map((e) => e.ms);
+  return out;
+}
+
+it('gives every vehicle the issues of one serial order of its two readings', async () => {
+  // Which file reaches a vehicle first depends on timing (SQLite hands its one write lock to either process): a
+  // round where one file was done before the other began proves nothing about files side by side, so up to three
+  // rounds are run until one has both orders. Every round must be consistent.
+  const rounds: Round[] = [];
+  for (let k = 0; k < 3; k++) {
+    // The first round's files are queued before any worker runs: each worker takes one, and they start together.
+    const r = await round(k, k === 0 ? startWorkers : async () => {});
+    rounds.push(r);
+    expect(r.wrong).toEqual([]);
+    expect(r.aFirst + r.bFirst).toBe(N);
+    expect(r.anomalies).toBe(N);
+    expect(r.pids).toBe(2); // both worker processes took part, each on one file
+    // Each receipt event says where the time went (README, audit log).
+    for (const ms of r.ms) expect(Object.keys(ms).sort()).toEqual(['close', 'read', 'receipt']);
+    for (const ms of r.ms) for (const v of Object.values(ms)) expect(v).toBeGreaterThanOrEqual(0);
+    process.stdout.write(`concurrency round ${k}: ${r.aFirst} vehicles saw A first, ${r.bFirst} saw B first\n`);
+    if (r.aFirst > 0 && r.bFirst > 0) break;
+  }
+  expect(rounds.some((r) => r.aFirst > 0 && r.bFirst > 0)).toBe(true); // the files really were processed side by side
+}, 300000);

@@ -120,7 +120,7 @@ describe('when every CSV fixture and its XML twin are uploaded (parity)', () => 
     const counts = (r: ParsedReceipt) => [r.status, r.records, r.accepted, r.rejected, r.anomalies, r.warnings];
     expect(counts(b.r)).toEqual(counts(a.r));
     // The twins are laid out line for line with the header on line 1, so a CSV record's line is one more than the
-    // XML reading index the XML receipt gives (SPEC §4); file-level issues keep their line. Messages differ only
+    // XML reading index the XML receipt gives (docs/checks.md); file-level issues keep their line. Messages differ only
     // where the defect does (the E10 twins, the missing header) or name the record (E21: line or reading index).
     const same = (i: ParsedReceipt['issues'][number], fromCsv = false) => ({
       line: fromCsv && i.severity !== 'F' ? i.line - 1 : i.line,
@@ -148,7 +148,7 @@ describe('when an XML file is sent', () => {
   });
   afterAll(async () => stopSender(s));
 
-  it('in the layout of SPEC §3.2, it is ACCEPTED with an XML receipt', async () => {
+  it('in the layout of docs/formats.md, it is ACCEPTED with an XML receipt', async () => {
     const text = [
       `<inflow version="1" sender="${GARAGE}" created="2026-11-25T22:00:00+01:00" software="DMS 7.3">`,
       '  <reading ref="WO-1001">',
@@ -221,7 +221,7 @@ describe('when an XML file is sent', () => {
     expect(await storedOf(s, wrong.r.fileId)).toEqual([]);
   });
 
-  // In XML readings may share a line: the pipeline keys XML records by reading index (SPEC §4), not by line.
+  // In XML readings may share a line: the pipeline keys XML records by reading index (docs/checks.md), not by line.
   it('with all its readings on one line, gives each reading its own issues and stores each good one', async () => {
     const reading = (v: string, odometer: number) =>
       `<reading><vin>${v}</vin><date>${daysAgo(2)}</date><odometer unit="km">${odometer}</odometer><work>MAINT</work></reading>`;
@@ -316,14 +316,14 @@ describe('the XSDs', () => {
     expect(xmls.filter((n) => !VALID.includes(n) && !INVALID.includes(n) && !/^f0[15]-/.test(n))).toEqual([]);
   });
 
-  run('the README example and its receipt validate', () => {
-    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
-    const example = /```xml\n((?:<\?xml[^\n]*\n)?<inflow[\s\S]*?<\/inflow>\n)```/.exec(readme)?.[1];
+  run('the documented example file and receipt validate (docs/formats.md, docs/receipts.md)', () => {
+    const doc = (name: string) => fs.readFileSync(path.join(__dirname, '..', 'docs', name), 'utf8');
+    const example = /```xml\n((?:<\?xml[^\n]*\n)?<inflow[\s\S]*?<\/inflow>\n)```/.exec(doc('formats.md'))?.[1];
     expect(example).toBeDefined();
     const p = path.join(tmp, 'readme.xml');
     fs.writeFileSync(p, example!);
     expect(xmllint('inflow-1.xsd', p).stderr).toMatch(/validates/);
-    const receipt = /```xml\n(<\?xml[^\n]*\n<receipt[\s\S]*?<\/receipt>\n)```/.exec(readme)?.[1];
+    const receipt = /```xml\n(<\?xml[^\n]*\n<receipt[\s\S]*?<\/receipt>\n)```/.exec(doc('receipts.md'))?.[1];
     expect(receipt).toBeDefined();
     expectValidReceipt(receipt!);
   });

@@ -1,7 +1,7 @@
 /**
  * The FTPS clients garages actually run, each a program we did not write, against the real service: each logs
  * in, uploads, lists and downloads a receipt, 20 times in a row. (ftp-srv 4.6.3 as published fails these:
- * stack notes §7; ftps/ftp-srv-patches.ts fixes it.)
+ * the patch in patches/ftp-srv+4.6.3.patch fixes it.)
  */
 import fs from 'node:fs';
 import os from 'node:os';

@@ -1,4 +1,4 @@
-/** The FTPS front door (SPEC §2): TLS before login, and each account jailed in its own drop zone and receipts. */
+/** The FTPS front door (docs/ftps.md): TLS before login, and each account jailed in its own drop zone and receipts. */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { Client } from 'basic-ftp';

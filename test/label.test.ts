@@ -1,5 +1,5 @@
 /**
- * The OK label (SPEC §9): the eight rules as pure functions (one scenario each, exact reasons), the age and gap
+ * The OK label (docs/label.md): the eight rules as pure functions (one scenario each, exact reasons), the age and gap
  * boundaries in calendar months, the store's view of a vehicle (superseded readings, corrected anomalies), and the
  * `inflow label` command against a real service.
  */

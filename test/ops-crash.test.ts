@@ -1,5 +1,5 @@
 /**
- * Crash safety with real processes and real signals (SPEC §7, issue 6): a worker killed with SIGKILL in the middle
+ * Crash safety with real processes and real signals (docs/guarantees.md, issue 6): a worker killed with SIGKILL in the middle
  * of a 200,000-record file, then a new worker, ends with exactly the receipt, readings and error numbers of an
  * uninterrupted run; a worker stopped with SIGTERM hands its file back to the queue at once and exits 0.
  */

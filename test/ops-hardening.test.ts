@@ -1,5 +1,5 @@
 /**
- * The hardened front door (SPEC §2, issue 6): brute-force lockout per username and per IP, the size limit enforced
+ * The hardened front door (docs/ftps.md, issue 6): brute-force lockout per username and per IP, the size limit enforced
  * while streaming (a 64 MiB upload against 1 MiB, generated on the fly, against a real `serve` process whose memory
  * is watched), the record limit (F06), idle and transfer timeouts that never cut an upload that moves, and the
  * audit log of it all.

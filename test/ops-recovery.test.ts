@@ -1,5 +1,5 @@
 /**
- * Nothing that got its 226 is lost (SPEC §7, issue 6), with real processes and real signals: a Redis outage at
+ * Nothing that got its 226 is lost (docs/guarantees.md, issue 6), with real processes and real signals: a Redis outage at
  * upload time, the whole `serve` process killed right after a 226, a SIGTERM during an upload, and the fleet
  * layout (`serve --workers 0` + `inflow worker` processes).
  */

@@ -175,7 +175,7 @@ describe('readXmlBatch', () => {
   });
 
   describe('readings', () => {
-    it('read the SPEC §3.2 layout: the line is where <reading> starts, values trimmed, empty elements empty', async () => {
+    it('read the documented layout (docs/formats.md): the line is where <reading> starts, values trimmed, empty elements empty', async () => {
       const text = [
         `<inflow version="1" sender="${GARAGE}" created="2026-11-25T22:00:00+01:00" software="DMS 7.3">`,
         '  <reading ref="WO-1001">',

@@ -1,5 +1,5 @@
 /**
- * The Trusted Provider report (SPEC §10) over readings sent through the real pipeline: three establishments whose
+ * The Trusted Provider report (docs/provider-report.md) over readings sent through the real pipeline: three establishments whose
  * discrepancy rates fall below, at and above 0.5%; a corrected anomaly, readings and anomalies dated in the
  * neighbouring years, and an establishment with readings only outside the year do not count.
  */

@@ -91,7 +91,7 @@ CREATE TABLE vehicles (
 CREATE INDEX vehicles_plate ON vehicles (plate);
 -- The establishment in the file's header (a fleet account sends for several).
 ALTER TABLE files ADD COLUMN sender TEXT;
--- The issue a reading corrects (SPEC §5), and readings by source line for the history view.
+-- The issue a reading corrects (docs/corrections.md), and readings by source line for the history view.
 ALTER TABLE readings ADD COLUMN corrects INTEGER;
 `,
   },

@@ -1,4 +1,4 @@
-/** Parsing a CSV receipt (SPEC §6) the way a sender's software would. */
+/** Parsing a CSV receipt (docs/receipts.md) the way a sender's software would. */
 import { parse } from 'csv-parse/sync';
 
 export interface ParsedReceipt {
