@@ -42,11 +42,11 @@ export interface TrailerFields {
  * - fatal: the file cannot be read further (invalid UTF-8 → F05, not well-formed XML → F05, binary → F01);
  *   it is the last item.
  */
-export type BatchItem =
+export type FileItem =
   | { kind: 'header'; line: number; fields: HeaderFields; fieldCount: number }
   | { kind: 'reading'; line: number; index: number; fields: RecordFields; fieldCount: number }
   | { kind: 'malformed'; line: number; message: string }
   | { kind: 'trailer'; line: number; fields: TrailerFields; fieldCount: number }
   | { kind: 'fatal'; line: number; code: 'F01' | 'F02' | 'F05'; message: string };
 
-export type BatchFormat = 'csv' | 'xml';
+export type FileFormat = 'csv' | 'xml';

@@ -13,9 +13,9 @@
  * Invalid UTF-8 is not decided here: the reader reports it with its line (F05).
  */
 import { open } from 'node:fs/promises';
-import type { BatchFormat, BatchItem } from '../model/file-items';
+import type { FileFormat, FileItem } from '../model/file-items';
 
-type FatalItem = Extract<BatchItem, { kind: 'fatal' }>;
+type FatalItem = Extract<FileItem, { kind: 'fatal' }>;
 
 /** How much of the file is looked at. */
 const SAMPLE_BYTES = 8192;
@@ -23,7 +23,7 @@ const SAMPLE_BYTES = 8192;
 const MAX_CONTROL_SHARE = 0.01;
 
 /** detectFormat returns the batch format of the file at `path`, or the fatal item that refuses it. */
-export async function detectFormat(path: string): Promise<{ format: BatchFormat } | { fatal: FatalItem }> {
+export async function detectFormat(path: string): Promise<{ format: FileFormat } | { fatal: FatalItem }> {
   const handle = await open(path, 'r');
   let sample: Buffer;
   try {
@@ -37,7 +37,7 @@ export async function detectFormat(path: string): Promise<{ format: BatchFormat 
 }
 
 /** formatOfSample is detectFormat's rule on the first bytes of a file. */
-export function formatOfSample(sample: Buffer): { format: BatchFormat } | { fatal: FatalItem } {
+export function formatOfSample(sample: Buffer): { format: FileFormat } | { fatal: FatalItem } {
   const refuse = (line: number, code: FatalItem['code'], message: string) => ({
     fatal: { kind: 'fatal', line, code, message } satisfies FatalItem,
   });

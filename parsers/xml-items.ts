@@ -1,5 +1,5 @@
 /**
- * The saxes event handlers of the XML reader: text in, BatchItems out (docs/formats.md). parsers/xml-batch.ts feeds it
+ * The saxes event handlers of the XML reader: text in, BatchItems out (docs/formats.md). parsers/xml-file.ts feeds it
  * decoded chunks and hands the items on; this module never sees the file.
  *
  * Mapping, and why:
@@ -19,10 +19,10 @@
  * - `line` is the line where the element's start tag begins; `index` counts `<reading>` elements from 1.
  */
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
-import type { BatchItem, HeaderFields, RecordFields, TrailerFields } from '../model/file-items';
+import type { FileItem, HeaderFields, RecordFields, TrailerFields } from '../model/file-items';
 import { quoteValue } from '../model/text';
 
-type FatalItem = Extract<BatchItem, { kind: 'fatal' }>;
+type FatalItem = Extract<FileItem, { kind: 'fatal' }>;
 
 /** Deepest element nesting accepted (an INFLOW document needs 3). */
 const MAX_DEPTH = 32;
@@ -56,7 +56,7 @@ interface TrailerDraft {
 export class XmlItems {
   /** True once a fatal item is queued: nothing more will come. */
   ended = false;
-  private out: BatchItem[] = [];
+  private out: FileItem[] = [];
   private readonly parser = new SaxesParser<{ xmlns: false; position: true }>({ xmlns: false, position: true });
   private ending = false;
   private depth = 0;
@@ -121,7 +121,7 @@ export class XmlItems {
   }
 
   /** take returns the items completed so far and forgets them. */
-  take(): BatchItem[] {
+  take(): FileItem[] {
     const items = this.out;
     this.out = [];
     return items;

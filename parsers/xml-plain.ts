@@ -6,12 +6,12 @@
  * It gives up at the first thing it does not take: a comment, a processing instruction, CDATA, a DTD, an entity
  * or character reference, a name or character it does not know, a self-closing reading, text where elements
  * belong, an unknown element, a repeated child, anything not well-formed, invalid UTF-8, a token longer than
- * MAX_PLAIN_TOKEN… parsers/xml-batch.ts then reads the file again with saxes (XmlItems) from the start and drops
+ * MAX_PLAIN_TOKEN… parsers/xml-file.ts then reads the file again with saxes (XmlItems) from the start and drops
  * the items this reader already gave, so every decision and every message about such input is XmlItems' own.
  * What it takes, it must take exactly as XmlItems would: the same items, fields, lines and counts
  * (test/parsers-xml-plain.test.ts compares both on the fixtures, on variants and on random mutations).
  */
-import type { BatchItem, TrailerFields } from '../model/file-items';
+import type { FileItem, TrailerFields } from '../model/file-items';
 import { FIELD_BIT, headerFields, isUtf8Name, noFields, READING_ELEMENTS } from './xml-items';
 
 /** Longest token (tag, reading, run of white space) taken here; saxes' limits (xml-items.ts) are far above it. */
@@ -53,7 +53,7 @@ class NotPlain extends Error {}
 export class PlainXmlItems {
   /** True once the input proved not plain: nothing more comes out; read the file with XmlItems instead. */
   gaveUp = false;
-  private out: BatchItem[] = [];
+  private out: FileItem[] = [];
   private buf = '';
   private line = 1;
   private index = 0;
@@ -83,7 +83,7 @@ export class PlainXmlItems {
   }
 
   /** take returns the items completed so far and forgets them. */
-  take(): BatchItem[] {
+  take(): FileItem[] {
     const items = this.out;
     this.out = [];
     return items;

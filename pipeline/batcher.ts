@@ -8,7 +8,7 @@
  * transferable buffer that goes back to the reader for the next batch (issue #4). Everything else (rejected
  * records, corrections, plate-only readings) travels as objects: they are few.
  */
-import type { BatchFormat, BatchItem } from '../model/file-items';
+import type { FileFormat, FileItem } from '../model/file-items';
 import { checkRecord } from '../rules/record-checks';
 import { WORK_TYPES, kmOf, type CheckedRecord, type Reading } from '../model/reading';
 
@@ -108,7 +108,7 @@ function packBatch(strings: string[], buffers: BufferSource): { packed: Uint8Arr
 }
 
 export interface BatchOptions {
-  format: BatchFormat;
+  format: FileFormat;
   today: string;
   /** Records up to this line were committed by an earlier attempt: skipped. */
   resumeAfter: number;
@@ -138,7 +138,7 @@ export class Batcher {
   }
 
   /** add takes the file's next item; returns a full batch when this item completed one. */
-  add(read: BatchItem): RecordBatch | null {
+  add(read: FileItem): RecordBatch | null {
     const { opts } = this;
     // An XML record is known by its reading index (docs/checks.md): readings may share a line, and the pipeline keys
     // records (seq, issues, resume point) by this number.

@@ -2,13 +2,13 @@
  * The file-level checks that read the whole file (F01, F02, F03, F04, F05, F06): format by content, header,
  * trailer, encoding and record limit. Runs on the reader thread.
  */
-import type { BatchFormat, BatchItem } from '../model/file-items';
+import type { FileFormat, FileItem } from '../model/file-items';
 import { checkHeader } from '../rules/header-checks';
 import { FileTally } from '../rules/file-tally';
 import type { FileFinding } from '../model/issue-catalogue';
 
 export interface ScanResult {
-  format: BatchFormat | null;
+  format: FileFormat | null;
   sender: string | null;
   records: number;
   findings: FileFinding[];
@@ -23,17 +23,17 @@ export interface ScanOptions {
 /** FileScan: the file-level checks fed item by item, beside the records (pipeline/reader-thread.ts). */
 export class FileScan {
   private readonly tally = new FileTally();
-  private header: (BatchItem & { kind: 'header' }) | null = null;
+  private header: (FileItem & { kind: 'header' }) | null = null;
   private trailerLine = 0;
   private overLimit = false;
 
   constructor(
-    private readonly format: BatchFormat,
+    private readonly format: FileFormat,
     private readonly opts: ScanOptions,
   ) {}
 
   /** add takes the file's next item; false once past the record limit (F06: the rest does not matter). */
-  add(item: BatchItem): boolean {
+  add(item: FileItem): boolean {
     if (item.kind === 'header' && this.header === null) this.header = item;
     if (item.kind === 'trailer') this.trailerLine = item.line;
     this.tally.add(item);

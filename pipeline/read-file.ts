@@ -6,7 +6,7 @@
 import { FileScan, unreadable, type ScanOptions, type ScanResult } from './file-scan';
 import { Batcher, type BatchOptions, type BufferSource, type RecordBatch } from './batcher';
 import { detectFormat } from '../parsers/detect-format';
-import { readBatch } from '../parsers/read-batch';
+import { readFileItems } from '../parsers/read-file-items';
 import { checkHeader } from '../rules/header-checks';
 
 export type ReadOptions = ScanOptions & Omit<BatchOptions, 'format'>;
@@ -33,7 +33,7 @@ export async function readFile(
   const scan = new FileScan(detected.format, opts);
   const batcher = new Batcher({ ...opts, format: detected.format }, buffers);
   let storing: boolean | null = null; // decided by the first item: a header that passes its checks
-  for await (const item of readBatch(path, detected.format)) {
+  for await (const item of readFileItems(path, detected.format)) {
     if (!scan.add(item)) break;
     storing ??= item.kind === 'header' && checkHeader(item, opts.allowedSenders).length === 0;
     if (!storing) continue;

@@ -3,7 +3,7 @@
  * trailer (F04), the record limit (F06), the header's presence (F02) and the readers' fatal items (F01/F02/F05).
  */
 import type { Finding } from '../model/issue-catalogue';
-import type { BatchItem, HeaderFields, TrailerFields } from '../model/file-items';
+import type { FileItem, HeaderFields, TrailerFields } from '../model/file-items';
 
 /** What FileTally.finish returns. */
 export interface FileTallyResult {
@@ -32,7 +32,7 @@ export function recordLimitFinding(records: number, maxRecords: number): Finding
 // digit strings; the trailer's sum is compared exactly whatever its size).
 const FOLD_AT = 2 ** 52;
 
-/** FileTally is fed every BatchItem of a file in order (`add`), then `finish` computes the file-level findings. */
+/** FileTally is fed every FileItem of a file in order (`add`), then `finish` computes the file-level findings. */
 export class FileTally {
   private header: HeaderFields | null = null;
   private trailer: TrailerFields | null = null;
@@ -52,7 +52,7 @@ export class FileTally {
   }
 
   /** add takes the next item of the file. */
-  add(item: BatchItem): void {
+  add(item: FileItem): void {
     switch (item.kind) {
       case 'header':
         if (this.header === null) this.header = item.fields;

@@ -1,16 +1,16 @@
-/** The quote-free fast path of readCsvBatch gives exactly the items csv-parse gives. */
+/** The quote-free fast path of readCsvFile gives exactly the items csv-parse gives. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readCsvBatch } from '../parsers/csv-batch';
-import type { BatchItem } from '../model/file-items';
+import { readCsvFile } from '../parsers/csv-file';
+import type { FileItem } from '../model/file-items';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-plain-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function items(file: string): Promise<BatchItem[]> {
-  const out: BatchItem[] = [];
-  for await (const i of readCsvBatch(file)) out.push(i);
+async function items(file: string): Promise<FileItem[]> {
+  const out: FileItem[] = [];
+  for await (const i of readCsvFile(file)) out.push(i);
   return out;
 }
 
@@ -67,11 +67,11 @@ it('countsOnly keeps what a file-level scan needs: kinds, lines, field counts an
     ['H;INFLOW;1;2123456692;x;y', 'R;a;V;;2026-11-20; 12 ;km;MAINT;N;;', 'R;b;V;;2026-11-20;7', 'R;c', '', 'X;1', 'T;3;19'].join('\n') +
       '\n',
   );
-  const full: BatchItem[] = [];
-  for await (const i of readCsvBatch(file)) full.push(i);
-  const counts: BatchItem[] = [];
-  for await (const i of readCsvBatch(file, { countsOnly: true })) counts.push(i);
-  const view = (i: BatchItem) => (i.kind === 'reading' ? [i.kind, i.line, i.fieldCount, i.fields.odometer] : [i.kind, i.line]);
+  const full: FileItem[] = [];
+  for await (const i of readCsvFile(file)) full.push(i);
+  const counts: FileItem[] = [];
+  for await (const i of readCsvFile(file, { countsOnly: true })) counts.push(i);
+  const view = (i: FileItem) => (i.kind === 'reading' ? [i.kind, i.line, i.fieldCount, i.fields.odometer] : [i.kind, i.line]);
   expect(counts.map(view)).toEqual(full.map(view));
   expect(counts.map(view)).toEqual([
     ['header', 1],

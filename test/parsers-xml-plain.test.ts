@@ -5,21 +5,21 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readXmlBatch, readXmlBatchWithSaxes } from '../parsers/xml-batch';
+import { readXmlFile, readXmlBatchWithSaxes } from '../parsers/xml-file';
 import { XmlItems } from '../parsers/xml-items';
 import { PlainXmlItems, MAX_PLAIN_TOKEN } from '../parsers/xml-plain';
-import type { BatchItem } from '../model/file-items';
+import type { FileItem } from '../model/file-items';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
 
-async function collect(source: AsyncIterable<BatchItem>): Promise<BatchItem[]> {
-  const out: BatchItem[] = [];
+async function collect(source: AsyncIterable<FileItem>): Promise<FileItem[]> {
+  const out: FileItem[] = [];
   for await (const item of source) out.push(item);
   return out;
 }
 
 /** The reference: saxes (XmlItems) on the whole text at once. */
-function viaSaxes(text: string): BatchItem[] {
+function viaSaxes(text: string): FileItem[] {
   const x = new XmlItems();
   x.write(text);
   const out = x.take();
@@ -28,9 +28,9 @@ function viaSaxes(text: string): BatchItem[] {
 }
 
 /** The plain reader fed `chunk` characters at a time; `gaveUp` when it left the text to saxes. */
-function viaPlain(text: string, chunk = text.length): { items: BatchItem[]; gaveUp: boolean } {
+function viaPlain(text: string, chunk = text.length): { items: FileItem[]; gaveUp: boolean } {
   const p = new PlainXmlItems();
-  const items: BatchItem[] = [];
+  const items: FileItem[] = [];
   for (let i = 0; i < text.length && !p.gaveUp; i += Math.max(1, chunk)) {
     p.write(text.slice(i, i + Math.max(1, chunk)));
     items.push(...p.take());
@@ -40,8 +40,8 @@ function viaPlain(text: string, chunk = text.length): { items: BatchItem[]; gave
   return { items, gaveUp: p.gaveUp };
 }
 
-/** As readXmlBatch: the plain reader's items, then saxes' items after those when it gave up. */
-function combined(text: string, chunk?: number): BatchItem[] {
+/** As readXmlFile: the plain reader's items, then saxes' items after those when it gave up. */
+function combined(text: string, chunk?: number): FileItem[] {
   const plain = viaPlain(text, chunk);
   return plain.gaveUp ? [...plain.items, ...viaSaxes(text).slice(plain.items.length)] : plain.items;
 }
@@ -55,9 +55,9 @@ const doc = (body: string, eol = '\n') =>
 describe('the plain reader gives what saxes gives', () => {
   const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.xml'));
 
-  test.each(fixtures)('fixture %s: readXmlBatch equals saxes alone', async (name) => {
+  test.each(fixtures)('fixture %s: readXmlFile equals saxes alone', async (name) => {
     const path = join(FIXTURES, name);
-    expect(await collect(readXmlBatch(path))).toEqual(await collect(readXmlBatchWithSaxes(path)));
+    expect(await collect(readXmlFile(path))).toEqual(await collect(readXmlBatchWithSaxes(path)));
   });
 
   test('the plain fixtures are read by the plain reader, not left to saxes', () => {
@@ -68,7 +68,7 @@ describe('the plain reader gives what saxes gives', () => {
       'f03-wrong-sender.xml',
       'f04-trailer-count-mismatch.xml',
     ]) {
-      const text = readFileSync(join(FIXTURES, name), 'utf8').replace(/^\ufeff/, ''); // readXmlBatch takes the BOM off
+      const text = readFileSync(join(FIXTURES, name), 'utf8').replace(/^\ufeff/, ''); // readXmlFile takes the BOM off
       const plain = viaPlain(text);
       expect({ name, gaveUp: plain.gaveUp }).toEqual({ name, gaveUp: false });
       expect(plain.items).toEqual(viaSaxes(text));

@@ -1,16 +1,16 @@
 import { FileTally, recordLimitFinding } from '../rules/file-tally';
-import type { BatchItem, RecordFields } from '../model/file-items';
+import type { FileItem, RecordFields } from '../model/file-items';
 
 const LIMITS = { maxRecords: 5_000_000 };
 
-const H: BatchItem = {
+const H: FileItem = {
   kind: 'header',
   line: 1,
   fields: { format: 'INFLOW', version: '1', sender: '2123456692', created: '', software: '' },
   fieldCount: 5,
 };
 
-function R(line: number, odometer: string, fieldCount = 10): BatchItem {
+function R(line: number, odometer: string, fieldCount = 10): FileItem {
   const fields: RecordFields = {
     ref: '',
     vin: 'WVWZZZ1JZXW000001',
@@ -26,20 +26,20 @@ function R(line: number, odometer: string, fieldCount = 10): BatchItem {
   return { kind: 'reading', line, index: line - 1, fields, fieldCount };
 }
 
-const T = (line: number, count: string, sum: string, fieldCount = 2): BatchItem => ({
+const T = (line: number, count: string, sum: string, fieldCount = 2): FileItem => ({
   kind: 'trailer',
   line,
   fields: { count, sum },
   fieldCount,
 });
-const M = (line: number): BatchItem => ({ kind: 'malformed', line, message: 'Unknown record type "X".' });
+const M = (line: number): FileItem => ({ kind: 'malformed', line, message: 'Unknown record type "X".' });
 
-function tally(items: BatchItem[], limits = LIMITS) {
+function tally(items: FileItem[], limits = LIMITS) {
   const t = new FileTally();
   for (const item of items) t.add(item);
   return t.finish(limits);
 }
-const codes = (items: BatchItem[], limits = LIMITS) => tally(items, limits).findings.map((f) => f.code);
+const codes = (items: FileItem[], limits = LIMITS) => tally(items, limits).findings.map((f) => f.code);
 
 describe('FileTally', () => {
   it('counts records and readings and sums the odometer values', () => {
@@ -70,7 +70,7 @@ describe('FileTally', () => {
     expect(r.findings).toEqual([]);
   });
 
-  it.each<[string, BatchItem[], string[]]>([
+  it.each<[string, FileItem[], string[]]>([
     ['count too high', [H, R(2, '1'), T(3, '2', '1')], ['F04']],
     ['count too low', [H, R(2, '1'), R(3, '1'), T(4, '1', '2')], ['F04']],
     ['sum off by one', [H, R(2, '1'), T(3, '1', '2')], ['F04']],

@@ -2,11 +2,11 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readXmlBatch } from '../parsers/xml-batch';
+import { readXmlFile } from '../parsers/xml-file';
 import { XmlItems } from '../parsers/xml-items';
-import { readCsvBatch } from '../parsers/csv-batch';
+import { readCsvFile } from '../parsers/csv-file';
 import { detectFormat } from '../parsers/detect-format';
-import type { BatchItem } from '../model/file-items';
+import type { FileItem } from '../model/file-items';
 import { checkRecord } from '../rules/record-checks';
 import { checkHeader } from '../rules/header-checks';
 import { FileTally } from '../rules/file-tally';
@@ -15,15 +15,15 @@ const FIXTURES = join(__dirname, '..', 'fixtures');
 const TODAY = '2026-11-26';
 const GARAGE = '2123456692';
 
-async function collect(source: AsyncIterable<BatchItem>): Promise<BatchItem[]> {
-  const out: BatchItem[] = [];
+async function collect(source: AsyncIterable<FileItem>): Promise<FileItem[]> {
+  const out: FileItem[] = [];
   for await (const item of source) out.push(item);
   return out;
 }
-const items = (path: string) => collect(readXmlBatch(path));
+const items = (path: string) => collect(readXmlFile(path));
 
 /** brief renders items as "kind@line" (+ index and ref for readings, code for fatal items). */
-function brief(list: BatchItem[]): string[] {
+function brief(list: FileItem[]): string[] {
   return list.map((i) => {
     if (i.kind === 'reading') return `R@${i.line}#${i.index}:${i.fields.ref}`;
     if (i.kind === 'fatal') return `fatal@${i.line}:${i.code}`;
@@ -32,10 +32,10 @@ function brief(list: BatchItem[]): string[] {
 }
 
 /** codes runs the checks the pipeline runs without a database: file-level codes and each record's codes. */
-function codes(list: BatchItem[]) {
+function codes(list: FileItem[]) {
   const tally = new FileTally();
   list.forEach((i) => tally.add(i));
-  const header = list.find((i): i is Extract<BatchItem, { kind: 'header' }> => i.kind === 'header') ?? null;
+  const header = list.find((i): i is Extract<FileItem, { kind: 'header' }> => i.kind === 'header') ?? null;
   const file = [...checkHeader(header, [GARAGE]), ...tally.finish({ maxRecords: 1000 }).findings].map((f) => f.code);
   const records = list.flatMap((i) =>
     i.kind === 'reading'
@@ -66,7 +66,7 @@ const fieldCountOf = async (reading: string) => {
   return r && r.kind === 'reading' ? r.fieldCount : null;
 };
 
-describe('readXmlBatch on the fixtures', () => {
+describe('readXmlFile on the fixtures', () => {
   // Every CSV fixture that gets past detectFormat has an XML twin laid out line for line: same items.
   it.each([
     'valid-3-readings',
@@ -80,9 +80,9 @@ describe('readXmlBatch on the fixtures', () => {
     'f05-invalid-utf8',
   ])('%s.xml gives the items of %s.csv', async (name) => {
     const xml = await items(join(FIXTURES, `${name}.xml`));
-    const csv = await collect(readCsvBatch(join(FIXTURES, `${name}.csv`)));
+    const csv = await collect(readCsvFile(join(FIXTURES, `${name}.csv`)));
     // The E10 twins differ only in how they are malformed: a CSV field too few, an XML element too many.
-    const same = (i: BatchItem) =>
+    const same = (i: FileItem) =>
       i.kind === 'reading' ? { ...i, fieldCount: i.fieldCount === 10 } : i.kind === 'malformed' ? { kind: i.kind, line: i.line } : i;
     expect(xml.map(same)).toEqual(csv.map(same));
     expect(codes(xml)).toEqual(codes(csv));
@@ -145,7 +145,7 @@ describe('readXmlBatch on the fixtures', () => {
   );
 });
 
-describe('readXmlBatch', () => {
+describe('readXmlFile', () => {
   describe('the header', () => {
     it('comes from the <inflow> attributes, with 5 fields', async () => {
       expect((await items(file('h.xml', doc())))[0]).toEqual({
@@ -164,13 +164,13 @@ describe('readXmlBatch', () => {
         line: 3,
         fields: { format: 'INFLOW', version: '1', sender: GARAGE, created: '', software: '' },
       });
-      expect(checkHeader(h as Extract<BatchItem, { kind: 'header' }>, [GARAGE])).toEqual([]);
+      expect(checkHeader(h as Extract<FileItem, { kind: 'header' }>, [GARAGE])).toEqual([]);
     });
 
     it('names a namespaced root as its format, so the header check says F02', async () => {
       const [h] = await items(file('ns.xml', `<inflow xmlns="urn:other" version="1" sender="${GARAGE}"/>`));
       expect(h).toMatchObject({ kind: 'header', fields: { format: '{urn:other}inflow' } });
-      expect(checkHeader(h as Extract<BatchItem, { kind: 'header' }>, [GARAGE]).map((f) => f.code)).toEqual(['F02']);
+      expect(checkHeader(h as Extract<FileItem, { kind: 'header' }>, [GARAGE]).map((f) => f.code)).toEqual(['F02']);
     });
   });
 
@@ -361,8 +361,8 @@ describe('readXmlBatch', () => {
 
       const tally = new FileTally();
       let n = 0;
-      let last: BatchItem | null = null;
-      for await (const item of readXmlBatch(p)) {
+      let last: FileItem | null = null;
+      for await (const item of readXmlFile(p)) {
         tally.add(item);
         if (item.kind === 'reading') {
           n++;
@@ -379,7 +379,7 @@ describe('readXmlBatch', () => {
     it('lets a consumer stop early without reading the rest', async () => {
       const p = file('stop.xml', doc(...Array.from({ length: 50_000 }, (_, i) => rd(`s${i}`))));
       let seen = 0;
-      for await (const item of readXmlBatch(p)) if (item.kind === 'reading' && ++seen === 10) break;
+      for await (const item of readXmlFile(p)) if (item.kind === 'reading' && ++seen === 10) break;
       expect(seen).toBe(10);
       rmSync(p);
     });

@@ -2,8 +2,8 @@ import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readCsvBatch } from '../parsers/csv-batch';
-import type { BatchItem } from '../model/file-items';
+import { readCsvFile } from '../parsers/csv-file';
+import type { FileItem } from '../model/file-items';
 import { checkRecord } from '../rules/record-checks';
 import { checkHeader } from '../rules/header-checks';
 import { FileTally } from '../rules/file-tally';
@@ -12,14 +12,14 @@ const FIXTURES = join(__dirname, '..', 'fixtures');
 const TODAY = '2026-11-26';
 const GARAGE = '2123456692';
 
-async function items(path: string): Promise<BatchItem[]> {
-  const out: BatchItem[] = [];
-  for await (const item of readCsvBatch(path)) out.push(item);
+async function items(path: string): Promise<FileItem[]> {
+  const out: FileItem[] = [];
+  for await (const item of readCsvFile(path)) out.push(item);
   return out;
 }
 
 /** brief renders items as "kind@line" (+ ref for readings, code for fatal items) for compact assertions. */
-function brief(list: BatchItem[]): string[] {
+function brief(list: FileItem[]): string[] {
   return list.map((i) => {
     if (i.kind === 'reading') return `R@${i.line}#${i.index}:${i.fields.ref}`;
     if (i.kind === 'fatal') return `fatal@${i.line}:${i.code}`;
@@ -32,7 +32,7 @@ async function verdict(name: string) {
   const list = await items(join(FIXTURES, name));
   const tally = new FileTally();
   list.forEach((i) => tally.add(i));
-  const header = list.find((i): i is Extract<BatchItem, { kind: 'header' }> => i.kind === 'header') ?? null;
+  const header = list.find((i): i is Extract<FileItem, { kind: 'header' }> => i.kind === 'header') ?? null;
   const fileCodes = [...checkHeader(header, [GARAGE]), ...tally.finish({ maxRecords: 1000 }).findings].map((f) => f.code);
   const lineCodes: Record<number, string[]> = {};
   for (const i of list) {
@@ -55,7 +55,7 @@ function file(name: string, content: string | Buffer): string {
 const H = 'H;INFLOW;1;2123456692;2026-11-25T22:00:00+01:00;TestDMS 1.0';
 const r = (ref: string, odometer = 1000) => `R;${ref};WVWZZZ1JZXW000001;;2026-11-20;${odometer};km;MAINT;N;;`;
 
-describe('readCsvBatch on the fixtures', () => {
+describe('readCsvFile on the fixtures', () => {
   it('valid-3-readings.csv: header, 3 readings, trailer, no finding', async () => {
     const v = await verdict('valid-3-readings.csv');
     expect(brief(v.list)).toEqual(['header@1', 'R@2#1:WO-1001', 'R@3#2:WO-1002', 'R@4#3:WO-1003', 'trailer@5']);
@@ -122,7 +122,7 @@ describe('readCsvBatch on the fixtures', () => {
     });
     expect(v.list.find((i) => i.line === 5)).toMatchObject({ kind: 'malformed', message: expect.stringContaining('"X"') });
     // The E21 pair: the pipeline flags line 16 as a repeat of line 15.
-    const [a, b] = v.list.filter((i) => i.line === 15 || i.line === 16) as Extract<BatchItem, { kind: 'reading' }>[];
+    const [a, b] = v.list.filter((i) => i.line === 15 || i.line === 16) as Extract<FileItem, { kind: 'reading' }>[];
     expect([a.fields.vin, a.fields.date, a.fields.odometer]).toEqual([b.fields.vin, b.fields.date, b.fields.odometer]);
   });
 
@@ -151,7 +151,7 @@ describe('readCsvBatch on the fixtures', () => {
   });
 });
 
-describe('readCsvBatch', () => {
+describe('readCsvFile', () => {
   describe('line numbers', () => {
     it('count blank lines, CRLF and a BOM', async () => {
       const p = file('blank.csv', '\ufeff' + [H, '', r('a'), '  ', '', r('b'), 'T;2;2000', ''].join('\r\n'));
@@ -250,7 +250,7 @@ describe('readCsvBatch', () => {
       const p = file('stray.csv', [H, 'R;WO"1;WVWZZZ1JZXW000001;;2026-11-20;1;km;MAINT;N;;', 'R;"WO2"x;V;;;;;;;;', r('next')].join('\n'));
       const list = await items(p);
       expect(brief(list)).toEqual(['header@1', 'R@2#1:WO"1', 'R@3#2:"WO2"x', 'R@4#3:next']);
-      const reading = list[1] as Extract<BatchItem, { kind: 'reading' }>;
+      const reading = list[1] as Extract<FileItem, { kind: 'reading' }>;
       expect(checkRecord(reading.fields, reading.fieldCount, { today: TODAY }).findings.map((f) => f.code)).toEqual(['E20']);
     });
 
@@ -316,7 +316,7 @@ describe('readCsvBatch', () => {
     it('accepts a 2-byte character split by the chunk boundary', async () => {
       const { content, line } = atChunkBoundary([0xc3, 0xa9]); // é
       const list = await items(file('split-ok.csv', content));
-      const long = list.find((i) => i.line === line) as Extract<BatchItem, { kind: 'reading' }>;
+      const long = list.find((i) => i.line === line) as Extract<FileItem, { kind: 'reading' }>;
       expect(long.fields.plate.endsWith('Aé')).toBe(true);
       expect(brief(list.slice(-1))).toEqual([`R@${line + 1}#${line}:tail`]);
     });
@@ -343,9 +343,9 @@ describe('readCsvBatch', () => {
       await once(out, 'finish');
 
       const tally = new FileTally();
-      let last: BatchItem | null = null;
+      let last: FileItem | null = null;
       let readings = 0;
-      for await (const item of readCsvBatch(p)) {
+      for await (const item of readCsvFile(p)) {
         tally.add(item);
         if (item.kind === 'reading') {
           readings++;
@@ -361,7 +361,7 @@ describe('readCsvBatch', () => {
     it('lets a consumer stop early (an F06 stop) without reading the rest', async () => {
       const p = file('stop.csv', [H, ...Array.from({ length: 50_000 }, (_, i) => r(`s${i}`))].join('\n'));
       let seen = 0;
-      for await (const item of readCsvBatch(p)) {
+      for await (const item of readCsvFile(p)) {
         if (item.kind === 'reading' && ++seen === 10) break;
       }
       expect(seen).toBe(10);

@@ -25,11 +25,11 @@ import { Readable, pipeline } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { parse, type CsvError, type Options, type Parser } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
-import type { BatchItem, RecordFields } from '../model/file-items';
+import type { FileItem, RecordFields } from '../model/file-items';
 import { Utf8Checker, type Utf8Error } from './utf8-guard';
 import { quoteValue } from '../model/text';
 
-type FatalItem = Extract<BatchItem, { kind: 'fatal' }>;
+type FatalItem = Extract<FileItem, { kind: 'fatal' }>;
 
 /** Longest record csv-parse accepts (characters); an INFLOW record is a few hundred. */
 const MAX_RECORD_CHARS = 65_536;
@@ -56,8 +56,8 @@ interface CsvFault {
   fault: string;
 }
 
-/** readCsvBatch streams the items of a CSV batch file, in file order (see parsers/types.ts for the contract). */
-export async function* readCsvBatch(path: string, opts: ReadOptions = {}): AsyncIterable<BatchItem> {
+/** readCsvFile streams the items of a CSV batch file, in file order (see parsers/types.ts for the contract). */
+export async function* readCsvFile(path: string, opts: ReadOptions = {}): AsyncIterable<FileItem> {
   const source = new ValidChunks(path);
   try {
     // Line 1, apart from the rest.
@@ -151,7 +151,7 @@ async function hasQuote(path: string): Promise<boolean> {
 }
 
 /** plainRecords: the items after the header of a file without quotes, one line a record. */
-async function* plainRecords(rest: Buffer, source: ValidChunks, firstLine: number, countsOnly: boolean): AsyncGenerator<BatchItem> {
+async function* plainRecords(rest: Buffer, source: ValidChunks, firstLine: number, countsOnly: boolean): AsyncGenerator<FileItem> {
   const decoder = new StringDecoder('utf8');
   let carry = decoder.write(rest);
   let line = firstLine;
@@ -240,7 +240,7 @@ async function* body(rest: Buffer, source: ValidChunks): AsyncGenerator<Buffer> 
 }
 
 /** headerItem returns line 1 as a header item when it is an H line, a fatal F02 when it is one csv-parse cannot read. */
-function headerItem(line: Buffer): Extract<BatchItem, { kind: 'header' }> | FatalItem | null {
+function headerItem(line: Buffer): Extract<FileItem, { kind: 'header' }> | FatalItem | null {
   if (!startsWithH(line)) return null;
   let rec: string[];
   try {
@@ -275,7 +275,7 @@ export interface ReadOptions {
 }
 
 /** countedReading: an `R;…` line as countsOnly needs it (field count and odometer). */
-function countedReading(text: string, line: number, index: number): BatchItem {
+function countedReading(text: string, line: number, index: number): FileItem {
   let semis = 0;
   let start = -1;
   let end = -1;
@@ -301,7 +301,7 @@ function countedReading(text: string, line: number, index: number): BatchItem {
 }
 
 /** recordItem maps one csv-parse record to its item; null for a blank line. */
-function recordItem(rec: string[], line: number, nextIndex: number): BatchItem | null {
+function recordItem(rec: string[], line: number, nextIndex: number): FileItem | null {
   const type = rec[0].trim();
   if (rec.length === 1 && type === '') return null;
   const fieldCount = rec.length - 1;

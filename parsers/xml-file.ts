@@ -10,7 +10,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import type { BatchItem } from '../model/file-items';
+import type { FileItem } from '../model/file-items';
 import { Utf8Checker } from './utf8-guard';
 import { XmlItems } from './xml-items';
 import { PlainXmlItems } from './xml-plain';
@@ -18,12 +18,12 @@ import { PlainXmlItems } from './xml-plain';
 const CHUNK_BYTES = 256 * 1024;
 
 /**
- * readXmlBatch streams the items of an XML batch file, in file order (see parsers/types.ts for the contract). The
+ * readXmlFile streams the items of an XML batch file, in file order (see parsers/types.ts for the contract). The
  * plain reader (parsers/xml-plain.ts) goes first; at the first thing it does not take, the file is read again with
  * saxes from the start and the items already given are skipped (a file that is not plain near its end is parsed
  * about one and a half times).
  */
-export async function* readXmlBatch(path: string): AsyncIterable<BatchItem> {
+export async function* readXmlFile(path: string): AsyncIterable<FileItem> {
   const plain = new PlainXmlItems();
   let given = 0;
   for await (const item of readWith(path, plain)) {
@@ -38,19 +38,19 @@ export async function* readXmlBatch(path: string): AsyncIterable<BatchItem> {
 }
 
 /** readXmlBatchWithSaxes: saxes alone, without the plain reader first (the reference test/parsers-xml-plain.test.ts compares with). */
-export function readXmlBatchWithSaxes(path: string): AsyncIterable<BatchItem> {
+export function readXmlBatchWithSaxes(path: string): AsyncIterable<FileItem> {
   return readWith(path, new XmlItems());
 }
 
 /** readWith: bytes → UTF-8 check → `items` → BatchItems. */
-async function* readWith(path: string, items: XmlItems | PlainXmlItems): AsyncIterable<BatchItem> {
+async function* readWith(path: string, items: XmlItems | PlainXmlItems): AsyncIterable<FileItem> {
   const stream = createReadStream(path, { highWaterMark: CHUNK_BYTES });
   const checker = new Utf8Checker();
   const decoder = new StringDecoder('utf8');
   let passed = 0;
   let first = true;
   // Invalid UTF-8 is XmlItems' to report (the plain reader gives up: the XML before it may not be well-formed).
-  const badBytes = (line: number): BatchItem[] => {
+  const badBytes = (line: number): FileItem[] => {
     if (items instanceof PlainXmlItems) {
       items.giveUp();
       return [];
@@ -86,6 +86,6 @@ async function* readWith(path: string, items: XmlItems | PlainXmlItems): AsyncIt
   }
 }
 
-function utf8Fatal(line: number): BatchItem {
+function utf8Fatal(line: number): FileItem {
   return { kind: 'fatal', line, code: 'F05', message: 'The file is not valid UTF-8 on this line: it must be saved as UTF-8.' };
 }
