@@ -23,7 +23,16 @@ export const lineOfSeq = (seq: number): number => seq % SEQ_PER_FILE;
 export const seqRangeOf = (filePk: number): [number, number] => [seqOf(filePk, 0), seqOf(filePk + 1, 0) - 1];
 
 /** Senders are stored as integers; establishment numbers are 10 digits with leading zeros. */
-export const senderText = (n: number): string => String(n).padStart(10, '0');
+const senderTexts = new Map<number, string>();
+export function senderText(n: number): string {
+  let t = senderTexts.get(n);
+  if (t === undefined) {
+    t = String(n).padStart(10, '0');
+    if (senderTexts.size > 10_000) senderTexts.clear(); // a few hundred establishments in practice: a bound, not a cache policy
+    senderTexts.set(n, t);
+  }
+  return t;
+}
 
 /** The columns of a reading row, in table order. */
 type Row = [
@@ -80,8 +89,10 @@ export class SqliteReadings {
   private readonly insertStmt: Database.Statement;
   private readonly timelineRowsStmt: Database.Statement;
   private readonly supersedeStmt: Database.Statement;
+  private readonly pendingVinStmt: Database.Statement;
 
   constructor(private readonly db: Db) {
+    this.pendingVinStmt = db.prepare('INSERT OR IGNORE INTO pending_vins VALUES (?, ?)');
     this.insertStmt = db.prepare('INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     // One range read of the clustered key: a vehicle's whole timeline is a page or two.
     this.timelineRowsStmt = db
@@ -139,6 +150,16 @@ export class SqliteReadings {
     );
   }
 
+  /** trackPending lists a vehicle a file stored a reading of before it passed its checks. */
+  trackPending(filePk: number, vin: string): void {
+    this.pendingVinStmt.run(filePk, vin);
+  }
+
+  /** forgetPending drops a file's list of vehicles (it passed, or its readings are gone). */
+  forgetPending(filePk: number): void {
+    this.db.prepare('DELETE FROM pending_vins WHERE file_id = ?').run(filePk);
+  }
+
   /** supersede marks the reading stored from (file, line) of this vehicle as replaced by a correction. */
   supersede(vin: string, filePk: number, line: number): void {
     this.supersedeStmt.run(vin, seqOf(filePk, line));
@@ -162,18 +183,23 @@ export class SqliteReadings {
 
   /**
    * discardFile deletes the readings a file stored and flags again the readings its corrections of A issues had
-   * superseded. Call inside a write transaction.
+   * superseded. A file that has not passed is found through its list of vehicles; one that passed (`inflow files
+   * abandon` after a pass, rare) by a scan of the table. Call inside a write transaction.
    */
-  discardFile(filePk: number): number {
+  discardFile(filePk: number, passed: boolean): number {
     const [lo, hi] = seqRangeOf(filePk);
+    const mine = passed ? 'r.seq BETWEEN ? AND ?' : 'r.vin IN (SELECT vin FROM pending_vins WHERE file_id = ?) AND r.seq BETWEEN ? AND ?';
+    const args = passed ? [lo, hi] : [filePk, lo, hi];
     this.db
       .prepare(
         `UPDATE readings SET status = ${STATUS_FLAGGED} WHERE status = ${STATUS_SUPERSEDED} AND (vin, seq) IN (
            SELECT i.vin, i.file_id * ${SEQ_PER_FILE} + i.line FROM readings r JOIN issues i ON i.id = r.corrects
-           WHERE r.seq BETWEEN ? AND ? AND i.severity = 'A')`,
+           WHERE ${mine} AND i.severity = 'A')`,
       )
-      .run(lo, hi);
-    return this.db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?').run(lo, hi).changes;
+      .run(...args);
+    const gone = this.db.prepare(`DELETE FROM readings AS r WHERE ${mine}`).run(...args).changes;
+    this.forgetPending(filePk);
+    return gone;
   }
 
   /** count counts the readings of files that passed their checks. */

@@ -109,7 +109,11 @@ export class SqliteStore implements Store {
       firstWithSha: async (a, sha) => sql.files.firstWithSha(a, sha),
       markQueued: async (pk) => sql.files.markQueued(pk),
       startAttempt: async (pk) => sql.files.startAttempt(pk),
-      pass: async (pk, facts) => sql.files.pass(pk, facts),
+      pass: async (pk, facts) =>
+        writeTx(db, () => {
+          sql.files.pass(pk, facts);
+          sql.readings.forgetPending(pk);
+        }),
       reject: async (pk, o) =>
         writeTx(db, () => {
           this.discardStored(pk);
@@ -125,6 +129,7 @@ export class SqliteStore implements Store {
       accept: async (pk, o) =>
         writeTx(db, () => {
           sql.files.pass(pk, { format: o.format, sender: o.sender });
+          sql.readings.forgetPending(pk);
           const counts = sql.issues.countsForFile(pk, o.records);
           const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
           sql.files.finish(pk, { result, counts, duplicateOf: null, processedAt: o.processedAt });
@@ -169,7 +174,8 @@ export class SqliteStore implements Store {
    * 0. Inside a write transaction; readings first: they find the issues they corrected.
    */
   private discardStored(filePk: number): { readings: number; issues: number } {
-    const readings = this.sql.readings.discardFile(filePk);
+    const passed = this.sql.files.get(filePk)?.passed ?? false;
+    const readings = this.sql.readings.discardFile(filePk, passed);
     const [lo, hi] = seqRangeOf(filePk);
     const issues = this.sql.issues.discardFile(filePk, lo, hi);
     this.sql.files.resetProgress(filePk);
@@ -203,6 +209,7 @@ export class SqliteStore implements Store {
     const file = sql.files.get(filePk);
     if (!file || req.lastLine <= file.progressLine) return; // stored by an earlier attempt
     const pending = sql.files.pending(filePk);
+    const tracking = !file.passed; // until it passes, the vehicles it stores readings of are listed
     const registerInUse = sql.vehicles.any();
     const view: BatchView = {
       registerInUse,
@@ -223,7 +230,10 @@ export class SqliteStore implements Store {
       },
     };
     const write: BatchWriter = {
-      addReading: (r) => sql.readings.insert(filePk, sender, r),
+      addReading: (r) => {
+        sql.readings.insert(filePk, sender, r);
+        if (tracking) sql.readings.trackPending(filePk, r.vin);
+      },
       addIssue: (i) => sql.issues.insert(filePk, i),
       markCorrected: (issueId, line) => sql.issues.markCorrected(issueId, seqOf(filePk, line)),
       supersede: (vin, fileId, line) => sql.readings.supersede(vin, fileId, line),
