@@ -4,7 +4,7 @@
  */
 import type { FileFormat, FileItem } from '../model/file-items';
 import { checkHeader } from '../rules/header-checks';
-import { FileTally } from '../rules/file-tally';
+import { FileTally, recordLimitFinding } from '../rules/file-tally';
 import type { FileFinding } from '../model/issue-catalogue';
 
 export interface ScanResult {
@@ -52,8 +52,9 @@ export class FileScan {
       if (headerFindings.some((h) => h.code === f.code)) continue; // a missing header is said once
       out.findings.push({ ...f, line: f.code === 'F04' ? this.trailerLine : 0 });
     }
-    if (this.overLimit && !out.findings.some((f) => f.code === 'F06')) {
-      out.findings.push({ code: 'F06', field: 'file', line: 0, message: `more than ${this.opts.maxRecords} records` });
+    const overLimit = this.overLimit && recordLimitFinding(this.tally.records, this.opts.maxRecords);
+    if (overLimit && !out.findings.some((f) => f.code === 'F06')) {
+      out.findings.push({ ...overLimit, line: 0 });
     }
     return out;
   }

@@ -24,6 +24,7 @@ import type { Store, FileRecord, Account } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import type { FileFinding } from '../model/issue-catalogue';
 import { brusselsToday } from '../rules/brussels-date';
+import { sizeLimitFinding } from '../rules/file-tally';
 import { writeReceipt } from './write-receipt';
 import { FileGoneError } from './errors';
 import { storeRecords, type FileContext } from './check-batch';
@@ -111,7 +112,7 @@ async function earlyVerdict(ctx: PipelineContext, file: FileRecord): Promise<Ear
     return refuse({ code: 'F07', field: 'file', line: 0, message }, first.pk);
   }
   if (file.size > ctx.settings.maxFileBytes) {
-    return refuse({ code: 'F06', field: 'file', line: 0, message: `file is larger than ${ctx.settings.maxFileBytes} bytes` });
+    return refuse({ ...sizeLimitFinding(ctx.settings.maxFileBytes), line: 0 });
   }
   return null;
 }

@@ -28,6 +28,15 @@ export function recordLimitFinding(records: number, maxRecords: number): Finding
   };
 }
 
+/** sizeLimitFinding: F06 for a file larger than `maxBytes` (found before it is read). */
+export function sizeLimitFinding(maxBytes: number): Finding {
+  return {
+    code: 'F06',
+    field: 'file',
+    message: `The file is larger than ${maxBytes} bytes, the limit per file: split it into smaller files.`,
+  };
+}
+
 // Odometer values are summed as doubles while that is exact, then folded into a bigint (a sender may send absurd
 // digit strings; the trailer's sum is compared exactly whatever its size).
 const FOLD_AT = 2 ** 52;
