@@ -56,8 +56,8 @@ interface CsvFault {
   fault: string;
 }
 
-/** readCsvFile streams the items of a CSV batch file, in file order (see parsers/types.ts for the contract). */
-export async function* readCsvFile(path: string, opts: ReadOptions = {}): AsyncIterable<FileItem> {
+/** readCsvFile streams the items of a CSV batch file, in file order (model/file-items.ts says what each item is). */
+export async function* readCsvFile(path: string): AsyncIterable<FileItem> {
   const source = new ValidChunks(path);
   try {
     // Line 1, apart from the rest.
@@ -97,7 +97,7 @@ export async function* readCsvFile(path: string, opts: ReadOptions = {}): AsyncI
     // A file without a quote character is plain `;`-separated lines: split it directly, 3-4 times faster than
     // csv-parse and the same records (nothing to unquote). Any quote, anywhere: csv-parse.
     if (!(await hasQuote(path))) {
-      yield* plainRecords(rest, source, firstLine, !!opts.countsOnly);
+      yield* plainRecords(rest, source, firstLine);
       return;
     }
 
@@ -151,7 +151,7 @@ async function hasQuote(path: string): Promise<boolean> {
 }
 
 /** plainRecords: the items after the header of a file without quotes, one line a record. */
-async function* plainRecords(rest: Buffer, source: ValidChunks, firstLine: number, countsOnly: boolean): AsyncGenerator<FileItem> {
+async function* plainRecords(rest: Buffer, source: ValidChunks, firstLine: number): AsyncGenerator<FileItem> {
   const decoder = new StringDecoder('utf8');
   let carry = decoder.write(rest);
   let line = firstLine;
@@ -175,10 +175,7 @@ async function* plainRecords(rest: Buffer, source: ValidChunks, firstLine: numbe
         yield lastFatal(source, fatal(at, 'F05', faultMessage('CSV_MAX_RECORD_SIZE')));
         return;
       }
-      const item =
-        countsOnly && text.charCodeAt(0) === 82 && text.charCodeAt(1) === 59
-          ? countedReading(text, at, index + 1)
-          : recordItem(text.split(';'), at, index + 1);
+      const item = recordItem(text.split(';'), at, index + 1);
       if (item === null) continue;
       if (item.kind === 'reading') index++;
       yield item;
@@ -263,41 +260,6 @@ function headerItem(line: Buffer): Extract<FileItem, { kind: 'header' }> | Fatal
 function startsWithH(line: Buffer): boolean {
   const m = /^\s*"?\s*H\s*"?\s*(;|\r?$)/.exec(line.subarray(0, 16).toString('latin1'));
   return m !== null;
-}
-
-/** How much of each record the caller needs. */
-export interface ReadOptions {
-  /**
-   * Only the counts a file-level scan needs (F04, F06): plain `R;` lines yield readings whose fields are empty but
-   * for the odometer, without splitting the rest of the line. Three times faster on the scan of a big file.
-   */
-  countsOnly?: boolean;
-}
-
-/** countedReading: an `R;…` line as countsOnly needs it (field count and odometer). */
-function countedReading(text: string, line: number, index: number): FileItem {
-  let semis = 0;
-  let start = -1;
-  let end = -1;
-  for (let i = text.indexOf(';'); i !== -1; i = text.indexOf(';', i + 1)) {
-    semis++;
-    if (semis === 5) start = i + 1;
-    else if (semis === 6) end = i;
-  }
-  const odometer = start === -1 ? '' : text.slice(start, end === -1 ? text.length : end).trim();
-  const fields: RecordFields = {
-    ref: '',
-    vin: '',
-    plate: '',
-    date: '',
-    odometer,
-    unit: '',
-    work: '',
-    replaced: '',
-    digits: '',
-    corrects: '',
-  };
-  return { kind: 'reading', line, index, fields, fieldCount: semis };
 }
 
 /** recordItem maps one csv-parse record to its item; null for a blank line. */

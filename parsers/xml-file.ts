@@ -18,7 +18,7 @@ import { PlainXmlItems } from './xml-plain';
 const CHUNK_BYTES = 256 * 1024;
 
 /**
- * readXmlFile streams the items of an XML batch file, in file order (see parsers/types.ts for the contract). The
+ * readXmlFile streams the items of an XML batch file, in file order (model/file-items.ts says what each item is). The
  * plain reader (parsers/xml-plain.ts) goes first; at the first thing it does not take, the file is read again with
  * saxes from the start and the items already given are skipped (a file that is not plain near its end is parsed
  * about one and a half times).

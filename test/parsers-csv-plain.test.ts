@@ -59,26 +59,3 @@ it('treats a last line without a newline, and invalid UTF-8, like csv-parse', as
   expect(a[3]).toMatchObject({ code: 'F05', line: 4 });
   expect(b.map((i) => [i.kind, i.line])).toEqual(a.map((i) => [i.kind, i.line]));
 });
-
-it('countsOnly keeps what a file-level scan needs: kinds, lines, field counts and odometers', async () => {
-  const file = path.join(dir, 'counts.csv');
-  fs.writeFileSync(
-    file,
-    ['H;INFLOW;1;2123456692;x;y', 'R;a;V;;2026-11-20; 12 ;km;MAINT;N;;', 'R;b;V;;2026-11-20;7', 'R;c', '', 'X;1', 'T;3;19'].join('\n') +
-      '\n',
-  );
-  const full: FileItem[] = [];
-  for await (const i of readCsvFile(file)) full.push(i);
-  const counts: FileItem[] = [];
-  for await (const i of readCsvFile(file, { countsOnly: true })) counts.push(i);
-  const view = (i: FileItem) => (i.kind === 'reading' ? [i.kind, i.line, i.fieldCount, i.fields.odometer] : [i.kind, i.line]);
-  expect(counts.map(view)).toEqual(full.map(view));
-  expect(counts.map(view)).toEqual([
-    ['header', 1],
-    ['reading', 2, 10, '12'],
-    ['reading', 3, 5, '7'],
-    ['reading', 4, 1, ''],
-    ['malformed', 6],
-    ['trailer', 7],
-  ]);
-});
