@@ -133,15 +133,16 @@ ALTER TABLE readings_v3 RENAME TO readings;
     sql: `
 -- A file's records are stored as they are checked, before its file-level checks have decided (they read the whole
 -- file): until it passes, no other file's checks and no query see them, and a file that fails has them deleted.
--- The vehicles a file stored readings of before it passed are listed, so that they are found by the clustered key
--- (an index of every reading by file would cost each insert ~15%); the list goes when the file passes.
+-- The vehicles a file stored readings of before it passed are listed, one row per batch, so that they are found by
+-- the clustered key (an index of every reading by file cost each insert ~15%); the list goes when the file passes.
 ALTER TABLE files ADD COLUMN passed INTEGER NOT NULL DEFAULT 0;
 UPDATE files SET passed = 1 WHERE progress_line > 0 OR result IN ('ACCEPTED', 'PARTIAL');
 CREATE INDEX files_not_passed ON files (id) WHERE passed = 0;
-CREATE TABLE pending_vins (
-  file_id INTEGER NOT NULL,
-  vin     TEXT NOT NULL,
-  PRIMARY KEY (file_id, vin)
+CREATE TABLE pending_batches (
+  file_id   INTEGER NOT NULL,
+  last_line INTEGER NOT NULL,
+  vins      TEXT NOT NULL,                          -- the batch's VINs, comma-separated
+  PRIMARY KEY (file_id, last_line)
 ) WITHOUT ROWID;
 `,
   },

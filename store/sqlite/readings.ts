@@ -89,10 +89,7 @@ export class SqliteReadings {
   private readonly insertStmt: Database.Statement;
   private readonly timelineRowsStmt: Database.Statement;
   private readonly supersedeStmt: Database.Statement;
-  private readonly pendingVinStmt: Database.Statement;
-
   constructor(private readonly db: Db) {
-    this.pendingVinStmt = db.prepare('INSERT OR IGNORE INTO pending_vins VALUES (?, ?)');
     this.insertStmt = db.prepare('INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     // One range read of the clustered key: a vehicle's whole timeline is a page or two.
     this.timelineRowsStmt = db
@@ -150,14 +147,23 @@ export class SqliteReadings {
     );
   }
 
-  /** trackPending lists a vehicle a file stored a reading of before it passed its checks. */
-  trackPending(filePk: number, vin: string): void {
-    this.pendingVinStmt.run(filePk, vin);
+  /** trackPending lists the vehicles a batch of a file that has not passed its checks stored readings of. */
+  trackPending(filePk: number, lastLine: number, vins: readonly string[]): void {
+    this.db.prepare('INSERT OR REPLACE INTO pending_batches VALUES (?, ?, ?)').run(filePk, lastLine, vins.join(','));
   }
 
-  /** forgetPending drops a file's list of vehicles (it passed, or its readings are gone). */
+  /** forgetPending drops a file's lists of vehicles (it passed, or its readings are gone). */
   forgetPending(filePk: number): void {
-    this.db.prepare('DELETE FROM pending_vins WHERE file_id = ?').run(filePk);
+    this.db.prepare('DELETE FROM pending_batches WHERE file_id = ?').run(filePk);
+  }
+
+  /** pendingVins: the vehicles a file stored readings of before it passed, from its batches' lists. */
+  private pendingVins(filePk: number): Set<string> {
+    const out = new Set<string>();
+    for (const list of this.db.prepare('SELECT vins FROM pending_batches WHERE file_id = ?').pluck().all(filePk) as string[]) {
+      for (const vin of list.split(',')) if (vin) out.add(vin);
+    }
+    return out;
   }
 
   /** supersede marks the reading stored from (file, line) of this vehicle as replaced by a correction. */
@@ -183,21 +189,24 @@ export class SqliteReadings {
 
   /**
    * discardFile deletes the readings a file stored and flags again the readings its corrections of A issues had
-   * superseded. A file that has not passed is found through its list of vehicles; one that passed (`inflow files
-   * abandon` after a pass, rare) by a scan of the table. Call inside a write transaction.
+   * superseded (found through the issues they corrected). A file that has not passed is found through its lists of
+   * vehicles, by the clustered key; one that passed (`inflow files abandon` after a pass, rare) by a scan of the
+   * table. Call inside a write transaction, before the file's issues are discarded.
    */
   discardFile(filePk: number, passed: boolean): number {
     const [lo, hi] = seqRangeOf(filePk);
-    const mine = passed ? 'r.seq BETWEEN ? AND ?' : 'r.vin IN (SELECT vin FROM pending_vins WHERE file_id = ?) AND r.seq BETWEEN ? AND ?';
-    const args = passed ? [lo, hi] : [filePk, lo, hi];
     this.db
       .prepare(
         `UPDATE readings SET status = ${STATUS_FLAGGED} WHERE status = ${STATUS_SUPERSEDED} AND (vin, seq) IN (
-           SELECT i.vin, i.file_id * ${SEQ_PER_FILE} + i.line FROM readings r JOIN issues i ON i.id = r.corrects
-           WHERE ${mine} AND i.severity = 'A')`,
+           SELECT vin, file_id * ${SEQ_PER_FILE} + line FROM issues WHERE corrected_by BETWEEN ? AND ? AND severity = 'A')`,
       )
-      .run(...args);
-    const gone = this.db.prepare(`DELETE FROM readings AS r WHERE ${mine}`).run(...args).changes;
+      .run(lo, hi);
+    let gone = 0;
+    if (passed) gone = this.db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?').run(lo, hi).changes;
+    else {
+      const del = this.db.prepare('DELETE FROM readings WHERE vin = ? AND seq BETWEEN ? AND ?');
+      for (const vin of this.pendingVins(filePk)) gone += del.run(vin, lo, hi).changes;
+    }
     this.forgetPending(filePk);
     return gone;
   }

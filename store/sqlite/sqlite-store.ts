@@ -209,7 +209,8 @@ export class SqliteStore implements Store {
     const file = sql.files.get(filePk);
     if (!file || req.lastLine <= file.progressLine) return; // stored by an earlier attempt
     const pending = sql.files.pending(filePk);
-    const tracking = !file.passed; // until it passes, the vehicles it stores readings of are listed
+    // Until the file passes, the vehicles it stores readings of are listed (in VIN order: repeats are neighbours).
+    const pendingVins: string[] | null = file.passed ? null : [];
     const registerInUse = sql.vehicles.any();
     const view: BatchView = {
       registerInUse,
@@ -232,13 +233,14 @@ export class SqliteStore implements Store {
     const write: BatchWriter = {
       addReading: (r) => {
         sql.readings.insert(filePk, sender, r);
-        if (tracking) sql.readings.trackPending(filePk, r.vin);
+        if (pendingVins && pendingVins[pendingVins.length - 1] !== r.vin) pendingVins.push(r.vin);
       },
       addIssue: (i) => sql.issues.insert(filePk, i),
       markCorrected: (issueId, line) => sql.issues.markCorrected(issueId, seqOf(filePk, line)),
       supersede: (vin, fileId, line) => sql.readings.supersede(vin, fileId, line),
     };
     work(view, write);
+    if (pendingVins && pendingVins.length > 0) sql.readings.trackPending(filePk, req.lastLine, pendingVins);
     sql.files.setProgress(filePk, req.lastLine);
   }
 
