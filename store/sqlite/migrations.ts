@@ -141,7 +141,7 @@ CREATE INDEX files_not_passed ON files (id) WHERE passed = 0;
 CREATE TABLE pending_batches (
   file_id   INTEGER NOT NULL,
   last_line INTEGER NOT NULL,
-  vins      TEXT NOT NULL,                          -- the batch's VINs, comma-separated
+  vins      BLOB NOT NULL,                          -- the batch's VINs, each a length byte and its bytes
   PRIMARY KEY (file_id, last_line)
 ) WITHOUT ROWID;
 `,

@@ -84,6 +84,37 @@ function toReading(r: Row): StoredReading {
   };
 }
 
+/**
+ * VinList: the vehicles of a batch in one growing buffer, each a length byte and its UTF-8 bytes (holding the
+ * strings would keep every record's text alive until the batch ends). Repeats next to each other are kept once (a
+ * batch is in VIN order).
+ */
+export class VinList {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private used = 0;
+  private last = '';
+  count = 0;
+
+  add(vin: string): void {
+    if (vin === this.last) return;
+    const bytes = Buffer.byteLength(vin);
+    if (bytes > 255) throw new Error(`a VIN of ${bytes} bytes cannot be listed`);
+    if (this.used + 1 + bytes > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(bigger, 0, 0, this.used);
+      this.buf = bigger;
+    }
+    this.buf[this.used] = bytes;
+    this.used += 1 + this.buf.write(vin, this.used + 1, 'utf8');
+    this.count++;
+    this.last = vin;
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.used);
+  }
+}
+
 /** Reading statements. Those of the hot path (one timeline read and one insert per record) are prepared once. */
 export class SqliteReadings {
   private readonly insertStmt: Database.Statement;
@@ -148,8 +179,8 @@ export class SqliteReadings {
   }
 
   /** trackPending lists the vehicles a batch of a file that has not passed its checks stored readings of. */
-  trackPending(filePk: number, lastLine: number, vins: readonly string[]): void {
-    this.db.prepare('INSERT OR REPLACE INTO pending_batches VALUES (?, ?, ?)').run(filePk, lastLine, vins.join(','));
+  trackPending(filePk: number, lastLine: number, vins: VinList): void {
+    if (vins.count > 0) this.db.prepare('INSERT OR REPLACE INTO pending_batches VALUES (?, ?, ?)').run(filePk, lastLine, vins.bytes());
   }
 
   /** forgetPending drops a file's lists of vehicles (it passed, or its readings are gone). */
@@ -160,8 +191,8 @@ export class SqliteReadings {
   /** pendingVins: the vehicles a file stored readings of before it passed, from its batches' lists. */
   private pendingVins(filePk: number): Set<string> {
     const out = new Set<string>();
-    for (const list of this.db.prepare('SELECT vins FROM pending_batches WHERE file_id = ?').pluck().all(filePk) as string[]) {
-      for (const vin of list.split(',')) if (vin) out.add(vin);
+    for (const list of this.db.prepare('SELECT vins FROM pending_batches WHERE file_id = ?').pluck().all(filePk) as Buffer[]) {
+      for (let at = 0; at < list.length; at += 1 + list[at]) out.add(list.toString('utf8', at + 1, at + 1 + list[at]));
     }
     return out;
   }

@@ -6,7 +6,7 @@
 import { openDb, writeTx, type Db, type OpenOptions } from './db';
 import { SqliteAccounts } from './accounts';
 import { SqliteFiles } from './files';
-import { SqliteReadings, seqOf, seqRangeOf } from './readings';
+import { SqliteReadings, VinList, seqOf, seqRangeOf } from './readings';
 import { SqliteIssues } from './issues';
 import { SqliteVehicles } from './vehicles';
 import { SqliteReports } from './reports';
@@ -210,7 +210,7 @@ export class SqliteStore implements Store {
     if (!file || req.lastLine <= file.progressLine) return; // stored by an earlier attempt
     const pending = sql.files.pending(filePk);
     // Until the file passes, the vehicles it stores readings of are listed (in VIN order: repeats are neighbours).
-    const pendingVins: string[] | null = file.passed ? null : [];
+    const pendingVins = file.passed ? null : new VinList();
     const registerInUse = sql.vehicles.any();
     const view: BatchView = {
       registerInUse,
@@ -233,14 +233,14 @@ export class SqliteStore implements Store {
     const write: BatchWriter = {
       addReading: (r) => {
         sql.readings.insert(filePk, sender, r);
-        if (pendingVins && pendingVins[pendingVins.length - 1] !== r.vin) pendingVins.push(r.vin);
+        pendingVins?.add(r.vin);
       },
       addIssue: (i) => sql.issues.insert(filePk, i),
       markCorrected: (issueId, line) => sql.issues.markCorrected(issueId, seqOf(filePk, line)),
       supersede: (vin, fileId, line) => sql.readings.supersede(vin, fileId, line),
     };
     work(view, write);
-    if (pendingVins && pendingVins.length > 0) sql.readings.trackPending(filePk, req.lastLine, pendingVins);
+    if (pendingVins) sql.readings.trackPending(filePk, req.lastLine, pendingVins);
     sql.files.setProgress(filePk, req.lastLine);
   }
 
