@@ -33,26 +33,36 @@ export interface FileContext {
 const isError = (f: Finding) => issueDef(f.code).severity === 'E';
 
 /**
- * storeRecords checks and stores a batch. Plain readings come in VIN order (one vehicle's records keep their file
+ * storeRecords checks and stores one or more consecutive batches as one change. Plain readings come in VIN order (one vehicle's records keep their file
  * order): the store's B-tree is then walked in key order instead of at random, which is what makes a
  * 1,000,000-record file fast. Results do not change: every rule reads one vehicle's history only. A batch with a
  * correction or a plate-only reading is taken in file order instead (a correction may touch another vehicle; a
- * plate's VIN is known only after the look-up). Nothing is stored when the batch is blocked (Store.storeBatch).
+ * plate's VIN is known only after the look-up). Nothing is stored when they are blocked (Store.storeBatch).
  */
-export async function storeRecords(store: Store, ctx: FileContext, batch: RecordBatch): Promise<{ blockedBy: number[] }> {
-  const inFileOrder = batch.others.some((r) => r.reading !== null);
-  const records = (): Iterable<CheckedRecord> =>
-    inFileOrder ? [...unpackBatch(batch), ...batch.others].sort((a, b) => a.line - b.line) : concat(unpackBatch(batch), batch.others);
+export async function storeRecords(store: Store, ctx: FileContext, batches: readonly RecordBatch[]): Promise<{ blockedBy: number[] }> {
   const req: BatchRequest = {
     filePk: ctx.filePk,
     sender: ctx.sender,
-    lastLine: batch.lastLine,
-    lookups: () => lookupsOf(records()),
+    lastLine: batches[batches.length - 1].lastLine,
+    lookups: () => lookupsOf(batches.flatMap((b) => [...recordsOf(b).records()])),
   };
+  // Consecutive batches in one change: the fewer commits, the fewer times the pages they share are written. Each
+  // is checked as it would be alone, one after the other, so the result does not depend on how they are grouped.
   return store.storeBatch(req, (view, write) => {
-    const checker = new BatchChecker(ctx, view, write, inFileOrder);
-    for (const rec of records()) checker.check(rec);
+    for (const batch of batches) {
+      const { inFileOrder, records } = recordsOf(batch);
+      const checker = new BatchChecker(ctx, view, write, inFileOrder);
+      for (const rec of records()) checker.check(rec);
+    }
   });
+}
+
+/** recordsOf: a batch's records in the order they are checked (see storeRecords). */
+function recordsOf(batch: RecordBatch): { inFileOrder: boolean; records: () => Iterable<CheckedRecord> } {
+  const inFileOrder = batch.others.some((r) => r.reading !== null);
+  const records = (): Iterable<CheckedRecord> =>
+    inFileOrder ? [...unpackBatch(batch), ...batch.others].sort((a, b) => a.line - b.line) : concat(unpackBatch(batch), batch.others);
+  return { inFileOrder, records };
 }
 
 function* concat<T>(a: Iterable<T>, b: Iterable<T>): Iterable<T> {
@@ -75,9 +85,9 @@ function lookupsOf(records: Iterable<CheckedRecord>): { vins: string[]; plates: 
 }
 
 /**
- * BatchChecker checks a batch's records one after the other. Each vehicle's timeline is read once from the
- * store and then kept up to date here with what the batch stores (the store's view shows the registry as it was
- * when the batch began). In VIN order only the current vehicle's is kept; in file order, every one the batch read.
+ * BatchChecker checks a batch's records one after the other. Each vehicle's timeline is read from the store when
+ * its first record comes and then kept up to date here with what the batch stores. In VIN order only the current
+ * vehicle's is kept (its records are neighbours); in file order, every one the batch read.
  */
 class BatchChecker {
   private readonly timelines = new Map<string, TimelineEntry[]>();

@@ -102,6 +102,12 @@ export class FileReader {
     }
   }
 
+  /** nextReady returns the next batch when it has come already (no waiting), else null. */
+  nextReady(): RecordBatch | null {
+    if (this.queue[0]?.kind !== 'batch') return null;
+    return (this.queue.shift() as { kind: 'batch'; batch: RecordBatch }).batch;
+  }
+
   /** stored: the batch is stored; its buffer goes back to the reader and one more batch may come. */
   stored(batch: RecordBatch): void {
     if (this.exited) return;

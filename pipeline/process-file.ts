@@ -161,8 +161,12 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
         lateByDate: new Map(),
         history: { decreaseToleranceKm: ctx.settings.decreaseToleranceKm, maxKmPerDay: ctx.settings.maxKmPerDay },
       };
-      await storeWhenFree(ctx.store, fileCtx, m.batch);
-      reader.stored(m.batch);
+      // The batch behind it, when it has come already, goes in the same change (both are in memory anyway).
+      const batches = [m.batch];
+      const next = reader.nextReady();
+      if (next) batches.push(next);
+      await storeWhenFree(ctx.store, fileCtx, batches);
+      for (const b of batches) reader.stored(b);
       await new Promise((res) => setImmediate(res)); // let the queue renew its lock between batches
     }
     return await verdict;
@@ -176,11 +180,11 @@ function passes(scan: ScanResult): scan is ScanResult & { format: string; sender
   return scan.findings.length === 0 && scan.format !== null && scan.sender !== null;
 }
 
-/** storeWhenFree stores a batch, first waiting for the files that hold records of its vehicles to be decided. */
-async function storeWhenFree(store: Store, fileCtx: FileContext, batch: RecordBatch): Promise<void> {
+/** storeWhenFree stores batches, first waiting for the files that hold records of their vehicles to be decided. */
+async function storeWhenFree(store: Store, fileCtx: FileContext, batches: RecordBatch[]): Promise<void> {
   const since = Date.now();
   for (;;) {
-    let { blockedBy } = await storeRecords(store, fileCtx, batch);
+    let { blockedBy } = await storeRecords(store, fileCtx, batches);
     if (blockedBy.length === 0) return;
     while (blockedBy.length > 0) {
       if (Date.now() - since > WAIT_FOR_PENDING_MS) {

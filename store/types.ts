@@ -261,10 +261,7 @@ export interface CorrectionTargetIssue {
   sender: string | null;
 }
 
-/**
- * What a batch's checks read. It shows the store as it was when the batch began: read a vehicle's timeline before
- * writing to it (and keep what you read), as reads after a write of the same batch are not defined.
- */
+/** What a batch's checks read: the store as it is at that point of the change, its own writes so far included. */
 export interface BatchView {
   /** False when the vehicle register is empty (a look-up cannot find anything). */
   readonly registerInUse: boolean;
