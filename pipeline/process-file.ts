@@ -165,7 +165,7 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
       const batches = [m.batch];
       const next = reader.nextReady();
       if (next) batches.push(next);
-      await storeWhenFree(ctx.store, fileCtx, batches);
+      await storeWhenFree(ctx.store, fileCtx, batches, () => failed);
       for (const b of batches) reader.stored(b);
       await new Promise((res) => setImmediate(res)); // let the queue renew its lock between batches
     }
@@ -180,13 +180,17 @@ function passes(scan: ScanResult): scan is ScanResult & { format: string; sender
   return scan.findings.length === 0 && scan.format !== null && scan.sender !== null;
 }
 
-/** storeWhenFree stores batches, first waiting for the files that hold records of their vehicles to be decided. */
-async function storeWhenFree(store: Store, fileCtx: FileContext, batches: RecordBatch[]): Promise<void> {
+/**
+ * storeWhenFree stores batches, first waiting for the files that hold records of their vehicles to be decided;
+ * it gives up waiting once `pointless` says so (this file failed its checks: nothing of it will be kept).
+ */
+async function storeWhenFree(store: Store, fileCtx: FileContext, batches: RecordBatch[], pointless: () => boolean): Promise<void> {
   const since = Date.now();
   for (;;) {
     let { blockedBy } = await storeRecords(store, fileCtx, batches);
     if (blockedBy.length === 0) return;
     while (blockedBy.length > 0) {
+      if (pointless()) return;
       if (Date.now() - since > WAIT_FOR_PENDING_MS) {
         throw new Error(
           `waited ${WAIT_FOR_PENDING_MS / 1000} s for files ${blockedBy.map(fileIdOf).join(', ')} to pass their file-level checks`,
