@@ -87,25 +87,18 @@ export async function startRedisServer(opts: StartRedisOptions): Promise<Private
     const port = opts.port ?? (await freePort());
     const child = spawn(
       bin,
+      // one option and its value a line
+      // prettier-ignore
       [
-        '--bind',
-        '127.0.0.1',
-        '--port',
-        String(port),
-        '--dir',
-        path.resolve(opts.dir),
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'everysec',
-        '--save',
-        '',
-        '--maxmemory-policy',
-        'noeviction',
-        '--logfile',
-        path.resolve(opts.dir, 'redis.log'),
-        '--daemonize',
-        'no',
+        '--bind', '127.0.0.1',
+        '--port', String(port),
+        '--dir', path.resolve(opts.dir),
+        '--appendonly', 'yes',
+        '--appendfsync', 'everysec',
+        '--save', '',
+        '--maxmemory-policy', 'noeviction',
+        '--logfile', path.resolve(opts.dir, 'redis.log'),
+        '--daemonize', 'no',
       ],
       { stdio: 'ignore', detached: false },
     );

@@ -12,6 +12,7 @@ import type { Store, FileRecord } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import { removeJob, type FileQueue } from './queue';
 import { writeReceipt } from '../pipeline/write-receipt';
+import { removeSpools } from '../pipeline/spool';
 
 export class AbandonRefusedError extends Error {
   readonly code = 'ABANDON_REFUSED';
@@ -53,6 +54,7 @@ export async function abandonFile(
     return { file: (await store.files.get(filePk))!, outcome: 'kept', discarded: { readings: 0, issues: 0 } };
   }
 
+  removeSpools(layout.spoolDir, before.id); // left by an attempt whose worker was killed
   const discarded = await store.files.abandon(filePk, { message: abandonMessage(before.attempts), processedAt: new Date().toISOString() });
   const finished = (await store.files.get(filePk))!;
   const receiptPath = await writeReceipt(store, layout, finished);

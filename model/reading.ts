@@ -37,6 +37,16 @@ export function kmOf(odometer: number, unit: 'km' | 'mi'): number {
   return unit === 'mi' ? Math.round(odometer * KM_PER_MILE) : odometer;
 }
 
+/** A stored reading as the OK label reads it. */
+export interface LabelReading {
+  date: string;
+  odometer: number;
+  unit: 'km' | 'mi';
+  km: number;
+  digits: number | null;
+  sender: string;
+}
+
 /**
  * A record of a file after the checks that need nothing but the record (rules/record-checks.ts): the one shape a
  * record has from the reader to the store. `reading` when it passed them; `fields` (as sent) only when it did not.

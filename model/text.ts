@@ -7,10 +7,11 @@ const UNSAFE_CHARS = '\\u0000-\\u001f\\u007f-\\u009f\\u200b-\\u200f\\u2028-\\u20
 
 /** Matches one unsafe character (global: for replace). */
 export const UNSAFE_TEXT = new RegExp(`[${UNSAFE_CHARS}]`, 'g');
+const ANY_UNSAFE = new RegExp(`[${UNSAFE_CHARS}]`); // not global: test() keeps no position
 
 /** hasUnsafeText tells whether `s` holds an unsafe character. */
 export function hasUnsafeText(s: string): boolean {
-  return new RegExp(`[${UNSAFE_CHARS}]`).test(s);
+  return ANY_UNSAFE.test(s);
 }
 
 /** cutText cuts `s` to `max` characters by code point (never half a surrogate pair), ending in "…" when cut. */

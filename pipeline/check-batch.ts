@@ -60,8 +60,12 @@ export async function storeRecords(store: Store, ctx: FileContext, batches: read
 /** recordsOf: a batch's records in the order they are checked (see storeRecords). */
 function recordsOf(batch: RecordBatch): { inFileOrder: boolean; records: () => Iterable<CheckedRecord> } {
   const inFileOrder = batch.others.some((r) => r.reading !== null);
-  const records = (): Iterable<CheckedRecord> =>
-    inFileOrder ? [...unpackBatch(batch), ...batch.others].sort((a, b) => a.line - b.line) : concat(unpackBatch(batch), batch.others);
+  // The checks add to a record's findings: the batch's own records get fresh arrays each time (a blocked batch is
+  // checked again), as unpacked readings do.
+  const records = (): Iterable<CheckedRecord> => {
+    const others = batch.others.map((r) => ({ ...r, findings: [...r.findings] }));
+    return inFileOrder ? [...unpackBatch(batch), ...others].sort((a, b) => a.line - b.line) : concat(unpackBatch(batch), others);
+  };
   return { inFileOrder, records };
 }
 
@@ -111,7 +115,7 @@ class BatchChecker {
 
   check(rec: CheckedRecord): void {
     const { ctx } = this;
-    const findings = [...rec.findings]; // a copy: a blocked batch is checked again
+    const findings = rec.findings; // the record's own array (recordsOf): added to in place
     const r = rec.reading;
     const { vin, vehicle } = r ? this.vehicleOf(r.vin, r.plate, findings) : { vin: null, vehicle: null };
     if (r) {

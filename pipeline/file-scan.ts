@@ -4,7 +4,7 @@
  */
 import type { FileFormat, FileItem } from '../model/file-items';
 import { checkHeader } from '../rules/header-checks';
-import { FileTally, recordLimitFinding } from '../rules/file-tally';
+import { FileTally } from '../rules/file-tally';
 import type { FileFinding } from '../model/issue-catalogue';
 
 export interface ScanResult {
@@ -25,7 +25,6 @@ export class FileScan {
   private readonly tally = new FileTally();
   private header: (FileItem & { kind: 'header' }) | null = null;
   private trailerLine = 0;
-  private overLimit = false;
 
   constructor(
     private readonly format: FileFormat,
@@ -37,8 +36,7 @@ export class FileScan {
     if (item.kind === 'header' && this.header === null) this.header = item;
     if (item.kind === 'trailer') this.trailerLine = item.line;
     this.tally.add(item);
-    if (this.tally.records > this.opts.maxRecords) this.overLimit = true;
-    return !this.overLimit;
+    return this.tally.records <= this.opts.maxRecords; // past it, the tally's F06 says so
   }
 
   result(): ScanResult {
@@ -51,10 +49,6 @@ export class FileScan {
     for (const f of totals.findings) {
       if (headerFindings.some((h) => h.code === f.code)) continue; // a missing header is said once
       out.findings.push({ ...f, line: f.code === 'F04' ? this.trailerLine : 0 });
-    }
-    const overLimit = this.overLimit && recordLimitFinding(this.tally.records, this.opts.maxRecords);
-    if (overLimit && !out.findings.some((f) => f.code === 'F06')) {
-      out.findings.push({ ...overLimit, line: 0 });
     }
     return out;
   }

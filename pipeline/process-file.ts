@@ -15,9 +15,7 @@
  *   progress; a new attempt reads the whole file again for the verdict but sends only the records after that
  *   progress; issues keep their first id per (file, line, code, field).
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Settings } from '../config/defaults';
 import type { DataLayout } from '../config/layout';
 import type { Store, FileRecord, Account } from '../store';
@@ -29,6 +27,7 @@ import { writeReceipt } from './write-receipt';
 import { FileGoneError } from './errors';
 import { storeRecords, type FileContext } from './check-batch';
 import { FileReader } from './file-reader';
+import { removeSpools, spoolPathFor } from './spool';
 import type { ScanResult } from './file-scan';
 import type { RecordBatch } from './batcher';
 import { fileIdOf } from '../model/file-id';
@@ -130,6 +129,7 @@ const WAIT_FOR_PENDING_MS = 5 * 60_000;
  */
 async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Account): Promise<ScanResult> {
   const receivedDate = brusselsToday(new Date(file.receivedAt));
+  removeSpools(ctx.layout.spoolDir, file.id);
   const reader = new FileReader({
     path: file.storedPath,
     allowedSenders: allowedSenders(account),
@@ -138,7 +138,7 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
     resumeAfter: file.progressLine,
     batchSize: ctx.settings.batchSize,
     ahead: READ_AHEAD,
-    spoolPath: path.join(ctx.layout.spoolDir, `${file.id}.${process.pid}.${crypto.randomUUID()}`),
+    spoolPath: spoolPathFor(ctx.layout.spoolDir, file.id),
   });
   let failed = false;
   const verdict = reader.verdict.then(async (scan) => {

@@ -5,8 +5,29 @@
  *
  * Each batch: a 4-byte length, its JSON (everything but the packed readings), the packed readings.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import type { RecordBatch } from './batcher';
+
+/** spoolPathFor names a new spool of file `fileId` in `dir`: one per attempt. */
+export function spoolPathFor(dir: string, fileId: string): string {
+  return path.join(dir, `${fileId}.${process.pid}.${crypto.randomUUID()}`);
+}
+
+/**
+ * removeSpools deletes the spools earlier attempts of file `fileId` left behind (a worker killed while reading it
+ * cannot remove its own). Call it when an attempt starts or the file is abandoned: no other attempt runs then.
+ */
+export function removeSpools(dir: string, fileId: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return; // no spool directory yet
+  }
+  for (const name of names) if (name.startsWith(`${fileId}.`)) fs.rmSync(path.join(dir, name), { force: true });
+}
 
 export class Spool {
   private fd: number | null = null;

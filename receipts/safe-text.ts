@@ -1,11 +1,8 @@
 /**
- * Making text safe to echo in a receipt (docs/receipts.md, Text cleaning): no control characters, no spreadsheet formulas, quoted
- * when it holds the separator or a quote.
+ * A CSV receipt field (docs/receipts.md, Text cleaning): cleaned as every echoed text is (model/text.ts), no
+ * spreadsheet formulas, quoted when it holds the separator or a quote.
  */
-
 import { cleanText } from '../model/text';
-
-export { cleanText };
 
 /** csvField renders one receipt field: cleaned, formula-neutralised, RFC 4180-quoted when needed. */
 export function csvField(s: string | number | null | undefined): string {

@@ -5,7 +5,7 @@
  * CSV's leading `'` against spreadsheet formulas is not added, since XML cells are not formulas. An absent error
  * number, ref or VIN is an absent attribute.
  */
-import { cleanText } from './safe-text';
+import { cleanText } from '../model/text';
 import type { ReceiptHeader, ReceiptIssues } from './receipt';
 import { writeAtomically } from './atomic-write';
 

@@ -19,6 +19,7 @@
  * - Rule 7: only the register knows the import flag; a vehicle the register does not know is not blocked by it.
  * - Mileages are compared in km (miles × 1.609344, rounded).
  */
+import type { LabelReading } from '../model/reading';
 import { addMonths, formatAge, monthsBetween } from './calendar-months';
 
 export type LabelCode =
@@ -37,15 +38,6 @@ export interface LabelReason {
   message: string;
 }
 
-export interface LabelReading {
-  date: string;
-  odometer: number;
-  unit: 'km' | 'mi';
-  km: number;
-  digits: number | null;
-  sender: string;
-}
-
 export interface LabelAnomaly {
   code: string;
   errorNumber: string;
@@ -53,6 +45,8 @@ export interface LabelAnomaly {
   odometer: number;
   unit: 'km' | 'mi';
 }
+
+export type { LabelReading };
 
 export interface LabelFacts {
   /** Advertised mileage, km. */

@@ -7,7 +7,7 @@
  * rejectFile, abandonFile…), never a transaction a caller holds open.
  */
 import type { FileFinding, IssueCode, Severity } from '../model/issue-catalogue';
-import type { Reading, WorkType } from '../model/reading';
+import type { LabelReading, Reading, WorkType } from '../model/reading';
 
 // ─── Accounts ────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -288,17 +288,8 @@ export interface NewReading {
   corrects: number | null;
 }
 
-/** An issue of a record of the batch's file. */
-export interface NewIssue {
-  line: number;
-  code: IssueCode;
-  severity: Severity;
-  field: string;
-  message: string;
-  ref: string | null;
-  vin: string | null;
-  correctable: boolean;
-}
+/** An issue of a record of the batch's file (its id and file come from the store and the batch). */
+export type NewIssue = Omit<StoredIssue, 'id' | 'filePk' | 'corrected'>;
 
 /** What a batch's checks write; nothing is kept unless the whole batch is. */
 export interface BatchWriter {
@@ -327,16 +318,6 @@ export interface BatchRequest {
 
 // ─── Read-side reports ──────────────────────────────────────────────────────────────────────────────────────
 
-/** A reading as the label reads it. */
-export interface LabelReadingRow {
-  date: string;
-  odometer: number;
-  unit: 'km' | 'mi';
-  km: number;
-  digits: number | null;
-  sender: string;
-}
-
 /** An A issue that was never corrected, with the reading it was raised on. */
 export interface OpenAnomalyRow {
   id: number;
@@ -355,7 +336,7 @@ export interface ProviderCountsRow {
 
 export interface ReportStore {
   /** labelReadings lists a vehicle's non-superseded readings dated on or before `upto` (YYYY-MM-DD), by date then reception. */
-  labelReadings(vin: string, upto: string): Promise<LabelReadingRow[]>;
+  labelReadings(vin: string, upto: string): Promise<LabelReading[]>;
   /** openAnomalies lists the uncorrected A issues raised on a vehicle's non-superseded readings dated on or before `upto`. */
   openAnomalies(vin: string, upto: string): Promise<OpenAnomalyRow[]>;
   /**

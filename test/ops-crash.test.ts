@@ -4,6 +4,7 @@
  * uninterrupted run; a worker stopped with SIGTERM hands its file back to the queue at once and exits 0.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { parseReceipt } from './helpers/receipt';
@@ -116,6 +117,8 @@ it('SIGKILL of the worker in the middle of the file, then a new worker: the same
   expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
   expect(killedAt).toBeLessThan((3 * N) / 4);
   expect((await svc.store.files.get(file.pk))!.status).toBe('processing');
+  // The killed reader had read ahead of the storing: its spool is left behind, for the next attempt to remove.
+  expect(fs.readdirSync(svc.layout.spoolDir).filter((n) => n.startsWith(`${file.id}.`))).toHaveLength(1);
 
   const second = await worker(svc);
   const got = await outcome(svc, 'big.csv');
@@ -126,6 +129,7 @@ it('SIGKILL of the worker in the middle of the file, then a new worker: the same
 
   const row = (await svc.store.files.get(file.pk))!;
   expect(row).toMatchObject({ status: 'done', attempts: 2 });
+  expect(fs.readdirSync(svc.layout.spoolDir)).toEqual([]);
   const events = auditEvents(svc.layout.auditLog);
   expect(events).toContainEqual(expect.objectContaining({ event: 'requeued', file: file.id, pid: second.child.pid }));
   expect(events).toContainEqual(expect.objectContaining({ event: 'receipt', file: file.id, pid: second.child.pid }));

@@ -60,6 +60,12 @@ const toFile = (r: FileRow): FileRecord => ({
 
 const SELECT = 'SELECT f.*, a.establishment FROM files f JOIN accounts a ON a.id = f.account_id';
 
+/**
+ * The files whose stored records are pending: stored, but the file has not passed its checks (and was not
+ * rejected: that takes them out and resets its progress). Nobody but the file itself sees their records.
+ */
+export const PENDING_FILES = 'SELECT id FROM files WHERE passed = 0 AND progress_line > 0';
+
 /** File statements; the changes that touch more than the files table are composed in sqlite-store.ts. */
 export class SqliteFiles {
   constructor(private readonly db: Db) {}
@@ -135,7 +141,7 @@ export class SqliteFiles {
 
   /** pending lists the files that stored records but have not passed their checks, other than `except`. */
   pending(except: number): Set<number> {
-    const rows = this.db.prepare('SELECT id FROM files WHERE passed = 0 AND progress_line > 0 AND id != ?').pluck().all(except) as number[];
+    const rows = this.db.prepare(`${PENDING_FILES} AND id != ?`).pluck().all(except) as number[];
     return new Set(rows);
   }
 

@@ -4,6 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Db } from './db';
+import { PENDING_FILES } from './files';
 import { WORK_TYPES } from '../../model/reading';
 import { dateOfDay, dayOf } from '../../model/day-number';
 import { kmOf } from '../../model/reading';
@@ -245,9 +246,7 @@ export class SqliteReadings {
   /** count counts the readings of files that passed their checks. */
   count(): number {
     return (
-      this.db
-        .prepare(`SELECT count(*) AS n FROM readings WHERE seq / ${SEQ_PER_FILE} NOT IN (SELECT id FROM files WHERE passed = 0)`)
-        .get() as { n: number }
+      this.db.prepare(`SELECT count(*) AS n FROM readings WHERE seq / ${SEQ_PER_FILE} NOT IN (${PENDING_FILES})`).get() as { n: number }
     ).n;
   }
 }

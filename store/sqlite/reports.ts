@@ -1,12 +1,14 @@
 /** Read-only queries behind the OK label (docs/label.md) and the Trusted Provider report (docs/provider-report.md), in SQLite. */
 import type { Db } from './db';
 import { STATUS_SUPERSEDED, SEQ_PER_FILE, senderText } from './readings';
+import { PENDING_FILES } from './files';
 import { kmOf } from '../../model/reading';
 import { dateOfDay, dayOf } from '../../model/day-number';
-import type { LabelReadingRow, OpenAnomalyRow, ProviderCountsRow } from '../types';
+import type { OpenAnomalyRow, ProviderCountsRow } from '../types';
+import type { LabelReading } from '../../model/reading';
 
-/** Readings of files that have not passed their file-level checks are seen by no query. */
-const VISIBLE = `r.seq / ${SEQ_PER_FILE} NOT IN (SELECT id FROM files WHERE passed = 0)`;
+/** Pending readings (of files that have not passed their checks yet) are seen by no query. */
+const VISIBLE = `r.seq / ${SEQ_PER_FILE} NOT IN (${PENDING_FILES})`;
 
 export class SqliteReports {
   constructor(private readonly db: Db) {}
@@ -15,7 +17,7 @@ export class SqliteReports {
    * labelReadings lists a vehicle's non-superseded readings dated on or before `uptoDay`, by date then reception
    * (one range read of the clustered key).
    */
-  labelReadings(vin: string, upto: string): LabelReadingRow[] {
+  labelReadings(vin: string, upto: string): LabelReading[] {
     const rows = this.db
       .prepare(
         `SELECT day, seq, odometer, unit, digits, sender FROM readings r

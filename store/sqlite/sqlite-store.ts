@@ -109,11 +109,7 @@ export class SqliteStore implements Store {
       firstWithSha: async (a, sha) => sql.files.firstWithSha(a, sha),
       markQueued: async (pk) => sql.files.markQueued(pk),
       startAttempt: async (pk) => sql.files.startAttempt(pk),
-      pass: async (pk, facts) =>
-        writeTx(db, () => {
-          sql.files.pass(pk, facts);
-          sql.readings.forgetPending(pk);
-        }),
+      pass: async (pk, facts) => writeTx(db, () => this.passNow(pk, facts)),
       reject: async (pk, o) =>
         writeTx(db, () => {
           this.discardStored(pk);
@@ -128,8 +124,7 @@ export class SqliteStore implements Store {
         }),
       accept: async (pk, o) =>
         writeTx(db, () => {
-          sql.files.pass(pk, { format: o.format, sender: o.sender });
-          sql.readings.forgetPending(pk);
+          this.passNow(pk, { format: o.format, sender: o.sender });
           const counts = sql.issues.countsForFile(pk, o.records);
           const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
           sql.files.finish(pk, { result, counts, duplicateOf: null, processedAt: o.processedAt });
@@ -166,6 +161,12 @@ export class SqliteStore implements Store {
           return gone;
         }),
     };
+  }
+
+  /** passNow: the file passed; its records are pending no more (inside a write transaction). */
+  private passNow(pk: number, facts: { format: string; sender: string }): void {
+    this.sql.files.pass(pk, facts);
+    this.sql.readings.forgetPending(pk);
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
- * A file whose batch needs a vehicle with pending records of another file (stored, but that file has not passed
- * its file-level checks yet) waits: it goes on once that file passes (and then sees its records) or is rejected
- * (and then sees nothing of it). The real pipeline (processFile, its reader thread from dist/) on a real SQLite
- * store in a temp directory.
+ * processFile, the real pipeline (its reader thread from dist/) on a real SQLite store in a temp directory:
+ * - a file whose batch needs a vehicle with pending records of another file (stored, but that file has not passed
+ *   its file-level checks yet) waits: it goes on once that file passes (and then sees its records) or is rejected
+ *   (and then sees nothing of it);
+ * - the refusals decided before the file is read: F07 (same content as an earlier file) and F06 (too big).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -72,7 +73,34 @@ async function pendingFile(): Promise<number> {
 
 const lowerReading = () => csvBatch(SENDER, [{ vin: vin(1), date: daysAgo(2), odometer: 40_000 }], { trailer: true });
 
-it('waits for the pending file to pass, then sees its reading', async () => {
+describe('refused before it is read', () => {
+  it('F07: the same content as an earlier file of the account is DUPLICATE, naming it, and stores nothing', async () => {
+    const text = lowerReading();
+    const first = await receive('first.csv', text);
+    expect((await processFile(ctx, first.pk)).result).toBe('ACCEPTED');
+    const again = await store.files.receive({ ...first, name: 'again.csv', receivedAt: new Date().toISOString() });
+    const done = await processFile(ctx, again.pk);
+    expect(done).toMatchObject({ result: 'DUPLICATE', duplicateOf: first.id, records: 0 });
+    expect((await store.issues.forFile(again.pk)).map((i) => [i.code, i.message])).toEqual([
+      ['F07', expect.stringContaining(`same content as file ${first.id} (first.csv)`)],
+    ]);
+    expect(await store.readings.forFile(again.pk)).toEqual([]);
+  });
+
+  it('F06: a file larger than the size limit (lowered after its upload) is REJECTED with the limit in the message', async () => {
+    const big = await receive('big.csv', lowerReading());
+    ctx = { ...ctx, settings: { ...ctx.settings, maxFileBytes: 10 } };
+    const done = await processFile(ctx, big.pk);
+    expect(done).toMatchObject({ result: 'REJECTED', records: 0 });
+    expect((await store.issues.forFile(big.pk)).map((i) => [i.code, i.message])).toEqual([
+      ['F06', 'The file is larger than 10 bytes, the limit per file: split it into smaller files.'],
+    ]);
+    expect(await store.readings.forFile(big.pk)).toEqual([]);
+  });
+});
+
+/** B, a file with a lower reading of vin(1), is processed while A's reading of it is pending: B must wait. */
+async function waitingBehindPending() {
   const a = await pendingFile();
   const b = await receive('b.csv', lowerReading());
   let done = false;
@@ -81,6 +109,11 @@ it('waits for the pending file to pass, then sees its reading', async () => {
   await new Promise((r) => setTimeout(r, 500));
   expect(done).toBe(false);
   expect((await store.files.get(b.pk))!.progressLine).toBe(0);
+  return { a, b, processing };
+}
+
+it('waits for the pending file to pass, then sees its reading', async () => {
+  const { a, b, processing } = await waitingBehindPending();
   await store.files.accept(a, { format: 'csv', sender: SENDER, records: 1, processedAt: new Date().toISOString() });
   const result = await processing;
   expect(result.result).toBe('PARTIAL');
@@ -88,12 +121,7 @@ it('waits for the pending file to pass, then sees its reading', async () => {
 });
 
 it('waits for the pending file to be rejected, then sees nothing of it', async () => {
-  const a = await pendingFile();
-  const b = await receive('b.csv', lowerReading());
-  let done = false;
-  const processing = processFile(ctx, b.pk).finally(() => (done = true));
-  await new Promise((r) => setTimeout(r, 500));
-  expect(done).toBe(false);
+  const { a, b, processing } = await waitingBehindPending();
   await store.files.reject(a, {
     findings: [{ code: 'F04', field: 'trailer', line: 3, message: 'count' }],
     records: 1,
