@@ -15,9 +15,15 @@ export interface StoreOptions {
    * do without (processing is idempotent: the last commits may be redone after a power cut).
    */
   durable?: boolean;
+  /**
+   * For a process whose event loop must never stall (the FTPS front): another writer's lock is waited for on
+   * timers, never inside a call, for up to this many ms; then the call fails with StoreBusyError and nothing is
+   * changed. Unset, the calling thread itself waits (up to 15 s), as a worker or a command-line tool may.
+   */
+  lockWaitMs?: number;
 }
 
 /** openStore opens (creating and migrating when needed) the store. */
 export function openStore(opts: StoreOptions): Store {
-  return SqliteStore.open(opts.sqlite, { durable: opts.durable });
+  return SqliteStore.open(opts.sqlite, { durable: opts.durable, lockWaitMs: opts.lockWaitMs });
 }

@@ -30,6 +30,15 @@ export class AccountAlreadyExistsError extends Error {
   readonly code = 'ACCOUNT_EXISTS';
 }
 
+/**
+ * Another writer held the database for the whole of the caller's wait (a store opened with `lockWaitMs`): nothing
+ * was changed, and the same call may succeed later. Transient: a front end answers "try again".
+ */
+export class StoreBusyError extends Error {
+  readonly code = 'STORE_BUSY';
+  readonly transient = true;
+}
+
 export interface AccountStore {
   /** add creates an account; throws AccountAlreadyExistsError when the establishment has one. */
   add(a: { establishment: string; name: string; role: Role; senders?: string[]; passwordHash: string }): Promise<Account>;

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MIGRATIONS } from './migrations';
+import { CALL_BUSY_TIMEOUT_MS } from './busy';
 
 export type Db = Database.Database;
 
@@ -17,6 +18,8 @@ export interface OpenOptions {
    */
   durable?: boolean;
   readonly?: boolean;
+  /** The caller waits for other writers on timers (store/sqlite/busy.ts), never for long inside a call. */
+  lockWaitMs?: number;
 }
 
 /** openDb opens (creating if needed) the database at `file`, in WAL mode, migrated to the latest schema. */
@@ -40,6 +43,13 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
   // Checkpoint every ~400 MB of WAL (50,000 8 KiB pages) rather than 4 MB: a batch of random-VIN inserts dirties thousands of pages,
   // and copying them back once per many batches halves the writes (issue #4 measurements).
   db.pragma('wal_autocheckpoint = 50000');
+  if (opts.lockWaitMs !== undefined) {
+    // Opened and migrated above with the long wait; from now on a call never waits for a lock (busy.ts).
+    db.pragma(`busy_timeout = ${CALL_BUSY_TIMEOUT_MS}`);
+    // A checkpoint runs inside the commit that triggers it and copies up to the whole WAL: the workers' commits
+    // run them, never this connection's.
+    db.pragma('wal_autocheckpoint = 0');
+  }
   return db;
 }
 

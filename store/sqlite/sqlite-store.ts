@@ -1,9 +1,11 @@
 /**
  * The store on SQLite (WAL, one file): the Store interface over better-sqlite3's synchronous statements. Every
  * change that touches more than one row is one BEGIN IMMEDIATE transaction, run to its end without an await, so
- * the write lock is never held across the event loop.
+ * the write lock is never held across the event loop. Opened with `lockWaitMs`, every call waits for other
+ * writers on timers (store/sqlite/busy.ts).
  */
 import { openDb, writeTx, type Db, type OpenOptions } from './db';
+import { WaitingFlag, waitingOnTimers } from './busy';
 import { SqliteAccounts } from './accounts';
 import { SqliteFiles } from './files';
 import { SqliteReadings, VinList, seqOf, seqRangeOf } from './readings';
@@ -50,7 +52,11 @@ export class SqliteStore implements Store {
     reports: SqliteReports;
   };
 
-  private constructor(private readonly db: Db) {
+  private constructor(
+    private readonly db: Db,
+    private readonly waiting: WaitingFlag,
+    lockWaitMs?: number,
+  ) {
     const sql = (this.sql = {
       accounts: new SqliteAccounts(db),
       files: new SqliteFiles(db),
@@ -92,11 +98,20 @@ export class SqliteStore implements Store {
       openAnomalies: async (vin, upto) => sql.reports.openAnomalies(vin, upto),
       providerCounts: async (from, to) => sql.reports.providerCounts(from, to),
     };
+    if (lockWaitMs !== undefined) {
+      const patient = <T extends object>(facet: T) => waitingOnTimers(facet, lockWaitMs, waiting);
+      this.accounts = patient(this.accounts);
+      this.files = patient(this.files);
+      this.readings = patient(this.readings);
+      this.issues = patient(this.issues);
+      this.vehicles = patient(this.vehicles);
+      this.reports = patient(this.reports);
+    }
   }
 
   /** open opens (creating and migrating if needed) the database file. */
   static open(file: string, opts: OpenOptions = {}): SqliteStore {
-    return new SqliteStore(openDb(file, opts));
+    return new SqliteStore(openDb(file, opts), new WaitingFlag(`${file}-writer-waiting`), opts.lockWaitMs);
   }
 
   private fileStore(): FileStore {
@@ -195,6 +210,8 @@ export class SqliteStore implements Store {
 
   async storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }> {
     const blockers = new Set<number>();
+    // Batches follow each other with hardly a gap: a writer waiting for the lock is let in first.
+    await this.waiting.letWaitersIn();
     try {
       writeTx(this.db, () => this.storeBatchNow(req, work, blockers));
     } catch (err) {
