@@ -74,6 +74,11 @@ export interface Settings {
   decreaseToleranceKm: number;
   /** Above this average km/day since the previous reading: A42. */
   maxKmPerDay: number;
+  /**
+   * How long taking a file in may wait for the database while another writer (a worker's batch) holds it, ms. The
+   * FTPS front waits on timers, never blocking its sessions; past this the upload is answered 451 (send it again).
+   */
+  intakeDbWaitMs: number;
 }
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
@@ -107,6 +112,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   transferIdleMs: 60_000,
   decreaseToleranceKm: 0,
   maxKmPerDay: 1_000,
+  intakeDbWaitMs: 15_000,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */

@@ -134,12 +134,14 @@ export async function startFtpsServer(deps: {
 
   /**
    * track counts a transfer from now until its stream closes, and cuts it when its byte count has not moved for
-   * transferIdleMs (polled: no listener is added to a stream ftp-srv is about to read or pipe).
+   * transferIdleMs (polled: no listener is added to a stream ftp-srv is about to read or pipe), unless it is settling
+   * (every byte is in and the file is being taken in).
    */
   const track = (
     connectionId: string,
     stream: NodeJS.EventEmitter & { destroyed: boolean; destroy(err?: Error): void },
     progress: () => number,
+    settling: () => boolean = () => false,
   ) => {
     const idle = timers.get(connectionId);
     idle?.begin();
@@ -149,7 +151,7 @@ export async function startFtpsServer(deps: {
       settings.transferIdleMs > 0
         ? setInterval(() => {
             const now = progress();
-            if (now === last) stream.destroy(new TransferStalledError(settings.transferIdleMs));
+            if (now === last && !settling()) stream.destroy(new TransferStalledError(settings.transferIdleMs));
             last = now;
           }, settings.transferIdleMs)
         : null;
@@ -196,7 +198,12 @@ export async function startFtpsServer(deps: {
           const res = write(fileName, opts);
           const stream = res.stream as UploadStream;
           if (stream instanceof UploadStream) {
-            track(connection.id, stream, () => stream.received);
+            track(
+              connection.id,
+              stream,
+              () => stream.received,
+              () => stream.settling,
+            );
             stream.beforeRefusal = (err) => replyFirst(connection, err.replyCode, err.message);
             stream.once('error', (err: Error) => {
               if (err instanceof UploadTooLargeError) {

@@ -3,21 +3,27 @@
  * else exists. Client paths are normalised against `/` (no `..` climbs out), names never contain a separator,
  * and symlinks are never followed. Completed uploads are handed to the intake at once; `.part`, `.tmp` and
  * dot names are held in the drop zone until renamed.
+ *
+ * Names are counted in bytes (UTF-8): at most MAX_NAME_BYTES for a file taken in (a held name's `.part`/`.tmp`
+ * not counted), so that every file can get its receipt; a longer one is refused with 553 at STOR and RNTO.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FileSystem } from 'ftp-srv';
 import type { FtpConnection } from 'ftp-srv';
-import type { Account } from '../store';
+import { StoreBusyError, type Account } from '../store';
 import type { AuditLog } from '../store/audit-log';
-import type { Intake } from '../intake/intake';
+import { MAX_NAME_BYTES, type Intake } from '../intake/intake';
 import { UploadStream } from './upload-stream';
 import { hasUnsafeText } from '../model/text';
 
+/** The ending of a name the client is still writing. */
+const HELD_ENDING = /\.(part|tmp)$/i;
+
 /** A name held in the drop zone until renamed: the client is still writing it. */
 export function isHeldName(name: string): boolean {
-  return name.startsWith('.') || /\.(part|tmp)$/i.test(name);
+  return name.startsWith('.') || HELD_ENDING.test(name);
 }
 
 const INCOMING = '.incoming'; // uploads in progress, never listed
@@ -31,6 +37,19 @@ function refuse(message: string): never {
   throw new FileSystemError(message, 550);
 }
 
+/** A refusal with its own reply code (ftp-srv answers its errors with 550: permanent). */
+export class Refusal extends Error {
+  constructor(
+    readonly replyCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The longest name a file system allows, in bytes. */
+const NAME_MAX_BYTES = 255;
+
 export interface JailDeps {
   account: Account;
   dropDir: string;
@@ -43,6 +62,8 @@ export interface JailDeps {
 
 export class JailFileSystem extends FileSystem {
   private cwdPath = '/';
+  /** The Refusal the command running now failed with: its 550 reply goes out with the refusal's own code. */
+  private refusal: Refusal | null = null;
 
   constructor(
     connection: FtpConnection,
@@ -51,6 +72,14 @@ export class JailFileSystem extends FileSystem {
     super(connection, { root: deps.dropDir, cwd: '/' });
     fs.mkdirSync(path.join(deps.dropDir, INCOMING), { recursive: true, mode: 0o700 });
     fs.mkdirSync(deps.receiptsDir, { recursive: true });
+    // ftp-srv answers a failed RNTO with 550 and the error's message; the patched STOR already uses replyCode.
+    const conn = connection as unknown as { reply: (code: unknown, ...letters: unknown[]) => Promise<unknown> };
+    const reply = conn.reply.bind(connection);
+    conn.reply = (code, ...letters) => {
+      const r = this.refusal;
+      this.refusal = null;
+      return r && code === 550 && letters[0] === r.message ? reply(r.replyCode, ...letters) : reply(code, ...letters);
+    };
   }
 
   /** place maps a client path to what it names in the jail, or refuses it. */
@@ -118,14 +147,16 @@ export class JailFileSystem extends FileSystem {
     if (p.kind !== 'drop') refuse(p.kind === 'receipt' || p.kind === 'receipts' ? 'Receipts are read-only' : 'Cannot write here');
     if (opts.append || opts.start) refuse('Append and restart are not supported: upload the whole file again');
     const { account, intake, audit, ip } = this.deps;
+    const name = this.uploadName(p.name);
     const temp = path.join(this.deps.dropDir, INCOMING, crypto.randomUUID());
-    const name = p.name;
     const stream = new UploadStream(temp, this.deps.maxFileBytes, async (u) => {
       if (isHeldName(name)) {
         await fs.promises.rename(u.tempPath, path.join(this.deps.dropDir, name));
         audit.write('held', { account: account.establishment, ip, name, size: u.size });
       } else {
-        await intake.takeIn(account, name, u.tempPath, u.size, u.sha256, ip);
+        await intake.takeIn(account, name, u.tempPath, u.size, u.sha256, ip).catch((err) => {
+          throw this.transient(err, name);
+        });
       }
     });
     stream.once('error', (err) => audit.write('upload_aborted', { account: account.establishment, ip, name, error: err.message }));
@@ -153,16 +184,56 @@ export class JailFileSystem extends FileSystem {
   }
 
   override async rename(from: string, to: string): Promise<any> {
-    const a = this.place(from);
-    const b = this.place(to);
-    if (a.kind !== 'drop' || b.kind !== 'drop') refuse('Permission denied');
-    const src = this.fsPath(a);
-    await lstatOrRefuse(src);
-    if (isHeldName(b.name)) {
-      await fs.promises.rename(src, this.fsPath(b));
-      return;
+    try {
+      const a = this.place(from);
+      const b = this.place(to);
+      if (a.kind !== 'drop' || b.kind !== 'drop') refuse('Permission denied');
+      const name = this.uploadName(b.name);
+      const src = this.fsPath(a);
+      await lstatOrRefuse(src);
+      if (isHeldName(name)) {
+        await fs.promises.rename(src, this.fsPath(b));
+        return;
+      }
+      await this.takeInHeld(src, name);
+    } catch (err) {
+      if (err instanceof Refusal) this.refusal = err;
+      throw err;
     }
-    await this.deps.intake.takeInExisting(this.deps.account, b.name, src, this.deps.ip);
+  }
+
+  /**
+   * takeInHeld takes the held file at `src` in under `name`. It is moved out of the client's reach first: a STOR
+   * to the held name meanwhile makes a new file, and what is hashed is what is stored. On failure it goes back to
+   * its held name (for the client's retry), unless a new upload has taken that name.
+   */
+  private async takeInHeld(src: string, name: string): Promise<void> {
+    const { account, intake, ip } = this.deps;
+    const own = path.join(this.deps.dropDir, INCOMING, crypto.randomUUID());
+    await fs.promises.rename(src, own).catch(() => refuse('No such file or directory'));
+    try {
+      await intake.takeInExisting(account, name, own, ip);
+    } catch (err) {
+      await fs.promises.link(own, src).catch(() => {});
+      await fs.promises.rm(own, { force: true });
+      throw this.transient(err, name);
+    }
+  }
+
+  /** uploadName: `name` when a file may be uploaded or renamed to it, else a 553 refusal. */
+  private uploadName(name: string): string {
+    if (Buffer.byteLength(name.replace(HELD_ENDING, ''), 'utf8') <= MAX_NAME_BYTES) return name;
+    const { account, audit, ip } = this.deps;
+    audit.write('upload_refused', { account: account.establishment, ip, name, reason: 'name too long' });
+    throw new Refusal(553, `File name too long: at most ${MAX_NAME_BYTES} bytes (UTF-8), not counting a final .part or .tmp`);
+  }
+
+  /** transient: the store was busy past its wait is a 451 (send the file again later); other errors stay as they are. */
+  private transient(err: unknown, name: string): unknown {
+    if (!(err instanceof StoreBusyError)) return err;
+    const { account, audit, ip } = this.deps;
+    audit.write('upload_refused', { account: account.establishment, ip, name, reason: 'database busy', error: err.message });
+    return new Refusal(451, 'The registry is busy: the file was not taken in, send it again later');
   }
 
   override async chmod(): Promise<any> {
@@ -175,7 +246,8 @@ export class JailFileSystem extends FileSystem {
 }
 
 function validName(name: string): string {
-  if (name.length > 200 || name === '.' || name === '..') refuse('Invalid file name');
+  if (name === '.' || name === '..') refuse('Invalid file name');
+  if (Buffer.byteLength(name, 'utf8') > NAME_MAX_BYTES) throw new Refusal(553, 'File name too long');
   return name;
 }
 

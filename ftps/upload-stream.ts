@@ -37,6 +37,7 @@ export class UploadStream extends Writable {
   private readonly hash = crypto.createHash('sha256');
   private size = 0;
   private completed = false;
+  private completing = false;
   /**
    * Runs before the stream fails with UploadTooLargeError, while the data connection is held (not read): the FTPS
    * server sends its 552 there, so the client reads the verdict before its data connection is reset.
@@ -58,6 +59,11 @@ export class UploadStream extends Writable {
   /** Bytes received so far (the server's stall check reads it). */
   get received(): number {
     return this.size;
+  }
+
+  /** Every byte is in and the completion step runs (it may wait for the database): not a stalled transfer. */
+  get settling(): boolean {
+    return this.completing;
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
@@ -89,6 +95,7 @@ export class UploadStream extends Writable {
       fs.close(this.fd!, (err2) => {
         this.fd = null;
         if (err2) return cb(err2);
+        this.completing = true;
         this.onComplete({ tempPath: this.tempPath, size: this.size, sha256: this.hash.digest('hex') }).then(
           () => {
             this.completed = true;
