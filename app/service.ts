@@ -1,6 +1,10 @@
 /**
  * The whole service as `inflow serve` runs it: data directory, SQLite, Redis (given or private), TLS, the FTPS
- * front, N in-process workers and the reconciler. Tests start it the same way.
+ * front, N worker processes and the reconciler. Tests start it the same way.
+ *
+ * This process serves the FTPS sessions, so nothing in it may stall its event loop: the workers run in processes of
+ * their own (jobs/worker-processes.ts), and its store waits for their write transactions on timers
+ * (`intakeDbWaitMs`), never inside a call.
  *
  * stop() is the graceful shutdown (SIGTERM/SIGINT): the FTPS front stops listening and refuses new logins and
  * uploads, uploads in progress may finish (`shutdownGraceMs`); the reconciler stops; workers stop taking jobs and
@@ -13,7 +17,7 @@ import { openStore, type Store } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { startRedisServer, type PrivateRedis } from './redis-server';
 import { openFileQueue, type FileQueue } from '../jobs/queue';
-import { startFileWorker, type FileWorker } from '../jobs/worker';
+import { startWorkerProcesses, type WorkerProcesses } from '../jobs/worker-processes';
 import { startReconciler } from '../jobs/reconciler';
 import { loadOrCreateTls } from './tls-cert';
 import { Intake } from '../intake/intake';
@@ -38,7 +42,7 @@ export interface Service {
   tlsCert: string;
   demo: DemoLogin | null;
   queue: FileQueue;
-  workers: FileWorker[];
+  workers: WorkerProcesses;
   /** stop shuts down gracefully; graceMs overrides settings.shutdownGraceMs. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -48,7 +52,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { settings } = opts;
   const layout = dataLayout(settings.dataDir);
   fs.mkdirSync(layout.root, { recursive: true });
-  const store = openStore({ sqlite: layout.db, durable: true });
+  const store = openStore({ sqlite: layout.db, durable: true, lockWaitMs: settings.intakeDbWaitMs });
   fs.chmodSync(layout.db, 0o600); // password hashes live here
   const audit = new AuditLog(layout.auditLog);
 
@@ -73,7 +77,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       opts.loginGuard ?? { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs, lockMs: settings.loginLockMs },
     ),
   });
-  const workers = Array.from({ length: settings.workers }, () => startFileWorker(redisUrl!, settings, layout));
+  const workers = await startWorkerProcesses(settings.workers, redisUrl, settings);
   const reconciler = startReconciler(store, queue, settings, audit);
   audit.write('service', { action: 'start', pid: process.pid, ftpPort: ftps.port, workers: settings.workers });
 
@@ -101,7 +105,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await ftps.close().catch(() => {});
       await reconciler.stop();
       const left = Math.max(0, graceMs - (Date.now() - started));
-      await Promise.all(workers.map((w) => w.close(left).catch(() => {})));
+      await workers.close(left).catch(() => {});
       await queue.close();
       audit.write('service', { action: 'stop', pid: process.pid });
       await store.close();

@@ -12,7 +12,7 @@ export function registerServe(program: Command): void {
     .option('--ftp-port <port>', 'FTPS control port (default 2121)', intOption('--ftp-port'))
     .option('--pasv-range <a-b>', 'passive data port range (default 50000-50100)')
     .option('--pasv-url <host>', 'address announced in PASV replies (default: --ftp-host)')
-    .option('--workers <n>', 'in-process workers (default 1; 0 = FTPS front only)', intOption('--workers'))
+    .option('--workers <n>', 'worker processes (default 1; 0 = FTPS front only)', intOption('--workers'))
     .option('--tls-cert <file>', 'TLS certificate (PEM); default: self-signed in <data-dir>/tls')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--no-demo', 'do not create the demo account on first start')

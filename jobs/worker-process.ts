@@ -1,0 +1,29 @@
+/**
+ * One worker of `inflow serve` in a process of its own (started by jobs/worker-processes.ts): the worker `inflow
+ * worker` runs, with the settings the parent sends. It stops gracefully when the parent says so, on SIGTERM or
+ * SIGINT (Ctrl-C reaches the whole process group), and when the parent is gone.
+ */
+import { dataLayout } from '../config/layout';
+import { startFileWorker, type FileWorker } from './worker';
+import type { FromWorkerProcess, ToWorkerProcess } from './worker-processes';
+
+let worker: FileWorker | null = null;
+let graceMs = 0;
+
+function stop(ms: number): void {
+  if (!worker) process.exit(0);
+  void worker.close(ms).finally(() => process.exit(0));
+}
+
+process.on('message', (m: ToWorkerProcess) => {
+  if (m.kind === 'start' && !worker) {
+    worker = startFileWorker(m.redisUrl, m.settings, dataLayout(m.settings.dataDir));
+    graceMs = m.settings.shutdownGraceMs;
+    process.send!({ kind: 'ready' } satisfies FromWorkerProcess);
+  } else if (m.kind === 'stop') {
+    stop(m.graceMs);
+  }
+});
+process.on('disconnect', () => stop(graceMs));
+process.on('SIGTERM', () => stop(graceMs));
+process.on('SIGINT', () => stop(graceMs));
