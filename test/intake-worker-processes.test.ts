@@ -1,0 +1,87 @@
+/**
+ * Issue #13, finding 1: `inflow serve`'s own worker processes a big file off the FTPS front's event loop. While
+ * the worker is inside a batch's write transaction (seen from here: SQLite's write lock is taken), a NOOP is
+ * answered; uploads from two accounts meanwhile get their 226 (taking a file in goes before the worker's next
+ * batch); and the receipt is written by the worker process, not by the front's.
+ */
+import { Readable } from 'node:stream';
+import Database from 'better-sqlite3';
+import type { Client } from 'basic-ftp';
+import { startTestService, waitForReceipt, type TestService } from './helpers/service';
+import { csvBatch, vin, type R } from './helpers/batch';
+import { auditEvents, waitFor } from './helpers/ops';
+
+const GARAGE = '2123456692';
+const OTHER = '2234567818';
+const PW = 'worker process password';
+const N = 300_000;
+
+const upload = (c: Client, name: string, body: string) => c.uploadFrom(Readable.from([Buffer.from(body)]), name);
+
+let svc: TestService;
+beforeAll(async () => {
+  svc = await startTestService({ workers: 1, batchSize: 50_000, intakeDbWaitMs: 10_000 });
+  await svc.addAccount(GARAGE, PW);
+  await svc.addAccount(OTHER, PW);
+});
+afterAll(async () => svc?.teardown());
+
+it('answers a NOOP and takes uploads in while its worker is in the middle of a big file', async () => {
+  const recs: R[] = Array.from({ length: N }, (_, i) => ({ vin: vin(i), odometer: 10_000 + i, ref: `WO-${i}` }));
+  const a = await svc.connect(GARAGE, PW);
+  const b = await svc.connect(OTHER, PW);
+  expect((await upload(a, 'big.csv', csvBatch(GARAGE, recs, { trailer: true }))).code).toBe(226);
+  const big = (await svc.store.files.list())[0];
+
+  // From a connection that never waits: true while another connection holds the write lock.
+  const probe = new Database(svc.layout.db, { timeout: 0 });
+  const writerInside = () => {
+    try {
+      probe.exec('BEGIN IMMEDIATE');
+      probe.exec('ROLLBACK');
+      return false;
+    } catch (err) {
+      if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) return true;
+      throw err;
+    }
+  };
+  const now = async () => (await svc.store.files.get(big.pk))!;
+  try {
+    // Inside one transaction from before the NOOP to after its reply: no batch committed in between.
+    await waitFor(
+      "a NOOP answered inside one of the worker's write transactions",
+      async () => {
+        const f = await now();
+        if (f.status === 'done') throw new Error('the file was processed without a NOOP answered inside a write transaction');
+        if (f.status !== 'processing' || !writerInside()) return false;
+        const reply = await b.send('NOOP');
+        return reply.code === 200 && writerInside() && (await now()).progressLine === f.progressLine;
+      },
+      120_000,
+      5,
+    );
+  } finally {
+    probe.close();
+  }
+
+  const small = (est: string, i: number) => csvBatch(est, [{ vin: vin(N + i) }]);
+  const [c, d] = [await svc.connect(OTHER, PW), await svc.connect(GARAGE, PW)];
+  const replies = await Promise.all([
+    upload(b, 'small-1.csv', small(OTHER, 1)),
+    upload(c, 'small-2.csv', small(OTHER, 2)),
+    upload(d, 'small-3.csv', small(GARAGE, 3)),
+  ]);
+  c.close();
+  d.close();
+  expect(replies.map((r) => r.code)).toEqual([226, 226, 226]);
+  // Taken in while the big file was still being processed (it would have had to be finished to let them in).
+  expect((await now()).processedAt).toBeNull();
+  expect((await svc.store.files.list()).filter((f) => f.name.startsWith('small-'))).toHaveLength(3);
+
+  await waitForReceipt(a, 'big.csv.receipt.csv', 120_000);
+  const receipt = auditEvents(svc.layout.auditLog).find((e) => e.event === 'receipt' && e.file === big.id)!;
+  expect(svc.workers.pids()).toContain(receipt.pid);
+  expect(receipt.pid).not.toBe(process.pid);
+  a.close();
+  b.close();
+}, 240_000);
