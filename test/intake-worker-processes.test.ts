@@ -2,14 +2,21 @@
  * Issue #13, finding 1: `inflow serve`'s own worker processes a big file off the FTPS front's event loop. While
  * the worker is inside a batch's write transaction (seen from here: SQLite's write lock is taken), a NOOP is
  * answered; uploads from two accounts meanwhile get their 226 (taking a file in goes before the worker's next
- * batch); and the receipt is written by the worker process, not by the front's.
+ * batch); and the receipt is written by the worker process, not by the front's. A worker process that dies is
+ * replaced; one whose `serve` is killed stops by itself.
  */
+import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import type { Client } from 'basic-ftp';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { csvBatch, vin, type R } from './helpers/batch';
-import { auditEvents, waitFor } from './helpers/ops';
+import { auditEvents, spawnInflow, waitFor } from './helpers/ops';
+import { freePort } from '../app/redis-server';
 
 const GARAGE = '2123456692';
 const OTHER = '2234567818';
@@ -85,3 +92,51 @@ it('answers a NOOP and takes uploads in while its worker is in the middle of a b
   a.close();
   b.close();
 }, 240_000);
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+it('replaces a worker process that dies, and the new one processes the files', async () => {
+  // Killed with no file in hand (a file in hand is taken over once its lock expires: ops-crash.test.ts).
+  await waitFor('every file processed', async () => (await svc.store.files.list()).every((f) => f.status === 'done'), 120_000);
+  const [dead] = svc.workers.pids();
+  process.kill(dead, 'SIGKILL');
+  const next = await waitFor('another worker process', () => svc.workers.pids().find((p) => p !== dead && alive(p)), 30_000, 50);
+  const c = await svc.connect(GARAGE, PW);
+  expect((await upload(c, 'after-crash.csv', csvBatch(GARAGE, [{ vin: vin(N + 10) }]))).code).toBe(226);
+  await waitForReceipt(c, 'after-crash.csv.receipt.csv', 60_000);
+  const file = (await svc.store.files.list()).find((f) => f.name === 'after-crash.csv')!;
+  expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'receipt', file: file.id, pid: next }));
+  c.close();
+}, 90_000);
+
+it('a worker process whose serve is killed stops by itself', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-orphan-'));
+  const env = {
+    INFLOW_DATA_DIR: dir,
+    REDIS_URL: process.env.INFLOW_TEST_REDIS_URL,
+    INFLOW_QUEUE_PREFIX: 'test-' + crypto.randomUUID(),
+  };
+  const serve = await spawnInflow(['serve', '--no-demo', '--ftp-port', String(await freePort())], env, 'Ctrl-C stops it.');
+  let children: number[] = [];
+  try {
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(serve.child.pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => Number(l.trim()))
+      .filter(Boolean);
+    expect(children).toHaveLength(1);
+    serve.child.kill('SIGKILL');
+    await serve.exited;
+    await waitFor('the worker process to stop', () => !alive(children[0]), 30_000, 50);
+  } finally {
+    if (serve.child.exitCode === null && serve.child.signalCode === null) serve.child.kill('SIGKILL');
+    for (const pid of children) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
