@@ -74,6 +74,17 @@ export interface Settings {
   decreaseToleranceKm: number;
   /** Above this average km/day since the previous reading: A42. */
   maxKmPerDay: number;
+  /**
+   * Passive data ports one account may hold at once, across all its control connections (0: no limit). Each
+   * control connection holds at most one (a new PASV/EPSV closes the previous); one account holding many would leave
+   * the others without.
+   */
+  pasvPortsPerAccount: number;
+  /**
+   * A passive data port that no transfer uses is closed after this long, ms (0: never): one nobody connected to, one
+   * whose connection did not finish its TLS handshake, or a data connection left idle.
+   */
+  dataIdleMs: number;
 }
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
@@ -107,6 +118,8 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   transferIdleMs: 60_000,
   decreaseToleranceKm: 0,
   maxKmPerDay: 1_000,
+  pasvPortsPerAccount: 4,
+  dataIdleMs: 30_000,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */

@@ -21,6 +21,7 @@ import { JailFileSystem } from './jail-fs';
 import { LoginGuard } from '../intake/login-guard';
 import { authenticate, LoginRefusedError } from '../intake/login';
 import { UploadStream, UploadTooLargeError, TransferStalledError } from './upload-stream';
+import { auditRefusedDataConnections, PassivePortCounts, passivePortOptions } from './data-connections';
 
 export interface FtpsServer {
   port: number;
@@ -106,7 +107,9 @@ export async function startFtpsServer(deps: {
     blacklist: DENIED,
     timeout: 0, // see the file comment: our own idle timers
     log: silentLogger(),
+    ...passivePortOptions({ settings, store, audit, counts: new PassivePortCounts(settings.pasvPortsPerAccount) }),
   } as any);
+  auditRefusedDataConnections(server as unknown as NodeJS.EventEmitter, audit);
 
   let draining = false;
   let transfers = 0;

@@ -12,6 +12,7 @@ export type AuditEvent =
   | 'upload'
   | 'upload_aborted'
   | 'upload_refused'
+  | 'data_refused'
   | 'held'
   | 'receipt'
   | 'file_retry'
