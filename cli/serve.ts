@@ -43,7 +43,7 @@ export function registerServe(program: Command): void {
         'odo-inflow is serving',
         `  data dir: ${svc.layout.root}`,
         `  FTPS:     ftp://${settings.ftpHost}:${svc.ftpPort} (explicit FTPS, TLS 1.2+), passive ports ${settings.pasvMin}-${settings.pasvMax}`,
-        `  Redis:    ${svc.redisUrl}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
+        `  Redis:    ${withoutCredentials(svc.redisUrl)}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
         `  workers:  ${settings.workers}`,
         `  audit:    ${svc.layout.auditLog}`,
       ];
@@ -55,4 +55,9 @@ export function registerServe(program: Command): void {
         return svc.stop();
       });
     });
+}
+
+/** A Redis URL as the console shows it: its password stays in the settings (for the private Redis: redis.url, mode 600). */
+function withoutCredentials(url: string): string {
+  return url.replace(/^(\w+:\/\/)[^@/]*@/, '$1');
 }

@@ -1,6 +1,13 @@
 /** Where each thing lives in the data directory: the one place that knows the layout. */
 import path from 'node:path';
 
+/**
+ * Modes of everything made in the data directory, from the moment it is made: it holds password hashes, readings
+ * and the private Redis's password, so neither group nor others may read it.
+ */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
 export interface DataLayout {
   root: string;
   db: string;

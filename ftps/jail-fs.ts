@@ -50,7 +50,7 @@ export class JailFileSystem extends FileSystem {
   ) {
     super(connection, { root: deps.dropDir, cwd: '/' });
     fs.mkdirSync(path.join(deps.dropDir, INCOMING), { recursive: true, mode: 0o700 });
-    fs.mkdirSync(deps.receiptsDir, { recursive: true });
+    fs.mkdirSync(deps.receiptsDir, { recursive: true, mode: 0o700 });
   }
 
   /** place maps a client path to what it names in the jail, or refuses it. */

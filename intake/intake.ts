@@ -7,14 +7,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Settings } from '../config/defaults';
-import type { DataLayout } from '../config/layout';
+import { PRIVATE_DIR_MODE, type DataLayout } from '../config/layout';
 import type { Store, Account, FileRecord } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import { enqueueFile, type FileQueue } from '../jobs/queue';
 
 export class Intake {
   constructor(private readonly deps: { store: Store; queue: FileQueue; layout: DataLayout; settings: Settings; audit: AuditLog }) {
-    fs.mkdirSync(deps.layout.storeDir, { recursive: true });
+    fs.mkdirSync(deps.layout.storeDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   }
 
   /**
