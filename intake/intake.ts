@@ -36,7 +36,7 @@ export class Intake {
     });
     audit.write('upload', { account: account.establishment, ip, name, file: file.id, size, sha256 });
     try {
-      await enqueueFile(this.deps.queue, file.id, this.deps.settings, 3000);
+      await enqueueFile(this.deps.queue, file, this.deps.settings, 3000);
       await store.files.markQueued(file.pk);
     } catch (err) {
       process.stderr.write(`intake: ${file.id} stays received, not queued: ${(err as Error).message}\n`);
