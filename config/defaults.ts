@@ -74,6 +74,17 @@ export interface Settings {
   decreaseToleranceKm: number;
   /** Above this average km/day since the previous reading: A42. */
   maxKmPerDay: number;
+  /**
+   * Control connections open at once from one IP address; one more is answered 421 and closed. Room for a fleet's
+   * back office sending in parallel, not for a client that opens connections and keeps them. 0: no limit.
+   */
+  maxConnectionsPerIp: number;
+  /** Logged-in control connections of one account at once; a login beyond it is answered 421 and closed. 0: no limit. */
+  maxConnectionsPerAccount: number;
+  /** A control connection not logged in this long after connecting is closed (421), ms; the TLS handshake counts. 0: none. */
+  loginTimeoutMs: number;
+  /** Commands a connection may send before it logs in (a client's login takes a handful); one more: 421. 0: no limit. */
+  maxCommandsBeforeLogin: number;
 }
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
@@ -107,6 +118,10 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   transferIdleMs: 60_000,
   decreaseToleranceKm: 0,
   maxKmPerDay: 1_000,
+  maxConnectionsPerIp: 20,
+  maxConnectionsPerAccount: 8,
+  loginTimeoutMs: 60_000,
+  maxCommandsBeforeLogin: 20,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */

@@ -20,6 +20,7 @@ export type AuditEvent =
   | 'requeued'
   | 'handed_back'
   | 'idle_timeout'
+  | 'connection_refused'
   | 'service'
   | 'admin';
 
