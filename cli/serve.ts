@@ -66,6 +66,8 @@ const LIMIT_FLAGS: [keyof Settings, string, string][] = [
   ['maxConnectionsPerAccount', '--max-connections-per-account <n>', 'logged-in connections per account'],
   ['loginTimeoutMs', '--login-timeout-ms <ms>', 'time to log in after connecting'],
   ['maxCommandsBeforeLogin', '--max-commands-before-login <n>', 'commands allowed before login'],
+  ['heldFileMaxAgeMs', '--held-file-max-age-ms <ms>', 'held files are deleted this long after their last write'],
+  ['heldBytesPerAccount', '--held-bytes-per-account <bytes>', 'bytes of held files per account'],
 ];
 
 function withLimitFlags(cmd: Command): void {

@@ -85,6 +85,10 @@ export interface Settings {
   loginTimeoutMs: number;
   /** Commands a connection may send before it logs in (a client's login takes a handful); one more: 421. 0: no limit. */
   maxCommandsBeforeLogin: number;
+  /** A held file (`.part`, `.tmp`, dot name) is deleted this long after its last write, ms. 24 h: a night's run. 0: never. */
+  heldFileMaxAgeMs: number;
+  /** Bytes of held files one account may keep (552 beyond): twice the largest upload. 0: no limit. */
+  heldBytesPerAccount: number;
 }
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
@@ -122,6 +126,8 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   maxConnectionsPerAccount: 8,
   loginTimeoutMs: 60_000,
   maxCommandsBeforeLogin: 20,
+  heldFileMaxAgeMs: 24 * 3600_000,
+  heldBytesPerAccount: 1024 * 1024 * 1024,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */

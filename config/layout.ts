@@ -15,6 +15,8 @@ export interface DataLayout {
   storeDir: string;
   /** Per-account drop zones (FTPS `/`): held `.part`/`.tmp`/dot names and uploads in progress. */
   dropDir(establishment: string): string;
+  /** The folder of every account's drop zone. */
+  dropRoot: string;
   /** Per-account receipts (FTPS `/receipts/`). */
   receiptsDir(establishment: string): string;
   /** Batches a file's reader has read ahead of their storing (pipeline/spool.ts), only while the file is processed. */
@@ -30,11 +32,13 @@ export interface DataLayout {
 /** dataLayout maps a data directory to its parts. */
 export function dataLayout(dataDir: string): DataLayout {
   const root = path.resolve(dataDir);
+  const dropRoot = path.join(root, 'drop');
   return {
     root,
     db: path.join(root, 'inflow.db'),
     storeDir: path.join(root, 'store'),
-    dropDir: (est) => path.join(root, 'drop', est),
+    dropDir: (est) => path.join(dropRoot, est),
+    dropRoot,
     receiptsDir: (est) => path.join(root, 'receipts', est),
     spoolDir: path.join(root, 'spool'),
     tlsDir: path.join(root, 'tls'),

@@ -17,9 +17,11 @@ import type { DataLayout } from '../config/layout';
 import type { Store } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import type { Intake } from '../intake/intake';
+import path from 'node:path';
 import { createFtpSrv } from './ftp-srv-patches';
 import { JailFileSystem } from './jail-fs';
 import { ControlConnections } from './connection-limits';
+import { HeldFiles, HeldQuotaError, isHeldName } from './held-files';
 import { LoginGuard } from '../intake/login-guard';
 import { authenticate, LoginRefusedError } from '../intake/login';
 import { UploadStream, UploadTooLargeError, TransferStalledError } from './upload-stream';
@@ -86,6 +88,7 @@ export async function startFtpsServer(deps: {
   let transfers = 0;
   const idleWaiters: (() => void)[] = [];
   const connections = new ControlConnections(settings, audit);
+  const held = new HeldFiles({ dropRoot: layout.dropRoot, audit, settings });
 
   (server as unknown as NodeJS.EventEmitter).on('connect', ({ connection, id }: any) => {
     connections.opened(id, connection);
@@ -146,14 +149,21 @@ export async function startFtpsServer(deps: {
           receiptsDir: layout.receiptsDir(account.establishment),
           maxFileBytes: settings.maxFileBytes,
           intake,
+          held,
           audit,
           ip,
         });
         const write = fs.write.bind(fs);
-        fs.write = (fileName: string, opts?: { append?: boolean; start?: any }) => {
+        fs.write = async (fileName: string, opts?: { append?: boolean; start?: any }) => {
           if (draining) {
             audit.write('upload_refused', { account: account.establishment, ip, name: fileName, reason: 'shutting down' });
             throw new FileSystemError('Service is shutting down: upload refused, try again later', 550);
+          }
+          if (isHeldName(path.posix.basename(String(fileName)))) {
+            await held.assertRoom(dropDir).catch((err: Error) => {
+              audit.write('upload_refused', { account: account.establishment, ip, name: fileName, reason: 'held quota' });
+              throw err;
+            });
           }
           const res = write(fileName, opts);
           const stream = res.stream as UploadStream;
@@ -182,6 +192,7 @@ export async function startFtpsServer(deps: {
   server.on('client-error', () => {}); // a client's broken socket is its own problem; never crash the server
 
   await server.listen();
+  held.start();
   const netServer = (server as any).server as import('node:net').Server;
   const address = netServer.address();
   return {
@@ -202,6 +213,7 @@ export async function startFtpsServer(deps: {
     close: async () => {
       draining = true;
       connections.stopAll();
+      held.stop();
       await server.close();
     },
   };
@@ -211,6 +223,7 @@ export async function startFtpsServer(deps: {
 function refusalReason(err: Error): string | null {
   if (err instanceof UploadTooLargeError) return 'size limit';
   if (err instanceof TransferStalledError) return 'transfer stalled';
+  if (err instanceof HeldQuotaError) return 'held quota';
   return null;
 }
 

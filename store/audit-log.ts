@@ -21,6 +21,7 @@ export type AuditEvent =
   | 'handed_back'
   | 'idle_timeout'
   | 'connection_refused'
+  | 'held_expired'
   | 'service'
   | 'admin';
 
