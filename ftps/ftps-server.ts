@@ -21,6 +21,7 @@ import path from 'node:path';
 import { createFtpSrv } from './ftp-srv-patches';
 import { JailFileSystem } from './jail-fs';
 import { ControlConnections } from './connection-limits';
+import { guardReplies } from './client-replies';
 import { HeldFiles, HeldQuotaError, isHeldName } from './held-files';
 import { LoginGuard } from '../intake/login-guard';
 import { authenticate, LoginRefusedError } from '../intake/login';
@@ -91,7 +92,9 @@ export async function startFtpsServer(deps: {
   const held = new HeldFiles({ dropRoot: layout.dropRoot, audit, settings });
 
   (server as unknown as NodeJS.EventEmitter).on('connect', ({ connection, id }: any) => {
-    connections.opened(id, connection);
+    if (!connections.opened(id, connection)) return;
+    const ip = String(connection.ip ?? '');
+    guardReplies(connection, (code, text) => audit.write('internal_error', { ip, code, error: text }));
   });
   server.on('disconnect', ({ id }: any) => connections.closed(id));
 
@@ -187,7 +190,11 @@ export async function startFtpsServer(deps: {
         };
         resolve({ fs, blacklist: DENIED });
       })
-      .catch((err: Error) => reject(err));
+      .catch((err: Error) => {
+        if (err instanceof LoginRefusedError) return reject(err);
+        audit.write('internal_error', { ip, username, code: 530, error: err.message });
+        reject(new LoginRefusedError('Login failed: try again later'));
+      });
   });
   server.on('client-error', () => {}); // a client's broken socket is its own problem; never crash the server
 

@@ -22,6 +22,7 @@ export type AuditEvent =
   | 'idle_timeout'
   | 'connection_refused'
   | 'held_expired'
+  | 'internal_error'
   | 'service'
   | 'admin';
 
