@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import type { Settings } from '../config/defaults';
-import { dataLayout, type DataLayout } from '../config/layout';
+import { dataLayout, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, type DataLayout } from '../config/layout';
 import { openStore, type Store } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { startRedisServer, type PrivateRedis } from './redis-server';
@@ -47,7 +47,7 @@ export interface Service {
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { settings } = opts;
   const layout = dataLayout(settings.dataDir);
-  fs.mkdirSync(layout.root, { recursive: true });
+  fs.mkdirSync(layout.root, { recursive: true, mode: PRIVATE_DIR_MODE });
   const store = openStore({ sqlite: layout.db, durable: true });
   fs.chmodSync(layout.db, 0o600); // password hashes live here
   const audit = new AuditLog(layout.auditLog);
@@ -57,7 +57,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   if (!redisUrl) {
     privateRedis = await startRedisServer({ dir: layout.redisDir });
     redisUrl = privateRedis.url;
-    fs.writeFileSync(layout.redisUrlFile, redisUrl + '\n');
+    fs.rmSync(layout.redisUrlFile, { force: true }); // one a crash left: mode 600 applies to a new file only
+    fs.writeFileSync(layout.redisUrlFile, redisUrl + '\n', { mode: PRIVATE_FILE_MODE }); // holds the password
   }
   const tls = await loadOrCreateTls(layout.tlsDir, settings.tlsCert, settings.tlsKey, [settings.ftpHost, settings.pasvUrl ?? '']);
   const queue = openFileQueue(redisUrl, settings);

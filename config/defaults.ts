@@ -85,6 +85,20 @@ export interface Settings {
    * whose connection did not finish its TLS handshake, or a data connection left idle.
    */
   dataIdleMs: number;
+   * Control connections open at once from one IP address; one more is answered 421 and closed. Room for a fleet's
+   * back office sending in parallel, not for a client that opens connections and keeps them. 0: no limit.
+   */
+  maxConnectionsPerIp: number;
+  /** Logged-in control connections of one account at once; a login beyond it is answered 421 and closed. 0: no limit. */
+  maxConnectionsPerAccount: number;
+  /** A control connection not logged in this long after connecting is closed (421), ms; the TLS handshake counts. 0: none. */
+  loginTimeoutMs: number;
+  /** Commands a connection may send before it logs in (a client's login takes a handful); one more: 421. 0: no limit. */
+  maxCommandsBeforeLogin: number;
+  /** A held file (`.part`, `.tmp`, dot name) is deleted this long after its last write, ms. 24 h: a night's run. 0: never. */
+  heldFileMaxAgeMs: number;
+  /** Bytes of held files one account may keep (552 beyond): twice the largest upload. 0: no limit. */
+  heldBytesPerAccount: number;
 }
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
@@ -120,6 +134,12 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   maxKmPerDay: 1_000,
   pasvPortsPerAccount: 4,
   dataIdleMs: 30_000,
+  maxConnectionsPerIp: 20,
+  maxConnectionsPerAccount: 8,
+  loginTimeoutMs: 60_000,
+  maxCommandsBeforeLogin: 20,
+  heldFileMaxAgeMs: 24 * 3600_000,
+  heldBytesPerAccount: 1024 * 1024 * 1024,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */

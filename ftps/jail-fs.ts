@@ -13,14 +13,8 @@ import type { Account } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import type { Intake } from '../intake/intake';
 import { UploadStream } from './upload-stream';
+import { INCOMING, isHeldName, type HeldFiles } from './held-files';
 import { hasUnsafeText } from '../model/text';
-
-/** A name held in the drop zone until renamed: the client is still writing it. */
-export function isHeldName(name: string): boolean {
-  return name.startsWith('.') || /\.(part|tmp)$/i.test(name);
-}
-
-const INCOMING = '.incoming'; // uploads in progress, never listed
 
 type Place = { kind: 'root' } | { kind: 'receipts' } | { kind: 'drop'; name: string } | { kind: 'receipt'; name: string };
 
@@ -37,6 +31,7 @@ export interface JailDeps {
   receiptsDir: string;
   maxFileBytes: number;
   intake: Intake;
+  held: HeldFiles;
   audit: AuditLog;
   ip?: string;
 }
@@ -50,7 +45,7 @@ export class JailFileSystem extends FileSystem {
   ) {
     super(connection, { root: deps.dropDir, cwd: '/' });
     fs.mkdirSync(path.join(deps.dropDir, INCOMING), { recursive: true, mode: 0o700 });
-    fs.mkdirSync(deps.receiptsDir, { recursive: true });
+    fs.mkdirSync(deps.receiptsDir, { recursive: true, mode: 0o700 });
   }
 
   /** place maps a client path to what it names in the jail, or refuses it. */
@@ -122,7 +117,7 @@ export class JailFileSystem extends FileSystem {
     const name = p.name;
     const stream = new UploadStream(temp, this.deps.maxFileBytes, async (u) => {
       if (isHeldName(name)) {
-        await fs.promises.rename(u.tempPath, path.join(this.deps.dropDir, name));
+        await this.deps.held.hold(this.deps.dropDir, name, u.tempPath, u.size);
         audit.write('held', { account: account.establishment, ip, name, size: u.size });
       } else {
         await intake.takeIn(account, name, u.tempPath, u.size, u.sha256, ip);
