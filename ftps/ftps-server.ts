@@ -18,8 +18,9 @@ import type { AuditLog } from '../store/audit-log';
 import type { Intake } from '../intake/intake';
 import { createFtpSrv } from './ftp-srv-patches';
 import { JailFileSystem } from './jail-fs';
-import { LoginGuard } from '../intake/login-guard';
-import { authenticate, LoginRefusedError } from '../intake/login';
+import { LoginGuard, loginGuardOptions } from '../intake/login-guard';
+import { auditedUsername, auditLoginWithoutTls, authenticate, LoginRefusedError } from '../intake/login';
+import { PasswordChecks } from '../intake/passwords';
 import { UploadStream, UploadTooLargeError, TransferStalledError } from './upload-stream';
 
 export interface FtpsServer {
@@ -94,7 +95,8 @@ export async function startFtpsServer(deps: {
   guard?: LoginGuard;
 }): Promise<FtpsServer> {
   const { settings, layout, store, intake, audit } = deps;
-  const guard = deps.guard ?? new LoginGuard();
+  const guard = deps.guard ?? new LoginGuard(loginGuardOptions(settings));
+  const checks = new PasswordChecks({ concurrency: settings.loginCheckConcurrency, queue: settings.loginCheckQueue });
   const server: FtpSrv = createFtpSrv({
     url: `ftp://${settings.ftpHost}:${settings.ftpPort}`,
     tls: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' },
@@ -113,6 +115,13 @@ export async function startFtpsServer(deps: {
   const idleWaiters: (() => void)[] = [];
   const timers = new Map<string, IdleTimer>();
 
+  /** A USER or PASS before AUTH TLS is answered 530 by ftp-srv (patched) without a 'login' event: audited here. */
+  const auditPlainLogin = (command: { directive: string; arg: string | null }, ip: string) => {
+    if (command.directive !== 'USER' && command.directive !== 'PASS') return;
+    const username = command.directive === 'USER' ? (command.arg ?? '') : undefined;
+    auditLoginWithoutTls(audit, { ip, command: command.directive, username });
+  };
+
   (server as unknown as NodeJS.EventEmitter).on('connect', ({ connection, id }: any) => {
     const ip = String(connection.ip ?? '');
     const timer = new IdleTimer(settings.ftpIdleMs, () => {
@@ -124,6 +133,7 @@ export async function startFtpsServer(deps: {
     const handle = commands.handle.bind(commands);
     commands.handle = (line: string) => {
       timer.touch();
+      if (!connection.secure) auditPlainLogin(commands.parse(line), ip);
       return handle(line);
     };
   });
@@ -173,10 +183,10 @@ export async function startFtpsServer(deps: {
   server.on('login', ({ connection, username, password }: any, resolve: any, reject: any) => {
     const ip = String(connection.ip ?? '');
     if (draining) {
-      audit.write('login_refused', { username, ip, reason: 'shutting down' });
+      audit.write('login_refused', { ...auditedUsername(String(username)), ip, reason: 'shutting down' });
       return reject(new LoginRefusedError('Service is shutting down: try again later'));
     }
-    authenticate({ store, guard, audit }, { username, password, ip, secure: !!connection.secure })
+    authenticate({ store, guard, checks, audit }, { username, password, ip, secure: !!connection.secure })
       .then((account) => {
         const fs = new JailFileSystem(connection, {
           account,
