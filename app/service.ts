@@ -19,13 +19,13 @@ import { loadOrCreateTls } from './tls-cert';
 import { Intake } from '../intake/intake';
 import { startFtpsServer, type FtpsServer } from '../ftps/ftps-server';
 import { createDemoAccount, type DemoLogin } from './demo-account';
-import { LoginGuard, type LoginGuardOptions } from '../intake/login-guard';
+import { LoginGuard, loginGuardOptions, type LoginGuardOptions } from '../intake/login-guard';
 
 export interface ServiceOptions {
   settings: Settings;
   /** Make the demo account when the database has no account yet. */
   demo: boolean;
-  /** Overrides the lockout settings (settings.loginMaxFailures, loginWindowMs, loginLockMs). */
+  /** Overrides the lockout settings (settings.loginMaxFailures, loginIpMaxFailures, loginWindowMs, loginLockMs). */
   loginGuard?: LoginGuardOptions;
 }
 
@@ -70,9 +70,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     intake,
     audit,
     tls,
-    guard: new LoginGuard(
-      opts.loginGuard ?? { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs, lockMs: settings.loginLockMs },
-    ),
+    guard: new LoginGuard(opts.loginGuard ?? loginGuardOptions(settings)),
   });
   const workers = Array.from({ length: settings.workers }, () => startFileWorker(redisUrl!, settings, layout));
   const reconciler = startReconciler(store, queue, settings, audit);

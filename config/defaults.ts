@@ -58,7 +58,10 @@ export interface Settings {
    * processed then is handed back to the queue (another worker resumes it from its last committed batch).
    */
   shutdownGraceMs: number;
-  /** Brute force (docs/ftps.md): failed logins for one username or from one IP within loginWindowMs that lock it. */
+  /**
+   * Brute force (docs/ftps.md): password checks that may fail within loginWindowMs for one username from IPs it has
+   * not logged in from, and for one (username, IP it logged in from before), before that one is locked.
+   */
   loginMaxFailures: number;
   loginWindowMs: number;
   /** How long a locked username or IP is refused, ms. */
@@ -85,6 +88,7 @@ export interface Settings {
    * whose connection did not finish its TLS handshake, or a data connection left idle.
    */
   dataIdleMs: number;
+  /**
    * Control connections open at once from one IP address; one more is answered 421 and closed. Room for a fleet's
    * back office sending in parallel, not for a client that opens connections and keeps them. 0: no limit.
    */
@@ -99,6 +103,19 @@ export interface Settings {
   heldFileMaxAgeMs: number;
   /** Bytes of held files one account may keep (552 beyond): twice the largest upload. 0: no limit. */
   heldBytesPerAccount: number;
+  /**
+   * Login limits (docs/ftps.md, "Logins and lockout"). Failed logins from one IP within loginWindowMs after which
+   * that IP may log in only to accounts that logged in from it before. Above loginMaxFailures: a garage chain's
+   * branches behind one NAT share an address, and their mistypes must not lock each other out.
+   */
+  loginIpMaxFailures: number;
+  /**
+   * Password checks (scrypt) run at once. Each holds a thread of libuv's pool (4 threads), which file I/O shares:
+   * a burst of logins must leave threads for the uploads.
+   */
+  loginCheckConcurrency: number;
+  /** Password checks that may wait for a free slot; an attempt beyond them is refused at once (530). */
+  loginCheckQueue: number;
 }
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
@@ -140,6 +157,9 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   maxCommandsBeforeLogin: 20,
   heldFileMaxAgeMs: 24 * 3600_000,
   heldBytesPerAccount: 1024 * 1024 * 1024,
+  loginIpMaxFailures: 20,
+  loginCheckConcurrency: 2,
+  loginCheckQueue: 32,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */
@@ -170,6 +190,7 @@ export function resolveSettings(explicit: Partial<Settings>, env: NodeJS.Process
   }
   const s = out as unknown as Settings;
   if (s.pasvMin > s.pasvMax) throw new SettingError('pasvMin', `${s.pasvMin} > pasvMax ${s.pasvMax}`);
+  if (s.loginCheckConcurrency < 1) throw new SettingError('loginCheckConcurrency', `${s.loginCheckConcurrency}: at least 1`);
   if ((s.tlsCert === null) !== (s.tlsKey === null)) throw new SettingError('tlsCert', 'give both --tls-cert and --tls-key');
   return s;
 }

@@ -23,8 +23,9 @@ import { JailFileSystem } from './jail-fs';
 import { ControlConnections } from './connection-limits';
 import { guardReplies } from './client-replies';
 import { HeldFiles, HeldQuotaError, isHeldName } from './held-files';
-import { LoginGuard } from '../intake/login-guard';
-import { authenticate, LoginRefusedError } from '../intake/login';
+import { LoginGuard, loginGuardOptions } from '../intake/login-guard';
+import { auditedUsername, auditLoginWithoutTls, authenticate, LoginRefusedError } from '../intake/login';
+import { PasswordChecks } from '../intake/passwords';
 import { UploadStream, UploadTooLargeError, TransferStalledError } from './upload-stream';
 import { auditRefusedDataConnections, PassivePortCounts, passivePortOptions } from './data-connections';
 
@@ -72,7 +73,8 @@ export async function startFtpsServer(deps: {
   guard?: LoginGuard;
 }): Promise<FtpsServer> {
   const { settings, layout, store, intake, audit } = deps;
-  const guard = deps.guard ?? new LoginGuard();
+  const guard = deps.guard ?? new LoginGuard(loginGuardOptions(settings));
+  const checks = new PasswordChecks({ concurrency: settings.loginCheckConcurrency, queue: settings.loginCheckQueue });
   const server: FtpSrv = createFtpSrv({
     url: `ftp://${settings.ftpHost}:${settings.ftpPort}`,
     tls: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS },
@@ -94,10 +96,23 @@ export async function startFtpsServer(deps: {
   const connections = new ControlConnections(settings, audit);
   const held = new HeldFiles({ dropRoot: layout.dropRoot, audit, settings });
 
+  /** A USER or PASS before AUTH TLS is answered 530 by ftp-srv (patched) without a 'login' event: audited here. */
+  const auditPlainLogin = (command: { directive: string; arg: string | null }, ip: string) => {
+    if (command.directive !== 'USER' && command.directive !== 'PASS') return;
+    const username = command.directive === 'USER' ? (command.arg ?? '') : undefined;
+    auditLoginWithoutTls(audit, { ip, command: command.directive, username });
+  };
+
   (server as unknown as NodeJS.EventEmitter).on('connect', ({ connection, id }: any) => {
     if (!connections.opened(id, connection)) return;
     const ip = String(connection.ip ?? '');
     guardReplies(connection, (code, text) => audit.write('internal_error', { ip, code, error: text }));
+    const commands = connection.commands;
+    const handle = commands.handle.bind(commands);
+    commands.handle = (line: string) => {
+      if (!connection.secure) auditPlainLogin(commands.parse(line), ip);
+      return handle(line);
+    };
   });
   server.on('disconnect', ({ id }: any) => connections.closed(id));
 
@@ -141,10 +156,10 @@ export async function startFtpsServer(deps: {
   server.on('login', ({ connection, username, password }: any, resolve: any, reject: any) => {
     const ip = String(connection.ip ?? '');
     if (draining) {
-      audit.write('login_refused', { username, ip, reason: 'shutting down' });
+      audit.write('login_refused', { ...auditedUsername(String(username)), ip, reason: 'shutting down' });
       return reject(new LoginRefusedError('Service is shutting down: try again later'));
     }
-    authenticate({ store, guard, audit }, { username, password, ip, secure: !!connection.secure })
+    authenticate({ store, guard, checks, audit }, { username, password, ip, secure: !!connection.secure })
       .then(async (account) => {
         // Over the account's limit: answered 421 and closed; the refusal only ends ftp-srv's PASS handler.
         if (!(await connections.loggedIn(connection.id, account.establishment))) throw new LoginRefusedError('Too many connections');
