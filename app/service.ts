@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import type { Settings } from '../config/defaults';
-import { dataLayout, type DataLayout } from '../config/layout';
+import { dataLayout, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, type DataLayout } from '../config/layout';
 import { openStore, type Store } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { startRedisServer, type PrivateRedis } from './redis-server';
@@ -23,13 +23,13 @@ import { loadOrCreateTls } from './tls-cert';
 import { Intake } from '../intake/intake';
 import { startFtpsServer, type FtpsServer } from '../ftps/ftps-server';
 import { createDemoAccount, type DemoLogin } from './demo-account';
-import { LoginGuard, type LoginGuardOptions } from '../intake/login-guard';
+import { LoginGuard, loginGuardOptions, type LoginGuardOptions } from '../intake/login-guard';
 
 export interface ServiceOptions {
   settings: Settings;
   /** Make the demo account when the database has no account yet. */
   demo: boolean;
-  /** Overrides the lockout settings (settings.loginMaxFailures, loginWindowMs, loginLockMs). */
+  /** Overrides the lockout settings (settings.loginMaxFailures, loginIpMaxFailures, loginWindowMs, loginLockMs). */
   loginGuard?: LoginGuardOptions;
 }
 
@@ -51,7 +51,7 @@ export interface Service {
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { settings } = opts;
   const layout = dataLayout(settings.dataDir);
-  fs.mkdirSync(layout.root, { recursive: true });
+  fs.mkdirSync(layout.root, { recursive: true, mode: PRIVATE_DIR_MODE });
   const store = openStore({ sqlite: layout.db, durable: true, lockWaitMs: settings.intakeDbWaitMs });
   fs.chmodSync(layout.db, 0o600); // password hashes live here
   const audit = new AuditLog(layout.auditLog);
@@ -61,7 +61,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   if (!redisUrl) {
     privateRedis = await startRedisServer({ dir: layout.redisDir });
     redisUrl = privateRedis.url;
-    fs.writeFileSync(layout.redisUrlFile, redisUrl + '\n');
+    fs.rmSync(layout.redisUrlFile, { force: true }); // one a crash left: mode 600 applies to a new file only
+    fs.writeFileSync(layout.redisUrlFile, redisUrl + '\n', { mode: PRIVATE_FILE_MODE }); // holds the password
   }
   const tls = await loadOrCreateTls(layout.tlsDir, settings.tlsCert, settings.tlsKey, [settings.ftpHost, settings.pasvUrl ?? '']);
   const queue = openFileQueue(redisUrl, settings);
@@ -73,9 +74,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     intake,
     audit,
     tls,
-    guard: new LoginGuard(
-      opts.loginGuard ?? { maxFailures: settings.loginMaxFailures, windowMs: settings.loginWindowMs, lockMs: settings.loginLockMs },
-    ),
+    guard: new LoginGuard(opts.loginGuard ?? loginGuardOptions(settings)),
   });
   const workers = await startWorkerProcesses(settings.workers, redisUrl, settings);
   const reconciler = startReconciler(store, queue, settings, audit);

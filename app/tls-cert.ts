@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { generate } from 'selfsigned';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/layout';
 
 export interface TlsMaterial {
   cert: string;
@@ -42,8 +43,9 @@ export async function loadOrCreateTls(
       },
     ],
   });
-  fs.mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(keyPath, pems.private, { mode: 0o600 });
-  fs.writeFileSync(certPath, pems.cert, { mode: 0o644 });
+  fs.mkdirSync(tlsDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  fs.writeFileSync(keyPath, pems.private, { mode: PRIVATE_FILE_MODE });
+  fs.writeFileSync(certPath, pems.cert, { mode: PRIVATE_FILE_MODE }); // public, but like everything in the data dir
+
   return { cert: pems.cert, key: pems.private, generated: true };
 }

@@ -1,6 +1,6 @@
-/** `inflow accounts add|list|disable|passwd`. */
+/** `inflow accounts add|list|disable|passwd|set`. */
 import type { Command } from 'commander';
-import type { Role } from '../store';
+import { TLS_REUSE, type Role, type TlsReuse } from '../store';
 import { isValidEstablishment } from '../rules/establishment';
 import { hashPassword, randomPassword } from '../intake/passwords';
 import { AuditLog } from '../store/audit-log';
@@ -70,6 +70,7 @@ export function registerAccounts(program: Command): void {
         role: a.role,
         for: a.senders,
         disabled: a.disabled,
+        tlsReuse: a.tlsReuse,
         createdAt: a.createdAt,
       }));
       await store.close();
@@ -79,7 +80,7 @@ export function registerAccounts(program: Command): void {
           'ESTABLISHMENT  ROLE    STATE     NAME',
           ...rows.map(
             (r) =>
-              `${r.establishment.padEnd(13)}  ${r.role.padEnd(6)}  ${(r.disabled ? 'disabled' : 'active').padEnd(8)}  ${r.name}${r.for.length ? ' (for ' + r.for.join(',') + ')' : ''}`,
+              `${r.establishment.padEnd(13)}  ${r.role.padEnd(6)}  ${(r.disabled ? 'disabled' : 'active').padEnd(8)}  ${r.name}${r.for.length ? ' (for ' + r.for.join(',') + ')' : ''}${r.tlsReuse === 'optional' ? ' (TLS session reuse optional)' : ''}`,
           ),
         ].join('\n') + '\n',
       );
@@ -97,6 +98,8 @@ export function registerAccounts(program: Command): void {
     },
   );
 
+  registerSet(accounts);
+
   withDataDir(accounts.command('passwd <id>').description('set a new password (generated unless --password-stdin)'))
     .option('--password-stdin', 'read the password from standard input')
     .action(async (id: string, opts) => {
@@ -112,5 +115,22 @@ export function registerAccounts(program: Command): void {
       } finally {
         await store.close();
       }
+    });
+}
+
+/** `accounts set <id> --tls-reuse required|optional` (docs/ftps.md, "Data connections"). */
+function registerSet(accounts: Command): void {
+  withDataDir(accounts.command('set <id>').description("change an account's settings"))
+    .requiredOption('--tls-reuse <mode>', "required | optional: must its data connections resume the control connection's TLS session")
+    .action(async (id: string, opts) => {
+      const tlsReuse = opts.tlsReuse as TlsReuse;
+      if (!TLS_REUSE.includes(tlsReuse)) throw new UserError(`--tls-reuse must be one of ${TLS_REUSE.join(', ')}, got "${opts.tlsReuse}"`);
+      const settings = settingsFrom(opts);
+      const { store, layout } = openStoreFor(settings);
+      const ok = await store.accounts.setTlsReuse(id, tlsReuse);
+      await store.close();
+      if (!ok) throw new UserError(`no account ${id}`);
+      new AuditLog(layout.auditLog).write('admin', { action: 'accounts set', establishment: id, tlsReuse });
+      process.stdout.write(`TLS session reuse ${tlsReuse} for ${id}\n`);
     });
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { withDataDir, withRedis, settingsFrom, intOption, onStopSignal } from './common';
 import { UserError } from './exit';
+import { DEFAULTS, type Settings } from '../config/defaults';
 
 export function registerServe(program: Command): void {
   const cmd = program.command('serve').description('start the FTPS server and its workers');
@@ -34,6 +35,7 @@ export function registerServe(program: Command): void {
         workers: opts.workers,
         tlsCert: opts.tlsCert,
         tlsKey: opts.tlsKey,
+        ...limitSettings(opts),
       });
       // Loaded here, not at the top: ftp-srv and the certificate maker stay out of `inflow worker` and the other
       // commands (issue #4: a worker's memory).
@@ -43,7 +45,7 @@ export function registerServe(program: Command): void {
         'odo-inflow is serving',
         `  data dir: ${svc.layout.root}`,
         `  FTPS:     ftp://${settings.ftpHost}:${svc.ftpPort} (explicit FTPS, TLS 1.2+), passive ports ${settings.pasvMin}-${settings.pasvMax}`,
-        `  Redis:    ${svc.redisUrl}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
+        `  Redis:    ${withoutCredentials(svc.redisUrl)}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
         `  workers:  ${settings.workers}`,
         `  audit:    ${svc.layout.auditLog}`,
       ];
@@ -55,4 +57,30 @@ export function registerServe(program: Command): void {
         return svc.stop();
       });
     });
+  withLimitFlags(cmd);
+}
+
+/** The FTPS front's limits that `serve` takes as flags: each flag is its setting's name (commander camel-cases it). */
+const LIMIT_FLAGS: [keyof Settings, string, string][] = [
+  ['maxConnectionsPerIp', '--max-connections-per-ip <n>', 'control connections per IP address'],
+  ['maxConnectionsPerAccount', '--max-connections-per-account <n>', 'logged-in connections per account'],
+  ['loginTimeoutMs', '--login-timeout-ms <ms>', 'time to log in after connecting'],
+  ['maxCommandsBeforeLogin', '--max-commands-before-login <n>', 'commands allowed before login'],
+  ['heldFileMaxAgeMs', '--held-file-max-age-ms <ms>', 'held files are deleted this long after their last write'],
+  ['heldBytesPerAccount', '--held-bytes-per-account <bytes>', 'bytes of held files per account'],
+];
+
+function withLimitFlags(cmd: Command): void {
+  for (const [key, flag, what] of LIMIT_FLAGS) {
+    cmd.option(flag, `${what} (default ${DEFAULTS[key]}; 0: off)`, intOption(flag.split(' ')[0]));
+  }
+}
+
+function limitSettings(opts: Record<string, unknown>): Partial<Settings> {
+  return Object.fromEntries(LIMIT_FLAGS.map(([key]) => [key, opts[key]]));
+}
+
+/** A Redis URL as the console shows it: its password stays in the settings (for the private Redis: redis.url, mode 600). */
+function withoutCredentials(url: string): string {
+  return url.replace(/^(\w+:\/\/)[^@/]*@/, '$1');
 }

@@ -58,7 +58,10 @@ export interface Settings {
    * processed then is handed back to the queue (another worker resumes it from its last committed batch).
    */
   shutdownGraceMs: number;
-  /** Brute force (docs/ftps.md): failed logins for one username or from one IP within loginWindowMs that lock it. */
+  /**
+   * Brute force (docs/ftps.md): password checks that may fail within loginWindowMs for one username from IPs it has
+   * not logged in from, and for one (username, IP it logged in from before), before that one is locked.
+   */
   loginMaxFailures: number;
   loginWindowMs: number;
   /** How long a locked username or IP is refused, ms. */
@@ -74,6 +77,45 @@ export interface Settings {
   decreaseToleranceKm: number;
   /** Above this average km/day since the previous reading: A42. */
   maxKmPerDay: number;
+  /**
+   * Passive data ports one account may hold at once, across all its control connections (0: no limit). Each
+   * control connection holds at most one (a new PASV/EPSV closes the previous); one account holding many would leave
+   * the others without.
+   */
+  pasvPortsPerAccount: number;
+  /**
+   * A passive data port that no transfer uses is closed after this long, ms (0: never): one nobody connected to, one
+   * whose connection did not finish its TLS handshake, or a data connection left idle.
+   */
+  dataIdleMs: number;
+  /**
+   * Control connections open at once from one IP address; one more is answered 421 and closed. Room for a fleet's
+   * back office sending in parallel, not for a client that opens connections and keeps them. 0: no limit.
+   */
+  maxConnectionsPerIp: number;
+  /** Logged-in control connections of one account at once; a login beyond it is answered 421 and closed. 0: no limit. */
+  maxConnectionsPerAccount: number;
+  /** A control connection not logged in this long after connecting is closed (421), ms; the TLS handshake counts. 0: none. */
+  loginTimeoutMs: number;
+  /** Commands a connection may send before it logs in (a client's login takes a handful); one more: 421. 0: no limit. */
+  maxCommandsBeforeLogin: number;
+  /** A held file (`.part`, `.tmp`, dot name) is deleted this long after its last write, ms. 24 h: a night's run. 0: never. */
+  heldFileMaxAgeMs: number;
+  /** Bytes of held files one account may keep (552 beyond): twice the largest upload. 0: no limit. */
+  heldBytesPerAccount: number;
+  /**
+   * Login limits (docs/ftps.md, "Logins and lockout"). Failed logins from one IP within loginWindowMs after which
+   * that IP may log in only to accounts that logged in from it before. Above loginMaxFailures: a garage chain's
+   * branches behind one NAT share an address, and their mistypes must not lock each other out.
+   */
+  loginIpMaxFailures: number;
+  /**
+   * Password checks (scrypt) run at once. Each holds a thread of libuv's pool (4 threads), which file I/O shares:
+   * a burst of logins must leave threads for the uploads.
+   */
+  loginCheckConcurrency: number;
+  /** Password checks that may wait for a free slot; an attempt beyond them is refused at once (530). */
+  loginCheckQueue: number;
   /**
    * How long taking a file in may wait for the database while another writer (a worker's batch) holds it, ms. The
    * FTPS front waits on timers, never blocking its sessions; past this the upload is answered 451 (send it again).
@@ -112,6 +154,17 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   transferIdleMs: 60_000,
   decreaseToleranceKm: 0,
   maxKmPerDay: 1_000,
+  pasvPortsPerAccount: 4,
+  dataIdleMs: 30_000,
+  maxConnectionsPerIp: 20,
+  maxConnectionsPerAccount: 8,
+  loginTimeoutMs: 60_000,
+  maxCommandsBeforeLogin: 20,
+  heldFileMaxAgeMs: 24 * 3600_000,
+  heldBytesPerAccount: 1024 * 1024 * 1024,
+  loginIpMaxFailures: 20,
+  loginCheckConcurrency: 2,
+  loginCheckQueue: 32,
   intakeDbWaitMs: 15_000,
 });
 
@@ -143,6 +196,7 @@ export function resolveSettings(explicit: Partial<Settings>, env: NodeJS.Process
   }
   const s = out as unknown as Settings;
   if (s.pasvMin > s.pasvMax) throw new SettingError('pasvMin', `${s.pasvMin} > pasvMax ${s.pasvMax}`);
+  if (s.loginCheckConcurrency < 1) throw new SettingError('loginCheckConcurrency', `${s.loginCheckConcurrency}: at least 1`);
   if ((s.tlsCert === null) !== (s.tlsKey === null)) throw new SettingError('tlsCert', 'give both --tls-cert and --tls-key');
   return s;
 }

@@ -22,6 +22,8 @@ export const PATCHED_FILES = [
   'src/commands/registration/user.js',
   'src/commands/registration/pass.js',
   'src/commands/registration/stor.js',
+  'src/commands/registration/retr.js',
+  'src/commands/registration/list.js',
 ];
 
 export class FtpSrvPatchError extends Error {

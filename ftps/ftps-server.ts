@@ -4,8 +4,9 @@
  *
  * Timeouts: ftp-srv's own `timeout` is an idle timer on the control socket, which sits idle during a transfer, so
  * it cuts long uploads (ftp-srv #387); it stays off. Instead each connection has an idle timer that every command
- * restarts and that stands still while a transfer runs (`ftpIdleMs`), and each transfer is cut when no byte moves
- * for `transferIdleMs` (a stalled or vanished client), however long it has been running.
+ * restarts and that stands still while a transfer runs (`ftpIdleMs`), a login deadline and connection limits
+ * (connection-limits.ts), and each transfer is cut when no byte moves for `transferIdleMs` (a stalled or vanished
+ * client), however long it has been running.
  *
  * Shutdown: `drain()` stops listening, refuses new logins and uploads, and waits (up to a grace time) for the
  * transfers in progress, so an upload that was being sent still gets its 226; `close()` then drops the rest.
@@ -16,11 +17,17 @@ import type { DataLayout } from '../config/layout';
 import type { Store } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import type { Intake } from '../intake/intake';
+import path from 'node:path';
 import { createFtpSrv } from './ftp-srv-patches';
 import { JailFileSystem } from './jail-fs';
-import { LoginGuard } from '../intake/login-guard';
-import { authenticate, LoginRefusedError } from '../intake/login';
+import { ControlConnections } from './connection-limits';
+import { guardReplies } from './client-replies';
+import { HeldFiles, HeldQuotaError, isHeldName } from './held-files';
+import { LoginGuard, loginGuardOptions } from '../intake/login-guard';
+import { auditedUsername, auditLoginWithoutTls, authenticate, LoginRefusedError } from '../intake/login';
+import { PasswordChecks } from '../intake/passwords';
 import { UploadStream, UploadTooLargeError, TransferStalledError } from './upload-stream';
+import { auditRefusedDataConnections, PassivePortCounts, passivePortOptions } from './data-connections';
 
 export interface FtpsServer {
   port: number;
@@ -34,54 +41,26 @@ export interface FtpsServer {
 /** After the last transfer of a drain, how long clients get to read their 226 before connections close. */
 const LINGER_MS = 1000;
 
-// Refused for every account: active mode (server-initiated connections), appends, directories, SITE.
-const DENIED = ['PORT', 'EPRT', 'APPE', 'STOU', 'MKD', 'XMKD', 'RMD', 'XRMD', 'SITE'];
+// Refused for every account: active mode (server-initiated connections), appends, restarts (a held `.part` is sent
+// again whole), directories, SITE.
+const DENIED = ['PORT', 'EPRT', 'APPE', 'STOU', 'REST', 'MKD', 'XMKD', 'RMD', 'XRMD', 'SITE'];
+
+/**
+ * TLS 1.2 suites: forward-secret key exchange with an AEAD cipher only (no CBC with SHA-1 or SHA-2 MACs, which the
+ * default list still has), for an ECDSA certificate (the generated one) or an RSA one. TLS 1.3 keeps Node's suites,
+ * all AEAD: with no `TLS_` entry here, Node leaves them as they are.
+ */
+const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 
 // ftp-srv exports its error classes as `ftpErrors` (its .d.ts says otherwise).
 const { FileSystemError } = (require('ftp-srv') as { ftpErrors: { FileSystemError: new (msg: string, code?: number) => Error } }).ftpErrors;
-
-/**
- * One connection's idle timer: restarted by every command, stopped while a transfer runs, restarted when the last
- * transfer ends.
- */
-class IdleTimer {
-  private timer: NodeJS.Timeout | null = null;
-  private transfers = 0;
-  private stopped = false;
-
-  constructor(
-    private readonly ms: number,
-    private readonly onIdle: () => void,
-  ) {
-    this.touch();
-  }
-
-  touch(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.stopped || this.transfers > 0 || this.ms <= 0) return;
-    this.timer = setTimeout(() => {
-      this.stopped = true;
-      this.onIdle();
-    }, this.ms);
-    this.timer.unref();
-  }
-
-  begin(): void {
-    this.transfers++;
-    this.touch();
-  }
-
-  end(): void {
-    this.transfers = Math.max(0, this.transfers - 1);
-    this.touch();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.touch();
-  }
-}
 
 /** startFtpsServer listens for explicit FTPS on settings.ftpHost:ftpPort. */
 export async function startFtpsServer(deps: {
@@ -94,10 +73,11 @@ export async function startFtpsServer(deps: {
   guard?: LoginGuard;
 }): Promise<FtpsServer> {
   const { settings, layout, store, intake, audit } = deps;
-  const guard = deps.guard ?? new LoginGuard();
+  const guard = deps.guard ?? new LoginGuard(loginGuardOptions(settings));
+  const checks = new PasswordChecks({ concurrency: settings.loginCheckConcurrency, queue: settings.loginCheckQueue });
   const server: FtpSrv = createFtpSrv({
     url: `ftp://${settings.ftpHost}:${settings.ftpPort}`,
-    tls: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' },
+    tls: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS },
     pasv_url: settings.pasvUrl ?? settings.ftpHost,
     pasv_min: settings.pasvMin,
     pasv_max: settings.pasvMax,
@@ -106,31 +86,35 @@ export async function startFtpsServer(deps: {
     blacklist: DENIED,
     timeout: 0, // see the file comment: our own idle timers
     log: silentLogger(),
+    ...passivePortOptions({ settings, store, audit, counts: new PassivePortCounts(settings.pasvPortsPerAccount) }),
   } as any);
+  auditRefusedDataConnections(server as unknown as NodeJS.EventEmitter, audit);
 
   let draining = false;
   let transfers = 0;
   const idleWaiters: (() => void)[] = [];
-  const timers = new Map<string, IdleTimer>();
+  const connections = new ControlConnections(settings, audit);
+  const held = new HeldFiles({ dropRoot: layout.dropRoot, audit, settings });
+
+  /** A USER or PASS before AUTH TLS is answered 530 by ftp-srv (patched) without a 'login' event: audited here. */
+  const auditPlainLogin = (command: { directive: string; arg: string | null }, ip: string) => {
+    if (command.directive !== 'USER' && command.directive !== 'PASS') return;
+    const username = command.directive === 'USER' ? (command.arg ?? '') : undefined;
+    auditLoginWithoutTls(audit, { ip, command: command.directive, username });
+  };
 
   (server as unknown as NodeJS.EventEmitter).on('connect', ({ connection, id }: any) => {
+    if (!connections.opened(id, connection)) return;
     const ip = String(connection.ip ?? '');
-    const timer = new IdleTimer(settings.ftpIdleMs, () => {
-      audit.write('idle_timeout', { ip, idleMs: settings.ftpIdleMs });
-      void Promise.resolve(connection.close(421, 'Idle timeout: closing control connection')).catch(() => {});
-    });
-    timers.set(id, timer);
+    guardReplies(connection, (code, text) => audit.write('internal_error', { ip, code, error: text }));
     const commands = connection.commands;
     const handle = commands.handle.bind(commands);
     commands.handle = (line: string) => {
-      timer.touch();
+      if (!connection.secure) auditPlainLogin(commands.parse(line), ip);
       return handle(line);
     };
   });
-  server.on('disconnect', ({ id }: any) => {
-    timers.get(id)?.stop();
-    timers.delete(id);
-  });
+  server.on('disconnect', ({ id }: any) => connections.closed(id));
 
   /**
    * track counts a transfer from now until its stream closes, and cuts it when its byte count has not moved for
@@ -143,8 +127,7 @@ export async function startFtpsServer(deps: {
     progress: () => number,
     settling: () => boolean = () => false,
   ) => {
-    const idle = timers.get(connectionId);
-    idle?.begin();
+    connections.transferBegins(connectionId);
     transfers++;
     let last = -1;
     const poll =
@@ -161,7 +144,7 @@ export async function startFtpsServer(deps: {
       if (ended) return;
       ended = true;
       if (poll) clearInterval(poll);
-      idle?.end();
+      connections.transferEnds(connectionId);
       transfers--;
       if (transfers === 0) idleWaiters.splice(0).forEach((w) => w());
     };
@@ -175,25 +158,35 @@ export async function startFtpsServer(deps: {
   server.on('login', ({ connection, username, password }: any, resolve: any, reject: any) => {
     const ip = String(connection.ip ?? '');
     if (draining) {
-      audit.write('login_refused', { username, ip, reason: 'shutting down' });
+      audit.write('login_refused', { ...auditedUsername(String(username)), ip, reason: 'shutting down' });
       return reject(new LoginRefusedError('Service is shutting down: try again later'));
     }
-    authenticate({ store, guard, audit }, { username, password, ip, secure: !!connection.secure })
-      .then((account) => {
+    authenticate({ store, guard, checks, audit }, { username, password, ip, secure: !!connection.secure })
+      .then(async (account) => {
+        // Over the account's limit: answered 421 and closed; the refusal only ends ftp-srv's PASS handler.
+        if (!(await connections.loggedIn(connection.id, account.establishment))) throw new LoginRefusedError('Too many connections');
+        const dropDir = layout.dropDir(account.establishment);
         const fs = new JailFileSystem(connection, {
           account,
-          dropDir: layout.dropDir(account.establishment),
+          dropDir,
           receiptsDir: layout.receiptsDir(account.establishment),
           maxFileBytes: settings.maxFileBytes,
           intake,
+          held,
           audit,
           ip,
         });
         const write = fs.write.bind(fs);
-        fs.write = (fileName: string, opts?: { append?: boolean; start?: any }) => {
+        fs.write = async (fileName: string, opts?: { append?: boolean; start?: any }) => {
           if (draining) {
             audit.write('upload_refused', { account: account.establishment, ip, name: fileName, reason: 'shutting down' });
             throw new FileSystemError('Service is shutting down: upload refused, try again later', 550);
+          }
+          if (isHeldName(path.posix.basename(String(fileName)))) {
+            await held.assertRoom(dropDir).catch((err: Error) => {
+              audit.write('upload_refused', { account: account.establishment, ip, name: fileName, reason: 'held quota' });
+              throw err;
+            });
           }
           const res = write(fileName, opts);
           const stream = res.stream as UploadStream;
@@ -206,17 +199,9 @@ export async function startFtpsServer(deps: {
             );
             stream.beforeRefusal = (err) => replyFirst(connection, err.replyCode, err.message);
             stream.once('error', (err: Error) => {
-              if (err instanceof UploadTooLargeError) {
-                audit.write('upload_refused', {
-                  account: account.establishment,
-                  ip,
-                  name: fileName,
-                  reason: 'size limit',
-                  limit: settings.maxFileBytes,
-                });
-              } else if (err instanceof TransferStalledError) {
-                audit.write('upload_refused', { account: account.establishment, ip, name: fileName, reason: 'transfer stalled' });
-              }
+              const reason = refusalReason(err);
+              const limit = err instanceof UploadTooLargeError ? { limit: settings.maxFileBytes } : {};
+              if (reason) audit.write('upload_refused', { account: account.establishment, ip, name: fileName, reason, ...limit });
             });
           }
           return res;
@@ -230,11 +215,16 @@ export async function startFtpsServer(deps: {
         };
         resolve({ fs, blacklist: DENIED });
       })
-      .catch((err: Error) => reject(err));
+      .catch((err: Error) => {
+        if (err instanceof LoginRefusedError) return reject(err);
+        audit.write('internal_error', { ip, username, code: 530, error: err.message });
+        reject(new LoginRefusedError('Login failed: try again later'));
+      });
   });
   server.on('client-error', () => {}); // a client's broken socket is its own problem; never crash the server
 
   await server.listen();
+  held.start();
   const netServer = (server as any).server as import('node:net').Server;
   const address = netServer.address();
   return {
@@ -254,10 +244,19 @@ export async function startFtpsServer(deps: {
     },
     close: async () => {
       draining = true;
-      for (const t of timers.values()) t.stop();
+      connections.stopAll();
+      held.stop();
       await server.close();
     },
   };
+}
+
+/** The audit's reason for an upload that one of the limits refused; null for any other failure. */
+function refusalReason(err: Error): string | null {
+  if (err instanceof UploadTooLargeError) return 'size limit';
+  if (err instanceof TransferStalledError) return 'transfer stalled';
+  if (err instanceof HeldQuotaError) return 'held quota';
+  return null;
 }
 
 /**

@@ -16,17 +16,11 @@ import { StoreBusyError, type Account } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import { MAX_NAME_BYTES, type Intake } from '../intake/intake';
 import { UploadStream } from './upload-stream';
+import { INCOMING, isHeldName, type HeldFiles } from './held-files';
 import { hasUnsafeText } from '../model/text';
 
-/** The ending of a name the client is still writing. */
+/** The ending of a held name that does not count against the name limit (held-files.ts's isHeldName). */
 const HELD_ENDING = /\.(part|tmp)$/i;
-
-/** A name held in the drop zone until renamed: the client is still writing it. */
-export function isHeldName(name: string): boolean {
-  return name.startsWith('.') || HELD_ENDING.test(name);
-}
-
-const INCOMING = '.incoming'; // uploads in progress, never listed
 
 type Place = { kind: 'root' } | { kind: 'receipts' } | { kind: 'drop'; name: string } | { kind: 'receipt'; name: string };
 
@@ -56,6 +50,7 @@ export interface JailDeps {
   receiptsDir: string;
   maxFileBytes: number;
   intake: Intake;
+  held: HeldFiles;
   audit: AuditLog;
   ip?: string;
 }
@@ -71,7 +66,7 @@ export class JailFileSystem extends FileSystem {
   ) {
     super(connection, { root: deps.dropDir, cwd: '/' });
     fs.mkdirSync(path.join(deps.dropDir, INCOMING), { recursive: true, mode: 0o700 });
-    fs.mkdirSync(deps.receiptsDir, { recursive: true });
+    fs.mkdirSync(deps.receiptsDir, { recursive: true, mode: 0o700 });
     // ftp-srv answers a failed RNTO with 550 and the error's message; the patched STOR already uses replyCode.
     const conn = connection as unknown as { reply: (code: unknown, ...letters: unknown[]) => Promise<unknown> };
     const reply = conn.reply.bind(connection);
@@ -151,7 +146,7 @@ export class JailFileSystem extends FileSystem {
     const temp = path.join(this.deps.dropDir, INCOMING, crypto.randomUUID());
     const stream = new UploadStream(temp, this.deps.maxFileBytes, async (u) => {
       if (isHeldName(name)) {
-        await fs.promises.rename(u.tempPath, path.join(this.deps.dropDir, name));
+        await this.deps.held.hold(this.deps.dropDir, name, u.tempPath, u.size);
         audit.write('held', { account: account.establishment, ip, name, size: u.size });
       } else {
         await intake.takeIn(account, name, u.tempPath, u.size, u.sha256, ip).catch((err) => {

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Settings } from '../config/defaults';
-import type { DataLayout } from '../config/layout';
+import { PRIVATE_DIR_MODE, type DataLayout } from '../config/layout';
 import type { Store, Account, FileRecord } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import { enqueueFile, type FileQueue } from '../jobs/queue';
@@ -25,7 +25,7 @@ export const MAX_NAME_BYTES = 200;
 
 export class Intake {
   constructor(private readonly deps: { store: Store; queue: FileQueue; layout: DataLayout; settings: Settings; audit: AuditLog }) {
-    fs.mkdirSync(deps.layout.storeDir, { recursive: true });
+    fs.mkdirSync(deps.layout.storeDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   }
 
   /**
@@ -54,7 +54,7 @@ export class Intake {
     }
     audit.write('upload', { account: account.establishment, ip, name, file: file.id, size, sha256 });
     try {
-      await enqueueFile(this.deps.queue, file.id, this.deps.settings, 3000);
+      await enqueueFile(this.deps.queue, file, this.deps.settings, 3000);
       await store.files.markQueued(file.pk);
     } catch (err) {
       process.stderr.write(`intake: ${file.id} stays received, not queued: ${(err as Error).message}\n`);

@@ -1,75 +1,153 @@
 /**
- * Brute-force lockout (docs/ftps.md): after `maxFailures` failed logins for a username or from an IP within
- * `windowMs`, further logins from it are refused for `lockMs` (a right password included). Kept in memory: the
- * FTPS front is one process, and a restart lifts the locks. Settings: loginMaxFailures, loginWindowMs, loginLockMs.
+ * Brute-force lockout (docs/ftps.md, "Logins and lockout"). Every login attempt reserves its place before its
+ * password is checked, so parallel attempts cannot exceed a limit, and each reservation becomes a failure or is
+ * released when the check ends. The limits, each counted within `windowMs` and locking for `lockMs`:
+ *
+ * - `user:<name>`: `maxFailures` for a username, from IPs it has not logged in from. Establishment numbers are
+ *   public, so this lock must not shut the garage itself out:
+ * - `user@ip:<name>@<ip>`: `maxFailures` for a username from an IP it logged in from before; the username's lock
+ *   does not apply there, only this one.
+ * - `ip:<ip>`: `ipMaxFailures` from one IP, for usernames that have not logged in from it. Accounts that have
+ *   logged in from that IP before (a chain's branches behind one NAT) are not locked by it.
+ *
+ * Kept in memory: the FTPS front is one process, and a restart lifts the locks and forgets the known IPs.
  */
+import type { Settings } from '../config/defaults';
+import { DEFAULTS } from '../config/defaults';
+
 export interface LoginGuardOptions {
-  /** @defaultValue 5 */
   maxFailures: number;
-  /** @defaultValue 15 minutes */
+  ipMaxFailures: number;
   windowMs: number;
-  /** @defaultValue 15 minutes */
   lockMs: number;
 }
 
-export const LOGIN_GUARD_DEFAULTS: LoginGuardOptions = { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 };
+/** loginGuardOptions reads the lockout settings. */
+export function loginGuardOptions(s: Settings): LoginGuardOptions {
+  return { maxFailures: s.loginMaxFailures, ipMaxFailures: s.loginIpMaxFailures, windowMs: s.loginWindowMs, lockMs: s.loginLockMs };
+}
+
+/** A reserved login attempt: settle it once, with the password check's outcome (or cancel it if none ran). */
+export interface LoginAttempt {
+  /** The username logged in from this IP before: its own limit applies, not the username's nor the IP's. */
+  readonly knownIp: boolean;
+  /** fail records a failed check; returns the keys that became locked. */
+  fail(): string[];
+  /** succeed releases the reservation and remembers the IP for the username. */
+  succeed(): void;
+  /** cancel releases the reservation: no password was checked. */
+  cancel(): void;
+}
+
+/** What reserve answers: an attempt that may check its password, or the key that refuses it. */
+export type Reservation = { attempt: LoginAttempt; locked?: undefined } | { attempt?: undefined; locked: string };
+
+interface KeyState {
+  failures: number[];
+  pending: number;
+  lockedUntil: number;
+}
+
+/** Keys kept at most (failures, locks); the oldest idle ones go first beyond it. */
+const MAX_KEYS = 100_000;
+/** (username, IP) pairs remembered at most; the least recently used go first beyond it. */
+const MAX_KNOWN = 100_000;
 
 export class LoginGuard {
-  private readonly failures = new Map<string, number[]>();
-  private readonly lockedUntil = new Map<string, number>();
+  private readonly keys = new Map<string, KeyState>();
+  private readonly known = new Map<string, true>();
 
   constructor(
-    private readonly opts: LoginGuardOptions = LOGIN_GUARD_DEFAULTS,
+    private readonly opts: LoginGuardOptions = loginGuardOptions(DEFAULTS),
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** lockedKey returns the key ('user:…' or 'ip:…') that is locked now, or null. */
-  lockedKey(username: string, ip: string): string | null {
+  /**
+   * reserve decides, synchronously (before any password check starts), whether this attempt may check its password:
+   * not when a limit it falls under is locked, nor when its failures and the attempts in flight already reach it.
+   */
+  reserve(username: string, ip: string): Reservation {
     const t = this.now();
-    for (const key of keys(username, ip)) {
-      const until = this.lockedUntil.get(key);
-      if (until !== undefined && until > t) return key;
-      if (until !== undefined) this.lockedUntil.delete(key);
+    const pair = `${username}@${ip}`;
+    const knownIp = this.known.has(pair);
+    const limits: [string, number][] = knownIp
+      ? [['user@ip:' + pair, this.opts.maxFailures]]
+      : [
+          ['user:' + username, this.opts.maxFailures],
+          ['ip:' + ip, this.opts.ipMaxFailures],
+        ];
+    for (const [key, max] of limits) {
+      if (this.refuses(this.keys.get(key) ?? { failures: [], pending: 0, lockedUntil: 0 }, max, t)) return { locked: key };
     }
-    return null;
+    if (this.keys.size >= MAX_KEYS) this.prune(t);
+    const states = limits.map(([key, max]) => ({ key, max, st: this.state(key) }));
+    for (const s of states) s.st.pending++;
+    let settled = false;
+    const settle = () => {
+      if (settled) throw new Error('login attempt settled twice');
+      settled = true;
+      for (const s of states) s.st.pending--;
+    };
+    return {
+      attempt: {
+        knownIp,
+        fail: () => {
+          settle();
+          return this.recordFailure(states, this.now());
+        },
+        succeed: () => {
+          settle();
+          if (knownIp) states[0].st.failures = []; // the pair's own mistypes; a username's lock stays
+          this.known.delete(pair);
+          this.known.set(pair, true);
+          if (this.known.size > MAX_KNOWN) this.known.delete(this.known.keys().next().value!);
+        },
+        cancel: settle,
+      },
+    };
   }
 
-  /** fail records a failed login; returns the keys that became locked. */
-  fail(username: string, ip: string): string[] {
-    const t = this.now();
-    if (this.failures.size + this.lockedUntil.size > MAX_KEYS) this.prune(t);
+  /** refuses: the key is locked, or its recent failures and the attempts in flight reach its limit. */
+  private refuses(st: KeyState, max: number, t: number): boolean {
+    if (st.lockedUntil > t) return true;
+    st.failures = st.failures.filter((x) => t - x < this.opts.windowMs);
+    return st.failures.length + st.pending >= max;
+  }
+
+  private recordFailure(states: { key: string; max: number; st: KeyState }[], t: number): string[] {
     const locked: string[] = [];
-    for (const key of keys(username, ip)) {
-      const recent = (this.failures.get(key) ?? []).filter((x) => t - x < this.opts.windowMs);
-      recent.push(t);
-      this.failures.set(key, recent);
-      if (recent.length >= this.opts.maxFailures) {
-        this.lockedUntil.set(key, t + this.opts.lockMs);
-        this.failures.delete(key);
+    for (const { key, max, st } of states) {
+      st.failures = st.failures.filter((x) => t - x < this.opts.windowMs);
+      st.failures.push(t);
+      if (st.failures.length >= max) {
+        st.lockedUntil = t + this.opts.lockMs;
+        st.failures = [];
         locked.push(key);
       }
     }
     return locked;
   }
 
-  /** prune forgets failures older than the window and locks that ran out (many usernames must not fill memory). */
+  private state(key: string): KeyState {
+    let st = this.keys.get(key);
+    if (!st) {
+      st = { failures: [], pending: 0, lockedUntil: 0 };
+      this.keys.set(key, st);
+    }
+    return st;
+  }
+
+  /**
+   * prune forgets keys with nothing left (failures out of the window, lock run out, no attempt in flight), so that
+   * many usernames cannot fill memory; if that is not enough, the oldest keys without an attempt in flight go.
+   */
   private prune(t: number): void {
-    for (const [key, times] of this.failures) {
-      if (!times.some((x) => t - x < this.opts.windowMs)) this.failures.delete(key);
+    for (const [key, st] of this.keys) {
+      if (st.pending === 0 && st.lockedUntil <= t && !st.failures.some((x) => t - x < this.opts.windowMs)) this.keys.delete(key);
     }
-    for (const [key, until] of this.lockedUntil) {
-      if (until <= t) this.lockedUntil.delete(key);
+    for (const [key, st] of this.keys) {
+      if (this.keys.size < MAX_KEYS * 0.9) break;
+      if (st.pending === 0) this.keys.delete(key);
     }
   }
-
-  /** succeed clears the username's failures (the IP's stay: one IP trying many usernames is still counted). */
-  succeed(username: string): void {
-    this.failures.delete('user:' + username);
-  }
-}
-
-const MAX_KEYS = 10_000;
-
-function keys(username: string, ip: string): string[] {
-  return ['user:' + username, 'ip:' + ip];
 }

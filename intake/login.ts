@@ -1,38 +1,73 @@
-/** Deciding an FTPS login: TLS first, not locked out, a known enabled garage or fleet account, right password. */
+/**
+ * Deciding an FTPS login (docs/ftps.md, "Logins and lockout"): TLS first, the attempt reserved against the lockout
+ * before any password is checked, then one bounded password check, the same for every username (an unknown one is
+ * checked against a stand-in hash), and only then: a known, enabled garage or fleet account with the right password.
+ * Every refusal is audited, with the username cut to USERNAME_AUDIT_CHARS.
+ */
 import type { Store, Account } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import type { LoginGuard } from './login-guard';
-import { verifyPassword } from './passwords';
+import { STAND_IN_HASH, type PasswordChecks } from './passwords';
 
 export class LoginRefusedError extends Error {
   readonly code = 'LOGIN_REFUSED';
 }
 
+/** Longest username written to the audit log: an establishment number has 10 digits; 8 KB names must not flood it. */
+export const USERNAME_AUDIT_CHARS = 64;
+
+/** auditedUsername: the username as the audit log keeps it, with its full length when it was cut. */
+export function auditedUsername(username: string): { username: string; usernameLength?: number } {
+  if (username.length <= USERNAME_AUDIT_CHARS) return { username };
+  return { username: username.slice(0, USERNAME_AUDIT_CHARS), usernameLength: username.length };
+}
+
+/** auditLoginWithoutTls audits a USER or PASS sent before AUTH TLS (the protocol adapter answers it). */
+export function auditLoginWithoutTls(audit: AuditLog, login: { username?: string; ip: string; command: string }): void {
+  const who = login.username === undefined ? {} : auditedUsername(login.username);
+  audit.write('login_refused', { ...who, ip: login.ip, reason: 'no TLS', command: login.command });
+}
+
 /** authenticate returns the account, or throws LoginRefusedError with the text the client sees. */
 export async function authenticate(
-  deps: { store: Store; guard: LoginGuard; audit: AuditLog },
+  deps: { store: Store; guard: LoginGuard; checks: PasswordChecks; audit: AuditLog },
   login: { username: string; password: string; ip: string; secure: boolean },
 ): Promise<Account> {
-  const { store, guard, audit } = deps;
-  const { username, ip } = login;
+  const { store, guard, checks, audit } = deps;
+  const { ip } = login;
+  const who = auditedUsername(login.username);
   if (!login.secure) {
-    audit.write('login_refused', { username, ip, reason: 'no TLS' });
+    audit.write('login_refused', { ...who, ip, reason: 'no TLS' });
     throw new LoginRefusedError('AUTH TLS required before login');
   }
-  const locked = guard.lockedKey(username, ip);
-  if (locked) {
-    audit.write('login_refused', { username, ip, reason: 'locked', key: locked });
+  // Lock-out keys use the cut name too: a longer one cannot be an account, and must not fill memory.
+  const reservation = guard.reserve(who.username, ip);
+  if (!reservation.attempt) {
+    audit.write('login_refused', { ...who, ip, reason: 'locked', key: reservation.locked });
     throw new LoginRefusedError('Too many failed logins: try again later');
   }
-  const account = await store.accounts.byEstablishment(username);
-  const ok =
-    account !== null && !account.disabled && account.role !== 'admin' && (await verifyPassword(login.password, account.passwordHash));
-  if (!ok) {
-    const newlyLocked = guard.fail(username, ip);
-    audit.write('login_failed', { username, ip, reason: account?.disabled ? 'disabled' : 'bad credentials', locked: newlyLocked });
+  const attempt = reservation.attempt;
+  let account: Account | null;
+  try {
+    account = await store.accounts.byEstablishment(login.username);
+  } catch (err) {
+    attempt.cancel();
+    throw err;
+  }
+  const check = checks.check(login.password, account?.passwordHash ?? STAND_IN_HASH, attempt.knownIp);
+  if (!check) {
+    attempt.cancel();
+    audit.write('login_refused', { ...who, ip, reason: 'busy', ...checks.load() });
+    throw new LoginRefusedError('Too many logins at once: try again later');
+  }
+  const { match, waitedMs } = await check;
+  const refusal = !account ? 'unknown user' : account.disabled ? 'disabled' : account.role === 'admin' ? 'admin account' : null;
+  if (!account || refusal || !match) {
+    const locked = attempt.fail();
+    audit.write('login_failed', { ...who, ip, reason: refusal ?? 'bad credentials', knownIp: attempt.knownIp, waitedMs, locked });
     throw new LoginRefusedError('Login incorrect');
   }
-  guard.succeed(username);
-  audit.write('login', { username, ip });
-  return account!;
+  attempt.succeed();
+  audit.write('login', { ...who, ip, knownIp: attempt.knownIp, waitedMs });
+  return account;
 }

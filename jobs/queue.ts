@@ -2,6 +2,11 @@
  * The file queue: one BullMQ job per received file, with the file id as job id, so adding a file twice is a
  * no-op. The producer connection fails fast when Redis is down: the file then stays `received` and the
  * reconciler queues it later (docs/guarantees.md).
+ *
+ * Fair share between accounts: BullMQ (open source) has priorities but no groups, so a file's priority is its
+ * round. An account's first waiting file is in the round at the head of the queue, its second in the next, and so
+ * on; files of one round run in the order they came. So one account's 400 queued files delay another account's
+ * nightly file by at most one file (the one of the same round that came first), besides the one being processed.
  */
 import { Queue, type JobState } from 'bullmq';
 import IORedis, { type RedisOptions } from 'ioredis';
@@ -11,6 +16,12 @@ export const QUEUE_NAME = 'inflow-files';
 
 export interface FileJobData {
   fileId: string;
+}
+
+/** What the queue needs of a file: its id (the job's) and its uploading account (for the fair share). */
+export interface QueuedFile {
+  id: string;
+  account: string;
 }
 
 /** redisOptionsFor: workers need maxRetriesPerRequest null (BullMQ); producers fail fast instead of hanging. */
@@ -52,10 +63,10 @@ export function openFileQueue(
   };
 }
 
-/** enqueueFile adds the file's job; rejects within `timeoutMs` when Redis cannot take it. */
+/** enqueueFile adds the file's job in its account's next round; rejects within `timeoutMs` when Redis cannot take it. */
 export async function enqueueFile(
   q: FileQueue,
-  fileId: string,
+  file: QueuedFile,
   settings: Pick<Settings, 'jobAttempts' | 'jobBackoffMs'>,
   timeoutMs = 5000,
 ): Promise<void> {
@@ -63,24 +74,61 @@ export async function enqueueFile(
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('Redis did not accept the job in time')), timeoutMs);
   });
+  const add = async () =>
+    q.queue.add(
+      'file',
+      { fileId: file.id },
+      {
+        jobId: file.id,
+        priority: await roundOf(q, file.account),
+        attempts: settings.jobAttempts,
+        backoff: { type: 'exponential', delay: settings.jobBackoffMs },
+        removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
+        removeOnFail: false, // kept for `inflow replay --failed`
+      },
+    );
   try {
-    await Promise.race([
-      q.queue.add(
-        'file',
-        { fileId },
-        {
-          jobId: fileId,
-          attempts: settings.jobAttempts,
-          backoff: { type: 'exponential', delay: settings.jobBackoffMs },
-          removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
-          removeOnFail: false, // kept for `inflow replay --failed`
-        },
-      ),
-      timeout,
-    ]);
+    await Promise.race([add(), timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** BullMQ's lowest priority (the largest number); rounds stop there and then run in the order their files came. */
+const LAST_ROUND = 2_097_151;
+
+/**
+ * Each account's last round, in a hash beside the queue; atomic. The next round of an account is one more than the
+ * larger of its last one and the round before the head of the queue. With nothing waiting, every account starts
+ * again from round 1 (so rounds stay small).
+ * KEYS[1] the hash; ARGV: account, the round before the head, '1' when nothing waits, LAST_ROUND.
+ */
+const NEXT_ROUND = `
+if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) end
+local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local round = math.min(math.max(last, tonumber(ARGV[2])) + 1, tonumber(ARGV[4]))
+redis.call('HSET', KEYS[1], ARGV[1], round)
+return round`;
+
+/**
+ * roundOf gives a new file of `account` its round (its BullMQ priority: lower runs first). The head of the queue and
+ * the hash are read apart: a file added between the two may land one round off, which changes an order, never
+ * whether a file runs.
+ */
+async function roundOf(q: FileQueue, account: string): Promise<number> {
+  const [head] = await q.queue.getPrioritized(0, 0);
+  const headRound = head?.opts.priority ?? 0;
+  const nothingWaits = head ? '0' : '1';
+  const round = await q.connection.eval(
+    NEXT_ROUND,
+    1,
+    q.queue.toKey('fair-rounds'),
+    account,
+    String(Math.max(0, headRound - 1)),
+    nothingWaits,
+    String(LAST_ROUND),
+  );
+  return Number(round);
 }
 
 /** A job's state in BullMQ, `missing` when the queue has no job for the file. */
@@ -105,16 +153,16 @@ export type RequeueAction = 'added' | 'retried' | 'promoted' | 'live';
  */
 export async function requeueJob(
   q: FileQueue,
-  fileId: string,
+  file: QueuedFile,
   settings: Pick<Settings, 'jobAttempts' | 'jobBackoffMs'>,
 ): Promise<RequeueAction> {
   for (let tries = 0; ; tries++) {
-    const job = await q.queue.getJob(fileId);
+    const job = await q.queue.getJob(file.id);
     const state: FileJobState = job ? await job.getState().then((s) => (s === 'unknown' ? 'missing' : s)) : 'missing';
     try {
       if (state === 'missing') {
         if (job) await job.remove().catch(() => {}); // a half-gone job (hash without a list entry) blocks the id
-        await enqueueFile(q, fileId, settings);
+        await enqueueFile(q, file, settings);
         return 'added';
       }
       if (state === 'failed' || state === 'completed') {

@@ -61,7 +61,7 @@ async function reconcileFile(
     return;
   }
   if (f.status === 'received') {
-    if (state === 'missing') await enqueueFile(q, f.id, settings);
+    if (state === 'missing') await enqueueFile(q, f, settings);
     await store.files.markQueued(f.pk);
     out.queued.push(f.id);
     if (state === 'missing') audit?.write('requeued', { file: f.id, reason: 'received but not queued' });
@@ -69,7 +69,7 @@ async function reconcileFile(
   }
   if (LIVE_STATES.includes(state)) return;
   // queued or processing, and the job is missing or completed: nothing would ever finish the file.
-  const action = await requeueJob(q, f.id, settings);
+  const action = await requeueJob(q, f, settings);
   out.requeued.push(f.id);
   audit?.write('requeued', { file: f.id, reason: `${f.status} with its job ${state}`, action });
 }

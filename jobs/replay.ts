@@ -30,7 +30,7 @@ export async function requeueFiles(
     if (!before) throw new Error(`no file ${pk}`);
     // A file being processed keeps its state: its job is active (or, if its worker died, taken back by BullMQ).
     await store.files.requeue(pk);
-    const action = await requeueJob(queue, before.id, settings);
+    const action = await requeueJob(queue, before, settings);
     audit.write('admin', { action: 'replay', by, file: before.id, from: before.status, job: action });
     out.push({ file: (await store.files.get(pk))!, action });
   }

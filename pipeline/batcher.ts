@@ -120,13 +120,19 @@ export interface BatchOptions {
  * item by item beside the file-level checks (pipeline/reader-thread.ts).
  */
 export class Batcher {
-  /** The first batch is small: the job thread starts checking and storing as soon as possible. */
-  static readonly FIRST_BATCH = 10_000;
+  /**
+   * The first batch is small and each next one twice as big, up to the batch size: the job thread starts storing
+   * within milliseconds and never waits long for the next batch, since reading a batch takes less time than
+   * storing one half its size.
+   */
+  static readonly FIRST_BATCH = 1_000;
   private limit: number;
   private packed: string[] = [];
   private others: CheckedRecord[] = [];
   private lastLine: number;
   private ordinal = 0;
+  /** Records of the current batch that an earlier attempt committed. */
+  private skipped = 0;
   private sender: string | null = null;
 
   constructor(
@@ -147,7 +153,13 @@ export class Batcher {
       this.sender ??= item.fields.sender;
       return null;
     }
-    if (item.line <= opts.resumeAfter) return null; // committed by an earlier attempt
+    if (item.kind !== 'reading' && item.kind !== 'malformed') return null;
+    if (item.line <= opts.resumeAfter) {
+      // Committed by an earlier attempt: not sent again, but counted, so that the batches after it start and end
+      // where that attempt's did, and are checked (and numbered) as in a run without the interruption.
+      if (++this.skipped >= this.limit) this.cut();
+      return null;
+    }
     if (item.kind === 'reading') {
       const checked = checkRecord(item.fields, item.fieldCount, { today: opts.today, format: opts.format });
       const p = checked.reading ? packReading(item.line, checked.reading) : null;
@@ -159,18 +171,22 @@ export class Batcher {
           reading: checked.reading,
           findings: checked.findings,
         });
-    } else if (item.kind === 'malformed') {
+    } else {
       this.others.push({
         line: item.line,
         fields: null,
         reading: null,
         findings: [{ code: 'E10', field: 'record', message: item.message }],
       });
-    } else {
-      return null;
     }
     this.lastLine = item.line;
     return this.packed.length + this.others.length >= this.limit ? this.flush() : null;
+  }
+
+  /** cut ends a batch: the next one may be twice as big. */
+  private cut(): void {
+    this.skipped = 0;
+    this.limit = Math.min(this.opts.batchSize, this.limit * 2);
   }
 
   /** flush returns what is gathered as a batch (the last one of the file: possibly empty). */
@@ -179,7 +195,7 @@ export class Batcher {
     const b = { ...packBatch(this.packed, this.buffers), others: this.others, lastLine: this.lastLine, sender: this.sender };
     this.packed = [];
     this.others = [];
-    this.limit = this.opts.batchSize;
+    this.cut();
     return b;
   }
 }

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../config/layout';
 
 export type AuditEvent =
   | 'login'
@@ -12,6 +13,7 @@ export type AuditEvent =
   | 'upload'
   | 'upload_aborted'
   | 'upload_refused'
+  | 'data_refused'
   | 'held'
   | 'receipt'
   | 'file_retry'
@@ -19,19 +21,22 @@ export type AuditEvent =
   | 'requeued'
   | 'handed_back'
   | 'idle_timeout'
+  | 'connection_refused'
+  | 'held_expired'
+  | 'internal_error'
   | 'service'
   | 'admin';
 
 export class AuditLog {
   constructor(readonly file: string) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
   }
 
   /** write appends one event; an audit write that fails is reported on stderr, never fatal to the caller. */
   write(event: AuditEvent, fields: Record<string, unknown>): void {
     const line = JSON.stringify({ ts: new Date().toISOString(), event, ...fields }) + '\n';
     try {
-      fs.appendFileSync(this.file, line, { mode: 0o600 });
+      fs.appendFileSync(this.file, line, { mode: PRIVATE_FILE_MODE });
     } catch (err) {
       process.stderr.write(`audit log write failed: ${(err as Error).message}\n`);
     }

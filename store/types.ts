@@ -13,6 +13,14 @@ import type { LabelReading, Reading, WorkType } from '../model/reading';
 
 export type Role = 'garage' | 'fleet' | 'admin';
 
+/**
+ * Whether an account's FTPS data connections must resume the TLS session of their control connection (docs/ftps.md):
+ * `required` (the default) binds each data connection to its control connection; `optional` is for a client that
+ * cannot resume (the data connection must still come from the control connection's IP address).
+ */
+export type TlsReuse = 'required' | 'optional';
+export const TLS_REUSE: readonly TlsReuse[] = ['required', 'optional'];
+
 export interface Account {
   id: number;
   /** The 10-digit establishment number: the FTPS username. */
@@ -23,6 +31,7 @@ export interface Account {
   senders: string[];
   passwordHash: string;
   disabled: boolean;
+  tlsReuse: TlsReuse;
   createdAt: string;
 }
 
@@ -50,6 +59,8 @@ export interface AccountStore {
   setDisabled(establishment: string, disabled: boolean): Promise<boolean>;
   /** setPasswordHash returns false when there is no such account. */
   setPasswordHash(establishment: string, hash: string): Promise<boolean>;
+  /** setTlsReuse returns false when there is no such account. */
+  setTlsReuse(establishment: string, tlsReuse: TlsReuse): Promise<boolean>;
 }
 
 // ─── Files ───────────────────────────────────────────────────────────────────────────────────────────────────

@@ -27,7 +27,7 @@ describe('brute-force lockout', () => {
   const LOCK_MS = 1500;
 
   beforeAll(async () => {
-    svc = await startTestService({ loginMaxFailures: 5, loginWindowMs: 60_000, loginLockMs: LOCK_MS });
+    svc = await startTestService({ loginMaxFailures: 5, loginIpMaxFailures: 5, loginWindowMs: 60_000, loginLockMs: LOCK_MS });
     await svc.addAccount(GARAGE, PW);
     await svc.addAccount(OTHER, PW);
   });
@@ -64,7 +64,7 @@ describe('brute-force lockout', () => {
     ).toMatchObject({ event: 'login' });
   }, 30_000);
 
-  it('locks an IP that fails 5 times, whatever the usernames', async () => {
+  it('locks an IP that fails loginIpMaxFailures times, whatever the usernames, for accounts that never logged in from it', async () => {
     for (let i = 0; i < 5; i++) expect(await login(`99999999${String(i).padStart(2, '0')}`, 'nope')).toMatch(/^530 Login incorrect/);
     expect(await login(OTHER, PW)).toMatch(/^530 Too many failed logins/);
     expect(

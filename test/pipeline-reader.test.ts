@@ -27,14 +27,14 @@ function writeFile(name: string, records: number, trailer: true | { count: numbe
   return file;
 }
 
-const open = (file: string, spoolPath: string) =>
+const open = (file: string, spoolPath: string, batchSize = 50) =>
   new FileReader({
     path: file,
     allowedSenders: [SENDER],
     maxRecords: 100_000,
     today: daysAgo(0),
     resumeAfter: 0,
-    batchSize: 50,
+    batchSize,
     ahead: 2,
     spoolPath,
   });
@@ -79,4 +79,19 @@ it('sends no more batches once the file fails a file-level check', async () => {
     await reader.close();
   }
   expect(fs.existsSync(spoolPath)).toBe(false);
+});
+
+it('starts with a batch of 1,000 records and doubles each next one up to the batch size', async () => {
+  const spoolPath = path.join(dir, 'spool-3');
+  const reader = open(writeFile('ramp.csv', 20_000), spoolPath, 10_000);
+  const sizes: number[] = [];
+  try {
+    for (let m = await reader.next(); m.kind === 'batch'; m = await reader.next()) {
+      sizes.push([...unpackBatch(m.batch)].length + m.batch.others.length);
+      reader.stored(m.batch);
+    }
+  } finally {
+    await reader.close();
+  }
+  expect(sizes).toEqual([1000, 2000, 4000, 8000, 5000]); // the last one holds the rest
 });

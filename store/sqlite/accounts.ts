@@ -1,6 +1,6 @@
 /** Accounts in SQLite: one per establishment. */
 import type { Db } from './db';
-import { AccountAlreadyExistsError, type Account, type Role } from '../types';
+import { AccountAlreadyExistsError, type Account, type Role, type TlsReuse } from '../types';
 
 interface AccountRow {
   id: number;
@@ -10,6 +10,7 @@ interface AccountRow {
   senders: string;
   password_hash: string;
   disabled: number;
+  tls_reuse: TlsReuse;
   created_at: string;
 }
 
@@ -21,6 +22,7 @@ const toAccount = (r: AccountRow): Account => ({
   senders: JSON.parse(r.senders) as string[],
   passwordHash: r.password_hash,
   disabled: r.disabled === 1,
+  tlsReuse: r.tls_reuse,
   createdAt: r.created_at,
 });
 
@@ -71,5 +73,10 @@ export class SqliteAccounts {
   /** setPasswordHash returns false when there is no such account. */
   setPasswordHash(establishment: string, hash: string): boolean {
     return this.db.prepare('UPDATE accounts SET password_hash = ? WHERE establishment = ?').run(hash, establishment).changes === 1;
+  }
+
+  /** setTlsReuse returns false when there is no such account. */
+  setTlsReuse(establishment: string, tlsReuse: TlsReuse): boolean {
+    return this.db.prepare('UPDATE accounts SET tls_reuse = ? WHERE establishment = ?').run(tlsReuse, establishment).changes === 1;
   }
 }

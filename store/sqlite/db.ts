@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MIGRATIONS } from './migrations';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../config/layout';
 import { CALL_BUSY_TIMEOUT_MS } from './busy';
 
 export type Db = Database.Database;
@@ -24,7 +25,7 @@ export interface OpenOptions {
 
 /** openDb opens (creating if needed) the database at `file`, in WAL mode, migrated to the latest schema. */
 export function openDb(file: string, opts: OpenOptions = {}): Db {
-  if (!opts.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (!opts.readonly) createPrivately(file);
   const db = new Database(file, { readonly: !!opts.readonly, timeout: 15_000 });
   if (!opts.readonly) {
     // 8 KiB pages for a new database (ignored once it has tables): a batch of readings in VIN order dirties
@@ -51,6 +52,19 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     db.pragma('wal_autocheckpoint = 0');
   }
   return db;
+}
+
+/**
+ * createPrivately makes a new database file mode 600 before SQLite opens it: SQLite gives its -wal and -shm files
+ * the database file's mode, so they are private from their first byte too (a file SQLite made itself is 644).
+ */
+function createPrivately(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+  try {
+    fs.closeSync(fs.openSync(file, 'wx', PRIVATE_FILE_MODE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }
 
 function migrate(db: Db): void {

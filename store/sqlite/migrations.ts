@@ -146,4 +146,11 @@ CREATE TABLE pending_batches (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 5,
+    sql: `
+-- Whether the account's FTPS data connections must resume their control connection's TLS session (store/types.ts).
+ALTER TABLE accounts ADD COLUMN tls_reuse TEXT NOT NULL DEFAULT 'required' CHECK (tls_reuse IN ('required', 'optional'));
+`,
+  },
 ];

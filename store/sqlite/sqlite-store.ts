@@ -74,6 +74,7 @@ export class SqliteStore implements Store {
       count: async () => sql.accounts.count(),
       setDisabled: async (e, d) => sql.accounts.setDisabled(e, d),
       setPasswordHash: async (e, h) => sql.accounts.setPasswordHash(e, h),
+      setTlsReuse: async (e, t) => sql.accounts.setTlsReuse(e, t),
     };
     this.files = this.fileStore();
     this.readings = {

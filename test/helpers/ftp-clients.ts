@@ -3,7 +3,7 @@
  * Arguments go through argv/env/files, never a shell; passwords never appear on a command line.
  */
 import { spawn } from 'child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { constants, tmpdir } from 'os';
 import { join } from 'path';
 
@@ -160,30 +160,55 @@ export function lftpRound(o: RoundOptions): Promise<ClientResult> {
 
 // ---------------------------------------------------------------- Python ftplib
 
+/**
+ * The FTP_TLS subclass the README gives senders (Python's own does not resume the control connection's TLS
+ * session on data connections), read from the README so that the tested code is the documented code.
+ */
+export function ftplibSubclass(): string {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const block = /```python\n([\s\S]*?class ReusedSessionFTP_TLS[\s\S]*?)```/.exec(readme);
+  if (!block) throw new Error('README.md has no python block with class ReusedSessionFTP_TLS');
+  return block[1];
+}
+
 const FTPLIB_SCRIPT = `
-import ftplib, os, ssl, sys
-host, port, user, local, remote, dl_path, dl_to = sys.argv[1:8]
+import os, ssl, sys
+host, port, user, local, remote, dl_path, dl_to, kind = sys.argv[1:9]
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
-ftp = ftplib.FTP_TLS(context=ctx, timeout=20)
-print(ftp.connect(host, int(port)))
-print(ftp.auth())
-print(ftp.login(user, os.environ["FTP_PASSWORD"]))
-print(ftp.prot_p())
-with open(local, "rb") as f:
-    print(ftp.storbinary("STOR " + remote, f))
-print("NLST", ftp.nlst())
-print(ftp.retrlines("LIST"))
-with open(dl_to, "wb") as f:
-    print(ftp.retrbinary("RETR " + dl_path, f.write))
-print(ftp.quit())
+ftp = (ReusedSessionFTP_TLS if kind == "reuse" else ftplib.FTP_TLS)(context=ctx, timeout=20)
+try:
+    print(ftp.connect(host, int(port)))
+    print(ftp.auth())
+    print(ftp.login(user, os.environ["FTP_PASSWORD"]))
+    print(ftp.prot_p())
+    with open(local, "rb") as f:
+        print(ftp.storbinary("STOR " + remote, f))
+    print("NLST", ftp.nlst())
+    print(ftp.retrlines("LIST"))
+    with open(dl_to, "wb") as f:
+        print(ftp.retrbinary("RETR " + dl_path, f.write))
+    print(ftp.quit())
+except ftplib.all_errors as e:
+    print("FAILED", repr(e))
+    if not isinstance(e, ftplib.Error):  # a broken data connection: the server's reply follows
+        try:
+            print("REPLY", ftp.getresp())
+        except ftplib.all_errors as reply:
+            print("REPLY", reply)
+    sys.exit(1)
 `;
 
-/** One Python ftplib.FTP_TLS session: auth, login, prot_p, STOR, NLST + LIST, RETR. */
-export function ftplibRound(o: RoundOptions): Promise<ClientResult> {
-  return run('python3', ['-c', FTPLIB_SCRIPT, o.host, String(o.port), o.user, o.localFile, o.remoteName, o.downloadPath, o.downloadTo], {
-    env: { FTP_PASSWORD: o.password },
-    timeoutMs: o.timeoutMs,
-  });
+/**
+ * One Python ftplib session: auth, login, prot_p, STOR, NLST + LIST, RETR; with the README's subclass (default) or
+ * with the stock FTP_TLS (`tlsReuse: false`). A failure prints `FAILED <exception>` and the server's `REPLY`.
+ */
+export function ftplibRound(o: RoundOptions & { tlsReuse?: boolean }): Promise<ClientResult> {
+  const kind = o.tlsReuse === false ? 'stock' : 'reuse';
+  return run(
+    'python3',
+    ['-c', ftplibSubclass() + FTPLIB_SCRIPT, o.host, String(o.port), o.user, o.localFile, o.remoteName, o.downloadPath, o.downloadTo, kind],
+    { env: { FTP_PASSWORD: o.password }, timeoutMs: o.timeoutMs },
+  );
 }
