@@ -54,6 +54,9 @@ it('answers a broken TLS data connection without OpenSSL error strings', async (
   const answer = await ftp.reply();
   data.destroy();
   ftp.close();
-  expect(answer).toBe('451 Transfer failed: send the file again');
-  expect(internalErrors()).toContainEqual(expect.objectContaining({ code: 451, error: expect.stringMatching(/SSL routines|error:0A/) }));
+  // The data connection is refused as one that is not the control connection's (docs/ftps.md, Data connections);
+  // the reply names what happened in plain words, OpenSSL's text stays in no reply.
+  expect(answer).toBe('425 No data connection: its TLS handshake failed');
+  expect(answer).not.toMatch(/SSL|error:0A/);
+  expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'data_refused', account: GARAGE }));
 });

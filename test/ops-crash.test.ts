@@ -155,8 +155,9 @@ it('SIGTERM: the worker hands its file back at once, exits 0, and the next worke
   expect(exit.code).toBe(0);
   expect(exitMs).toBeLessThan(6000);
   expect(w.out()).toContain('SIGTERM: worker');
-  // Handed back: waiting for the next worker now, not locked until its lock expires.
-  expect(await svc.queue.queue.getJobState(file.id)).toBe('waiting');
+  // Handed back: waiting for the next worker now (in its account's turn: jobs carry a priority), not locked until
+  // its lock expires.
+  expect(['waiting', 'prioritized']).toContain(await svc.queue.queue.getJobState(file.id));
   expect(auditEvents(svc.layout.auditLog)).toContainEqual(
     expect.objectContaining({ event: 'handed_back', file: file.id, pid: w.child.pid }),
   );
