@@ -6,7 +6,8 @@
  * than objects or strings: 100,000 strings per batch are promoted to the job thread's old generation on arrival
  * and pile up there until a full GC (a 1,000,000-record file grew that heap by ~100 MB), while the bytes are one
  * transferable buffer that goes back to the reader for the next batch (issue #4). Everything else (rejected
- * records, corrections, plate-only readings) travels as objects: they are few.
+ * records, corrections, plate-only readings) travels as objects, usually few; a file may hold nothing else, so a
+ * batch is cut once its objects reach OTHERS_BYTES (issue #13).
  */
 import type { FileFormat, FileItem } from '../model/file-items';
 import { checkRecord } from '../rules/record-checks';
@@ -87,6 +88,27 @@ export function* unpackBatch(b: RecordBatch): Generator<CheckedRecord> {
   }
 }
 
+/**
+ * What a batch may hold in objects (`others`), estimated by heapBytesOf: a small part of the reader thread's 32 MB
+ * heap (pipeline/file-reader.ts), which also holds the batch's packed strings, the chunks its records were cut from
+ * and, when the batch waits in the spool, its JSON. The job thread holds a few such batches at a time.
+ */
+export const OTHERS_BYTES = 4 * 2 ** 20;
+/** The objects around a record's strings (the record, its fields or reading, its findings, the strings' headers). */
+const RECORD_OVERHEAD_BYTES = 600;
+
+/**
+ * heapBytesOf estimates, from above, what a record kept as an object takes on the heap, its strings at two bytes a
+ * character. Measured (Node 20): a reading with a wrong unit takes ~740 bytes (estimate ~770), an `R;x` ~340 (~710).
+ */
+export function heapBytesOf(r: CheckedRecord): number {
+  let chars = 0;
+  if (r.fields) for (const v of Object.values(r.fields)) chars += v.length;
+  if (r.reading) chars += (r.reading.ref?.length ?? 0) + (r.reading.vin?.length ?? 0) + (r.reading.plate?.length ?? 0) + 32;
+  for (const f of r.findings) chars += f.message.length + f.field.length;
+  return RECORD_OVERHEAD_BYTES + 2 * chars;
+}
+
 /** Gives a buffer of at least `bytes` for a batch's packed readings (the reader thread reuses returned ones). */
 export type BufferSource = (bytes: number) => Uint8Array;
 
@@ -129,6 +151,7 @@ export class Batcher {
   private limit: number;
   private packed: string[] = [];
   private others: CheckedRecord[] = [];
+  private othersBytes = 0;
   private lastLine: number;
   private ordinal = 0;
   /** Records of the current batch that an earlier attempt committed. */
@@ -165,14 +188,14 @@ export class Batcher {
       const p = checked.reading ? packReading(item.line, checked.reading) : null;
       if (p !== null) this.packed.push(p);
       else
-        this.others.push({
+        this.addOther({
           line: item.line,
           fields: checked.reading ? null : item.fields,
           reading: checked.reading,
           findings: checked.findings,
         });
     } else {
-      this.others.push({
+      this.addOther({
         line: item.line,
         fields: null,
         reading: null,
@@ -180,12 +203,19 @@ export class Batcher {
       });
     }
     this.lastLine = item.line;
-    return this.packed.length + this.others.length >= this.limit ? this.flush() : null;
+    const full = this.packed.length + this.others.length >= this.limit || this.othersBytes >= OTHERS_BYTES;
+    return full ? this.flush() : null;
+  }
+
+  private addOther(r: CheckedRecord): void {
+    this.others.push(r);
+    this.othersBytes += heapBytesOf(r);
   }
 
   /** cut ends a batch: the next one may be twice as big. */
   private cut(): void {
     this.skipped = 0;
+    this.othersBytes = 0;
     this.limit = Math.min(this.opts.batchSize, this.limit * 2);
   }
 
