@@ -6,7 +6,8 @@
  * than objects or strings: 100,000 strings per batch are promoted to the job thread's old generation on arrival
  * and pile up there until a full GC (a 1,000,000-record file grew that heap by ~100 MB), while the bytes are one
  * transferable buffer that goes back to the reader for the next batch (issue #4). Everything else (rejected
- * records, corrections, plate-only readings) travels as objects: they are few.
+ * records, corrections, plate-only readings) travels as objects, usually few; a file may hold nothing else, so a
+ * batch is cut once its objects reach OTHERS_BYTES (issue #13).
  */
 import type { FileFormat, FileItem } from '../model/file-items';
 import { checkRecord } from '../rules/record-checks';
@@ -19,7 +20,7 @@ export interface RecordBatch {
    */
   packed: Uint8Array;
   packedBytes: number;
-  /** The other records, in file order. */
+  /** The other records, in file order. A batch holding a correction holds no packed reading (Batcher.add). */
   others: CheckedRecord[];
   /** The last line the batch covers: the file's progress once it is committed. */
   lastLine: number;
@@ -87,6 +88,27 @@ export function* unpackBatch(b: RecordBatch): Generator<CheckedRecord> {
   }
 }
 
+/**
+ * What a batch may hold in objects (`others`), estimated by heapBytesOf: a small part of the reader thread's 32 MB
+ * heap (pipeline/file-reader.ts), which also holds the batch's packed strings, the chunks its records were cut from
+ * and, when the batch waits in the spool, its JSON. The job thread holds a few such batches at a time.
+ */
+export const OTHERS_BYTES = 4 * 2 ** 20;
+/** The objects around a record's strings (the record, its fields or reading, its findings, the strings' headers). */
+const RECORD_OVERHEAD_BYTES = 600;
+
+/**
+ * heapBytesOf estimates, from above, what a record kept as an object takes on the heap, its strings at two bytes a
+ * character. Measured (Node 20): a reading with a wrong unit takes ~740 bytes (estimate ~770), an `R;x` ~340 (~710).
+ */
+export function heapBytesOf(r: CheckedRecord): number {
+  let chars = 0;
+  if (r.fields) for (const v of Object.values(r.fields)) chars += v.length;
+  if (r.reading) chars += (r.reading.ref?.length ?? 0) + (r.reading.vin?.length ?? 0) + (r.reading.plate?.length ?? 0) + 32;
+  for (const f of r.findings) chars += f.message.length + f.field.length;
+  return RECORD_OVERHEAD_BYTES + 2 * chars;
+}
+
 /** Gives a buffer of at least `bytes` for a batch's packed readings (the reader thread reuses returned ones). */
 export type BufferSource = (bytes: number) => Uint8Array;
 
@@ -129,10 +151,15 @@ export class Batcher {
   private limit: number;
   private packed: string[] = [];
   private others: CheckedRecord[] = [];
+  /** Records of the current batch, those an earlier attempt committed included. */
+  private count = 0;
+  /** heapBytesOf the batch's objects, those an earlier attempt committed included. */
+  private othersBytes = 0;
+  /** The batch holds a packed reading, or a correction (committed ones included): the two never share a batch. */
+  private hasPacked = false;
+  private hasCorrection = false;
   private lastLine: number;
   private ordinal = 0;
-  /** Records of the current batch that an earlier attempt committed. */
-  private skipped = 0;
   private sender: string | null = null;
 
   constructor(
@@ -143,49 +170,60 @@ export class Batcher {
     this.limit = Math.min(opts.batchSize, Batcher.FIRST_BATCH);
   }
 
-  /** add takes the file's next item; returns a full batch when this item completed one. */
-  add(read: FileItem): RecordBatch | null {
+  /** add takes the file's next item and hands `emit` each batch it completes (a correction may complete two). */
+  add(read: FileItem, emit: (b: RecordBatch) => void): void {
     const { opts } = this;
     // An XML record is known by its reading index (docs/checks.md): readings may share a line, and the pipeline keys
     // records (seq, issues, resume point) by this number.
     const item = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed') ? { ...read, line: ++this.ordinal } : read;
     if (item.kind === 'header') {
       this.sender ??= item.fields.sender;
-      return null;
+      return;
     }
-    if (item.kind !== 'reading' && item.kind !== 'malformed') return null;
-    if (item.line <= opts.resumeAfter) {
-      // Committed by an earlier attempt: not sent again, but counted, so that the batches after it start and end
-      // where that attempt's did, and are checked (and numbered) as in a run without the interruption.
-      if (++this.skipped >= this.limit) this.cut();
-      return null;
-    }
-    if (item.kind === 'reading') {
-      const checked = checkRecord(item.fields, item.fieldCount, { today: opts.today, format: opts.format });
-      const p = checked.reading ? packReading(item.line, checked.reading) : null;
-      if (p !== null) this.packed.push(p);
-      else
-        this.others.push({
-          line: item.line,
-          fields: checked.reading ? null : item.fields,
-          reading: checked.reading,
-          findings: checked.findings,
-        });
+    if (item.kind !== 'reading' && item.kind !== 'malformed') return;
+    const rec = this.recordOf(item);
+    // Committed by an earlier attempt: not sent again, but counted as if it were, so that the batches after it start
+    // and end where that attempt's did, and are checked (and numbered) as in a run without the interruption.
+    const committed = item.line <= opts.resumeAfter;
+    if (typeof rec === 'string') {
+      if (this.hasCorrection) this.end(emit);
+      this.hasPacked = true;
+      if (!committed) this.packed.push(rec);
     } else {
-      this.others.push({
-        line: item.line,
-        fields: null,
-        reading: null,
-        findings: [{ code: 'E10', field: 'record', message: item.message }],
-      });
+      // A correction may change another vehicle's history: it is checked in file order (pipeline/check-batch.ts),
+      // apart from the packed readings, which the batch before it takes.
+      const correction = !!rec.reading?.corrects;
+      if (correction && this.hasPacked) this.end(emit);
+      this.hasCorrection ||= correction;
+      this.othersBytes += heapBytesOf(rec);
+      if (!committed) this.others.push(rec);
     }
-    this.lastLine = item.line;
-    return this.packed.length + this.others.length >= this.limit ? this.flush() : null;
+    if (!committed) this.lastLine = item.line;
+    if (++this.count >= this.limit || this.othersBytes >= OTHERS_BYTES) this.end(emit);
   }
 
-  /** cut ends a batch: the next one may be twice as big. */
+  /** recordOf: a record after its stateless checks, as a packed string when it is a plain reading. */
+  private recordOf(item: FileItem & { kind: 'reading' | 'malformed' }): string | CheckedRecord {
+    if (item.kind === 'malformed') {
+      return { line: item.line, fields: null, reading: null, findings: [{ code: 'E10', field: 'record', message: item.message }] };
+    }
+    const checked = checkRecord(item.fields, item.fieldCount, { today: this.opts.today, format: this.opts.format });
+    const p = checked.reading ? packReading(item.line, checked.reading) : null;
+    return p ?? { line: item.line, fields: checked.reading ? null : item.fields, reading: checked.reading, findings: checked.findings };
+  }
+
+  /** end ends the current batch: sent when it holds records to store, dropped when an earlier attempt committed them all. */
+  private end(emit: (b: RecordBatch) => void): void {
+    if (this.packed.length + this.others.length > 0) emit(this.flush());
+    else this.cut();
+  }
+
+  /** cut starts a new batch, which may be twice as big. */
   private cut(): void {
-    this.skipped = 0;
+    this.count = 0;
+    this.othersBytes = 0;
+    this.hasPacked = false;
+    this.hasCorrection = false;
     this.limit = Math.min(this.opts.batchSize, this.limit * 2);
   }
 

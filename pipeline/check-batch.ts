@@ -33,40 +33,64 @@ export interface FileContext {
 const isError = (f: Finding) => issueDef(f.code).severity === 'E';
 
 /**
- * storeRecords checks and stores one or more consecutive batches as one change. Plain readings come in VIN order (one vehicle's records keep their file
- * order): the store's B-tree is then walked in key order instead of at random, which is what makes a
- * 1,000,000-record file fast. Results do not change: every rule reads one vehicle's history only. A batch with a
- * correction or a plate-only reading is taken in file order instead (a correction may touch another vehicle; a
- * plate's VIN is known only after the look-up). Nothing is stored when they are blocked (Store.storeBatch).
+ * storeRecords checks and stores one or more consecutive batches as one change. Readings are checked in VIN order
+ * (one vehicle's records keep their file order): the store's B-tree is then walked in key order instead of at
+ * random, which is what makes a 1,000,000-record file fast. Results do not change: every rule reads one vehicle's
+ * history only. A plate-only reading takes its place in that order once the register has given its VIN. A batch
+ * with a correction is taken in file order instead (a correction may touch another vehicle); the reader keeps such
+ * batches apart from the packed readings (Batcher.add). Nothing is stored when they are blocked (Store.storeBatch).
  */
 export async function storeRecords(store: Store, ctx: FileContext, batches: readonly RecordBatch[]): Promise<{ blockedBy: number[] }> {
   const req: BatchRequest = {
     filePk: ctx.filePk,
     sender: ctx.sender,
     lastLine: batches[batches.length - 1].lastLine,
-    lookups: () => lookupsOf(batches.flatMap((b) => [...recordsOf(b).records()])),
+    lookups: () => lookupsOf(batches.flatMap((b) => [...unpackBatch(b), ...b.others])),
   };
   // Consecutive batches in one change: the fewer commits, the fewer times the pages they share are written. Each
   // is checked as it would be alone, one after the other, so the result does not depend on how they are grouped.
   return store.storeBatch(req, (view, write) => {
     for (const batch of batches) {
-      const { inFileOrder, records } = recordsOf(batch);
+      const inFileOrder = batch.others.some((r) => !!r.reading?.corrects);
       const checker = new BatchChecker(ctx, view, write, inFileOrder);
-      for (const rec of records()) checker.check(rec);
+      const vinOfPlate = (plate: string) => view.vehicleByPlate(plate)?.vin ?? null;
+      for (const rec of recordsOf(batch, inFileOrder, vinOfPlate)) checker.check(rec);
     }
   });
 }
 
-/** recordsOf: a batch's records in the order they are checked (see storeRecords). */
-function recordsOf(batch: RecordBatch): { inFileOrder: boolean; records: () => Iterable<CheckedRecord> } {
-  const inFileOrder = batch.others.some((r) => r.reading !== null);
-  // The checks add to a record's findings: the batch's own records get fresh arrays each time (a blocked batch is
-  // checked again), as unpacked readings do.
-  const records = (): Iterable<CheckedRecord> => {
-    const others = batch.others.map((r) => ({ ...r, findings: [...r.findings] }));
-    return inFileOrder ? [...unpackBatch(batch), ...others].sort((a, b) => a.line - b.line) : concat(unpackBatch(batch), others);
-  };
-  return { inFileOrder, records };
+/**
+ * recordsOf: a batch's records in the order they are checked (see storeRecords). The checks add to a record's
+ * findings: the batch's own records get fresh arrays each time (a blocked batch is checked again), as unpacked
+ * readings do. Only the batch's objects are ever held: the packed readings are unpacked one at a time.
+ */
+function recordsOf(batch: RecordBatch, inFileOrder: boolean, vinOfPlate: (plate: string) => string | null): Iterable<CheckedRecord> {
+  const others = batch.others.map((r) => ({ ...r, findings: [...r.findings] }));
+  if (inFileOrder) return [...unpackBatch(batch), ...others].sort((a, b) => a.line - b.line);
+  const withVin: { vin: string; rec: CheckedRecord }[] = [];
+  const rest: CheckedRecord[] = [];
+  for (const rec of others) {
+    const vin = rec.reading ? (rec.reading.vin ?? (rec.reading.plate ? vinOfPlate(rec.reading.plate) : null)) : null;
+    if (vin) withVin.push({ vin, rec });
+    else rest.push(rec);
+  }
+  withVin.sort((a, b) => (a.vin < b.vin ? -1 : a.vin > b.vin ? 1 : a.rec.line - b.rec.line));
+  return concat(withVin.length > 0 ? inVinOrder(unpackBatch(batch), withVin) : unpackBatch(batch), rest);
+}
+
+/** inVinOrder merges the packed readings (sorted by VIN, then line) with other readings sorted the same way. */
+function* inVinOrder(packed: Iterable<CheckedRecord>, withVin: { vin: string; rec: CheckedRecord }[]): Generator<CheckedRecord> {
+  let i = 0;
+  for (const p of packed) {
+    const vin = p.reading!.vin!;
+    for (; i < withVin.length; i++) {
+      const o = withVin[i];
+      if (o.vin > vin || (o.vin === vin && o.rec.line > p.line)) break;
+      yield o.rec;
+    }
+    yield p;
+  }
+  for (; i < withVin.length; i++) yield withVin[i].rec;
 }
 
 function* concat<T>(a: Iterable<T>, b: Iterable<T>): Iterable<T> {

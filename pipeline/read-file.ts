@@ -37,8 +37,7 @@ export async function readFile(
     if (!scan.add(item)) break;
     storing ??= item.kind === 'header' && checkHeader(item, opts.allowedSenders).length === 0;
     if (!storing) continue;
-    const batch = batcher.add(item);
-    if (batch) onBatch(batch);
+    batcher.add(item, onBatch);
   }
   const verdict = scan.result();
   return { verdict, last: storing && verdict.findings.length === 0 ? batcher.flush() : null };

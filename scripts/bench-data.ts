@@ -63,6 +63,8 @@ export interface Dataset {
   to: number;
   dates: string[];
   firstStep: number;
+  /** The unit of every reading: `km` unless a stage wants them all rejected (a DMS writing `KMS`: E15). */
+  unit?: string;
 }
 
 export function datasetRecords(d: Dataset): number {
@@ -144,12 +146,12 @@ export async function writeBatch(d: Dataset, format: BenchFormat, sender: string
   for (const r of readingsOf(d)) {
     records++;
     sum += r.odometer;
-    const row = `${r.ref};${r.vin};;${r.date};${r.odometer};km;MAINT;N;;`;
+    const row = `${r.ref};${r.vin};;${r.date};${r.odometer};${d.unit ?? 'km'};MAINT;N;;`;
     if (format === 'csv') await out.push(`R;${row}\n`);
     else {
       await out.push(
         `  <reading ref="${xmlEsc(r.ref)}"><vin>${r.vin}</vin><date>${r.date}</date>` +
-          `<odometer unit="km">${r.odometer}</odometer><work>MAINT</work><replaced>N</replaced></reading>\n`,
+          `<odometer unit="${xmlEsc(d.unit ?? 'km')}">${r.odometer}</odometer><work>MAINT</work><replaced>N</replaced></reading>\n`,
       );
     }
     if (native) await native.push(row + '\n');

@@ -1,14 +1,15 @@
 /**
  * `npm run bench` (issue #4): the real stack on this machine, in one run, against the sqlite3 command-line tool.
  *
- *   node dist/scripts/bench.js [--records N] [--json] [--keep] [--timeout SECONDS]
+ *   node dist/scripts/bench.js [--records N] [--json] [--keep] [--tenfold] [--all-errors] [--timeout SECONDS]
  *
  * In a temp directory: a private redis-server, `inflow serve --workers 0 --no-demo` (the FTPS front) and
  * `inflow worker` child processes, each one's memory sampled separately (VmRSS every 100 ms from /proc). Each
  * stage uploads its file(s) over FTPS at once and is timed from the start of the uploads until every receipt is
- * in the account's receipts folder; each receipt must say ACCEPTED with every record accepted, or the bench fails
- * (a bench of a broken pipeline is worthless). The nightly stage is also run as a plain `sqlite3 .import` into a
- * table keyed (vin, date, odometer) WITHOUT ROWID that already holds the preload: the native baseline.
+ * in the account's receipts folder; each receipt must say ACCEPTED with every record accepted (the --all-errors
+ * stage's: PARTIAL with every record rejected), or the bench fails (a bench of a broken pipeline is worthless).
+ * The nightly stage is also run as a plain `sqlite3 .import` into a table keyed (vin, date, odometer) WITHOUT ROWID
+ * that already holds the preload: the native baseline.
  *
  * The stages are in `stageList` below.
  */
@@ -42,6 +43,8 @@ const ESTABLISHMENT = '2123456692';
 interface FileSpec {
   dataset: Dataset;
   format: BenchFormat;
+  /** What its receipt must say: every record accepted (the default), or every record rejected (PARTIAL). */
+  expect?: 'accepted' | 'rejected';
 }
 
 interface StageSpec {
@@ -70,9 +73,9 @@ interface StageSpec {
  * before the earlier stages'. Dates stay within 4 days (never today): no E17 (future), no W50 (late).
  * Steps used so far: 0–1 preload, 2–3 nightly, 4–5 the XML stage, 6–9 the two-file stages (both start from the
  * same snapshot and upload the same files), 10–29 the --tenfold stage, 30–49 the --tenfold XML stage. Steps from 50
- * on are free.
+ * on are free (the --all-errors stage stores nothing).
  */
-function stageList(vehicles: number, tenfold: boolean): StageSpec[] {
+function stageList(vehicles: number, tenfold: boolean, allErrors: boolean): StageSpec[] {
   const half = vehicles / 2;
   const [d4, d3, d2, d1] = [daysAgo(4), daysAgo(3), daysAgo(2), daysAgo(1)];
   // Disjoint halves of the vehicles (no two files race for a VIN), 4 later readings each on the last date.
@@ -143,7 +146,17 @@ function stageList(vehicles: number, tenfold: boolean): StageSpec[] {
           },
         ]
       : []),
+    ...(allErrors ? [allErrorsStage(vehicles, d2, d1)] : []),
   ];
+}
+
+/**
+ * --all-errors: a nightly-sized file whose every record is rejected (unit KMS, E15): each travels as an object and
+ * gets an issue, stored and listed in the receipt (issue #13). Its worker memory is to stay as the nightly's.
+ */
+function allErrorsStage(vehicles: number, d2: string, d1: string): StageSpec {
+  const dataset = { name: 'all-errors', from: 0, to: vehicles, dates: [d2, d1], firstStep: 50, unit: 'KMS' };
+  return { name: 'all errors', workers: 1, files: [{ format: 'csv', expect: 'rejected', dataset }] };
 }
 
 // ─── Options ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -153,15 +166,18 @@ interface Options {
   json: boolean;
   keep: boolean;
   tenfold: boolean;
+  allErrors: boolean;
   timeoutSeconds: number | null;
 }
 
-const USAGE = `usage: node dist/scripts/bench.js [--records N] [--json] [--keep] [--tenfold] [--timeout SECONDS]
+const USAGE = `usage: node dist/scripts/bench.js [--records N] [--json] [--keep] [--tenfold] [--all-errors] [--timeout SECONDS]
   --records N        readings per nightly-sized file (N/2 vehicles × 2); a multiple of 4; default 1000000
   --json             print the results as JSON instead of a table
   --keep             keep the temp directory (data dir, files, logs) and print its path
   --tenfold          add two last stages: one CSV file of 10 × N readings and one XML file ten times the XML
                      stage's (memory must stay as for the smaller files)
+  --all-errors       add a last stage: a file of N readings that are all rejected (E15), whose receipt lists N
+                     issues (memory must stay as for the nightly file)
   --timeout SECONDS  longest wait for one stage's receipts (default 300 + 3 ms per record)`;
 
 class UsageError extends Error {}
@@ -176,6 +192,7 @@ function parseOptions(argv: string[]): Options {
         json: { type: 'boolean' },
         keep: { type: 'boolean' },
         tenfold: { type: 'boolean' },
+        'all-errors': { type: 'boolean' },
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -199,7 +216,14 @@ function parseOptions(argv: string[]): Options {
   if (records < 4 || records % 4 !== 0)
     throw new UsageError(`--records must be a multiple of 4 (N/2 vehicles, split in two halves), got ${records}`);
   if (records / 2 > MAX_VEHICLES) throw new UsageError(`--records is at most ${MAX_VEHICLES * 2}`);
-  return { records, json: !!v.json, keep: !!v.keep, tenfold: !!v.tenfold, timeoutSeconds: whole('timeout', v.timeout, null) };
+  return {
+    records,
+    json: !!v.json,
+    keep: !!v.keep,
+    tenfold: !!v.tenfold,
+    allErrors: !!v['all-errors'],
+    timeoutSeconds: whole('timeout', v.timeout, null),
+  };
 }
 
 // ─── Results ─────────────────────────────────────────────────────────────────────────────────────────────────
@@ -286,7 +310,7 @@ async function main(): Promise<void> {
   installCleanup(run);
 
   const vehicles = opts.records / 2;
-  const stages = stageList(vehicles, opts.tenfold);
+  const stages = stageList(vehicles, opts.tenfold, opts.allErrors);
   if (opts.tenfold) {
     // The children inherit these: the tenfold file is beyond the default limits (512 MiB, 5,000,000 records).
     process.env.INFLOW_MAX_FILE_BYTES = String(8 * 2 ** 30);
@@ -487,13 +511,7 @@ async function runStage(run: Run, stage: StageSpec, files: { batch: WrittenFile;
 
   const seconds = (t1 - t0) / 1000;
   const receipts = files.map((f, i) => {
-    const r = parseReceipt(receiptPaths[i], f.spec.format);
-    if (r.status !== 'ACCEPTED' || r.records !== f.batch.records || r.accepted !== f.batch.records) {
-      throw new BenchFailure(
-        `stage "${stage.name}": receipt of ${names[i]} says ${r.status}, ${r.records} records, ${r.accepted} accepted; ` +
-          `expected ACCEPTED with ${f.batch.records} records all accepted.\n${r.head}\n${run.workers.map((w) => describeTail(w)).join('\n')}`,
-      );
-    }
+    const r = checkedReceipt(run, stage, f, receiptPaths[i]);
     return {
       file: names[i],
       status: r.status,
@@ -515,6 +533,21 @@ async function runStage(run: Run, stage: StageSpec, files: { batch: WrittenFile;
     workerPeakMb: run.workers.map((w) => round1(run.sampler.stagePeakMb(w.name))),
     receipts,
   };
+}
+
+/** checkedReceipt reads a file's receipt and fails the bench unless it says what the file's spec expects. */
+function checkedReceipt(run: Run, stage: StageSpec, f: { batch: WrittenFile; spec: FileSpec }, receiptPath: string): ParsedReceipt {
+  const r = parseReceipt(receiptPath, f.spec.format);
+  const rejected = f.spec.expect === 'rejected';
+  const expected = { status: rejected ? 'PARTIAL' : 'ACCEPTED', accepted: rejected ? 0 : f.batch.records };
+  if (r.status !== expected.status || r.records !== f.batch.records || r.accepted !== expected.accepted) {
+    throw new BenchFailure(
+      `stage "${stage.name}": receipt of ${path.basename(f.batch.path)} says ${r.status}, ${r.records} records, ${r.accepted} accepted; ` +
+        `expected ${expected.status} with ${f.batch.records} records, ${expected.accepted} accepted.\n${r.head}\n` +
+        run.workers.map((w) => describeTail(w)).join('\n'),
+    );
+  }
+  return r;
 }
 
 /**

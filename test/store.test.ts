@@ -325,6 +325,18 @@ describe.each(BACKENDS)('the $name store', (backend) => {
       }
       expect(n).toBe(N);
     });
+
+    it('stream a line whose issues straddle two pages in the order they were found', async () => {
+      const f = await receive();
+      const lines = 2_000; // three issues a line: a page of 5,000 ends inside a line
+      const codes: NewIssue['code'][] = ['E15', 'E14', 'W50'];
+      await batch(f.pk, lines + 1, (_v, w) => {
+        for (let line = lines + 1; line >= 2; line--) for (const code of codes) w.addIssue(issue(line, code));
+      });
+      const seen: string[] = [];
+      for await (const i of store.issues.stream(f.pk)) seen.push(`${i.line} ${i.code}`);
+      expect(seen).toEqual(Array.from({ length: lines }, (_, k) => codes.map((c) => `${k + 2} ${c}`)).flat());
+    });
   });
 
   describe('the register and the reports', () => {

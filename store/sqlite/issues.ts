@@ -74,6 +74,8 @@ export class SqliteIssues {
   /**
    * page returns a file's issues in receipt order after `after` (null: from the start), at most PAGE of them: the
    * file-level ones (few) in the first page, then the records' ones by (line, id) along the issues' unique key.
+   * The row value lets SQLite start each page at its line in that key (an OR of the two conditions made it walk the
+   * file's issues from the first on every page: a receipt of a million issues took minutes).
    */
   page(filePk: number, after: StoredIssue | null): StoredIssue[] {
     const out: StoredIssue[] = [];
@@ -86,10 +88,8 @@ export class SqliteIssues {
     }
     const [line, id] = after && after.severity !== 'F' ? [after.line, after.id] : [-1, 0];
     const rows = this.db
-      .prepare(
-        `SELECT * FROM issues WHERE file_id = ? AND severity != 'F' AND (line > ? OR (line = ? AND id > ?)) ORDER BY line, id LIMIT ${PAGE}`,
-      )
-      .all(filePk, line, line, id) as IssueRow[];
+      .prepare(`SELECT * FROM issues WHERE file_id = ? AND severity != 'F' AND (line, id) > (?, ?) ORDER BY line, id LIMIT ${PAGE}`)
+      .all(filePk, line, id) as IssueRow[];
     for (const r of rows) out.push(toIssue(r));
     return out;
   }
