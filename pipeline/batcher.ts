@@ -143,11 +143,11 @@ export interface BatchOptions {
  */
 export class Batcher {
   /**
-   * The first batch is small and each next one twice as big, up to the batch size: the job thread starts storing
-   * within milliseconds and never waits long for the next batch, since reading a batch takes less time than
-   * storing one half its size.
+   * The first batch is small, so that the job thread starts storing soon; the others have the batch size. (Batches
+   * of 1,000 doubling up to the batch size were tried: in-process, alternating, the XML stage took 6.9/4.7/5.9 s
+   * against 4.2/4.2/5.7 s with these.)
    */
-  static readonly FIRST_BATCH = 1_000;
+  static readonly FIRST_BATCH = 10_000;
   private limit: number;
   private packed: string[] = [];
   private others: CheckedRecord[] = [];
@@ -218,13 +218,13 @@ export class Batcher {
     else this.cut();
   }
 
-  /** cut starts a new batch, which may be twice as big. */
+  /** cut starts a new batch. */
   private cut(): void {
     this.count = 0;
     this.othersBytes = 0;
     this.hasPacked = false;
     this.hasCorrection = false;
-    this.limit = Math.min(this.opts.batchSize, this.limit * 2);
+    this.limit = this.opts.batchSize;
   }
 
   /** flush returns what is gathered as a batch (the last one of the file: possibly empty). */

@@ -81,9 +81,9 @@ it('sends no more batches once the file fails a file-level check', async () => {
   expect(fs.existsSync(spoolPath)).toBe(false);
 });
 
-it('starts with a batch of 1,000 records and doubles each next one up to the batch size', async () => {
+it('starts with a batch of 10,000 records, then batches of the batch size', async () => {
   const spoolPath = path.join(dir, 'spool-3');
-  const reader = open(writeFile('ramp.csv', 20_000), spoolPath, 10_000);
+  const reader = open(writeFile('first-batch.csv', 70_000), spoolPath, 25_000);
   const sizes: number[] = [];
   try {
     for (let m = await reader.next(); m.kind === 'batch'; m = await reader.next()) {
@@ -93,5 +93,5 @@ it('starts with a batch of 1,000 records and doubles each next one up to the bat
   } finally {
     await reader.close();
   }
-  expect(sizes).toEqual([1000, 2000, 4000, 8000, 5000]); // the last one holds the rest
+  expect(sizes).toEqual([10_000, 25_000, 25_000, 10_000]); // the last one holds the rest
 });
