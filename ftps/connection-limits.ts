@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import type { Settings } from '../config/defaults';
 import type { AuditLog } from '../store/audit-log';
+import { CountsUnderLimit } from './counts-under-limit';
 
 /** How long a last reply may take to go out before the sockets are destroyed anyway. */
 const LAST_REPLY_MS = 1000;
@@ -63,27 +64,6 @@ class IdleTimer {
   }
 }
 
-/** Open connections per key (an IP address, an account) under a ceiling; 0 is no ceiling. */
-class Tally {
-  private readonly counts = new Map<string, number>();
-
-  constructor(private readonly max: number) {}
-
-  /** take counts one more for `key`; false, counting nothing, when `key` is at the ceiling. */
-  take(key: string): boolean {
-    const n = this.counts.get(key) ?? 0;
-    if (this.max > 0 && n >= this.max) return false;
-    this.counts.set(key, n + 1);
-    return true;
-  }
-
-  release(key: string): void {
-    const n = (this.counts.get(key) ?? 0) - 1;
-    if (n > 0) this.counts.set(key, n);
-    else this.counts.delete(key);
-  }
-}
-
 interface Tracked {
   connection: ControlConnection;
   /** The TCP socket as accepted: after AUTH TLS, `commandSocket` is the TLS socket wrapped around it. */
@@ -105,15 +85,15 @@ type Limits = Pick<
 /** ControlConnections keeps the control connections within their limits, from accept to close. */
 export class ControlConnections {
   private readonly open = new Map<string, Tracked>();
-  private readonly perIp: Tally;
-  private readonly perAccount: Tally;
+  private readonly perIp: CountsUnderLimit;
+  private readonly perAccount: CountsUnderLimit;
 
   constructor(
     private readonly limits: Limits,
     private readonly audit: AuditLog,
   ) {
-    this.perIp = new Tally(limits.maxConnectionsPerIp);
-    this.perAccount = new Tally(limits.maxConnectionsPerAccount);
+    this.perIp = new CountsUnderLimit(limits.maxConnectionsPerIp);
+    this.perAccount = new CountsUnderLimit(limits.maxConnectionsPerAccount);
   }
 
   /** opened takes a new connection in, before its greeting; false when its IP address is at its limit (then closed). */

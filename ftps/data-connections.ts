@@ -10,31 +10,11 @@ import type { EventEmitter } from 'node:events';
 import type { Settings } from '../config/defaults';
 import type { Store, TlsReuse } from '../store';
 import type { AuditLog } from '../store/audit-log';
+import type { CountsUnderLimit } from './counts-under-limit';
 
 /** A PASV/EPSV refused: ftp-srv replies with `code` and the message. */
 export class PassivePortRefusedError extends Error {
   readonly code = 425;
-}
-
-/** Counts the passive ports each account holds, across its control connections. */
-export class PassivePortCounts {
-  private readonly held = new Map<string, number>();
-
-  constructor(private readonly perAccount: number) {}
-
-  /** acquire counts one more port for the account; false (nothing counted) when it holds its limit already. */
-  acquire(account: string): boolean {
-    const n = this.held.get(account) ?? 0;
-    if (this.perAccount > 0 && n >= this.perAccount) return false;
-    this.held.set(account, n + 1);
-    return true;
-  }
-
-  release(account: string): void {
-    const n = (this.held.get(account) ?? 0) - 1;
-    if (n > 0) this.held.set(account, n);
-    else this.held.delete(account);
-  }
 }
 
 /** What this module reads of an ftp-srv connection (a logged-in one: the username is the establishment number). */
@@ -50,7 +30,7 @@ interface PassiveLease {
 }
 
 /** The options of the patched ftp-srv for passive ports (connector/passive.js). */
-export function passivePortOptions(deps: { settings: Settings; store: Store; audit: AuditLog; counts: PassivePortCounts }): {
+export function passivePortOptions(deps: { settings: Settings; store: Store; audit: AuditLog; counts: CountsUnderLimit }): {
   pasv_lease(connection: FtpConnection): Promise<PassiveLease>;
   pasv_idle_ms: number;
 } {
@@ -63,7 +43,7 @@ export function passivePortOptions(deps: { settings: Settings; store: Store; aud
       // Only logged-in connections reach PASV/EPSV: the username is the account's establishment number.
       const account = String(connection.username ?? '');
       const found = await store.accounts.byEstablishment(account).catch(() => null);
-      if (!counts.acquire(account)) {
+      if (!counts.take(account)) {
         if (!limitAudited.has(account))
           audit.write('data_refused', { account, ip: connection.ip, reason: 'passive port limit', limit: settings.pasvPortsPerAccount });
         limitAudited.add(account);

@@ -27,7 +27,8 @@ import { LoginGuard, loginGuardOptions } from '../intake/login-guard';
 import { auditedUsername, auditLoginWithoutTls, authenticate, LoginRefusedError } from '../intake/login';
 import { PasswordChecks } from '../intake/passwords';
 import { UploadStream, UploadTooLargeError, TransferStalledError } from './upload-stream';
-import { auditRefusedDataConnections, PassivePortCounts, passivePortOptions } from './data-connections';
+import { auditRefusedDataConnections, passivePortOptions } from './data-connections';
+import { CountsUnderLimit } from './counts-under-limit';
 
 export interface FtpsServer {
   port: number;
@@ -86,7 +87,7 @@ export async function startFtpsServer(deps: {
     blacklist: DENIED,
     timeout: 0, // see the file comment: our own idle timers
     log: silentLogger(),
-    ...passivePortOptions({ settings, store, audit, counts: new PassivePortCounts(settings.pasvPortsPerAccount) }),
+    ...passivePortOptions({ settings, store, audit, counts: new CountsUnderLimit(settings.pasvPortsPerAccount) }),
   } as any);
   auditRefusedDataConnections(server as unknown as NodeJS.EventEmitter, audit);
 
