@@ -27,7 +27,11 @@ export const ISSUE_CATALOGUE = [
   { code: 'E19', severity: 'E', title: 'unknown work type' },
   { code: 'E20', severity: 'E', title: 'invalid flag (replaced not Y/N/empty, digits not 5/empty, ref not allowed)' },
   { code: 'E21', severity: 'E', title: 'same VIN, date and odometer as an earlier record of this file' },
-  { code: 'E30', severity: 'E', title: 'corrects names an unknown error number, or one of another sender' },
+  {
+    code: 'E30',
+    severity: 'E',
+    title: 'corrects is not a valid error number (malformed, wrong check digits), names an unknown one, or one of another sender',
+  },
   {
     code: 'E31',
     severity: 'E',

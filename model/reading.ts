@@ -52,7 +52,10 @@ export interface LabelReading {
  * record has from the reader to the store. `reading` when it passed them; `fields` (as sent) only when it did not.
  */
 export interface CheckedRecord {
+  /** The record's key in the file: the line where it starts (CSV), its position among the root's records (XML). */
   line: number;
+  /** XML: the line where the record's element starts (readings may share a line, so it cannot be the key). */
+  startLine?: number;
   reading: Reading | null;
   fields: RecordFields | null;
   findings: Finding[];

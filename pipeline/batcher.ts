@@ -34,7 +34,7 @@ const END = 0x02;
 const END_CHAR = '\u0002';
 
 /** packReading encodes a plain reading so that sorting the strings sorts by (VIN, line); null when it cannot. */
-export function packReading(line: number, r: Reading): string | null {
+export function packReading(line: number, r: Reading, startLine?: number): string | null {
   if (!r.vin || r.corrects !== null) return null;
   const unsafe = (v: string | null) => v !== null && (v.includes(SEP) || v.includes(END_CHAR));
   if (unsafe(r.ref) || unsafe(r.plate)) return null;
@@ -49,6 +49,7 @@ export function packReading(line: number, r: Reading): string | null {
     r.digits ?? '',
     r.ref ?? '',
     r.plate ?? '',
+    startLine ?? '',
   ].join(SEP);
 }
 
@@ -59,6 +60,7 @@ export function unpackReading(s: string): CheckedRecord {
   const mi = f[4] === '1';
   return {
     line: Number(f[1]),
+    ...(f[10] ? { startLine: Number(f[10]) } : {}),
     fields: null,
     findings: [],
     reading: {
@@ -174,8 +176,9 @@ export class Batcher {
   add(read: FileItem, emit: (b: RecordBatch) => void): void {
     const { opts } = this;
     // An XML record is known by its reading index (docs/checks.md): readings may share a line, and the pipeline keys
-    // records (seq, issues, resume point) by this number.
-    const item = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed') ? { ...read, line: ++this.ordinal } : read;
+    // records (seq, issues, resume point) by this number; the line it starts on goes along for the receipt.
+    const xmlRecord = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed');
+    const item = xmlRecord ? { ...read, line: ++this.ordinal, startLine: read.line } : read;
     if (item.kind === 'header') {
       this.sender ??= item.fields.sender;
       return;
@@ -203,13 +206,14 @@ export class Batcher {
   }
 
   /** recordOf: a record after its stateless checks, as a packed string when it is a plain reading. */
-  private recordOf(item: FileItem & { kind: 'reading' | 'malformed' }): string | CheckedRecord {
+  private recordOf(item: FileItem & { kind: 'reading' | 'malformed'; startLine?: number }): string | CheckedRecord {
+    const at = { line: item.line, ...(item.startLine === undefined ? {} : { startLine: item.startLine }) };
     if (item.kind === 'malformed') {
-      return { line: item.line, fields: null, reading: null, findings: [{ code: 'E10', field: 'record', message: item.message }] };
+      return { ...at, fields: null, reading: null, findings: [{ code: 'E10', field: 'record', message: item.message }] };
     }
     const checked = checkRecord(item.fields, item.fieldCount, { today: this.opts.today, format: this.opts.format });
-    const p = checked.reading ? packReading(item.line, checked.reading) : null;
-    return p ?? { line: item.line, fields: checked.reading ? null : item.fields, reading: checked.reading, findings: checked.findings };
+    const p = checked.reading ? packReading(item.line, checked.reading, item.startLine) : null;
+    return p ?? { ...at, fields: checked.reading ? null : item.fields, reading: checked.reading, findings: checked.findings };
   }
 
   /** end ends the current batch: sent when it holds records to store, dropped when an earlier attempt committed them all. */

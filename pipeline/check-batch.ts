@@ -214,6 +214,7 @@ class BatchChecker {
     for (const f of findings) {
       this.write.addIssue({
         line: rec.line,
+        startLine: rec.startLine ?? null,
         code: f.code,
         severity: issueDef(f.code).severity,
         field: f.field,

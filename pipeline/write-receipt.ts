@@ -54,13 +54,17 @@ export function receiptHeaderOf(file: FileRecord): ReceiptHeader {
   };
 }
 
-/** receiptIssuesOf streams a file's issues as receipt lines. */
+/**
+ * receiptIssuesOf streams a file's issues as receipt lines. An XML record's issue is stored under the record's
+ * position, with the line its element starts on beside it: the receipt gives both.
+ */
 export async function* receiptIssuesOf(store: Store, filePk: number): AsyncIterable<ReceiptIssue> {
   for await (const i of store.issues.stream(filePk)) {
     const numbered = i.severity === 'E' || i.severity === 'A';
     yield {
       errorNumber: numbered ? formatErrorNumber(i.id) : null,
-      line: i.line,
+      line: i.startLine ?? i.line,
+      reading: i.startLine === null ? null : i.line,
       ref: i.ref,
       vin: i.vin,
       code: i.code,

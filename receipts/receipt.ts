@@ -19,7 +19,10 @@ export interface ReceiptHeader {
 
 export interface ReceiptIssue {
   errorNumber: string | null;
+  /** The line where the record starts; a file-level issue: where it was found, 0 for the file as a whole. */
   line: number;
+  /** An XML file's record: its 1-based position among the file's records (the XML receipt's `reading`). */
+  reading?: number | null;
   ref: string | null;
   vin: string | null;
   code: IssueCode;

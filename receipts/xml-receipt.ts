@@ -3,7 +3,7 @@
  * `<receipt>`, one `<issue>` per I line (attributes, the message as text), `<trailer count=>` as the T line.
  * Text is cleaned as for the CSV receipt (cleanText: no control characters, same length cap) and XML-escaped; the
  * CSV's leading `'` against spreadsheet formulas is not added, since XML cells are not formulas. An absent error
- * number, ref or VIN is an absent attribute.
+ * number, reading index, ref or VIN is an absent attribute.
  */
 import { cleanText } from '../model/text';
 import type { ReceiptHeader, ReceiptIssues } from './receipt';
@@ -22,7 +22,8 @@ export async function* xmlReceiptChunks(h: ReceiptHeader, issues: ReceiptIssues)
     n++;
     const optional = (name: string, v: string | null) => (v ? ` ${name}=${attr(v)}` : '');
     yield (
-      `  <issue${optional('errorNumber', i.errorNumber)} line="${i.line}"${optional('ref', i.ref)}${optional('vin', i.vin)}` +
+      `  <issue${optional('errorNumber', i.errorNumber)} line="${i.line}"${i.reading ? ` reading="${i.reading}"` : ''}` +
+      `${optional('ref', i.ref)}${optional('vin', i.vin)}` +
       ` code="${i.code}" severity="${i.severity}" field=${attr(i.field)} correctable="${i.correctable ? 'Y' : 'N'}">` +
       `${escape(cleanText(i.message))}</issue>\n`
     );

@@ -4,6 +4,7 @@
  * raised on a correction). Pure: the caller looks the issue up.
  */
 import type { Finding, Severity } from '../model/issue-catalogue';
+import { quoteValue } from '../model/text';
 import { parseErrorNumber } from './error-number';
 
 /** The issue an error number points to, as far as these rules need it. */
@@ -19,7 +20,7 @@ export interface CorrectionTarget {
 export function correctionSeq(number: string): { seq: number } | { finding: Finding } {
   const parsed = parseErrorNumber(number);
   if (!parsed.ok)
-    return { finding: { code: 'E30', field: 'corrects', message: `${number} is not a valid error number: ${parsed.reason}.` } };
+    return { finding: { code: 'E30', field: 'corrects', message: `${quoteValue(number)} is not a valid error number: ${parsed.reason}.` } };
   return { seq: parsed.seq };
 }
 
@@ -50,11 +51,10 @@ export function correctionFinding(number: string, target: CorrectionTarget | nul
 }
 
 /**
- * correctionNumberOf: the error number a record names, also when the record was rejected (its `corrects` field as
- * sent, when it is all digits): a record that names one is a correction whatever else is wrong with it.
+ * correctionNumberOf: what a record names in `corrects`, also when the record was rejected (the field as sent) and
+ * whatever its form: a record with anything there is a correction, so none of its issues can be corrected
+ * electronically, and a value that is not a well-formed error number is E30 (correctionSeq).
  */
 export function correctionNumberOf(corrects: string | null | undefined, sentField: string | undefined): string | null {
-  if (corrects) return corrects;
-  const v = sentField?.trim() ?? '';
-  return /^\d+$/.test(v) ? v : null;
+  return corrects || sentField?.trim() || null;
 }

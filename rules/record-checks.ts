@@ -1,7 +1,8 @@
 /**
  * The checks of one reading that need nothing but the record itself (docs/checks.md, step 2: E10–E12, E14–E20).
  * E13 (plate lookup), E18's first-registration part, E21 (repeat within the file) and E30–E32 (corrections) need
- * the database and are done by the pipeline.
+ * the database and are done by the pipeline; so is a malformed `corrects` (E30, rules/corrections.ts), which makes
+ * the record a correction all the same.
  */
 import { quoteValue } from '../model/text';
 import type { Finding } from '../model/issue-catalogue';
@@ -92,9 +93,6 @@ export function checkRecord(
   }
   if (fields.ref !== '' && !REF_RE.test(fields.ref)) {
     add('E20', 'ref', `The reference ${quoteValue(fields.ref)} is not up to 35 letters, digits or . _ / -.`);
-  }
-  if (fields.corrects !== '' && !/^\d+$/.test(fields.corrects)) {
-    add('E20', 'corrects', `The corrects field ${quoteValue(fields.corrects)} is not an error number (digits only).`);
   }
 
   if (findings.length > 0) return { reading: null, findings };

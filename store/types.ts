@@ -212,7 +212,10 @@ export interface StoredIssue {
   /** The basis of the error number (rules/error-number.ts). */
   id: number;
   filePk: number;
+  /** The record's key in its file: the line where it starts (CSV), its position among the records (XML). */
   line: number;
+  /** Where `line` is not the line the record starts on (XML), that line; else null. */
+  startLine: number | null;
   code: IssueCode;
   severity: Severity;
   field: string;
@@ -309,7 +312,7 @@ export interface NewReading {
 }
 
 /** An issue of a record of the batch's file (its id and file come from the store and the batch). */
-export type NewIssue = Omit<StoredIssue, 'id' | 'filePk' | 'corrected'>;
+export type NewIssue = Omit<StoredIssue, 'id' | 'filePk' | 'corrected' | 'startLine'> & { startLine?: number | null };
 
 /** What a batch's checks write; nothing is kept unless the whole batch is. */
 export interface BatchWriter {

@@ -119,11 +119,13 @@ describe('when every CSV fixture and its XML twin are uploaded (parity)', () => 
 
     const counts = (r: ParsedReceipt) => [r.status, r.records, r.accepted, r.rejected, r.anomalies, r.warnings];
     expect(counts(b.r)).toEqual(counts(a.r));
-    // The twins are laid out line for line with the header on line 1, so a CSV record's line is one more than the
-    // XML reading index the XML receipt gives (docs/checks.md); file-level issues keep their line. Messages differ only
-    // where the defect does (the E10 twins, the missing header) or name the record (E21: line or reading index).
+    // The twins are laid out line for line with the header on line 1: a record's issues give the same line in both
+    // receipts, and the XML one adds the reading index, one less (docs/receipts.md); file-level issues have none.
+    // Messages differ only where the defect does (the E10 twins, the missing header) or name the record (E21: line
+    // or reading index).
     const same = (i: ParsedReceipt['issues'][number], fromCsv = false) => ({
-      line: fromCsv && i.severity !== 'F' ? i.line - 1 : i.line,
+      line: i.line,
+      reading: fromCsv ? (i.severity === 'F' ? undefined : i.line - 1) : i.reading,
       code: i.code,
       severity: i.severity,
       field: i.field,
@@ -170,7 +172,7 @@ describe('when an XML file is sent', () => {
     expect((await s.svc.store.files.get(Number(r.fileId.slice(1))))!.format).toBe('xml');
   });
 
-  it('with valid and invalid readings, each issue names its reading index with an error number', async () => {
+  it('with valid and invalid readings, each issue names its line and reading index with an error number', async () => {
     const text = xmlBatch(
       GARAGE,
       [
@@ -187,12 +189,12 @@ describe('when an XML file is sent', () => {
     expectValidReceipt(receipt);
     expect(r.status).toBe('PARTIAL');
     expect([r.records, r.accepted, r.rejected]).toEqual([6, 1, 5]);
-    expect(r.issues.map((i) => [i.line, i.code, i.field, i.ref])).toEqual([
-      [2, 'E12', 'vin', 'WO-2'],
-      [3, 'E10', 'record', 'WO-3'],
-      [4, 'E19', 'work', 'WO-4'],
-      [5, 'E10', 'record', ''],
-      [6, 'E15', 'unit', 'WO-5'],
+    expect(r.issues.map((i) => [i.line, i.reading, i.code, i.field, i.ref])).toEqual([
+      [3, 2, 'E12', 'vin', 'WO-2'],
+      [4, 3, 'E10', 'record', 'WO-3'],
+      [5, 4, 'E19', 'work', 'WO-4'],
+      [6, 5, 'E10', 'record', ''],
+      [7, 6, 'E15', 'unit', 'WO-5'],
     ]);
     for (const i of r.issues) expect(i.errorNumber).toMatch(/^\d{10,}$/);
     expect((await storedOf(s, r.fileId)).map((x) => x.line)).toEqual([1]);
@@ -231,7 +233,10 @@ describe('when an XML file is sent', () => {
       '</inflow>';
     const { r } = await send(s, one, 'one-line.xml');
     expect([r.status, r.records, r.accepted, r.rejected]).toEqual(['PARTIAL', 4, 2, 2]);
-    expect(r.issues.map((i) => i.code)).toEqual(['E12', 'E12']);
+    expect(r.issues.map((i) => [i.code, i.line, i.reading])).toEqual([
+      ['E12', 1, 2],
+      ['E12', 1, 3],
+    ]);
     expect((await storedOf(s, r.fileId)).map((x) => x.odometer)).toEqual([100, 200]);
   });
 

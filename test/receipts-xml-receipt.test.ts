@@ -25,6 +25,7 @@ const ISSUES: ReceiptIssue[] = [
   {
     errorNumber: '100000000162',
     line: 3,
+    reading: 2,
     ref: 'WO-1',
     vin: 'WVWZZZ1JZXW000001',
     code: 'E12',
@@ -58,13 +59,19 @@ describe('the XML receipt', () => {
     const c = parseReceipt(await collectText(csvReceiptLines(H, ISSUES)));
     // The CSV neutralises spreadsheet formulas with a leading quote; XML has no formulas to neutralise.
     c.issues[1].message = c.issues[1].message.replace(/^'/, '');
+    // The reading index is the XML receipt's own: a CSV receipt gives the line only.
+    c.issues[0].reading = 2;
     expect(x).toEqual(c);
     expect(x.name).toBe('night "1" <&> .xml');
     expect(x.issues[1].message).toBe('=HYPERLINK("x") \ufffd');
     expect(x.trailerCount).toBe(2);
   });
 
-  it('leaves out an absent error number, ref and VIN', () => {
+  it("gives a record's reading index after its line", () => {
+    expect(text).toContain('<issue errorNumber="100000000162" line="3" reading="2" ref="WO-1" ');
+  });
+
+  it('leaves out an absent error number, reading index, ref and VIN', () => {
     expect(text).toContain('<issue line="4" code="W50" severity="W" field="date" correctable="N">');
   });
 

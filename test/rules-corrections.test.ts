@@ -1,4 +1,4 @@
-import { correctionFinding, correctionSeq, type CorrectionTarget } from '../rules/corrections';
+import { correctionFinding, correctionNumberOf, correctionSeq, type CorrectionTarget } from '../rules/corrections';
 import { formatErrorNumber } from '../rules/error-number';
 
 const target = (t: Partial<CorrectionTarget> = {}): CorrectionTarget => ({
@@ -16,6 +16,19 @@ describe('corrections', () => {
     expect(correctionSeq(n)).toEqual({ seq: 42 });
     const typo = n.slice(0, 5) + ((Number(n[5]) + 1) % 10) + n.slice(6);
     expect(correctionSeq(typo)).toEqual({ finding: expect.objectContaining({ code: 'E30', field: 'corrects' }) });
+  });
+
+  it('takes anything in corrects as a correction, and whatever is not an error number is E30 (quoted)', () => {
+    expect(correctionNumberOf(null, 'ABC-123')).toBe('ABC-123');
+    expect(correctionNumberOf(null, ' 12345678901X ')).toBe('12345678901X');
+    expect(correctionNumberOf('100000004221', '100000004221')).toBe('100000004221');
+    expect(correctionNumberOf(null, '')).toBeNull();
+    expect(correctionNumberOf(null, undefined)).toBeNull();
+    for (const v of ['ABC-123', '12345678901X', '123', '1000000042210', '=1+1\u0007']) {
+      const c = correctionSeq(v);
+      expect(c).toEqual({ finding: expect.objectContaining({ code: 'E30', field: 'corrects' }) });
+      if ('finding' in c) expect(c.finding.message).toMatch(/^"[^\u0000-\u001f]*" is not a valid error number: /);
+    }
   });
 
   it.each([

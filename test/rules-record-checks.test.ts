@@ -69,6 +69,12 @@ describe('checkRecord', () => {
     });
   });
 
+  it('leaves a corrects value that is not an error number to the correction checks (E30, rules/corrections.ts)', () => {
+    const { reading, findings } = checkRecord(fields({ corrects: 'E-1234' }), 10, ctx);
+    expect(findings).toEqual([]);
+    expect(reading).toMatchObject({ corrects: 'E-1234' });
+  });
+
   it('accepts a plate without a VIN and leaves the VIN to the register lookup', () => {
     const { reading, findings } = checkRecord(fields({ vin: '', plate: '1-XYZ-789' }), 10, ctx);
     expect(findings).toEqual([]);
@@ -121,11 +127,10 @@ describe('checkRecord', () => {
     ['E20 ref too long', { ref: 'A'.repeat(36) }, ['E20:ref']],
     ['E20 ref with a space', { ref: 'WO 1' }, ['E20:ref']],
     ['E20 ref with a quote', { ref: 'WO"1' }, ['E20:ref']],
-    ['E20 corrects not digits', { corrects: 'E-1234' }, ['E20:corrects']],
     [
       'several at once',
       { vin: 'SHORT', date: '2026-13-01', odometer: 'x', unit: 'm', work: 'x', replaced: '?', digits: '4', ref: '#', corrects: 'x' },
-      ['E12:vin', 'E16:date', 'E14:odometer', 'E15:unit', 'E19:work', 'E20:replaced', 'E20:digits', 'E20:ref', 'E20:corrects'],
+      ['E12:vin', 'E16:date', 'E14:odometer', 'E15:unit', 'E19:work', 'E20:replaced', 'E20:digits', 'E20:ref'],
     ],
     [
       'all mandatory fields missing',

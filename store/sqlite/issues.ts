@@ -8,6 +8,7 @@ interface IssueRow {
   id: number;
   file_id: number;
   line: number;
+  start_line: number | null;
   code: StoredIssue['code'];
   severity: StoredIssue['severity'];
   field: string;
@@ -22,6 +23,7 @@ export const toIssue = (r: IssueRow): StoredIssue => ({
   id: r.id,
   filePk: r.file_id,
   line: r.line,
+  startLine: r.start_line,
   code: r.code,
   severity: r.severity,
   field: r.field,
@@ -45,13 +47,14 @@ export class SqliteIssues {
     // The same problem of the same record (file, line, code, field) keeps its first id, so a retried or replayed
     // file never gets a second error number for it.
     this.insertStmt = db.prepare(
-      `INSERT OR IGNORE INTO issues (file_id, line, code, severity, field, message, ref, vin, correctable)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO issues (file_id, line, start_line, code, severity, field, message, ref, vin, correctable)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
   insert(filePk: number, i: NewIssue): void {
-    this.insertStmt.run(filePk, i.line, i.code, i.severity, i.field, i.message, i.ref, i.vin, i.correctable ? 1 : 0);
+    const { line, startLine = null } = i;
+    this.insertStmt.run(filePk, line, startLine, i.code, i.severity, i.field, i.message, i.ref, i.vin, i.correctable ? 1 : 0);
   }
 
   insertFileLevel(filePk: number, f: FileFinding): void {

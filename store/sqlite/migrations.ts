@@ -153,4 +153,12 @@ CREATE TABLE pending_batches (
 ALTER TABLE accounts ADD COLUMN tls_reuse TEXT NOT NULL DEFAULT 'required' CHECK (tls_reuse IN ('required', 'optional'));
 `,
   },
+  {
+    version: 6,
+    sql: `
+-- An XML record is keyed by its position among the file's records (line); the line its element starts on is kept
+-- here for the receipt. NULL where line is that line already (CSV, file-level issues).
+ALTER TABLE issues ADD COLUMN start_line INTEGER;
+`,
+  },
 ];

@@ -16,6 +16,8 @@ export interface ParsedReceipt {
   issues: {
     errorNumber: string;
     line: number;
+    /** XML receipts, an XML file's record: its position among the file's records. */
+    reading?: number;
     ref: string;
     vin: string;
     code: string;

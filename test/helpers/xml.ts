@@ -67,6 +67,7 @@ export function parseXmlReceipt(text: string): ParsedReceipt {
   const issues = (r.issue ?? []).map((i: Record<string, string>) => ({
     errorNumber: i.errorNumber ?? '',
     line: Number(i.line),
+    ...(i.reading === undefined ? {} : { reading: Number(i.reading) }),
     ref: i.ref ?? '',
     vin: i.vin ?? '',
     code: i.code,
