@@ -60,7 +60,7 @@ export function unpackReading(s: string): CheckedRecord {
   const mi = f[4] === '1';
   return {
     line: Number(f[1]),
-    ...(f[10] ? { startLine: Number(f[10]) } : {}),
+    startLine: f[10] ? Number(f[10]) : undefined,
     fields: null,
     findings: [],
     reading: {
@@ -207,13 +207,26 @@ export class Batcher {
 
   /** recordOf: a record after its stateless checks, as a packed string when it is a plain reading. */
   private recordOf(item: FileItem & { kind: 'reading' | 'malformed'; startLine?: number }): string | CheckedRecord {
-    const at = { line: item.line, ...(item.startLine === undefined ? {} : { startLine: item.startLine }) };
     if (item.kind === 'malformed') {
-      return { ...at, fields: null, reading: null, findings: [{ code: 'E10', field: 'record', message: item.message }] };
+      return {
+        line: item.line,
+        startLine: item.startLine,
+        fields: null,
+        reading: null,
+        findings: [{ code: 'E10', field: 'record', message: item.message }],
+      };
     }
     const checked = checkRecord(item.fields, item.fieldCount, { today: this.opts.today, format: this.opts.format });
     const p = checked.reading ? packReading(item.line, checked.reading, item.startLine) : null;
-    return p ?? { ...at, fields: checked.reading ? null : item.fields, reading: checked.reading, findings: checked.findings };
+    return (
+      p ?? {
+        line: item.line,
+        startLine: item.startLine,
+        fields: checked.reading ? null : item.fields,
+        reading: checked.reading,
+        findings: checked.findings,
+      }
+    );
   }
 
   /** end ends the current batch: sent when it holds records to store, dropped when an earlier attempt committed them all. */
