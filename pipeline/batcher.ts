@@ -175,19 +175,17 @@ export class Batcher {
   /** add takes the file's next item and hands `emit` each batch it completes (a correction may complete two). */
   add(read: FileItem, emit: (b: RecordBatch) => void): void {
     const { opts } = this;
-    // An XML record is known by its reading index (docs/checks.md): readings may share a line, and the pipeline keys
-    // records (seq, issues, resume point) by this number; the line it starts on goes along for the receipt.
-    const xmlRecord = opts.format === 'xml' && (read.kind === 'reading' || read.kind === 'malformed');
-    const item = xmlRecord ? { ...read, line: ++this.ordinal, startLine: read.line } : read;
-    if (item.kind === 'header') {
-      this.sender ??= item.fields.sender;
+    if (read.kind === 'header') {
+      this.sender ??= read.fields.sender;
       return;
     }
-    if (item.kind !== 'reading' && item.kind !== 'malformed') return;
-    const rec = this.recordOf(item);
-    // Committed by an earlier attempt: not sent again, but counted as if it were, so that the batches after it start
-    // and end where that attempt's did, and are checked (and numbered) as in a run without the interruption.
-    const committed = item.line <= opts.resumeAfter;
+    if (read.kind !== 'reading' && read.kind !== 'malformed') return;
+    // An XML record is known by its reading index (docs/checks.md): readings may share a line, and the pipeline keys
+    // records (seq, issues, resume point) by this number; the line it starts on goes along for the receipt.
+    const line = opts.format === 'xml' ? ++this.ordinal : read.line;
+    const startLine = opts.format === 'xml' ? read.line : undefined;
+    const rec = this.recordOf(read, line, startLine);
+    const committed = line <= opts.resumeAfter;
     if (typeof rec === 'string') {
       if (this.hasCorrection) this.end(emit);
       this.hasPacked = true;
@@ -201,32 +199,22 @@ export class Batcher {
       this.othersBytes += heapBytesOf(rec);
       if (!committed) this.others.push(rec);
     }
-    if (!committed) this.lastLine = item.line;
+    if (!committed) this.lastLine = line;
     if (++this.count >= this.limit || this.othersBytes >= OTHERS_BYTES) this.end(emit);
   }
 
   /** recordOf: a record after its stateless checks, as a packed string when it is a plain reading. */
-  private recordOf(item: FileItem & { kind: 'reading' | 'malformed'; startLine?: number }): string | CheckedRecord {
+  private recordOf(
+    item: FileItem & { kind: 'reading' | 'malformed' },
+    line: number,
+    startLine: number | undefined,
+  ): string | CheckedRecord {
     if (item.kind === 'malformed') {
-      return {
-        line: item.line,
-        startLine: item.startLine,
-        fields: null,
-        reading: null,
-        findings: [{ code: 'E10', field: 'record', message: item.message }],
-      };
+      return { line, startLine, fields: null, reading: null, findings: [{ code: 'E10', field: 'record', message: item.message }] };
     }
     const checked = checkRecord(item.fields, item.fieldCount, { today: this.opts.today, format: this.opts.format });
-    const p = checked.reading ? packReading(item.line, checked.reading, item.startLine) : null;
-    return (
-      p ?? {
-        line: item.line,
-        startLine: item.startLine,
-        fields: checked.reading ? null : item.fields,
-        reading: checked.reading,
-        findings: checked.findings,
-      }
-    );
+    const p = checked.reading ? packReading(line, checked.reading, startLine) : null;
+    return p ?? { line, startLine, fields: checked.reading ? null : item.fields, reading: checked.reading, findings: checked.findings };
   }
 
   /** end ends the current batch: sent when it holds records to store, dropped when an earlier attempt committed them all. */
