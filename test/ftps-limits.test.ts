@@ -129,6 +129,52 @@ describe('a client that does not log in', () => {
   });
 });
 
+describe('a client that repeats PASS on one connection', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ maxCommandsBeforeLogin: 20 });
+    await svc.addAccount(GARAGE, PW);
+  });
+  afterAll(async () => svc?.teardown());
+
+  /** guess sends `lines` over TLS, each after the reply to the one before, until the server closes the connection. */
+  async function guess(lines: (i: number) => string): Promise<string[]> {
+    const { ftp } = await greeted(svc.ftpPort);
+    await ftp.startTls();
+    const replies: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const reply = await ftp.cmd(lines(i)).catch(() => null);
+      if (reply === null) break;
+      replies.push(reply);
+    }
+    return replies;
+  }
+
+  const audited = (event: string) => auditEvents(svc.layout.auditLog).filter((e) => e.event === event && e.username === GARAGE);
+
+  it('checks 5 passwords (the lockout), refuses the next ones unchecked, and closes at the 20th command (421)', async () => {
+    const replies = await guess((i) => (i === 0 ? `USER ${GARAGE}` : `PASS wrong password ${i}`));
+    // AUTH TLS, USER, 18 × PASS: 20 commands; the 21st is answered 421.
+    expect(replies).toHaveLength(20);
+    expect(replies.slice(1, 19)).toEqual(Array(18).fill(expect.stringMatching(/^530 /)));
+    expect(replies[19]).toBe('421 Too many commands before login (at most 20): log in first');
+    expect([audited('login_failed').length, audited('login_refused').length]).toEqual([5, 13]);
+  }, 60_000);
+
+  it('cannot change its username after a failed PASS, so USER and PASS in turn change nothing', async () => {
+    const replies = await guess((i) => (i % 2 === 0 ? `USER ${3_000_000_000 + i}` : `PASS wrong password ${i}`));
+    expect(replies).toHaveLength(20);
+    expect(replies.slice(0, 4)).toEqual([
+      '331 Username okay, awaiting password',
+      '530 Login incorrect',
+      '530 Username already set',
+      expect.stringMatching(/^530 /),
+    ]);
+    expect(replies[19]).toMatch(/^421 Too many commands before login/);
+    expect(auditEvents(svc.layout.auditLog).filter((e) => e.event === 'login_failed' && e.username === '3000000000')).toHaveLength(5);
+  }, 60_000);
+});
+
 describe('restarts (REST)', () => {
   let svc: TestService;
   let c: Client;
