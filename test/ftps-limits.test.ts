@@ -110,7 +110,7 @@ describe('a client that does not log in', () => {
   it('is closed (421) at the login deadline however often it sends NOOP', async () => {
     const { ftp } = await greeted(svc.ftpPort);
     // A client's pace (time must pass): four times as often as the idle time-out, fewer than 20 before the deadline.
-    const noop = setInterval(() => !ftp.isClosed && ftp.send('NOOP'), 250);
+    const noop = setInterval(() => !ftp.isClosed && ftp.write('NOOP'), 250);
     const closed = await closedWithin(ftp, 20_000);
     clearInterval(noop);
     expect(closed).toBe(true);
@@ -119,7 +119,7 @@ describe('a client that does not log in', () => {
 
   it('is closed (421) after 20 commands without logging in', async () => {
     const { ftp } = await greeted(svc.ftpPort);
-    ftp.send(Array(22).fill('NOOP').join('\r\n'));
+    ftp.write(Array(22).fill('NOOP').join('\r\n'));
     const replies: string[] = [];
     for (let i = 0; i < 21; i++) replies.push(await ftp.reply());
     expect(replies.slice(0, 20)).toEqual(Array(20).fill(expect.stringMatching(/^200/)));
