@@ -5,7 +5,7 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { Client, FTPError } from 'basic-ftp';
-import { startTestService, waitForReceipt, type TestService } from './helpers/service';
+import { startTestService, useTestService, waitForReceipt, type TestService } from './helpers/service';
 import { csvBatch, vin } from './helpers/batch';
 import { auditEvents } from './helpers/ops';
 import { waitFor } from './helpers/wait';
@@ -35,11 +35,7 @@ async function closedWithin(ftp: RawFtp, ms: number): Promise<boolean> {
 }
 
 describe('connections per IP address', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ maxConnectionsPerIp: 3 });
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ maxConnectionsPerIp: 3 }, [], PW);
 
   it('answers the connection beyond the limit 421 and closes it; a closed one makes room', async () => {
     const open = await Promise.all([1, 2, 3].map(() => greeted(svc.ftpPort)));
@@ -67,12 +63,7 @@ describe('connections per IP address', () => {
 });
 
 describe('connections per account', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ maxConnectionsPerAccount: 2 });
-    await svc.addAccount(GARAGE, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ maxConnectionsPerAccount: 2 }, [GARAGE], PW);
 
   it('answers a login beyond the limit 421 and closes it; a closed session makes room', async () => {
     const a = await svc.connect(GARAGE, PW);
@@ -93,11 +84,7 @@ describe('connections per account', () => {
 });
 
 describe('a client that does not log in', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ ftpIdleMs: 1000, loginTimeoutMs: 3000, maxCommandsBeforeLogin: 20 });
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ ftpIdleMs: 1000, loginTimeoutMs: 3000, maxCommandsBeforeLogin: 20 }, [], PW);
 
   it('is closed at the idle time-out when it sends AUTH TLS and never makes the handshake', async () => {
     const { ftp } = await greeted(svc.ftpPort);
@@ -130,12 +117,7 @@ describe('a client that does not log in', () => {
 });
 
 describe('a client that repeats PASS on one connection', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ maxCommandsBeforeLogin: 20 });
-    await svc.addAccount(GARAGE, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ maxCommandsBeforeLogin: 20 }, [GARAGE], PW);
 
   /** guess sends `lines` over TLS, each after the reply to the one before, until the server closes the connection. */
   async function guess(lines: (i: number) => string): Promise<string[]> {
@@ -206,11 +188,7 @@ describe('restarts (REST)', () => {
 });
 
 describe('TLS suites', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService();
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({}, [], PW);
 
   const handshake = async (options: import('node:tls').ConnectionOptions) => {
     const { ftp } = await greeted(svc.ftpPort);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import type { Client } from 'basic-ftp';
-import { startTestService, type TestService } from './helpers/service';
+import { startTestService, useTestService, type TestService } from './helpers/service';
 import { csvBatch, vin } from './helpers/batch';
 import { BIN, waitFor } from './helpers/ops';
 
@@ -45,13 +45,7 @@ function leftOnDisk(svc: TestService): { store: string[]; drop: string[]; incomi
 }
 
 describe('an upload while another writer holds the database, within the wait', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ workers: 0, intakeDbWaitMs: 60_000 });
-    await svc.addAccount(GARAGE, PW);
-    await svc.addAccount(OTHER, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ workers: 0, intakeDbWaitMs: 60_000 }, [GARAGE, OTHER], PW);
 
   it('other sessions are answered while it waits, and it gets its 226 once the lock is free', async () => {
     const a = await svc.connect(GARAGE, PW);
@@ -171,13 +165,7 @@ describe('an upload while another writer holds the database past the wait', () =
 describe('uploads while a worker process stores a long file', () => {
   const LONG_RECORDS = 600_000;
   const BATCH = 10_000;
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ workers: 1, batchSize: BATCH, intakeDbWaitMs: 300_000 });
-    await svc.addAccount(GARAGE, PW);
-    await svc.addAccount(OTHER, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ workers: 1, batchSize: BATCH, intakeDbWaitMs: 300_000 }, [GARAGE, OTHER], PW);
 
   it('the median upload waits for a few batches, not for many', async () => {
     const sender = await svc.connect(GARAGE, PW);

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { startTestService, type TestService } from './helpers/service';
+import { startTestService, useTestService, type TestService } from './helpers/service';
 import { auditEvents } from './helpers/ops';
 import { curlList } from './helpers/ftp-clients';
 import { localAddress, RawFtp } from './helpers/raw-ftp';
@@ -40,12 +40,7 @@ async function loginFrom(svc: TestService, ip: string, user: string, password: s
 const count = (answers: string[], re: RegExp) => answers.filter((a) => re.test(a)).length;
 
 describe('lockout', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ workers: 0, loginMaxFailures: 5, loginIpMaxFailures: 20 });
-    for (const a of [GARAGE, OTHER, BRANCH, SHOP]) await svc.addAccount(a, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ workers: 0, loginMaxFailures: 5, loginIpMaxFailures: 20 }, [GARAGE, OTHER, BRANCH, SHOP], PW);
   const events = (user: string) => auditEvents(svc.layout.auditLog).filter((e) => e.username === user);
 
   it('counts attempts before the password check: 300 parallel wrong passwords get 5 checks, the right one sent during the burst is refused', async () => {
@@ -103,12 +98,7 @@ describe('lockout', () => {
 });
 
 describe('bounded password checks', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ workers: 0, loginCheckConcurrency: 1, loginCheckQueue: 2 });
-    await svc.addAccount(GARAGE, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ workers: 0, loginCheckConcurrency: 1, loginCheckQueue: 2 }, [GARAGE], PW);
 
   it('refuses at once an attempt beyond the running check and its queue; an unknown user takes the same check as a known one', async () => {
     const users = Array.from({ length: 40 }, (_, i) => (i < 2 ? GARAGE : `88888888${String(i).padStart(2, '0')}`));
@@ -175,12 +165,7 @@ describe('a login burst and uploads', () => {
 });
 
 describe('audit of refusals', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ workers: 0 });
-    await svc.addAccount(GARAGE, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ workers: 0 }, [GARAGE], PW);
 
   it('audits a login tried over plain FTP, before AUTH TLS (curl without --ssl-reqd; raw USER and PASS)', async () => {
     const r = await curlList({ host: '127.0.0.1', port: svc.ftpPort, user: GARAGE, password: PW, sslReqd: false, remoteDir: '/' });
