@@ -10,7 +10,7 @@
  * Shutdown: `drain()` stops listening, refuses new logins and uploads, and waits (up to a grace time) for the
  * transfers in progress, so an upload that was being sent still gets its 226; `close()` then drops the rest.
  */
-import type { FtpSrv } from 'ftp-srv';
+import type { FtpConnection, FtpSrv } from 'ftp-srv';
 import type { Settings } from '../config/defaults';
 import type { DataLayout } from '../config/layout';
 import type { Account, Store } from '../store';
@@ -163,7 +163,7 @@ function auditPlainLogin(audit: AuditLog, command: { directive: string; arg: str
  */
 async function logIn(
   front: Front,
-  login: { connection: any; username: string; password: string },
+  login: { connection: FtpConnection; username: string; password: string },
 ): Promise<{ fs: JailFileSystem; blacklist: string[] }> {
   const { connection, username, password } = login;
   const { store, guard, checks, audit } = front;
@@ -185,7 +185,7 @@ async function logIn(
 }
 
 /** jailOf makes the account's jail, with its transfers tracked and its uploads refused while draining or over quota. */
-function jailOf(front: Front, connection: any, account: Account, ip: string): JailFileSystem {
+function jailOf(front: Front, connection: FtpConnection, account: Account, ip: string): JailFileSystem {
   const { settings, layout, intake, held, audit, transfers } = front;
   const dropDir = layout.dropDir(account.establishment);
   const fs = new JailFileSystem(connection, {
@@ -238,7 +238,7 @@ async function admitUpload(front: Front, u: UploadOf & { dropDir: string }): Pro
 }
 
 /** watchUpload tracks an upload's transfer, replies to a refusal before the data connection is reset, and audits it. */
-function watchUpload(front: Front, connection: any, stream: UploadStream, u: UploadOf): void {
+function watchUpload(front: Front, connection: FtpConnection, stream: UploadStream, u: UploadOf): void {
   const { settings, audit } = front;
   front.transfers.track(
     connection.id,
