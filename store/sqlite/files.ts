@@ -66,9 +66,6 @@ const SELECT = 'SELECT f.*, a.establishment FROM files f JOIN accounts a ON a.id
  */
 export const PENDING_FILES = 'SELECT id FROM files WHERE passed = 0 AND progress_line > 0';
 
-/** Values in one `IN (...)` list: well under SQLite's limit of bound parameters. */
-const IN_LIST_MAX = 500;
-
 /** File statements; the changes that touch more than the files table are composed in sqlite-store.ts. */
 export class SqliteFiles {
   constructor(private readonly db: Db) {}
@@ -121,15 +118,12 @@ export class SqliteFiles {
     return r ? toFile(r) : null;
   }
 
-  /** unrecorded returns those of `storedPaths` that no file records. */
+  /** unrecorded returns those of `storedPaths` that no file records (one pass over the files: no index on the path). */
   unrecorded(storedPaths: string[]): string[] {
-    const recorded = new Set<string>();
-    for (let i = 0; i < storedPaths.length; i += IN_LIST_MAX) {
-      const chunk = storedPaths.slice(i, i + IN_LIST_MAX);
-      const rows = this.db.prepare(`SELECT stored_path FROM files WHERE stored_path IN (${chunk.map(() => '?').join(',')})`).all(...chunk);
-      for (const r of rows as { stored_path: string }[]) recorded.add(r.stored_path);
-    }
-    return storedPaths.filter((p) => !recorded.has(p));
+    const left = new Set(storedPaths);
+    for (const r of this.db.prepare('SELECT stored_path FROM files').iterate() as Iterable<{ stored_path: string }>)
+      left.delete(r.stored_path);
+    return storedPaths.filter((p) => left.has(p));
   }
 
   /** markQueued: the job is in Redis. Only from `received`, so a late call never undoes a worker's progress. */
