@@ -21,6 +21,7 @@ import { startWorkerProcesses, type WorkerProcesses } from '../jobs/worker-proce
 import { startReconciler } from '../jobs/reconciler';
 import { loadOrCreateTls } from './tls-cert';
 import { Intake } from '../intake/intake';
+import { startOrphanSweep } from '../intake/stored-orphans';
 import { startFtpsServer, type FtpsServer } from '../ftps/ftps-server';
 import { createDemoAccount, type DemoLogin } from './demo-account';
 import { LoginGuard, loginGuardOptions, type LoginGuardOptions } from '../intake/login-guard';
@@ -67,6 +68,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const tls = await loadOrCreateTls(layout.tlsDir, settings.tlsCert, settings.tlsKey, [settings.ftpHost, settings.pasvUrl ?? '']);
   const queue = openFileQueue(redisUrl, settings);
   const intake = new Intake({ store, queue, layout, settings, audit });
+  const orphans = startOrphanSweep({ store, layout, settings, audit });
   const ftps: FtpsServer = await startFtpsServer({
     settings,
     layout,
@@ -103,6 +105,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await ftps.drain(graceMs).catch(() => {});
       await ftps.close().catch(() => {});
       await reconciler.stop();
+      await orphans.stop();
       const left = Math.max(0, graceMs - (Date.now() - started));
       await workers.close(left).catch(() => {});
       await queue.close();

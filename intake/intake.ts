@@ -39,6 +39,8 @@ export class Intake {
     let file: FileRecord;
     try {
       await fsyncDir(layout.storeDir);
+      // A test's way to die here, as a crash would (test/ops-recovery.test.ts); stored-orphans.ts cleans up after it.
+      if (process.env.INFLOW_TEST_DIE_AFTER_STORE_MOVE === name) process.kill(process.pid, 'SIGKILL');
       file = await store.files.receive({
         accountId: account.id,
         name,

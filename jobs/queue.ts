@@ -4,9 +4,10 @@
  * reconciler queues it later (docs/guarantees.md).
  *
  * Fair share between accounts: BullMQ (open source) has priorities but no groups, so a file's priority is its
- * round. An account's first waiting file is in the round at the head of the queue, its second in the next, and so
- * on; files of one round run in the order they came. So one account's 400 queued files delay another account's
- * nightly file by at most one file (the one of the same round that came first), besides the one being processed.
+ * round. An account's first waiting file joins the round being served (the round of the file being processed, or
+ * the round at the head of the queue when none is), its second the next round, and so on; files of one round run in
+ * the order they came. So one account's 400 queued files delay another account's nightly file by at most one file:
+ * the one being processed, or, when none is, the one at the head of the queue.
  */
 import { Queue, type JobState } from 'bullmq';
 import IORedis, { type RedisOptions } from 'ioredis';
@@ -98,37 +99,41 @@ export async function enqueueFile(
 const LAST_ROUND = 2_097_151;
 
 /**
- * Each account's last round, in a hash beside the queue; atomic. The next round of an account is one more than the
- * larger of its last one and the round before the head of the queue. With nothing waiting, every account starts
- * again from round 1 (so rounds stay small).
- * KEYS[1] the hash; ARGV: account, the round before the head, '1' when nothing waits, LAST_ROUND.
+ * Each account's last round, in a hash beside the queue; atomic. The next round of an account is one more than its
+ * last one, and at least the round being served. With nothing waiting, every account starts again from round 1 (so
+ * rounds stay small).
+ * KEYS[1] the hash; ARGV: account, the round being served, '1' when nothing waits, LAST_ROUND.
  */
 const NEXT_ROUND = `
 if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) end
 local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local round = math.min(math.max(last, tonumber(ARGV[2])) + 1, tonumber(ARGV[4]))
+local round = math.min(math.max(last + 1, tonumber(ARGV[2])), tonumber(ARGV[4]))
 redis.call('HSET', KEYS[1], ARGV[1], round)
 return round`;
 
 /**
- * roundOf gives a new file of `account` its round (its BullMQ priority: lower runs first). The head of the queue and
- * the hash are read apart: a file added between the two may land one round off, which changes an order, never
+ * roundOf gives a new file of `account` its round (its BullMQ priority: lower runs first). The queue and the hash
+ * are read apart: a file added or taken between the two may land one round off, which changes an order, never
  * whether a file runs.
  */
 async function roundOf(q: FileQueue, account: string): Promise<number> {
   const [head] = await q.queue.getPrioritized(0, 0);
-  const headRound = head?.opts.priority ?? 0;
+  const served = head ? await servedRound(q, head.opts.priority ?? 1) : 1;
   const nothingWaits = head ? '0' : '1';
-  const round = await q.connection.eval(
-    NEXT_ROUND,
-    1,
-    q.queue.toKey('fair-rounds'),
-    account,
-    String(Math.max(0, headRound - 1)),
-    nothingWaits,
-    String(LAST_ROUND),
-  );
-  return Number(round);
+  const args = [account, String(served), nothingWaits, String(LAST_ROUND)];
+  return Number(await q.connection.eval(NEXT_ROUND, 1, q.queue.toKey('fair-rounds'), ...args));
+}
+
+/**
+ * servedRound: the round of the files being processed (the latest of them), or `headRound` when none is. A round
+ * behind the head is the one being served: a newcomer joins it and so comes before the head's later rounds. One
+ * ahead of the head (left from before the rounds started again at 1) is not: the head's round is used.
+ */
+async function servedRound(q: FileQueue, headRound: number): Promise<number> {
+  const active = await q.queue.getActive(0, 100);
+  const rounds = active.map((j) => j.opts.priority ?? 0).filter((r) => r > 0);
+  if (rounds.length === 0) return headRound;
+  return Math.min(headRound, Math.max(...rounds));
 }
 
 /** A job's state in BullMQ, `missing` when the queue has no job for the file. */

@@ -23,6 +23,7 @@ export type AuditEvent =
   | 'idle_timeout'
   | 'connection_refused'
   | 'held_expired'
+  | 'orphan_removed'
   | 'internal_error'
   | 'service'
   | 'admin';

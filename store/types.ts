@@ -131,6 +131,8 @@ export interface FileStore {
   withStatus(statuses: FileStatus[]): Promise<FileRecord[]>;
   /** firstWithSha returns the earliest file of this account with this content: the original of any duplicate. */
   firstWithSha(accountId: number, sha256: string): Promise<FileRecord | null>;
+  /** unrecorded returns those of `storedPaths` that no file records (left by a front that died before recording). */
+  unrecorded(storedPaths: string[]): Promise<string[]>;
   /** markQueued: the job is in the queue. Only from `received`, so a late call never undoes a worker's progress. */
   markQueued(pk: number): Promise<void>;
   /** startAttempt marks the file processing and counts the attempt. */

@@ -16,7 +16,7 @@ import type { FtpSrv } from 'ftp-srv';
 import * as selfsigned from 'selfsigned';
 import { assertFtpSrvPatched, createFtpSrv, FtpSrvPatchError, PATCHED_FILES } from '../ftps/ftp-srv-patches';
 import { ClientResult, curlDownload, curlList, curlUpload, ftplibRound, lftpRound } from './helpers/ftp-clients';
-import { rawControl, tcpData, tlsData } from './helpers/raw-ftps';
+import { rawControl, tcpData, tlsData } from './helpers/raw-ftp';
 
 const HOST = '127.0.0.1';
 const USER = 'garage';

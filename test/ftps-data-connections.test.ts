@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { csvBatch, vin } from './helpers/batch';
-import { rawControl, sendAll, tcpData, tlsData, type RawControl } from './helpers/raw-ftps';
+import { rawControl, sendAll, tcpData, tlsData, type RawFtp } from './helpers/raw-ftp';
 import { ftplibRound } from './helpers/ftp-clients';
 import { auditEvents, envFor, inflowAsync } from './helpers/ops';
 import { waitFor } from './helpers/wait';
@@ -52,7 +52,7 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 describe('data connections of the service', () => {
   let svc: TestService;
   let seedReceipt: string;
-  const open: RawControl[] = [];
+  const open: RawFtp[] = [];
   const control = async (user: string, tlsOptions?: import('node:tls').ConnectionOptions) => {
     const c = await rawControl({ host: HOST, port: svc.ftpPort, user, password: PW, tlsOptions });
     open.push(c);
@@ -226,7 +226,7 @@ describe('data connections of the service', () => {
 describe('unused passive ports of the service', () => {
   let svc: TestService;
   const IDLE_MS = 1000;
-  const open: RawControl[] = [];
+  const open: RawFtp[] = [];
   const control = async () => {
     const c = await rawControl({ host: HOST, port: svc.ftpPort, user: VICTIM, password: PW });
     open.push(c);

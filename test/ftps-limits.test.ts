@@ -5,7 +5,7 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { Client, FTPError } from 'basic-ftp';
-import { startTestService, waitForReceipt, type TestService } from './helpers/service';
+import { startTestService, useTestService, waitForReceipt, type TestService } from './helpers/service';
 import { csvBatch, vin } from './helpers/batch';
 import { auditEvents } from './helpers/ops';
 import { waitFor } from './helpers/wait';
@@ -35,11 +35,7 @@ async function closedWithin(ftp: RawFtp, ms: number): Promise<boolean> {
 }
 
 describe('connections per IP address', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ maxConnectionsPerIp: 3 });
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ maxConnectionsPerIp: 3 }, [], PW);
 
   it('answers the connection beyond the limit 421 and closes it; a closed one makes room', async () => {
     const open = await Promise.all([1, 2, 3].map(() => greeted(svc.ftpPort)));
@@ -67,12 +63,7 @@ describe('connections per IP address', () => {
 });
 
 describe('connections per account', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ maxConnectionsPerAccount: 2 });
-    await svc.addAccount(GARAGE, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ maxConnectionsPerAccount: 2 }, [GARAGE], PW);
 
   it('answers a login beyond the limit 421 and closes it; a closed session makes room', async () => {
     const a = await svc.connect(GARAGE, PW);
@@ -93,11 +84,7 @@ describe('connections per account', () => {
 });
 
 describe('a client that does not log in', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ ftpIdleMs: 1000, loginTimeoutMs: 3000, maxCommandsBeforeLogin: 20 });
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ ftpIdleMs: 1000, loginTimeoutMs: 3000, maxCommandsBeforeLogin: 20 }, [], PW);
 
   it('is closed at the idle time-out when it sends AUTH TLS and never makes the handshake', async () => {
     const { ftp } = await greeted(svc.ftpPort);
@@ -110,7 +97,7 @@ describe('a client that does not log in', () => {
   it('is closed (421) at the login deadline however often it sends NOOP', async () => {
     const { ftp } = await greeted(svc.ftpPort);
     // A client's pace (time must pass): four times as often as the idle time-out, fewer than 20 before the deadline.
-    const noop = setInterval(() => !ftp.isClosed && ftp.send('NOOP'), 250);
+    const noop = setInterval(() => !ftp.isClosed && ftp.write('NOOP'), 250);
     const closed = await closedWithin(ftp, 20_000);
     clearInterval(noop);
     expect(closed).toBe(true);
@@ -119,7 +106,7 @@ describe('a client that does not log in', () => {
 
   it('is closed (421) after 20 commands without logging in', async () => {
     const { ftp } = await greeted(svc.ftpPort);
-    ftp.send(Array(22).fill('NOOP').join('\r\n'));
+    ftp.write(Array(22).fill('NOOP').join('\r\n'));
     const replies: string[] = [];
     for (let i = 0; i < 21; i++) replies.push(await ftp.reply());
     expect(replies.slice(0, 20)).toEqual(Array(20).fill(expect.stringMatching(/^200/)));
@@ -127,6 +114,47 @@ describe('a client that does not log in', () => {
     await ftp.closed;
     expect(ftp.lines.filter((l) => /^\d{3} /.test(l))).toHaveLength(22); // the greeting, 20 × 200, the 421: nothing after
   });
+});
+
+describe('a client that repeats PASS on one connection', () => {
+  const svc = useTestService({ maxCommandsBeforeLogin: 20 }, [GARAGE], PW);
+
+  /** guess sends `lines` over TLS, each after the reply to the one before, until the server closes the connection. */
+  async function guess(lines: (i: number) => string): Promise<string[]> {
+    const { ftp } = await greeted(svc.ftpPort);
+    await ftp.startTls();
+    const replies: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const reply = await ftp.cmd(lines(i)).catch(() => null);
+      if (reply === null) break;
+      replies.push(reply);
+    }
+    return replies;
+  }
+
+  const audited = (event: string) => auditEvents(svc.layout.auditLog).filter((e) => e.event === event && e.username === GARAGE);
+
+  it('checks 5 passwords (the lockout), refuses the next ones unchecked, and closes at the 20th command (421)', async () => {
+    const replies = await guess((i) => (i === 0 ? `USER ${GARAGE}` : `PASS wrong password ${i}`));
+    // AUTH TLS, USER, 18 × PASS: 20 commands; the 21st is answered 421.
+    expect(replies).toHaveLength(20);
+    expect(replies.slice(1, 19)).toEqual(Array(18).fill(expect.stringMatching(/^530 /)));
+    expect(replies[19]).toBe('421 Too many commands before login (at most 20): log in first');
+    expect([audited('login_failed').length, audited('login_refused').length]).toEqual([5, 13]);
+  }, 60_000);
+
+  it('cannot change its username after a failed PASS, so USER and PASS in turn change nothing', async () => {
+    const replies = await guess((i) => (i % 2 === 0 ? `USER ${3_000_000_000 + i}` : `PASS wrong password ${i}`));
+    expect(replies).toHaveLength(20);
+    expect(replies.slice(0, 4)).toEqual([
+      '331 Username okay, awaiting password',
+      '530 Login incorrect',
+      '530 Username already set',
+      expect.stringMatching(/^530 /),
+    ]);
+    expect(replies[19]).toMatch(/^421 Too many commands before login/);
+    expect(auditEvents(svc.layout.auditLog).filter((e) => e.event === 'login_failed' && e.username === '3000000000')).toHaveLength(5);
+  }, 60_000);
 });
 
 describe('restarts (REST)', () => {
@@ -160,11 +188,7 @@ describe('restarts (REST)', () => {
 });
 
 describe('TLS suites', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService();
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({}, [], PW);
 
   const handshake = async (options: import('node:tls').ConnectionOptions) => {
     const { ftp } = await greeted(svc.ftpPort);

@@ -6,19 +6,14 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { startTestService, type TestService } from './helpers/service';
+import { useTestService } from './helpers/service';
 import { auditEvents } from './helpers/ops';
 import { RawFtp, epsvPort } from './helpers/raw-ftp';
 
 const GARAGE = '2123456692';
 const PW = 'replies test password';
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startTestService();
-  await svc.addAccount(GARAGE, PW);
-});
-afterAll(async () => svc?.teardown());
+const svc = useTestService({}, [GARAGE], PW);
 
 const internalErrors = () => auditEvents(svc.layout.auditLog).filter((e) => e.event === 'internal_error');
 

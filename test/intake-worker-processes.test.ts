@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import type { Client } from 'basic-ftp';
-import { startTestService, waitForReceipt, type TestService } from './helpers/service';
+import { useTestService, waitForReceipt } from './helpers/service';
 import { csvBatch, vin, type R } from './helpers/batch';
 import { auditEvents, spawnInflow, waitFor } from './helpers/ops';
 import { freePort } from '../app/redis-server';
@@ -25,13 +25,7 @@ const N = 300_000;
 
 const upload = (c: Client, name: string, body: string) => c.uploadFrom(Readable.from([Buffer.from(body)]), name);
 
-let svc: TestService;
-beforeAll(async () => {
-  svc = await startTestService({ workers: 1, batchSize: 50_000, intakeDbWaitMs: 10_000 });
-  await svc.addAccount(GARAGE, PW);
-  await svc.addAccount(OTHER, PW);
-});
-afterAll(async () => svc?.teardown());
+const svc = useTestService({ workers: 1, batchSize: 50_000, intakeDbWaitMs: 10_000 }, [GARAGE, OTHER], PW);
 
 it('answers a NOOP and takes uploads in while its worker is in the middle of a big file', async () => {
   const recs: R[] = Array.from({ length: N }, (_, i) => ({ vin: vin(i), odometer: 10_000 + i, ref: `WO-${i}` }));

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { Client } from 'basic-ftp';
-import { startTestService, waitForReceipt, type TestService } from './helpers/service';
+import { startTestService, useTestService, waitForReceipt, type TestService } from './helpers/service';
 import { parseReceipt } from './helpers/receipt';
 import { csvBatch, rLine, vin } from './helpers/batch';
 import { auditEvents, BIN, spawnInflow, type Proc } from './helpers/ops';
@@ -78,12 +78,7 @@ describe('brute-force lockout', () => {
 });
 
 describe('timeouts', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ ftpIdleMs: 1000, transferIdleMs: 1000 });
-    await svc.addAccount(GARAGE, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ ftpIdleMs: 1000, transferIdleMs: 1000 }, [GARAGE], PW);
 
   it('closes a control connection idle for longer than ftpIdleMs', async () => {
     const c = await svc.connect(GARAGE, PW);

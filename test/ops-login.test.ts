@@ -8,10 +8,10 @@
  */
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { startTestService, type TestService } from './helpers/service';
+import { startTestService, useTestService, type TestService } from './helpers/service';
 import { auditEvents } from './helpers/ops';
 import { curlList } from './helpers/ftp-clients';
-import { localAddress, RawFtp } from './helpers/raw-login-ftp';
+import { localAddress, RawFtp } from './helpers/raw-ftp';
 
 const GARAGE = '2123456692';
 const OTHER = '2200000085';
@@ -21,15 +21,15 @@ const PW = 'login test password';
 
 /** connectAll opens n TLS control connections, the i-th from localAddress(tag, i), and sends USER on each. */
 async function connectAll(svc: TestService, tag: number, users: string[]): Promise<RawFtp[]> {
-  const conns = await Promise.all(users.map((_, i) => RawFtp.connect(svc.ftpPort, { localAddress: localAddress(tag, i) })));
-  const replies = await Promise.all(conns.map((c, i) => c.send(`USER ${users[i]}`)));
+  const conns = await Promise.all(users.map((_, i) => RawFtp.open(svc.ftpPort, { localAddress: localAddress(tag, i) })));
+  const replies = await Promise.all(conns.map((c, i) => c.cmd(`USER ${users[i]}`)));
   expect(replies).toEqual(Array(users.length).fill(expect.stringMatching(/^331/)));
   return conns;
 }
 
 /** loginFrom logs in on a new TLS connection from `ip` and returns the PASS reply. */
 async function loginFrom(svc: TestService, ip: string, user: string, password: string): Promise<string> {
-  const c = await RawFtp.connect(svc.ftpPort, { localAddress: ip });
+  const c = await RawFtp.open(svc.ftpPort, { localAddress: ip });
   try {
     return await c.login(user, password);
   } finally {
@@ -40,21 +40,16 @@ async function loginFrom(svc: TestService, ip: string, user: string, password: s
 const count = (answers: string[], re: RegExp) => answers.filter((a) => re.test(a)).length;
 
 describe('lockout', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ workers: 0, loginMaxFailures: 5, loginIpMaxFailures: 20 });
-    for (const a of [GARAGE, OTHER, BRANCH, SHOP]) await svc.addAccount(a, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ workers: 0, loginMaxFailures: 5, loginIpMaxFailures: 20 }, [GARAGE, OTHER, BRANCH, SHOP], PW);
   const events = (user: string) => auditEvents(svc.layout.auditLog).filter((e) => e.username === user);
 
   it('counts attempts before the password check: 300 parallel wrong passwords get 5 checks, the right one sent during the burst is refused', async () => {
     const conns = await connectAll(svc, 11, Array(300).fill(GARAGE));
     try {
       const [stranger, ...burst] = conns;
-      const wrong = burst.map((c, i) => c.send(`PASS wrong password ${i}`));
+      const wrong = burst.map((c, i) => c.cmd(`PASS wrong password ${i}`));
       await Promise.race(wrong); // the burst is being answered: its first attempts hold or used up the 5 places
-      const right = await stranger.send(`PASS ${PW}`);
+      const right = await stranger.cmd(`PASS ${PW}`);
       const answers = await Promise.all(wrong);
 
       expect(count(answers, /^530 Login incorrect/)).toBe(5);
@@ -103,18 +98,13 @@ describe('lockout', () => {
 });
 
 describe('bounded password checks', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ workers: 0, loginCheckConcurrency: 1, loginCheckQueue: 2 });
-    await svc.addAccount(GARAGE, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ workers: 0, loginCheckConcurrency: 1, loginCheckQueue: 2 }, [GARAGE], PW);
 
   it('refuses at once an attempt beyond the running check and its queue; an unknown user takes the same check as a known one', async () => {
     const users = Array.from({ length: 40 }, (_, i) => (i < 2 ? GARAGE : `88888888${String(i).padStart(2, '0')}`));
     const conns = await connectAll(svc, 14, users);
     try {
-      const answers = await Promise.all(conns.map((c, i) => c.send(`PASS wrong ${i}`)));
+      const answers = await Promise.all(conns.map((c, i) => c.cmd(`PASS wrong ${i}`)));
       const busy = count(answers, /^530 Too many logins at once: try again later/);
       expect(busy).toBeGreaterThan(0);
       expect(busy + count(answers, /^530 Login incorrect/)).toBe(40);
@@ -155,7 +145,7 @@ describe('a login burst and uploads', () => {
     try {
       let answered = 0;
       const wrong = conns.map(async (c, i) => {
-        const reply = await c.send(`PASS wrong ${i}`);
+        const reply = await c.cmd(`PASS wrong ${i}`);
         answered++;
         return reply;
       });
@@ -175,20 +165,15 @@ describe('a login burst and uploads', () => {
 });
 
 describe('audit of refusals', () => {
-  let svc: TestService;
-  beforeAll(async () => {
-    svc = await startTestService({ workers: 0 });
-    await svc.addAccount(GARAGE, PW);
-  });
-  afterAll(async () => svc?.teardown());
+  const svc = useTestService({ workers: 0 }, [GARAGE], PW);
 
   it('audits a login tried over plain FTP, before AUTH TLS (curl without --ssl-reqd; raw USER and PASS)', async () => {
     const r = await curlList({ host: '127.0.0.1', port: svc.ftpPort, user: GARAGE, password: PW, sslReqd: false, remoteDir: '/' });
     expect(r.code).not.toBe(0);
-    const plain = await RawFtp.connect(svc.ftpPort, { tls: false, localAddress: localAddress(16, 0) });
+    const plain = await RawFtp.open(svc.ftpPort, { tls: false, localAddress: localAddress(16, 0) });
     try {
-      expect(await plain.send(`USER ${OTHER}`)).toMatch(/^530 AUTH TLS required before login/);
-      expect(await plain.send('PASS plain secret')).toMatch(/^530 AUTH TLS required before login/);
+      expect(await plain.cmd(`USER ${OTHER}`)).toMatch(/^530 AUTH TLS required before login/);
+      expect(await plain.cmd('PASS plain secret')).toMatch(/^530 AUTH TLS required before login/);
     } finally {
       plain.close();
     }
@@ -206,9 +191,9 @@ describe('audit of refusals', () => {
 
   it('cuts an 8 KB username to 64 characters in the audit log, over plain FTP and over TLS', async () => {
     const long = 'u'.repeat(8000);
-    const plain = await RawFtp.connect(svc.ftpPort, { tls: false, localAddress: localAddress(16, 1) });
+    const plain = await RawFtp.open(svc.ftpPort, { tls: false, localAddress: localAddress(16, 1) });
     try {
-      expect(await plain.send(`USER ${long}`)).toMatch(/^530 AUTH TLS required before login/);
+      expect(await plain.cmd(`USER ${long}`)).toMatch(/^530 AUTH TLS required before login/);
     } finally {
       plain.close();
     }

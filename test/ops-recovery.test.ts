@@ -15,6 +15,7 @@ import { parseReceipt } from './helpers/receipt';
 import { csvBatch, vin } from './helpers/batch';
 import { auditEvents, BIN, spawnInflow, type Proc } from './helpers/ops';
 import { partialUpload, sleep, waitFor, waitForOutput } from './helpers/wait';
+import { openStore } from '../store';
 import { freePort, startRedisServer, type PrivateRedis } from '../app/redis-server';
 
 const GARAGE = '2123456692';
@@ -174,6 +175,45 @@ describe('serve killed and stopped', () => {
     expect(events).toContainEqual(expect.objectContaining({ event: 'upload', name: 'during-stop.csv' }));
     expect(events[events.length - 1]).toMatchObject({ event: 'service', action: 'stop' });
   }, 60_000);
+
+  it('kill -9 of serve between moving a file into the store and recording it: after a restart no stored file lacks its row', async () => {
+    // INFLOW_TEST_DIE_AFTER_STORE_MOVE (intake/intake.ts): serve kills itself with SIGKILL right after moving the
+    // upload of that name into the store, before its row is recorded; a short database wait makes the grace short.
+    const s = await serve(1, { INFLOW_TEST_DIE_AFTER_STORE_MOVE: 'dies.csv', INFLOW_INTAKE_DB_WAIT_MS: '1000' });
+    const c = await connect();
+    await c.uploadFrom(Readable.from([Buffer.from(file(30, 90_000))]), 'kept.csv'); // its 226
+    await expect(c.uploadFrom(Readable.from([Buffer.from(file(30, 91_000))]), 'dies.csv')).rejects.toThrow();
+    expect((await s.exited).signal).toBe('SIGKILL');
+    c.close();
+    const storeDir = path.join(dir, 'store');
+    const recorded = await storedNames();
+    const orphan = fs.readdirSync(storeDir).filter((n) => !recorded.has(n));
+    expect(orphan).toHaveLength(1);
+
+    await serve(1, { INFLOW_INTAKE_DB_WAIT_MS: '1000' });
+    // The orphan is removed once it is older than the grace (1 s + 10 s), by the pass at start-up or the one after.
+    await waitFor('the orphan removed', () => !fs.existsSync(path.join(storeDir, orphan[0])), 60_000, 200);
+    expect(fs.readdirSync(storeDir).sort()).toEqual([...(await storedNames())].sort());
+    expect(audit().filter((e) => e.event === 'orphan_removed')).toMatchObject([{ stored: orphan[0] }]);
+    const c2 = await connect();
+    expect(parseReceipt(await waitForReceipt(c2, 'kept.csv.receipt.csv', 60_000))).toMatchObject({ status: 'ACCEPTED', records: 30 });
+    // Sent again, the file that got no 226 is taken in as any new file.
+    await c2.uploadFrom(Readable.from([Buffer.from(file(30, 91_000))]), 'dies.csv');
+    expect(parseReceipt(await waitForReceipt(c2, 'dies.csv.receipt.csv', 60_000))).toMatchObject({ status: 'ACCEPTED', records: 30 });
+    c2.close();
+    procs[procs.length - 1].child.kill('SIGTERM');
+    expect((await procs[procs.length - 1].exited).code).toBe(0);
+  }, 120_000);
+
+  /** The names of the stored files the database records (read through a store of its own). */
+  const storedNames = async () => {
+    const store = openStore({ sqlite: path.join(dir, 'inflow.db') });
+    try {
+      return new Set((await store.files.list()).map((f) => path.basename(f.storedPath)));
+    } finally {
+      await store.close();
+    }
+  };
 
   it('a fleet: serve --workers 0 takes files in, separate worker processes process them', async () => {
     const front = await serve(0);

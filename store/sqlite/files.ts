@@ -118,6 +118,14 @@ export class SqliteFiles {
     return r ? toFile(r) : null;
   }
 
+  /** unrecorded returns those of `storedPaths` that no file records (one pass over the files: no index on the path). */
+  unrecorded(storedPaths: string[]): string[] {
+    const left = new Set(storedPaths);
+    for (const r of this.db.prepare('SELECT stored_path FROM files').iterate() as Iterable<{ stored_path: string }>)
+      left.delete(r.stored_path);
+    return storedPaths.filter((p) => left.has(p));
+  }
+
   /** markQueued: the job is in Redis. Only from `received`, so a late call never undoes a worker's progress. */
   markQueued(pk: number): void {
     this.db.prepare(`UPDATE files SET status = 'queued' WHERE id = ? AND status = 'received'`).run(pk);

@@ -123,6 +123,7 @@ export class SqliteStore implements Store {
       list: async (filter) => sql.files.list(filter),
       withStatus: async (s) => sql.files.withStatus(s),
       firstWithSha: async (a, sha) => sql.files.firstWithSha(a, sha),
+      unrecorded: async (paths) => sql.files.unrecorded(paths),
       markQueued: async (pk) => sql.files.markQueued(pk),
       startAttempt: async (pk) => sql.files.startAttempt(pk),
       pass: async (pk, facts) => writeTx(db, () => this.passNow(pk, facts)),

@@ -93,3 +93,23 @@ export async function waitForReceipt(client: Client, name: string, timeoutMs = 3
   await waitFor(`the receipt ${name}`, async () => (await client.list('/receipts')).some((f) => f.name === name), timeoutMs, 150);
   return download(client, `/receipts/${name}`);
 }
+
+/**
+ * useTestService starts a test service with `overrides` and garage accounts for `establishments` (all with
+ * `password`) before the tests of the enclosing describe (or file) and tears it down after them. What it returns
+ * stands for that service from beforeAll on.
+ */
+export function useTestService(overrides: Partial<Settings>, establishments: string[], password: string): TestService {
+  let current: TestService | null = null;
+  beforeAll(async () => {
+    current = await startTestService(overrides);
+    for (const e of establishments) await current.addAccount(e, password);
+  });
+  afterAll(async () => current?.teardown());
+  return new Proxy({} as TestService, {
+    get: (_, key) => {
+      if (!current) throw new Error('the test service is started in beforeAll: use it inside a test');
+      return Reflect.get(current, key);
+    },
+  });
+}

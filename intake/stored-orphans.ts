@@ -1,0 +1,68 @@
+/**
+ * Stored files without their row. takeIn moves an upload into the store before it records it, and moves it back
+ * when recording fails; a front that dies in between (kill -9, power) leaves the file in the store with no row.
+ * Its client got no 226, so it sends the file again: the left file is removed, and audited.
+ *
+ * A live front has a file in the store unrecorded for at most its wait for the database (`intakeDbWaitMs`) and an
+ * fsync, so only files whose last change is older than that and a margin are looked at: at start-up, and once more
+ * that grace later for the files that were too recent then.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Settings } from '../config/defaults';
+import type { DataLayout } from '../config/layout';
+import type { Store } from '../store';
+import type { AuditLog } from '../store/audit-log';
+
+/** Added to the intake's wait for the database: an fsync, a slow disk. */
+const GRACE_MARGIN_MS = 10_000;
+
+interface Deps {
+  store: Store;
+  layout: DataLayout;
+  settings: Pick<Settings, 'intakeDbWaitMs'>;
+  audit: AuditLog;
+}
+
+/** orphanGraceMs: how long a stored file may be without its row before it counts as left by a dead front. */
+export function orphanGraceMs(settings: Pick<Settings, 'intakeDbWaitMs'>): number {
+  return settings.intakeDbWaitMs + GRACE_MARGIN_MS;
+}
+
+/** removeStoredOrphans removes the store's files that no row records and that changed before the grace; returns their names. */
+export async function removeStoredOrphans(deps: Deps): Promise<string[]> {
+  const { store, layout, audit } = deps;
+  const before = Date.now() - orphanGraceMs(deps.settings);
+  const old: { file: string; size: number; changed: Date }[] = [];
+  for (const name of await fs.promises.readdir(layout.storeDir).catch(() => [])) {
+    const file = path.join(layout.storeDir, name);
+    const st = await fs.promises.stat(file).catch(() => null);
+    // ctime: a rename into the store changes it, while mtime keeps the upload's last write.
+    if (st?.isFile() && st.ctimeMs < before) old.push({ file, size: st.size, changed: st.ctime });
+  }
+  const unrecorded = new Set(await store.files.unrecorded(old.map((o) => o.file)));
+  const removed: string[] = [];
+  for (const o of old.filter((x) => unrecorded.has(x.file))) {
+    await fs.promises.rm(o.file, { force: true });
+    audit.write('orphan_removed', { stored: path.basename(o.file), size: o.size, changed: o.changed.toISOString() });
+    removed.push(path.basename(o.file));
+  }
+  return removed;
+}
+
+/** startOrphanSweep runs removeStoredOrphans now and once more after the grace; stop() cancels the second pass. */
+export function startOrphanSweep(deps: Deps): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  const sweep = () => {
+    running = removeStoredOrphans(deps).catch((err) => process.stderr.write(`stored files: ${(err as Error).message}\n`));
+  };
+  sweep();
+  const later = setTimeout(sweep, orphanGraceMs(deps.settings));
+  later.unref();
+  return {
+    stop: async () => {
+      clearTimeout(later);
+      await running; // a pass in flight must not use the store after it is closed
+    },
+  };
+}
