@@ -165,7 +165,8 @@ class BatchChecker {
     if (storable) {
       if (effect?.supersedes) {
         const place = flaggedPlaceOf(target!);
-        if (place) replaceFlagged(this.view, this.write, this.timelineOf(place.vin), place, rec.line, ctx.history);
+        if (place && effect.state)
+          replaceFlagged(this.view, this.write, this.timelineOf(place.vin), place, rec.line, { history: ctx.history, state: effect.state });
       }
       const late = this.late(r.date);
       if (late) findings.push(late);

@@ -92,9 +92,12 @@ export async function applyManualCorrection(store: Store, input: ManualCorrectio
     write.setAnomalyState(issue.id, effect.state!, line);
     const recording = {
       ...write,
-      setAnomalyState: (id: number, s: AnomalyState, l: number) => (withdrawn.push(id), write.setAnomalyState(id, s, l)),
+      setAnomalyState: (id: number, s: AnomalyState, l: number) => (
+        s === 'withdrawn' && withdrawn.push(id),
+        write.setAnomalyState(id, s, l)
+      ),
     };
-    if (effect.supersedes) replaceFlagged(view, recording, timeline, place, line, input.history);
+    if (effect.supersedes) replaceFlagged(view, recording, timeline, place, line, { history: input.history, state: effect.state! });
     const entry = {
       day,
       fileId: 0,

@@ -110,10 +110,16 @@ export class SqliteIssues {
     return r ? toIssue(r) : null;
   }
 
-  /** withSender returns an issue and the establishment that sent the file it was found in. */
+  /**
+   * withSender returns an issue and the establishment that sent the file it was found in; for an issue raised on a
+   * manual correction's reading (file 0), the sender of that reading.
+   */
   withSender(id: number): { issue: StoredIssue; sender: string | null } | null {
     const r = this.db
-      .prepare('SELECT i.*, f.sender AS file_sender FROM issues i JOIN files f ON f.id = i.file_id WHERE i.id = ?')
+      .prepare(
+        `SELECT i.*, coalesce(f.sender, (SELECT printf('%010d', r.sender) FROM readings r WHERE r.vin = i.vin AND r.seq = i.line)) AS file_sender
+         FROM issues i LEFT JOIN files f ON f.id = i.file_id WHERE i.id = ?`,
+      )
       .get(id) as (IssueRow & { file_sender: string | null }) | undefined;
     return r ? { issue: toIssue(r), sender: r.file_sender } : null;
   }

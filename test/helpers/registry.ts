@@ -86,6 +86,8 @@ export async function openRegistry(senders: string[]): Promise<Registry> {
 export interface AnomalyViews {
   /** error number → state, from `inflow history`. */
   states: Record<string, string>;
+  /** error number → the reading it was raised on (file:line, or manual:corrects). */
+  readingOf: Record<string, string>;
   /** Error numbers the history shows in a counting state (open, confirmed) on a reading that is not superseded. */
   historyCounting: string[];
   /** Error numbers label rule 1 names. */
@@ -98,17 +100,19 @@ const COUNTING = ['open', 'confirmed'];
 export async function anomalyViews(store: Store, vin: string): Promise<AnomalyViews> {
   const h = await vehicleHistory(store, vin);
   const states: Record<string, string> = {};
+  const readingOf: Record<string, string> = {};
   const historyCounting: string[] = [];
   for (const r of h.readings) {
     for (const i of r.issues) {
       if (!i.state || !i.errorNumber) continue;
       states[i.errorNumber] = i.state;
+      readingOf[i.errorNumber] = r.fileId ? `${r.fileId}:${r.line}` : `manual:${r.corrects}`;
       if (COUNTING.includes(i.state) && r.status !== 'superseded') historyCounting.push(i.errorNumber);
     }
   }
   const d = await decideLabel(store, vin, 9_999_999, brusselsToday(new Date()));
   const label = d.reasons.filter((x) => x.rule === 1).flatMap((x) => [...x.message.matchAll(/error number (\d{12})/g)].map((m) => m[1]));
-  return { states, historyCounting: historyCounting.sort(), label: label.sort() };
+  return { states, readingOf, historyCounting: historyCounting.sort(), label: label.sort() };
 }
 
 /** discrepancies: the provider report's discrepancies of `sender` over the given years. */
