@@ -29,7 +29,11 @@ function appliedText(number: string, r: ManualCorrectionResult): string {
 
 export function registerCorrections(program: Command): void {
   const corrections = program.command('corrections').description("anomalies and their states; the registry's correction form");
+  registerList(corrections);
+  registerApply(corrections);
+}
 
+function registerList(corrections: Command): void {
   withDataDir(corrections.command('list').description('list the anomalies with their states'))
     .option('--state <state>', ANOMALY_STATES.join(' | '))
     .option('--json', 'JSON output')
@@ -56,7 +60,9 @@ export function registerCorrections(program: Command): void {
       );
       process.stdout.write([head, ...rows].join('\n') + '\n');
     });
+}
 
+function registerApply(corrections: Command): void {
   withDataDir(
     corrections
       .command('apply <error-number>')

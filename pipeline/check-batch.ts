@@ -9,7 +9,7 @@
  */
 import type { BatchRequest, BatchView, BatchWriter, CorrectionTargetIssue, Store, TimelineEntry, Vehicle } from '../store';
 import { dayOf } from '../model/day-number';
-import type { CheckedRecord } from '../model/reading';
+import type { CheckedRecord, Reading } from '../model/reading';
 import { issueDef, isCorrectable, type Finding } from '../model/issue-catalogue';
 import { repeatFinding } from '../rules/repeat-checks';
 import { correctionFinding, correctionNumberOf, correctionSeq } from '../rules/corrections';
@@ -160,39 +160,9 @@ class BatchChecker {
       if (repeat) findings.push(repeat);
     }
     const storable = r && vin && timeline && !findings.some(isError) && !findings.some((f) => f.code === 'W51');
-    const record = r && vin ? { vin, day, odometer: r.odometer, unit: r.unit } : null;
+    const record = target && r && vin ? { vin, day, odometer: r.odometer, unit: r.unit } : null;
     const effect = target ? this.correct(target, !!storable, findings.some(isError), record, rec.line) : null;
-    if (storable) {
-      if (effect?.supersedes) {
-        const place = flaggedPlaceOf(target!);
-        if (place && effect.state)
-          replaceFlagged(this.view, this.write, this.timelineOf(place.vin), place, rec.line, { history: ctx.history, state: effect.state });
-      }
-      const late = this.late(r.date);
-      if (late) findings.push(late);
-      const entry: TimelineEntry = {
-        day,
-        fileId: ctx.filePk,
-        line: rec.line,
-        odometer: r.odometer,
-        unit: r.unit,
-        km: r.km,
-        startsSeries: r.replaced || r.work === 'ODOREP',
-        sender: ctx.sender,
-      };
-      const active = this.timelineOf(vin); // a supersede above may have changed it
-      findings.push(...historyFindings(entry, active, { ...ctx.history, fiveDigits: r.digits === 5 || vehicle?.digits === 5 }));
-      const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
-      this.write.addReading({
-        line: rec.line,
-        reading: r,
-        vin,
-        plate: r.plate ?? vehicle?.plate ?? null,
-        status: flagged ? 'flagged' : target ? 'corrected' : 'ok',
-        corrects: target?.issue.id ?? null,
-      });
-      insertInOrder(active, entry);
-    }
+    if (storable) this.store(rec.line, r, vin, day, vehicle, findings, target, effect);
 
     const ref = r?.ref ?? (rec.fields?.ref || null);
     const shownVin = vin ?? (rec.fields?.vin ? rec.fields.vin.toUpperCase() : null);
@@ -208,6 +178,50 @@ class BatchChecker {
         correctable: isCorrectable(f.code) && !corrects,
       });
     }
+  }
+
+  /**
+   * store stores a reading that passed the checks: a correction first replaces the flagged reading (when the rule
+   * says so); then the reading is checked against its neighbours (W50 too) and added to the timeline.
+   */
+  private store(
+    line: number,
+    r: Reading,
+    vin: string,
+    day: number,
+    vehicle: Vehicle | null,
+    findings: Finding[],
+    target: CorrectionTargetIssue | null,
+    effect: CorrectionEffect | null,
+  ): void {
+    const { ctx } = this;
+    const place = target && flaggedPlaceOf(target);
+    if (place && effect?.supersedes && effect.state)
+      replaceFlagged(this.view, this.write, this.timelineOf(place.vin), place, line, { history: ctx.history, state: effect.state });
+    const late = this.late(r.date);
+    if (late) findings.push(late);
+    const entry: TimelineEntry = {
+      day,
+      fileId: ctx.filePk,
+      line,
+      odometer: r.odometer,
+      unit: r.unit,
+      km: r.km,
+      startsSeries: r.replaced || r.work === 'ODOREP',
+      sender: ctx.sender,
+    };
+    const active = this.timelineOf(vin); // a replacement above may have changed it
+    findings.push(...historyFindings(entry, active, { ...ctx.history, fiveDigits: r.digits === 5 || vehicle?.digits === 5 }));
+    const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
+    this.write.addReading({
+      line,
+      reading: r,
+      vin,
+      plate: r.plate ?? vehicle?.plate ?? null,
+      status: flagged ? 'flagged' : target ? 'corrected' : 'ok',
+      corrects: target?.issue.id ?? null,
+    });
+    insertInOrder(active, entry);
   }
 
   /** vehicleOf: the VIN (from the register for a plate-only reading: E13 when unknown) and the register entry. */

@@ -5,7 +5,7 @@
  * electronically), anomalies only the replaced reading caused are withdrawn, and the anomaly becomes `manual`.
  * Allowed on a spent number; only for anomalies whose reading is still in the timeline (open or confirmed).
  */
-import type { Store, StoredReading } from '../store';
+import type { BatchView, ManualWriter, Store, StoredIssue, StoredReading } from '../store';
 import type { HistoryOptions } from '../rules/history';
 import type { AnomalyState } from '../model/anomaly-state';
 import { dayOf } from '../model/day-number';
@@ -51,7 +51,42 @@ const REPLACEABLE: readonly AnomalyState[] = ['open', 'confirmed'];
 
 /** applyManualCorrection applies the correction form to anomaly `errorNumber`; throws ManualCorrectionRefused. */
 export async function applyManualCorrection(store: Store, input: ManualCorrectionInput): Promise<ManualCorrectionResult> {
-  const { errorNumber: number } = input;
+  const { issue, old, reading } = await checkRequest(store, input);
+  const withdrawn: number[] = [];
+  const req = { issueId: issue.id, vin: old.vin, by: input.by, reason: input.reason, at: new Date().toISOString() };
+  const { blockedBy, result } = await store.storeManualCorrection(req, (view, write, line) => {
+    const target = view.correctionTarget(issue.id);
+    if (!target?.issue.state) throw new ManualCorrectionRefused(`error number ${input.errorNumber} is unknown`);
+    refuseState(input.errorNumber, target.issue.state);
+    const recording: ManualWriter = {
+      ...write,
+      setAnomalyState: (id, state, l) => {
+        if (state === 'withdrawn') withdrawn.push(id);
+        write.setAnomalyState(id, state, l);
+      },
+    };
+    storeReplacement(view, recording, { issue, old, reading, line, history: input.history });
+    return line;
+  });
+  if (blockedBy.length > 0 || result === undefined)
+    throw new ManualCorrectionRefused(`vehicle ${old.vin} has readings of a file still being processed: try again in a moment`);
+  const raised = await store.issues.forRecord(0, result);
+  return {
+    vin: old.vin,
+    code: issue.code,
+    replaced: { date: old.date, odometer: old.odometer, unit: old.unit },
+    stored: { date: reading.date, odometer: reading.odometer, unit: reading.unit },
+    issues: raised.map((i) => ({ code: i.code, errorNumber: i.severity === 'A' ? formatErrorNumber(i.id) : null, message: i.message })),
+    withdrawn: withdrawn.map(formatErrorNumber),
+  };
+}
+
+/** checkRequest: the anomaly, its reading and the corrected reading, or why the form refuses them. */
+async function checkRequest(
+  store: Store,
+  input: ManualCorrectionInput,
+): Promise<{ issue: StoredIssue; old: StoredReading; reading: Reading }> {
+  const number = input.errorNumber;
   const parsed = correctionSeq(number);
   if ('finding' in parsed) throw new ManualCorrectionRefused(parsed.finding.message);
   const issue = await store.issues.get(parsed.seq);
@@ -61,74 +96,69 @@ export async function applyManualCorrection(store: Store, input: ManualCorrectio
       `error number ${number} is a ${issue.code}, not an anomaly: the correction form is for A issues only`,
     );
   refuseState(number, issue.state);
-  const vin = issue.vin;
-  const old = (await store.readings.timeline(vin)).find((r) => r.fileId === issue.filePk && r.line === issue.line);
+  const old = (await store.readings.timeline(issue.vin)).find((r) => r.fileId === issue.filePk && r.line === issue.line);
   if (!old || old.status === 'superseded')
     throw new ManualCorrectionRefused(`the reading of error number ${number} is no longer in the history`);
   const reading = newReading(old, input);
-  const day = dayOf(reading.date);
-  if (day === dayOf(old.date) && reading.odometer === old.odometer && reading.unit === old.unit)
+  if (reading.date === old.date && reading.odometer === old.odometer && reading.unit === old.unit)
     throw new ManualCorrectionRefused(
       `the correction repeats the flagged reading (${old.date}, ${old.odometer} ${old.unit}): nothing to correct`,
     );
   if (reading.date > input.today)
     throw new ManualCorrectionRefused(`--date ${reading.date} is after today (${input.today}, Brussels time)`);
   const e18 =
-    beforeFirstRegistration(reading.date, (await store.vehicles.byVin(vin))?.firstRegistration) ??
+    beforeFirstRegistration(reading.date, (await store.vehicles.byVin(issue.vin))?.firstRegistration) ??
     beforeFirstRegistration(reading.date, '1990-01-01');
   if (e18) throw new ManualCorrectionRefused(e18.message);
+  return { issue, old, reading };
+}
 
-  const withdrawn: number[] = [];
-  const req = { issueId: issue.id, vin, by: input.by, reason: input.reason, at: new Date().toISOString() };
-  const { blockedBy, result } = await store.storeManualCorrection(req, (view, write, line) => {
-    const target = view.correctionTarget(issue.id);
-    if (!target?.issue.state) throw new ManualCorrectionRefused(`error number ${number} is unknown`);
-    refuseState(number, target.issue.state);
-    const timeline = view.timeline(vin);
-    const place = { vin, fileId: issue.filePk, line: issue.line };
-    if (!findFlagged(timeline, place))
-      throw new ManualCorrectionRefused(`the reading of error number ${number} is no longer in the history`);
-    const effect = correctionEffect('A', 'stored', true);
-    write.setAnomalyState(issue.id, effect.state!, line);
-    const recording = {
-      ...write,
-      setAnomalyState: (id: number, s: AnomalyState, l: number) => (
-        s === 'withdrawn' && withdrawn.push(id),
-        write.setAnomalyState(id, s, l)
-      ),
-    };
-    if (effect.supersedes) replaceFlagged(view, recording, timeline, place, line, { history: input.history, state: effect.state! });
-    const entry = {
-      day,
-      fileId: 0,
-      line,
-      odometer: reading.odometer,
-      unit: reading.unit,
-      km: reading.km,
-      startsSeries: reading.replaced || reading.work === 'ODOREP',
-      sender: old.sender,
-    };
-    const fiveDigits = reading.digits === 5 || view.vehicleByVin(vin)?.digits === 5;
-    const findings = historyFindings(entry, timeline, { ...input.history, fiveDigits });
-    const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
-    write.addReading({ line, reading, vin, plate: old.plate, status: flagged ? 'flagged' : 'corrected', corrects: issue.id }, old.sender);
-    for (const f of findings) {
-      const severity = issueDef(f.code).severity;
-      write.addIssue({ line, code: f.code, severity, field: f.field, message: f.message, ref: reading.ref, vin, correctable: false });
-    }
-    return line;
-  });
-  if (blockedBy.length > 0 || result === undefined)
-    throw new ManualCorrectionRefused(`vehicle ${vin} has readings of a file still being processed: try again in a moment`);
-  const raised = await store.issues.forRecord(0, result);
-  return {
-    vin,
-    code: issue.code,
-    replaced: { date: old.date, odometer: old.odometer, unit: old.unit },
-    stored: { date: reading.date, odometer: reading.odometer, unit: reading.unit },
-    issues: raised.map((i) => ({ code: i.code, errorNumber: i.severity === 'A' ? formatErrorNumber(i.id) : null, message: i.message })),
-    withdrawn: withdrawn.map(formatErrorNumber),
+/**
+ * storeReplacement does what a stored correcting record does (rules/correction-outcome.ts, manual): the anomaly
+ * becomes `manual`, its reading is replaced, and the new reading is checked against its neighbours and stored with
+ * what it raises (not correctable electronically). Inside the manual correction's change.
+ */
+function storeReplacement(
+  view: BatchView,
+  write: ManualWriter,
+  o: { issue: StoredIssue; old: StoredReading; reading: Reading; line: number; history: HistoryOptions },
+): void {
+  const { issue, old, reading, line } = o;
+  const timeline = view.timeline(old.vin);
+  const place = { vin: old.vin, fileId: issue.filePk, line: issue.line };
+  if (!findFlagged(timeline, place))
+    throw new ManualCorrectionRefused(`the reading of error number ${formatErrorNumber(issue.id)} is no longer in the history`);
+  const effect = correctionEffect('A', 'stored', true);
+  write.setAnomalyState(issue.id, effect.state!, line);
+  if (effect.supersedes) replaceFlagged(view, write, timeline, place, line, { history: o.history, state: effect.state! });
+  const entry = {
+    day: dayOf(reading.date),
+    fileId: 0,
+    line,
+    odometer: reading.odometer,
+    unit: reading.unit,
+    km: reading.km,
+    startsSeries: reading.replaced || reading.work === 'ODOREP',
+    sender: old.sender,
   };
+  const fiveDigits = reading.digits === 5 || view.vehicleByVin(old.vin)?.digits === 5;
+  const findings = historyFindings(entry, timeline, { ...o.history, fiveDigits });
+  const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
+  const status = flagged ? 'flagged' : 'corrected';
+  write.addReading({ line, reading, vin: old.vin, plate: old.plate, status, corrects: issue.id }, old.sender);
+  for (const f of findings) {
+    const severity = issueDef(f.code).severity;
+    write.addIssue({
+      line,
+      code: f.code,
+      severity,
+      field: f.field,
+      message: f.message,
+      ref: reading.ref,
+      vin: old.vin,
+      correctable: false,
+    });
+  }
 }
 
 function refuseState(number: string, state: AnomalyState): void {

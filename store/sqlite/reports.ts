@@ -91,8 +91,14 @@ export class SqliteReports {
   anomalies(filter: { state?: AnomalyState; vin?: string }): AnomalyListRow[] {
     const where = [`i.state IS NOT NULL`, VISIBLE];
     const args: (string | number)[] = [];
-    if (filter.state) (where.push('i.state = ?'), args.push(filter.state));
-    if (filter.vin) (where.push('i.vin = ?'), args.push(filter.vin));
+    if (filter.state) {
+      where.push('i.state = ?');
+      args.push(filter.state);
+    }
+    if (filter.vin) {
+      where.push('i.vin = ?');
+      args.push(filter.vin);
+    }
     const rows = this.db
       .prepare(
         `SELECT i.id, i.code, i.state, r.vin, r.day, r.odometer, r.unit, r.sender, r.seq
