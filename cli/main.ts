@@ -9,6 +9,7 @@ import { registerVehicles } from './vehicles';
 import { registerLabel } from './label';
 import { registerReport } from './report';
 import { registerUpload } from './upload';
+import { registerCorrections } from './corrections';
 import { failWith } from './exit';
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerLabel(program);
   registerReport(program);
   registerUpload(program);
+  registerCorrections(program);
   // Sub-commands inherit exitOverride so usage errors reach the one exit below.
   const override = (c: Command) => {
     c.exitOverride();

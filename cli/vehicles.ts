@@ -57,11 +57,11 @@ export function registerVehicles(program: Command): void {
             `${r.odometer} ${r.unit}`.padStart(11),
             String(r.km).padStart(8),
             r.sender.padEnd(10),
-            r.fileId.padEnd(7),
-            String(r.line).padStart(5),
+            (r.fileId ?? 'manual').padEnd(7),
+            String(r.line ?? '-').padStart(5),
             (r.work + (r.replaced ? '*' : '')).padEnd(7),
             r.status.padEnd(10),
-            r.issues.map((i) => i.code + (i.errorNumber ? ` ${i.errorNumber}` : '') + (i.corrected ? ' (corrected)' : '')).join(', ') +
+            r.issues.map((i) => i.code + (i.errorNumber ? ` ${i.errorNumber}` : '') + (i.state ? ` (${i.state})` : '')).join(', ') +
               (r.corrects ? ` corrects ${r.corrects}` : ''),
           ].join('  '),
         ),

@@ -37,7 +37,12 @@ export const ISSUE_CATALOGUE = [
     severity: 'E',
     title: 'that error number was already corrected: electronic correction is allowed once; use the correction form',
   },
-  { code: 'E32', severity: 'E', title: 'that error number cannot be corrected (a file-level or warning issue)' },
+  {
+    code: 'E32',
+    severity: 'E',
+    title:
+      'that error number cannot be corrected electronically (a file-level or warning issue, an issue raised on a correction, or a withdrawn anomaly)',
+  },
   { code: 'A40', severity: 'A', title: "odometer lower than the previous reading in the vehicle's history (roll-back)" },
   {
     code: 'A41',

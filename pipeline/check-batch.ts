@@ -9,14 +9,16 @@
  */
 import type { BatchRequest, BatchView, BatchWriter, CorrectionTargetIssue, Store, TimelineEntry, Vehicle } from '../store';
 import { dayOf } from '../model/day-number';
-import type { CheckedRecord } from '../model/reading';
+import type { CheckedRecord, Reading } from '../model/reading';
 import { issueDef, isCorrectable, type Finding } from '../model/issue-catalogue';
 import { repeatFinding } from '../rules/repeat-checks';
 import { correctionFinding, correctionNumberOf, correctionSeq } from '../rules/corrections';
+import { correctingFate, correctionEffect, type CorrectionEffect } from '../rules/correction-outcome';
 import { historyFindings, type HistoryOptions } from '../rules/history';
 import { beforeFirstRegistration, plateNotInRegister } from '../rules/register-checks';
 import { lateFinding } from '../rules/working-days';
 import { unpackBatch, type RecordBatch } from './batcher';
+import { findFlagged, replaceFlagged, type FlaggedPlace } from './replace-reading';
 
 /** What the checks of one file's records need besides the registry. */
 export interface FileContext {
@@ -176,38 +178,10 @@ class BatchChecker {
       const repeat = repeatFinding({ day, odometer: r.odometer, unit: r.unit }, timeline, ctx.filePk, rec.line, ctx.sender);
       if (repeat) findings.push(repeat);
     }
-    if (target) this.write.markCorrected(target.issue.id, rec.line);
-
     const storable = r && vin && timeline && !findings.some(isError) && !findings.some((f) => f.code === 'W51');
-    if (storable) {
-      if (target && target.issue.severity === 'A' && target.issue.vin)
-        this.supersede(target.issue.vin, target.issue.filePk, target.issue.line);
-      const late = this.late(r.date);
-      if (late) findings.push(late);
-      const entry: TimelineEntry = {
-        day,
-        fileId: ctx.filePk,
-        line: rec.line,
-        odometer: r.odometer,
-        unit: r.unit,
-        km: r.km,
-        startsSeries: r.replaced || r.work === 'ODOREP',
-        sender: ctx.sender,
-      };
-      const active = this.timelineOf(vin); // a supersede above may have changed it
-      const fiveDigits = r.digits === 5 || vehicle?.digits === 5;
-      findings.push(...historyFindings(entry, active, fiveDigits ? this.fiveDigitOpts : this.historyOpts));
-      const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
-      this.write.addReading({
-        line: rec.line,
-        reading: r,
-        vin,
-        plate: r.plate ?? vehicle?.plate ?? null,
-        status: flagged ? 'flagged' : target ? 'corrected' : 'ok',
-        corrects: target?.issue.id ?? null,
-      });
-      insertInOrder(active, entry);
-    }
+    const record = target && r && vin ? { vin, day, odometer: r.odometer, unit: r.unit } : null;
+    const effect = target ? this.correct(target, !!storable, findings.some(isError), record, rec.line) : null;
+    if (storable) this.store(rec.line, r, vin, day, vehicle, findings, target, effect);
 
     const ref = r?.ref ?? (rec.fields?.ref || null);
     const shownVin = vin ?? (rec.fields?.vin ? rec.fields.vin.toUpperCase() : null);
@@ -224,6 +198,51 @@ class BatchChecker {
         correctable: isCorrectable(f.code) && !corrects,
       });
     }
+  }
+
+  /**
+   * store stores a reading that passed the checks: a correction first replaces the flagged reading (when the rule
+   * says so); then the reading is checked against its neighbours (W50 too) and added to the timeline.
+   */
+  private store(
+    line: number,
+    r: Reading,
+    vin: string,
+    day: number,
+    vehicle: Vehicle | null,
+    findings: Finding[],
+    target: CorrectionTargetIssue | null,
+    effect: CorrectionEffect | null,
+  ): void {
+    const { ctx } = this;
+    const place = target && flaggedPlaceOf(target);
+    if (place && effect?.supersedes && effect.state)
+      replaceFlagged(this.view, this.write, this.timelineOf(place.vin), place, line, { history: ctx.history, state: effect.state });
+    const late = this.late(r.date);
+    if (late) findings.push(late);
+    const entry: TimelineEntry = {
+      day,
+      fileId: ctx.filePk,
+      line,
+      odometer: r.odometer,
+      unit: r.unit,
+      km: r.km,
+      startsSeries: r.replaced || r.work === 'ODOREP',
+      sender: ctx.sender,
+    };
+    const active = this.timelineOf(vin); // a replacement above may have changed it
+    const fiveDigits = r.digits === 5 || vehicle?.digits === 5;
+    findings.push(...historyFindings(entry, active, fiveDigits ? this.fiveDigitOpts : this.historyOpts));
+    const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
+    this.write.addReading({
+      line,
+      reading: r,
+      vin,
+      plate: r.plate ?? vehicle?.plate ?? null,
+      status: flagged ? 'flagged' : target ? 'corrected' : 'ok',
+      corrects: target?.issue.id ?? null,
+    });
+    insertInOrder(active, entry);
   }
 
   /** vehicleOf: the VIN (from the register for a plate-only reading: E13 when unknown) and the register entry. */
@@ -249,12 +268,24 @@ class BatchChecker {
     return refused ? null : t;
   }
 
-  /** supersede: the flagged reading is replaced by its correction; the history is checked again without it. */
-  private supersede(vin: string, fileId: number, line: number): void {
-    const t = this.timelineOf(vin);
-    this.write.supersede(vin, fileId, line);
-    const i = t.findIndex((e) => e.fileId === fileId && e.line === line);
-    if (i >= 0) t.splice(i, 1);
+  /**
+   * correct records what a correcting record did to the issue it names (rules/correction-outcome.ts): the number
+   * spent, the anomaly's state. Replacing the flagged reading is left to the caller, before it checks the new one.
+   */
+  private correct(
+    target: CorrectionTargetIssue,
+    stored: boolean,
+    rejected: boolean,
+    record: { vin: string; day: number; odometer: number; unit: 'km' | 'mi' } | null,
+    line: number,
+  ): CorrectionEffect {
+    const place = flaggedPlaceOf(target);
+    const entry = place ? findFlagged(this.timelineOf(place.vin), place) : null;
+    const flagged = place && entry ? { vin: place.vin, day: entry.day, odometer: entry.odometer, unit: entry.unit } : null;
+    const effect = correctionEffect(target.issue.severity, correctingFate({ stored, rejected, record, flagged }));
+    if (effect.spends) this.write.markCorrected(target.issue.id, line);
+    if (effect.state) this.write.setAnomalyState(target.issue.id, effect.state, line);
+    return effect;
   }
 
   private late(date: string): Finding | null {
@@ -262,6 +293,11 @@ class BatchChecker {
     if (late === undefined) this.ctx.lateByDate.set(date, (late = lateFinding(date, this.ctx.receivedDate)));
     return late;
   }
+}
+
+/** flaggedPlaceOf: where the reading an anomaly was raised on is; null for an E issue (its record was not stored). */
+function flaggedPlaceOf(t: CorrectionTargetIssue): FlaggedPlace | null {
+  return t.issue.severity === 'A' && t.issue.vin ? { vin: t.issue.vin, fileId: t.issue.filePk, line: t.issue.line } : null;
 }
 
 /** insertInOrder adds a stored reading to a timeline kept in (date, reception) order. */

@@ -1,6 +1,7 @@
 /** The OK label decision for a used-car ad (docs/label.md): the store's view of the vehicle, run through the rules. */
 import type { Store } from '../store';
 import { formatErrorNumber } from '../rules/error-number';
+import { COUNTING_STATES } from '../rules/correction-outcome';
 import { ageOf, labelReasons, type LabelFacts, type LabelReason, type LabelReading } from '../rules/label-rules';
 
 /** The JSON of `inflow label --json` (docs/label.md); more fields may be added. */
@@ -30,7 +31,7 @@ export async function labelFacts(store: Store, vin: string, mileage: number, dat
     date,
     register: v && { firstRegistration: v.firstRegistration, imported: v.imported, digits: v.digits },
     readings: await store.reports.labelReadings(vin, date),
-    anomalies: (await store.reports.openAnomalies(vin, date)).map((a) => ({
+    anomalies: (await store.reports.openAnomalies(vin, date, COUNTING_STATES)).map((a) => ({
       code: a.code,
       errorNumber: formatErrorNumber(a.id),
       date: a.date,

@@ -1,5 +1,6 @@
 /** The yearly Trusted Provider report (docs/provider-report.md) from the store's per-establishment counts. */
 import type { Store } from '../store';
+import { COUNTING_STATES } from '../rules/correction-outcome';
 import { discrepancyRate, earnsTrustedLabel } from '../rules/provider-label';
 
 export interface ProviderLine {
@@ -22,7 +23,7 @@ export interface ProviderReport {
 /** providerReport counts the readings dated in `year` per establishment, sorted by establishment number. */
 export async function providerReport(store: Store, year: number): Promise<ProviderReport> {
   const y = String(year).padStart(4, '0');
-  const providers = (await store.reports.providerCounts(`${y}-01-01`, `${y}-12-31`)).map((p) => ({
+  const providers = (await store.reports.providerCounts(`${y}-01-01`, `${y}-12-31`, COUNTING_STATES)).map((p) => ({
     ...p,
     rate: discrepancyRate(p.readings, p.discrepancies),
     label: earnsTrustedLabel(p.readings, p.discrepancies),

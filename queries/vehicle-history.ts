@@ -2,6 +2,7 @@
 import type { Store } from '../store';
 import { formatErrorNumber } from '../rules/error-number';
 import { fileIdOf } from '../model/file-id';
+import type { AnomalyState } from '../model/anomaly-state';
 
 export interface HistoryReading {
   date: string;
@@ -9,15 +10,20 @@ export interface HistoryReading {
   unit: string;
   km: number;
   sender: string;
-  fileId: string;
-  line: number;
+  /** The file and line it came from; both null for a reading stored by the correction form (`corrects` says which). */
+  fileId: string | null;
+  line: number | null;
   ref: string | null;
   work: string;
   replaced: boolean;
   status: string;
   /** The error number this reading corrects. */
   corrects: string | null;
-  issues: { code: string; errorNumber: string | null; corrected: boolean }[];
+  /**
+   * `corrected`: the number's one electronic correction is used (spent); `state`: where an anomaly stands (null for
+   * an issue that is not an anomaly).
+   */
+  issues: { code: string; errorNumber: string | null; corrected: boolean; state: AnomalyState | null }[];
 }
 
 export interface VehicleHistory {
@@ -40,8 +46,8 @@ export async function vehicleHistory(store: Store, vin: string): Promise<Vehicle
       unit: r.unit,
       km: r.km,
       sender: r.sender,
-      fileId: fileIdOf(r.fileId),
-      line: r.line,
+      fileId: r.fileId === 0 ? null : fileIdOf(r.fileId),
+      line: r.fileId === 0 ? null : r.line,
       ref: r.ref,
       work: r.work,
       replaced: r.replaced,
@@ -51,6 +57,7 @@ export async function vehicleHistory(store: Store, vin: string): Promise<Vehicle
         code: i.code,
         errorNumber: i.severity === 'E' || i.severity === 'A' ? formatErrorNumber(i.id) : null,
         corrected: i.corrected,
+        state: i.state,
       })),
     })),
   };

@@ -1,8 +1,10 @@
 /**
  * Whether a record's `corrects` value names an error number it may correct (docs/corrections.md): E30 unknown, mistyped or
- * another sender's; E31 already corrected once; E32 not correctable (a file-level or warning issue, or an issue
- * raised on a correction). Pure: the caller looks the issue up.
+ * another sender's; E31 already corrected once (or replaced by the correction form); E32 not correctable (a file-level or
+ * warning issue, an issue raised on a correction, or a withdrawn anomaly). Pure: the caller looks the issue up. What
+ * a correction then does: rules/correction-outcome.ts.
  */
+import type { AnomalyState } from '../model/anomaly-state';
 import type { Finding, Severity } from '../model/issue-catalogue';
 import { quoteValue } from '../model/text';
 import { parseErrorNumber } from './error-number';
@@ -12,6 +14,8 @@ export interface CorrectionTarget {
   severity: Severity;
   correctable: boolean;
   corrected: boolean;
+  /** An anomaly's state; null for an E issue. */
+  state: AnomalyState | null;
   /** Establishment that sent the file the issue was found in. */
   sender: string | null;
 }
@@ -33,7 +37,14 @@ export function correctionFinding(number: string, target: CorrectionTarget | nul
   if (target.severity !== 'E' && target.severity !== 'A') {
     return { code: 'E32', field: 'corrects', message: `Error number ${number} cannot be corrected.` };
   }
-  if (target.corrected) {
+  if (target.state === 'withdrawn') {
+    return {
+      code: 'E32',
+      field: 'corrects',
+      message: `Error number ${number} was withdrawn: the reading that caused it was corrected; there is nothing left to correct.`,
+    };
+  }
+  if (target.corrected || target.state === 'corrected' || target.state === 'manual') {
     return {
       code: 'E31',
       field: 'corrects',

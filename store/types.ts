@@ -6,8 +6,12 @@
  * Every method that changes several things does so atomically: it is one named change (receiveFile, storeBatch,
  * rejectFile, abandonFile…), never a transaction a caller holds open.
  */
+import type { AnomalyState } from '../model/anomaly-state';
 import type { FileFinding, IssueCode, Severity } from '../model/issue-catalogue';
-import type { LabelReading, Reading, WorkType } from '../model/reading';
+import type { Reading, WorkType } from '../model/reading';
+import type { ReportStore } from './report-types';
+
+export * from './report-types';
 
 // ─── Accounts ────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -225,8 +229,10 @@ export interface StoredIssue {
   ref: string | null;
   vin: string | null;
   correctable: boolean;
-  /** Whether a record already used this issue's one electronic correction. */
+  /** Whether a record already used this issue's one electronic correction (spent: a second try gets E31). */
   corrected: boolean;
+  /** Where an anomaly stands; null for an issue that is not an anomaly. */
+  state: AnomalyState | null;
 }
 
 export interface Vehicle {
@@ -299,6 +305,20 @@ export interface BatchView {
    */
   timeline(vin: string): TimelineEntry[];
   correctionTarget(issueId: number): CorrectionTargetIssue | null;
+  /** The anomalies (A issues) of the vehicle's active readings, with their state (a correction's path only). */
+  anomalies(vin: string): VehicleAnomaly[];
+}
+
+/** An anomaly of a reading of the vehicle's active timeline. */
+export interface VehicleAnomaly {
+  id: number;
+  code: IssueCode;
+  state: AnomalyState;
+  /** The reading it was raised on. */
+  fileId: number;
+  line: number;
+  /** The reading's `digits` as sent. */
+  digits: number | null;
 }
 
 /** A reading of the batch's file to store. */
@@ -314,7 +334,7 @@ export interface NewReading {
 }
 
 /** An issue of a record of the batch's file (its id and file come from the store and the batch). */
-export type NewIssue = Omit<StoredIssue, 'id' | 'filePk' | 'corrected' | 'startLine'> & { startLine?: number | null };
+export type NewIssue = Omit<StoredIssue, 'id' | 'filePk' | 'corrected' | 'state' | 'startLine'> & { startLine?: number | null };
 
 /** What a batch's checks write; nothing is kept unless the whole batch is. */
 export interface BatchWriter {
@@ -325,6 +345,25 @@ export interface BatchWriter {
   markCorrected(issueId: number, line: number): void;
   /** The reading stored from (fileId, line) for this vehicle is replaced by a correction. */
   supersede(vin: string, fileId: number, line: number): void;
+  /** Anomaly `issueId` takes `state`, set by the record at `line` (of the batch's file, or of the manual correction). */
+  setAnomalyState(issueId: number, state: AnomalyState, line: number): void;
+}
+
+/** A manual correction (the correction form): who applied it, why, and the anomaly it names. */
+export interface ManualCorrectionRequest {
+  issueId: number;
+  vin: string;
+  by: string;
+  reason: string;
+  at: string;
+}
+
+/**
+ * What a manual correction writes: as a batch does, but its reading and issues belong to no file (the history shows
+ * them without one) and its reading keeps the sender of the reading it replaces.
+ */
+export interface ManualWriter extends Omit<BatchWriter, 'addReading' | 'markCorrected'> {
+  addReading(r: NewReading, sender: string): void;
 }
 
 export interface BatchRequest {
@@ -339,36 +378,6 @@ export interface BatchRequest {
    * need not.
    */
   lookups(): { vins: string[]; plates: string[]; issueIds: number[] };
-}
-
-// ─── Read-side reports ──────────────────────────────────────────────────────────────────────────────────────
-
-/** An A issue that was never corrected, with the reading it was raised on. */
-export interface OpenAnomalyRow {
-  id: number;
-  code: string;
-  date: string;
-  odometer: number;
-  unit: 'km' | 'mi';
-}
-
-/** One establishment's counts for a year. */
-export interface ProviderCountsRow {
-  establishment: string;
-  readings: number;
-  discrepancies: number;
-}
-
-export interface ReportStore {
-  /** labelReadings lists a vehicle's non-superseded readings dated on or before `upto` (YYYY-MM-DD), by date then reception. */
-  labelReadings(vin: string, upto: string): Promise<LabelReading[]>;
-  /** openAnomalies lists the uncorrected A issues raised on a vehicle's non-superseded readings dated on or before `upto`. */
-  openAnomalies(vin: string, upto: string): Promise<OpenAnomalyRow[]>;
-  /**
-   * providerCounts counts, per establishment, the non-superseded readings dated from `from` to `to` and how many of
-   * them raised an uncorrected A40/A41/A42; by establishment, those without readings left out.
-   */
-  providerCounts(from: string, to: string): Promise<ProviderCountsRow[]>;
 }
 
 // ─── The store ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -392,6 +401,16 @@ export interface Store {
    * the files in one order.
    */
   storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }>;
+  /**
+   * storeManualCorrection applies a manual correction as one change, recorded with who and why: `work` runs once,
+   * synchronously, reading through `view` and writing through `write`; `line` is the correction's number, the line
+   * of what it stores. Nothing is stored when a vehicle it reads has records of a file that has not passed its
+   * checks (those files are returned), or when `work` throws.
+   */
+  storeManualCorrection<T>(
+    req: ManualCorrectionRequest,
+    work: (view: BatchView, write: ManualWriter, line: number) => T,
+  ): Promise<{ blockedBy: number[]; result?: T }>;
   /** pending tells which of these files have stored records but have not passed their checks (nor been rejected). */
   pending(filePks: readonly number[]): Promise<number[]>;
   close(): Promise<void>;

@@ -196,13 +196,13 @@ describe('inflow vehicles import and inflow history', () => {
         odometer: 40000,
         status: 'flagged',
         ref: 'WO-77',
-        issues: [{ code: 'A40', errorNumber: expect.stringMatching(/^\d{12}$/), corrected: false }],
+        issues: [{ code: 'A40', errorNumber: expect.stringMatching(/^\d{12}$/), corrected: false, state: 'open' }],
       }),
     ]);
     expect(h.readings[0].fileId).toMatch(/^F\d{6}$/);
     const t = inflow(['history', vin(1)], { env });
     expect(t.out).toContain('flagged');
-    expect(t.out).toContain('A40 ' + h.readings[1].issues[0].errorNumber);
+    expect(t.out).toContain('A40 ' + h.readings[1].issues[0].errorNumber + ' (open)');
     expect(inflow(['history', vin(999)], { env }).code).toBe(1);
   });
 });

@@ -254,7 +254,7 @@ describe('what the scenarios stored', () => {
     const h = await vehicleHistory(svc.store, V(1));
     expect(h.readings.map((r) => r.status)).toEqual(['ok', 'flagged']);
     expect(h.readings[1].issues.filter((i) => i.code !== 'W50')).toEqual([
-      { code: 'A40', errorNumber: expect.stringMatching(/^\d{12}$/), corrected: false },
+      { code: 'A40', errorNumber: expect.stringMatching(/^\d{12}$/), corrected: false, state: 'open' },
     ]);
   });
 });
@@ -291,7 +291,7 @@ describe('corrections', () => {
     ]);
     const open = h.readings.filter((r) => r.status !== 'superseded' && r.issues.some((i) => i.code.startsWith('A') && !i.corrected));
     expect(open).toEqual([]);
-    expect(h.readings[1].issues[0]).toMatchObject({ code: 'A40', corrected: true });
+    expect(h.readings[1].issues[0]).toMatchObject({ code: 'A40', corrected: true, state: 'corrected' });
   });
 
   it("a mistyped number gets E30, and so does another sender's number", async () => {

@@ -5,6 +5,7 @@ const target = (t: Partial<CorrectionTarget> = {}): CorrectionTarget => ({
   severity: 'E',
   correctable: true,
   corrected: false,
+  state: null,
   sender: '2123456692',
   ...t,
 });
@@ -40,6 +41,9 @@ describe('corrections', () => {
     ['a warning', target({ severity: 'W' }), 'E32'],
     ['a file-level issue', target({ severity: 'F' }), 'E32'],
     ['an issue raised on a correction', target({ correctable: false }), 'E32'],
+    ['an anomaly left open by a rejected correction (spent)', target({ severity: 'A', state: 'open', corrected: true }), 'E31'],
+    ['an anomaly replaced by the correction form (not spent)', target({ severity: 'A', state: 'manual' }), 'E31'],
+    ['a withdrawn anomaly', target({ severity: 'A', state: 'withdrawn' }), 'E32'],
   ] as [string, CorrectionTarget | null, string | null][])('%s → %s', (_t, t, expected) => {
     expect(code(t)).toBe(expected);
   });

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { AccountAlreadyExistsError, openStore, type BatchView, type BatchWriter, type NewIssue, type Store } from '../store';
 import type { Reading } from '../model/reading';
+import { COUNTING_STATES } from '../rules/correction-outcome';
 
 interface Backend {
   name: string;
@@ -371,8 +372,10 @@ describe.each(BACKENDS)('the $name store', (backend) => {
       await accept(a.pk, 2);
       expect((await store.reports.labelReadings(V1, '2025-12-31')).map((r) => r.odometer)).toEqual([1000, 900]);
       expect((await store.reports.labelReadings(V1, '2025-03-15')).map((r) => r.odometer)).toEqual([1000]);
-      expect((await store.reports.openAnomalies(V1, '2025-12-31')).map((x) => [x.code, x.odometer])).toEqual([['A40', 900]]);
-      expect(await store.reports.providerCounts('2025-01-01', '2025-12-31')).toEqual([
+      expect((await store.reports.openAnomalies(V1, '2025-12-31', COUNTING_STATES)).map((x) => [x.code, x.odometer])).toEqual([
+        ['A40', 900],
+      ]);
+      expect(await store.reports.providerCounts('2025-01-01', '2025-12-31', COUNTING_STATES)).toEqual([
         { establishment: SENDER, readings: 2, discrepancies: 1 },
       ]);
       expect(await store.readings.count()).toBe(2);

@@ -1,8 +1,9 @@
 /** Issues found in files, in SQLite; the row id is the basis of the error number. */
 import type Database from 'better-sqlite3';
 import type { Db } from './db';
-import type { FileCounts, FileFinding, NewIssue, StoredIssue } from '../types';
+import type { FileCounts, FileFinding, ManualCorrectionRequest, NewIssue, StoredIssue } from '../types';
 import { issueDef } from '../../model/issue-catalogue';
+import type { AnomalyState } from '../../model/anomaly-state';
 
 interface IssueRow {
   id: number;
@@ -17,6 +18,7 @@ interface IssueRow {
   vin: string | null;
   correctable: number;
   corrected_by: number | null;
+  state: AnomalyState | null;
 }
 
 export const toIssue = (r: IssueRow): StoredIssue => ({
@@ -32,6 +34,7 @@ export const toIssue = (r: IssueRow): StoredIssue => ({
   vin: r.vin,
   correctable: r.correctable === 1,
   corrected: r.corrected_by !== null,
+  state: r.state,
 });
 
 /** Receipt order: file-level issues first, then by line. */
@@ -47,14 +50,16 @@ export class SqliteIssues {
     // The same problem of the same record (file, line, code, field) keeps its first id, so a retried or replayed
     // file never gets a second error number for it.
     this.insertStmt = db.prepare(
-      `INSERT OR IGNORE INTO issues (file_id, line, start_line, code, severity, field, message, ref, vin, correctable)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO issues (file_id, line, start_line, code, severity, field, message, ref, vin, correctable, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
+  /** insert stores an issue; an anomaly starts `open`. */
   insert(filePk: number, i: NewIssue): void {
     const { line, startLine = null } = i;
-    this.insertStmt.run(filePk, line, startLine, i.code, i.severity, i.field, i.message, i.ref, i.vin, i.correctable ? 1 : 0);
+    const state = i.severity === 'A' ? 'open' : null;
+    this.insertStmt.run(filePk, line, startLine, i.code, i.severity, i.field, i.message, i.ref, i.vin, i.correctable ? 1 : 0, state);
   }
 
   insertFileLevel(filePk: number, f: FileFinding): void {
@@ -108,10 +113,16 @@ export class SqliteIssues {
     return r ? toIssue(r) : null;
   }
 
-  /** withSender returns an issue and the establishment that sent the file it was found in. */
+  /**
+   * withSender returns an issue and the establishment that sent the file it was found in; for an issue raised on a
+   * manual correction's reading (file 0), the sender of that reading.
+   */
   withSender(id: number): { issue: StoredIssue; sender: string | null } | null {
     const r = this.db
-      .prepare('SELECT i.*, f.sender AS file_sender FROM issues i JOIN files f ON f.id = i.file_id WHERE i.id = ?')
+      .prepare(
+        `SELECT i.*, coalesce(f.sender, (SELECT printf('%010d', r.sender) FROM readings r WHERE r.vin = i.vin AND r.seq = i.line)) AS file_sender
+         FROM issues i LEFT JOIN files f ON f.id = i.file_id WHERE i.id = ?`,
+      )
       .get(id) as (IssueRow & { file_sender: string | null }) | undefined;
     return r ? { issue: toIssue(r), sender: r.file_sender } : null;
   }
@@ -121,12 +132,28 @@ export class SqliteIssues {
     this.db.prepare('UPDATE issues SET corrected_by = ? WHERE id = ? AND corrected_by IS NULL').run(bySeq, id);
   }
 
+  /** addManualCorrection records who applies a manual correction and why; returns its id. */
+  addManualCorrection(m: ManualCorrectionRequest): number {
+    return Number(
+      this.db
+        .prepare('INSERT INTO manual_corrections (issue_id, vin, by, reason, at) VALUES (?, ?, ?, ?, ?)')
+        .run(m.issueId, m.vin, m.by, m.reason, m.at).lastInsertRowid,
+    );
+  }
+
+  /** setState records an anomaly's state and the record (reception order `bySeq`) that set it. */
+  setState(id: number, state: AnomalyState, bySeq: number): void {
+    this.db.prepare(`UPDATE issues SET state = ?, state_by = ? WHERE id = ? AND severity = 'A'`).run(state, bySeq, id);
+  }
+
   /**
-   * discardFile deletes a file's issues and makes the error numbers its records used for corrections correctable
-   * again (those records are gone). `lo`..`hi`: the file's reception-order range.
+   * discardFile deletes a file's issues, makes the error numbers its records used for corrections correctable
+   * again and sets the anomalies its records had corrected, confirmed or withdrawn back to open (those records are
+   * gone). `lo`..`hi`: the file's reception-order range.
    */
   discardFile(filePk: number, lo: number, hi: number): number {
     this.db.prepare('UPDATE issues SET corrected_by = NULL WHERE corrected_by BETWEEN ? AND ?').run(lo, hi);
+    this.db.prepare(`UPDATE issues SET state = 'open', state_by = NULL WHERE state IS NOT NULL AND state_by BETWEEN ? AND ?`).run(lo, hi);
     return this.db.prepare('DELETE FROM issues WHERE file_id = ?').run(filePk).changes;
   }
 

@@ -161,4 +161,34 @@ ALTER TABLE accounts ADD COLUMN tls_reuse TEXT NOT NULL DEFAULT 'required' CHECK
 ALTER TABLE issues ADD COLUMN start_line INTEGER;
 `,
   },
+  {
+    version: 7,
+    sql: `
+-- Where each anomaly stands (model/anomaly-state.ts), apart from whether its one electronic correction is spent
+-- (corrected_by); state_by is the reception order of the record (or the manual correction) that set it, so that a
+-- file taken out again takes its effects with it. Existing anomalies: corrected when their reading was superseded,
+-- confirmed when the record that spent the number was a W51 repeat, else open.
+ALTER TABLE issues ADD COLUMN state TEXT CHECK (state IN ('open', 'corrected', 'confirmed', 'withdrawn', 'manual'));
+ALTER TABLE issues ADD COLUMN state_by INTEGER;
+UPDATE issues SET state = 'open' WHERE severity = 'A';
+UPDATE issues SET state = 'corrected', state_by = corrected_by
+  WHERE severity = 'A' AND corrected_by IS NOT NULL AND EXISTS (
+    SELECT 1 FROM readings r WHERE r.vin = issues.vin AND r.seq = issues.file_id * 100000000 + issues.line AND r.status = 3);
+UPDATE issues SET state = 'confirmed', state_by = corrected_by
+  WHERE severity = 'A' AND state = 'open' AND corrected_by IS NOT NULL AND EXISTS (
+    SELECT 1 FROM issues w WHERE w.file_id = issues.corrected_by / 100000000 AND w.line = issues.corrected_by % 100000000
+      AND w.code = 'W51');
+CREATE INDEX issues_state ON issues (state) WHERE state IS NOT NULL;
+-- The correction form (inflow corrections apply): its reading and the issues that reading raises are stored as
+-- those of "file 0", line = the manual correction's id.
+CREATE TABLE manual_corrections (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  issue_id  INTEGER NOT NULL,
+  vin       TEXT NOT NULL,
+  by        TEXT NOT NULL,
+  reason    TEXT NOT NULL,
+  at        TEXT NOT NULL
+);
+`,
+  },
 ];

@@ -19,6 +19,8 @@ import type {
   BatchView,
   BatchWriter,
   FileFinding,
+  ManualCorrectionRequest,
+  ManualWriter,
   FileStore,
   IssueStore,
   ReadingStore,
@@ -96,8 +98,9 @@ export class SqliteStore implements Store {
     };
     this.reports = {
       labelReadings: async (vin, upto) => sql.reports.labelReadings(vin, upto),
-      openAnomalies: async (vin, upto) => sql.reports.openAnomalies(vin, upto),
-      providerCounts: async (from, to) => sql.reports.providerCounts(from, to),
+      openAnomalies: async (vin, upto, counting) => sql.reports.openAnomalies(vin, upto, counting),
+      providerCounts: async (from, to, counting) => sql.reports.providerCounts(from, to, counting),
+      anomalies: async (filter) => sql.reports.anomalies(filter),
     };
     if (lockWaitMs !== undefined) {
       const patient = <T extends object>(facet: T) => waitingOnTimers(facet, lockWaitMs, waiting);
@@ -228,11 +231,32 @@ export class SqliteStore implements Store {
     const { filePk, sender } = req;
     const file = sql.files.get(filePk);
     if (!file || req.lastLine <= file.progressLine) return; // stored by an earlier attempt
-    const pending = sql.files.pending(filePk);
     // Until the file passes, the vehicles it stores readings of are listed (in VIN order: repeats are neighbours).
     const pendingVins = file.passed ? null : new VinList();
+    const view = this.batchView(sql.files.pending(filePk), blockers);
+    const write: BatchWriter = {
+      addReading: (r) => {
+        sql.readings.insert(filePk, sender, r);
+        pendingVins?.add(r.vin);
+      },
+      addIssue: (i) => sql.issues.insert(filePk, i),
+      markCorrected: (issueId, line) => sql.issues.markCorrected(issueId, seqOf(filePk, line)),
+      supersede: (vin, fileId, line) => sql.readings.supersede(vin, fileId, line),
+      setAnomalyState: (issueId, state, line) => sql.issues.setState(issueId, state, seqOf(filePk, line)),
+    };
+    work(view, write);
+    if (pendingVins) sql.readings.trackPending(filePk, req.lastLine, pendingVins);
+    sql.files.setProgress(filePk, req.lastLine);
+  }
+
+  /**
+   * batchView: what a change's checks read. A vehicle (or a named issue) with records of a `pending` file (one that
+   * has not passed its checks) adds that file to `blockers` and throws Blocked, rolling the change back.
+   */
+  private batchView(pending: ReadonlySet<number>, blockers: Set<number>): BatchView {
+    const { sql } = this;
     const registerInUse = sql.vehicles.any();
-    const view: BatchView = {
+    return {
       registerInUse,
       vehicleByVin: (vin) => (registerInUse ? sql.vehicles.byVin(vin) : null),
       vehicleByPlate: (plate) => (registerInUse ? sql.vehicles.byPlate(plate) : null),
@@ -249,19 +273,33 @@ export class SqliteStore implements Store {
         }
         return t;
       },
+      anomalies: (vin) => sql.reports.vehicleAnomalies(vin),
     };
-    const write: BatchWriter = {
-      addReading: (r) => {
-        sql.readings.insert(filePk, sender, r);
-        pendingVins?.add(r.vin);
-      },
-      addIssue: (i) => sql.issues.insert(filePk, i),
-      markCorrected: (issueId, line) => sql.issues.markCorrected(issueId, seqOf(filePk, line)),
-      supersede: (vin, fileId, line) => sql.readings.supersede(vin, fileId, line),
-    };
-    work(view, write);
-    if (pendingVins) sql.readings.trackPending(filePk, req.lastLine, pendingVins);
-    sql.files.setProgress(filePk, req.lastLine);
+  }
+
+  async storeManualCorrection<T>(
+    req: ManualCorrectionRequest,
+    work: (view: BatchView, write: ManualWriter, line: number) => T,
+  ): Promise<{ blockedBy: number[]; result?: T }> {
+    const { sql } = this;
+    const blockers = new Set<number>();
+    try {
+      const result = writeTx(this.db, () => {
+        // A manual correction's reading and issues are those of "file 0": its line is the correction's id.
+        const line = sql.issues.addManualCorrection(req);
+        const write: ManualWriter = {
+          addReading: (r, sender) => sql.readings.insert(0, sender, r),
+          addIssue: (i) => sql.issues.insert(0, i),
+          supersede: (vin, fileId, l) => sql.readings.supersede(vin, fileId, l),
+          setAnomalyState: (issueId, state, l) => sql.issues.setState(issueId, state, seqOf(0, l)),
+        };
+        return work(this.batchView(sql.files.pending(0), blockers), write, line);
+      });
+      return { blockedBy: [], result };
+    } catch (err) {
+      if (!(err instanceof Blocked)) throw err;
+      return { blockedBy: [...blockers] };
+    }
   }
 
   async pending(filePks: readonly number[]): Promise<number[]> {
