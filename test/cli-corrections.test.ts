@@ -111,7 +111,7 @@ it('refuses with one line and exit 1: a number already replaced, an E number, a 
   const typo = open.slice(0, 11) + String((Number(open[11]) + 1) % 10);
   const t = inflow(['corrections', 'apply', typo, '--odometer', '3200', '--reason', 'x', '--data-dir', reg.dir]);
   expect(t.code).toBe(1);
-  expect(t.err).toMatch(/^inflow: \d{12} is not a valid error number: .*\n$/);
+  expect(t.err).toMatch(/^inflow: "\d{12}" is not a valid error number: .*\n$/);
   const badState = inflow(['corrections', 'list', '--state', 'closed', '--data-dir', reg.dir]);
   expect([badState.code, badState.err]).toEqual([
     1,
