@@ -92,9 +92,7 @@ async function checkRequest(
   const issue = await store.issues.get(parsed.seq);
   if (!issue) throw new ManualCorrectionRefused(`error number ${number} is unknown`);
   if (issue.severity !== 'A' || !issue.vin || !issue.state)
-    throw new ManualCorrectionRefused(
-      `error number ${number} is not an anomaly (${issue.code}): the correction form is for A issues only`,
-    );
+    throw new ManualCorrectionRefused(`error number ${number} is not an anomaly (${issue.code}): the correction form is for A issues only`);
   refuseState(number, issue.state);
   const old = (await store.readings.timeline(issue.vin)).find((r) => r.fileId === issue.filePk && r.line === issue.line);
   if (!old || old.status === 'superseded')
