@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { withDataDir, withRedis, settingsFrom, intOption, onStopSignal } from './common';
 import { UserError } from './exit';
 import { DEFAULTS, type Settings } from '../config/defaults';
+import { redactRedisUrl } from '../config/redis-url';
 
 export function registerServe(program: Command): void {
   const cmd = program.command('serve').description('start the FTPS server and its workers');
@@ -45,7 +46,7 @@ export function registerServe(program: Command): void {
         'odo-inflow is serving',
         `  data dir: ${svc.layout.root}`,
         `  FTPS:     ftp://${settings.ftpHost}:${svc.ftpPort} (explicit FTPS, TLS 1.2+), passive ports ${settings.pasvMin}-${settings.pasvMax}`,
-        `  Redis:    ${withoutCredentials(svc.redisUrl)}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
+        `  Redis:    ${redactRedisUrl(svc.redisUrl)}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
         `  workers:  ${settings.workers}`,
         `  audit:    ${svc.layout.auditLog}`,
       ];
@@ -78,9 +79,4 @@ function withLimitFlags(cmd: Command): void {
 
 function limitSettings(opts: Record<string, unknown>): Partial<Settings> {
   return Object.fromEntries(LIMIT_FLAGS.map(([key]) => [key, opts[key]]));
-}
-
-/** A Redis URL as the console shows it: its password stays in the settings (for the private Redis: redis.url, mode 600). */
-function withoutCredentials(url: string): string {
-  return url.replace(/^(\w+:\/\/)[^@/]*@/, '$1');
 }

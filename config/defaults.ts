@@ -2,6 +2,8 @@
  * Every service default in one place, with its unit and why. The CLI flags and `INFLOW_*` environment variables
  * override these keys (see README "Configuration"); nothing else in the code hard-codes them.
  */
+import { parseRedisUrl, redactRedisUrl, RedisUrlError } from './redis-url';
+
 export interface Settings {
   /** Data directory: SQLite db, stored files, receipts, TLS certificate, private Redis. @defaultValue './var' */
   dataDir: string;
@@ -14,7 +16,7 @@ export interface Settings {
   pasvMax: number;
   /** Address announced in PASV replies; defaults to ftpHost (EPSV does not need it). */
   pasvUrl: string | null;
-  /** Redis URL; null = start a private redis-server in <dataDir>/redis. */
+  /** Redis URL (redis://, rediss:// or redis+sentinel://, config/redis-url.ts); null = start a private redis-server in <dataDir>/redis. */
   redisUrl: string | null;
   /** In-process workers started by `serve` (0 = FTPS front only, for a fleet). */
   workers: number;
@@ -198,7 +200,18 @@ export function resolveSettings(explicit: Partial<Settings>, env: NodeJS.Process
   if (s.pasvMin > s.pasvMax) throw new SettingError('pasvMin', `${s.pasvMin} > pasvMax ${s.pasvMax}`);
   if (s.loginCheckConcurrency < 1) throw new SettingError('loginCheckConcurrency', `${s.loginCheckConcurrency}: at least 1`);
   if ((s.tlsCert === null) !== (s.tlsKey === null)) throw new SettingError('tlsCert', 'give both --tls-cert and --tls-key');
+  if (s.redisUrl !== null) checkRedisUrl(s.redisUrl);
   return s;
+}
+
+/** checkRedisUrl fails on a malformed Redis URL, quoting it without its passwords. */
+function checkRedisUrl(url: string): void {
+  try {
+    parseRedisUrl(url);
+  } catch (err) {
+    if (err instanceof RedisUrlError) throw new SettingError('redisUrl', `${redactRedisUrl(url)}: ${err.reason}`);
+    throw err;
+  }
 }
 
 /** A setting that cannot be used; names the setting and its environment variable. */

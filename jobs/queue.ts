@@ -12,6 +12,7 @@
 import { Queue, type JobState } from 'bullmq';
 import IORedis, { type RedisOptions } from 'ioredis';
 import type { Settings } from '../config/defaults';
+import { parseRedisUrl } from '../config/redis-url';
 
 export const QUEUE_NAME = 'inflow-files';
 
@@ -25,11 +26,32 @@ export interface QueuedFile {
   account: string;
 }
 
-/** redisOptionsFor: workers need maxRetriesPerRequest null (BullMQ); producers fail fast instead of hanging. */
+/**
+ * redisConnection opens the one kind of Redis connection everything uses. Workers need maxRetriesPerRequest null
+ * (BullMQ); producers fail fast instead of hanging. On a Sentinel set ioredis asks the sentinels for the master and
+ * asks again when it moves (failoverDetector; READONLY: a demoted master still answering).
+ */
 export function redisConnection(url: string, role: 'worker' | 'producer'): IORedis {
-  const opts: RedisOptions =
-    role === 'worker' ? { maxRetriesPerRequest: null } : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000 };
-  const conn = new IORedis(url, { ...opts, retryStrategy: (times) => Math.min(times * 200, 2000) });
+  const opts: RedisOptions = {
+    ...(role === 'worker' ? { maxRetriesPerRequest: null } : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000 }),
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  };
+  const target = parseRedisUrl(url);
+  const conn =
+    target.kind === 'server'
+      ? new IORedis(url, opts)
+      : new IORedis({
+          ...opts,
+          sentinels: target.sentinels,
+          name: target.masterName,
+          db: target.db,
+          username: target.username,
+          password: target.password,
+          sentinelPassword: target.sentinelPassword,
+          sentinelRetryStrategy: (times) => Math.min(times * 200, 2000),
+          failoverDetector: true,
+          reconnectOnError: (err) => err.message.startsWith('READONLY'),
+        });
   conn.on('error', () => {}); // reconnects by itself; failures surface on the commands that need Redis
   return conn;
 }
