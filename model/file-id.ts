@@ -12,3 +12,11 @@ export function filePkOf(id: string): number | null {
   const n = Number(m[1]);
   return Number.isSafeInteger(n) && n > 0 ? n : null;
 }
+
+/** The file number of the readings and issues the correction form stores (`inflow corrections apply`): they have no file; their line is the correction's id. */
+export const MANUAL_FILE_PK = 0;
+
+/** shownPlace: a record's file id and line as users see them; both null for a record of the correction form. */
+export function shownPlace(filePk: number, line: number): { fileId: string | null; line: number | null } {
+  return filePk === MANUAL_FILE_PK ? { fileId: null, line: null } : { fileId: fileIdOf(filePk), line };
+}

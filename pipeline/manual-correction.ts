@@ -17,6 +17,7 @@ import { correctionSeq } from '../rules/corrections';
 import { formatErrorNumber } from '../rules/error-number';
 import { beforeFirstRegistration } from '../rules/register-checks';
 import { findFlagged, replaceFlagged } from './replace-reading';
+import { MANUAL_FILE_PK } from '../model/file-id';
 
 export class ManualCorrectionRefused extends Error {
   readonly code = 'MANUAL_CORRECTION_REFUSED';
@@ -70,7 +71,7 @@ export async function applyManualCorrection(store: Store, input: ManualCorrectio
   });
   if (blockedBy.length > 0 || result === undefined)
     throw new ManualCorrectionRefused(`vehicle ${old.vin} has readings of a file still being processed: try again in a moment`);
-  const raised = await store.issues.forRecord(0, result);
+  const raised = await store.issues.forRecord(MANUAL_FILE_PK, result);
   return {
     vin: old.vin,
     code: issue.code,
@@ -131,7 +132,7 @@ function storeReplacement(
   if (effect.supersedes) replaceFlagged(view, write, timeline, place, line, { history: o.history, state: effect.state! });
   const entry = {
     day: dayOf(reading.date),
-    fileId: 0,
+    fileId: MANUAL_FILE_PK,
     line,
     odometer: reading.odometer,
     unit: reading.unit,

@@ -2,7 +2,7 @@
 import type { Store } from '../store';
 import type { AnomalyState } from '../model/anomaly-state';
 import { formatErrorNumber } from '../rules/error-number';
-import { fileIdOf } from '../model/file-id';
+import { shownPlace } from '../model/file-id';
 
 export interface AnomalyListEntry {
   errorNumber: string;
@@ -29,8 +29,7 @@ export async function anomalyList(store: Store, filter: { state?: AnomalyState; 
     odometer: a.odometer,
     unit: a.unit,
     sender: a.sender,
-    fileId: a.fileId === 0 ? null : fileIdOf(a.fileId),
-    line: a.fileId === 0 ? null : a.line,
+    ...shownPlace(a.fileId, a.line),
     state: a.state,
   }));
 }

@@ -1,7 +1,7 @@
 /** A vehicle's timeline as `inflow history` shows it (JSON shape in docs/cli.md). */
 import type { Store } from '../store';
 import { formatErrorNumber } from '../rules/error-number';
-import { fileIdOf } from '../model/file-id';
+import { shownPlace } from '../model/file-id';
 import type { AnomalyState } from '../model/anomaly-state';
 
 export interface HistoryReading {
@@ -46,8 +46,7 @@ export async function vehicleHistory(store: Store, vin: string): Promise<Vehicle
       unit: r.unit,
       km: r.km,
       sender: r.sender,
-      fileId: r.fileId === 0 ? null : fileIdOf(r.fileId),
-      line: r.fileId === 0 ? null : r.line,
+      ...shownPlace(r.fileId, r.line),
       ref: r.ref,
       work: r.work,
       replaced: r.replaced,

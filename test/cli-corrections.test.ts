@@ -2,23 +2,15 @@
  * `inflow corrections list|apply` as an admin runs them (the built CLI on a data directory whose files went through
  * the real pipeline): JSON shapes, the effect of the correction form, its audit line, exit codes and one-line errors.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openRegistry, anomalyViews, type Registry } from './helpers/registry';
 import { daysAgo, vin } from './helpers/batch';
+import { inflowSync } from './helpers/ops';
 
-const BIN = path.join(__dirname, '..', 'bin', 'inflow.js');
 const S = '2123456692';
 
-function inflow(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '' },
-    timeout: 30000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const inflow = inflowSync;
 
 let reg: Registry;
 let spent: string;

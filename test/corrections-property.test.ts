@@ -15,23 +15,12 @@ import { applyManualCorrection, ManualCorrectionRefused } from '../pipeline/manu
 import { vehicleHistory } from '../queries/vehicle-history';
 import { providerReport } from '../queries/provider-report';
 import { brusselsToday } from '../rules/brussels-date';
+import { prng } from './helpers/prng';
 
 const SEED = Number(process.env.SEED ?? 14);
 const SEQUENCES = 200;
 const STEPS = 8;
 const S = '2123456692';
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Action = 'reading' | 'accepted' | 'rejected' | 'repeated' | 'manual';
 

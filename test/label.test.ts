@@ -3,7 +3,6 @@
  * boundaries in calendar months, the store's view of a vehicle (superseded readings, corrected anomalies), and the
  * `inflow label` command against a real service.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,17 +16,9 @@ import { decideLabel } from '../queries/label';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { csvBatch, daysAgo, vin } from './helpers/batch';
 import { parseReceipt } from './helpers/receipt';
+import { inflowSync } from './helpers/ops';
 
-const BIN = path.join(__dirname, '..', 'bin', 'inflow.js');
-
-function inflow(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '' },
-    timeout: 30000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const inflow = inflowSync;
 
 const rd = (date: string, km: number, extra: Partial<LabelReading> = {}): LabelReading => ({
   date,

@@ -3,24 +3,15 @@
  * discrepancy rates fall below, at and above 0.5%; a corrected anomaly, readings and anomalies dated in the
  * neighbouring years, and an establishment with readings only outside the year do not count.
  */
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { mod97Check } from '../rules/establishment';
 import { discrepancyRate, earnsTrustedLabel, formatRate } from '../rules/provider-label';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { csvBatch, vin, type R } from './helpers/batch';
 import { parseReceipt } from './helpers/receipt';
+import { inflowSync } from './helpers/ops';
 
-const BIN = path.join(__dirname, '..', 'bin', 'inflow.js');
-const inflow = (args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '' },
-    timeout: 30000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
+const inflow = inflowSync;
 
 const est = (base: number) => `${base}${mod97Check(base)}`;
 const FLEET = est(29000001);

@@ -1,4 +1,5 @@
 import { belgianHolidays, easterSunday, isLate, isWorkingDay, workingDaysAfter } from '../rules/working-days';
+import { prng } from './helpers/prng';
 
 const DAY_MS = 86_400_000;
 
@@ -17,18 +18,6 @@ function naiveWorkingDaysAfter(workDate: string, receivedDate: string): number {
 
 function addDays(date: string, n: number): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
-}
-
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('easterSunday', () => {
@@ -161,7 +150,7 @@ describe('workingDaysAfter', () => {
   });
 
   it('matches the day-by-day count for 400 random pairs within 2 years', () => {
-    const rand = rng(50);
+    const rand = prng(50);
     const base = Date.parse('2018-01-01T00:00:00Z');
     for (let i = 0; i < 400; i++) {
       const work = new Date(base + Math.floor(rand() * 365 * 12) * DAY_MS).toISOString().slice(0, 10);

@@ -31,6 +31,7 @@ import type {
   Vehicle,
   VehicleStore,
 } from '../types';
+import { MANUAL_FILE_PK } from '../../model/file-id';
 
 export type { OpenOptions } from './db';
 
@@ -285,13 +286,13 @@ export class SqliteStore implements Store {
     const blockers = new Set<number>();
     try {
       const result = writeTx(this.db, () => {
-        // A manual correction's reading and issues are those of "file 0": its line is the correction's id.
+        // A manual correction's reading and issues are those of MANUAL_FILE_PK: its line is the correction's id.
         const line = sql.issues.addManualCorrection(req);
         const write: ManualWriter = {
-          addReading: (r, sender) => sql.readings.insert(0, sender, r),
-          addIssue: (i) => sql.issues.insert(0, i),
+          addReading: (r, sender) => sql.readings.insert(MANUAL_FILE_PK, sender, r),
+          addIssue: (i) => sql.issues.insert(MANUAL_FILE_PK, i),
           supersede: (vin, fileId, l) => sql.readings.supersede(vin, fileId, l),
-          setAnomalyState: (issueId, state, l) => sql.issues.setState(issueId, state, seqOf(0, l)),
+          setAnomalyState: (issueId, state, l) => sql.issues.setState(issueId, state, seqOf(MANUAL_FILE_PK, l)),
         };
         return work(this.batchView(sql.files.pending(0), blockers), write, line);
       });

@@ -1,5 +1,5 @@
 /** Helpers for the operations tests: real `inflow` processes, the audit log, waiting for the store. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run, type ClientResult } from './ftp-clients';
@@ -8,6 +8,16 @@ import { waitForOutput } from './wait';
 export { sleep, waitFor } from './wait';
 
 export const BIN = path.join(__dirname, '..', '..', 'bin', 'inflow.js');
+
+/** inflowSync runs the built CLI and waits for it, on no data directory or Redis from the environment. */
+export function inflowSync(args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '' },
+    timeout: 30000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
 
 /** inflowAsync runs the built CLI without blocking this process (its in-process workers keep running). */
 export function inflowAsync(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ClientResult> {
