@@ -10,7 +10,7 @@
  * database holds must equal what one worker on SQLite makes of the same files one after the other, in the same
  * order (normalised dumps: test/helpers/store-dump.ts).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,8 @@ import { waitFor, waitForOutput } from './helpers/wait';
 const PASSWORD = 'multi-host test password';
 const BIG = 30_000;
 const FILES = fleetFiles(20, 3, BIG, 300);
+/** The kill waits for a few committed batches of a big file (and comes long before its end). */
+const KILL_AFTER_LINE = 4000;
 const BIG_FILES = FILES.filter((f) => f.name.startsWith('big-'));
 // Small batches, so a kill lands between committed batches of a big file; short locks, so a dead host's file is
 // taken over in seconds (defaults: 100,000 records, 30 s); four files at once across the fleet.
@@ -82,17 +84,17 @@ async function startIn(host: Host, args: string[], ready: string | RegExp): Prom
 const startWorker = (host: Host) => startIn(host, ['worker', ...fleetArgs(host.name), '--redis-url', redis!.url], 'is running');
 
 /** addAccount runs `inflow accounts add` on the client network (the root namespace), against the fleet's database. */
-function addAccount(est: string): void {
-  const r = spawnSync(
-    process.execPath,
-    [BIN, 'accounts', 'add', est, '--name', `Garage ${est}`, '--password-stdin', ...fleetArgs('admin')],
-    {
-      input: PASSWORD,
-      encoding: 'utf8',
-      env: { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '', INFLOW_DATABASE_URL: '', INFLOW_FILES_DIR: '' },
-    },
+function addAccount(est: string): Promise<void> {
+  const env = { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '', INFLOW_DATABASE_URL: '', INFLOW_FILES_DIR: '' };
+  const args = [BIN, 'accounts', 'add', est, '--name', `Garage ${est}`, '--password-stdin', ...fleetArgs('admin')];
+  const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  child.stdin.end(PASSWORD);
+  return new Promise((resolve, reject) =>
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`inflow accounts add ${est} exited ${code}: ${out}`)))),
   );
-  if (r.status !== 0) throw new Error(`inflow accounts add ${est}: ${r.stdout}${r.stderr}`);
 }
 
 async function connect(account: string): Promise<Client> {
@@ -130,7 +132,7 @@ async function fileInProgressOn(host: string): Promise<{ file: FileRecord; pid: 
   const spoolDir = dataLayout(dirs.data(DEV_SQLITE ? 'front' : host)).spoolDir;
   const spools = fs.existsSync(spoolDir) ? fs.readdirSync(spoolDir) : [];
   for (const f of await store!.files.withStatus(['processing'])) {
-    if (f.progressLine === 0) continue;
+    if (f.progressLine < KILL_AFTER_LINE) continue;
     // A spool is named <file id>.<pid>.<uuid> (pipeline/spool.ts): the worker that reads the file now.
     const pid = spools.map((s) => s.split('.')).find(([id, p]) => id === f.id && pids.has(Number(p)))?.[1];
     if (pid) return { file: f, pid: Number(pid) };
@@ -144,14 +146,14 @@ beforeAll(async () => {
   net = await buildNet(['db', 'front', 'w1', 'w2']);
   pg = await startPostgres(net, net.hosts.db);
   redis = await startRedis(net, net.hosts.db);
-  for (const a of ACCOUNTS) addAccount(a);
+  await Promise.all(ACCOUNTS.map(addAccount));
   const front = net.hosts.front;
   // prettier-ignore
   await startIn(front, [
     'serve', '--workers', '0', '--no-demo', ...fleetArgs('front'), '--redis-url', redis.url,
     '--ftp-host', front.ip, '--ftp-port', '2121', '--pasv-range', '50000-50063',
   ], 'odo-inflow is serving');
-  for (const h of [net.hosts.w1, net.hosts.w1, net.hosts.w2, net.hosts.w2]) await startWorker(h);
+  await Promise.all([net.hosts.w1, net.hosts.w1, net.hosts.w2, net.hosts.w2].map(startWorker));
   store = DEV_SQLITE ? openStore({ sqlite: dataLayout(dirs.data('front')).db }) : await openStore({ url: pg.url } as never);
 }, 90_000);
 
@@ -179,8 +181,7 @@ describe('a fleet on four hosts: FTPS front, two worker hosts, PostgreSQL and Re
     expect((await store!.files.get(inProgress.file.pk))!.status).toBe('processing');
     await smallOnes;
     // w1 comes back: its data directory is as the kill left it (a spool of the killed attempt).
-    await startWorker(net.hosts.w1);
-    await startWorker(net.hosts.w1);
+    await Promise.all([startWorker(net.hosts.w1), startWorker(net.hosts.w1)]);
 
     files = await waitFor(
       'every file done',
