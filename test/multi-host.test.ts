@@ -12,14 +12,13 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Client } from 'basic-ftp';
 import { dataLayout } from '../config/layout';
 import { openStore, type FileRecord, type Store } from '../store';
 import { formatErrorNumber } from '../rules/error-number';
-import { buildNet, requireRoot, type Host, type TestNet } from './helpers/netns';
+import { buildNet, requireRoot, runTempDir, type Host, type TestNet } from './helpers/netns';
 import { startPostgres, startRedis, type NetService } from './helpers/netns-services';
 import { ACCOUNTS, fleetFiles, type FleetFile } from './helpers/fleet-files';
 import { dumpDiff, dumpStore } from './helpers/store-dump';
@@ -38,7 +37,7 @@ const BIG_FILES = FILES.filter((f) => f.name.startsWith('big-'));
 // taken over in seconds (defaults: 100,000 records, 30 s); four files at once across the fleet.
 const FLEET_ENV = {
   INFLOW_BATCH_SIZE: '2000',
-  INFLOW_JOB_LOCK_MS: '4000',
+  INFLOW_JOB_LOCK_MS: '8000',
   INFLOW_STALLED_INTERVAL_MS: '1000',
   INFLOW_GLOBAL_CONCURRENCY: '4',
   INFLOW_JOB_BACKOFF_MS: '200',
@@ -142,7 +141,7 @@ async function fileInProgressOn(host: string): Promise<{ file: FileRecord; pid: 
 
 beforeAll(async () => {
   requireRoot('test/multi-host.test.ts');
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-multi-host-'));
+  root = runTempDir('fleet');
   net = await buildNet(['db', 'front', 'w1', 'w2']);
   pg = await startPostgres(net, net.hosts.db);
   redis = await startRedis(net, net.hosts.db);

@@ -6,8 +6,8 @@
  *   the date at 40 km/day: consistent in any order of arrival (no anomaly, no repeat);
  * - anomalies (A40, A41, A42) and warnings about a series (W52, W53) come from vehicles of one file only;
  * - record errors (E12, E14, E16, E17, E19, E20, E21, E30) depend on the record alone, or on its own file;
- * - one file fails its trailer check (F04) after its records were read: its shared vehicles' readings would be
- *   roll-backs for every other file, if any other file's checks ever saw them.
+ * - one file fails its trailer check (F04) after its records were read: every other file's readings of its shared
+ *   vehicles would be roll-backs, if any other file's checks ever saw its readings.
  * Seeded: the same files every run.
  */
 import { mod97Check } from '../../rules/establishment';
@@ -115,10 +115,13 @@ function fleetFile(f: number, account: string, size: number, name: string): Flee
   return { account, name, text: csvBatch(account, recs, { trailer: true }), records: recs.length };
 }
 
-/** The rejected file: its shared vehicles' readings are far below everyone else's; its trailer count is one off. */
+/**
+ * The rejected file: its readings of shared vehicles are older than everyone else's but far higher (every later
+ * reading would be a roll-back); its trailer count is one off.
+ */
 function truncatedFile(f: number, account: string, name: string): FleetFile {
   const recs: R[] = [];
-  for (let v = 1; v <= SHARED_VEHICLES; v += 2) recs.push({ ...sharedReading(v, 3 + f, `T-${v}`), odometer: 1 + v });
+  for (let v = 1; v <= SHARED_VEHICLES; v += 2) recs.push({ ...sharedReading(v, 3 + f, `T-${v}`), odometer: 900_000 + v });
   const text = csvBatch(account, recs, { trailer: { count: recs.length + 1, sum: recs.reduce((s, r) => s + Number(r.odometer), 0) } });
   return { account, name, text, records: recs.length };
 }

@@ -7,9 +7,8 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import type { Host, TestNet } from './netns';
+import { runTempDir, type Host, type TestNet } from './netns';
 import { waitFor } from './wait';
 
 export interface NetService {
@@ -44,7 +43,7 @@ async function listening(what: string, host: string, port: number): Promise<void
  * nothing else; `url` names its `postgres` database as user `postgres`.
  */
 export async function startPostgres(tn: TestNet, host: Host): Promise<NetService> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-netns-pg-'));
+  const dir = runTempDir('pg');
   const data = path.join(dir, 'data');
   fs.chownSync(dir, uidOf('postgres'), gidOf('postgres'));
   const asPostgres = (args: string[]) => tn.runIn(host, 'runuser', ['-u', 'postgres', '--', ...args]);
@@ -87,7 +86,7 @@ export async function startPostgres(tn: TestNet, host: Host): Promise<NetService
 
 /** startRedis starts a redis-server in `host`'s namespace on its address, with a random password, no persistence. */
 export async function startRedis(tn: TestNet, host: Host): Promise<NetService> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-netns-redis-'));
+  const dir = runTempDir('redis');
   const password = crypto.randomBytes(12).toString('hex');
   const port = 6390;
   // prettier-ignore

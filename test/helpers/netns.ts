@@ -5,6 +5,9 @@
  * down (SIGKILL, OOM) is recognised and removed by the next one.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 export interface Host {
   name: string;
@@ -73,6 +76,11 @@ function killNs(ns: string): number[] {
   return pids;
 }
 
+/** runTempDir makes a temp directory named for this run, so the next run removes it if this one dies first. */
+export function runTempDir(what: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `${NS_PREFIX}${process.pid}-${what}-`));
+}
+
 /** removeNet deletes the namespaces and the bridge of the run `pid` (their processes killed first). */
 async function removeNet(pid: number): Promise<void> {
   const mine = ip(['netns', 'list'], true)
@@ -85,6 +93,9 @@ async function removeNet(pid: number): Promise<void> {
     ip(['netns', 'del', ns], true); // its veth end goes with it, and so does the bridge's end
   }
   ip(['link', 'del', `${BRIDGE_PREFIX}${pid}`], true);
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    if (name.startsWith(`${NS_PREFIX}${pid}-`)) fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true });
+  }
 }
 
 /** removeStaleNets removes what earlier runs whose process is gone left behind. */
@@ -92,6 +103,10 @@ export async function removeStaleNets(): Promise<number[]> {
   const pids = new Set<number>();
   for (const line of ip(['netns', 'list'], true).split('\n')) {
     const m = new RegExp(`^${NS_PREFIX}(\\d+)-`).exec(line);
+    if (m) pids.add(Number(m[1]));
+  }
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    const m = new RegExp(`^${NS_PREFIX}(\\d+)-`).exec(name);
     if (m) pids.add(Number(m[1]));
   }
   for (const line of ip(['-o', 'link', 'show', 'type', 'bridge'], true).split('\n')) {
