@@ -22,9 +22,9 @@ export interface TestNet {
   /** The root namespace's (the test process's) address on the bridge. */
   clientIp: string;
   hosts: Record<string, Host>;
-  /** spawnIn starts `cmd args` inside the host's namespace (`ip netns exec` execs it: the child's pid is the command's). */
+  /** spawnIn starts `cmd args` on the host (inHost): the child's pid is the command's. */
   spawnIn(host: Host, cmd: string, args: string[], opts?: SpawnOptions): ChildProcess;
-  /** runIn runs `cmd args` inside the host's namespace and waits; throws with its output when it fails. */
+  /** runIn runs `cmd args` on the host and waits; throws with its output when it fails. */
   runIn(host: Host, cmd: string, args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }): string;
   /** pids lists every process running in the host's namespace. */
   pids(host: Host): number[];
@@ -129,6 +129,15 @@ function freeSubnet(): number {
 }
 
 /**
+ * inHost: the `ip` arguments that run `cmd args` as a process of `host`: in its network namespace, and in a UTS
+ * namespace of its own whose hostname is the host's name (what the audit trail records as the host). Each step
+ * execs the next: the process that runs `cmd` is the one spawned.
+ */
+function inHost(host: Host, cmd: string, args: string[]): string[] {
+  return ['netns', 'exec', host.ns, 'unshare', '--uts', '--', 'sh', '-c', 'hostname "$0" && exec "$@"', host.name, cmd, ...args];
+}
+
+/**
  * buildNet makes the bridge, then for each host name a namespace whose `eth0` is on the bridge with address
  * `.10 + i` (and `lo` up). The root namespace is `.1`.
  */
@@ -142,9 +151,9 @@ export async function buildNet(names: string[]): Promise<TestNet> {
     subnet: `10.213.${n}.0/24`,
     clientIp: `10.213.${n}.1`,
     hosts,
-    spawnIn: (host, cmd, args, opts = {}) => spawn('ip', ['netns', 'exec', host.ns, cmd, ...args], opts),
+    spawnIn: (host, cmd, args, opts = {}) => spawn('ip', inHost(host, cmd, args), opts),
     runIn: (host, cmd, args, opts = {}) => {
-      const r = spawnSync('ip', ['netns', 'exec', host.ns, cmd, ...args], {
+      const r = spawnSync('ip', inHost(host, cmd, args), {
         encoding: 'utf8',
         input: opts.input,
         env: opts.env ?? process.env,
