@@ -20,6 +20,7 @@ export type AuditEvent =
   | 'file_failed'
   | 'requeued'
   | 'handed_back'
+  | 'released'
   | 'idle_timeout'
   | 'connection_refused'
   | 'held_expired'
