@@ -12,7 +12,7 @@ import { Worker, Queue, UnrecoverableError, WaitingError, DelayedError, type Job
 import type { Settings } from '../config/defaults';
 import type { DataLayout } from '../config/layout';
 import { openStore } from '../store';
-import { filePkOf } from '../model/file-id';
+import { filePkOf, fileIdOf } from '../model/file-id';
 import { AuditLog } from '../store/audit-log';
 import { QUEUE_NAME, redisConnection, type FileJobData } from './queue';
 import { processFile } from '../pipeline/process-file';
@@ -42,6 +42,8 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
   const connection = redisConnection(redisUrl, 'worker');
   const active = new Map<string, { job: Job<FileJobData>; token: string }>();
   let handingBack = false;
+  // Files this process said are waiting for others (audit `waiting`, once per file: a wait may last minutes).
+  const reportedWaiting = new Set<string>();
 
   const processor = async (job: Job<FileJobData>, token?: string) => {
     const pk = filePkOf(job.data.fileId);
@@ -55,6 +57,10 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
       // close() closed the store under the pipeline and moved the job back to wait: nothing to record here.
       if (handingBack) throw new WaitingError();
       if (err instanceof WaitForFilesError) {
+        if (!reportedWaiting.has(job.data.fileId)) {
+          reportedWaiting.add(job.data.fileId);
+          audit.write('waiting', { pid: process.pid, file: job.data.fileId, for: err.blockedBy.map(fileIdOf) });
+        }
         await job.moveToDelayed(Date.now() + WAIT_DELAY_MS * (1 + Math.random()), token);
         throw new DelayedError();
       }

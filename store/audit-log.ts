@@ -21,6 +21,7 @@ export type AuditEvent =
   | 'requeued'
   | 'handed_back'
   | 'released'
+  | 'waiting'
   | 'idle_timeout'
   | 'connection_refused'
   | 'held_expired'

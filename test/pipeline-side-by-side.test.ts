@@ -166,3 +166,69 @@ it('lets no file see the readings of a file that fails its file-level checks bes
   expect([goodFile.result, goodFile.anomalies, goodFile.accepted]).toEqual(['ACCEPTED', 0, 80]);
   expect(new Set((await stores[0].issues.forFile(good)).map((i) => i.code))).toEqual(new Set(['W50']));
 }, 60_000);
+
+describe('a queue worker (yieldAfterMs set)', () => {
+  const ctxFor = (store: Store, yieldAfterMs: number): PipelineContext => {
+    const layout = dataLayout(dir);
+    return {
+      store,
+      layout,
+      settings: resolveSettings({ dataDir: dir, batchSize: BATCH }, {}),
+      audit: new AuditLog(layout.auditLog),
+      yieldAfterMs,
+    };
+  };
+  /** holdVehicle: `pk` stores a reading of `vin` and stays in flight (not closed), as a file being processed does. */
+  const holdVehicle = (pk: number, v: string) =>
+    stores[0].storeBatch(
+      { filePk: pk, sender: SENDERS[0], lastLine: 2, lookups: () => ({ vins: [v], plates: [], issueIds: [] }) },
+      (_view, w) =>
+        w.addReading({
+          line: 2,
+          reading: {
+            vin: v,
+            plate: null,
+            date: daysAgo(30),
+            odometer: 5000,
+            unit: 'km',
+            km: 5000,
+            work: 'MAINT',
+            replaced: false,
+            digits: null,
+            ref: null,
+            corrects: null,
+          },
+          vin: v,
+          plate: null,
+          status: 'ok',
+          corrects: null,
+        }),
+    );
+
+  it('gives its slot back when its file waits longer than yieldAfterMs for a file in flight', async () => {
+    const older = await receive(SENDERS[0], [{ vin: vin(700), date: daysAgo(30), odometer: 5000 }]);
+    const younger = await receive(SENDERS[1], [{ vin: vin(700), date: daysAgo(20), odometer: 6000 }]);
+    expect(await holdVehicle(older, vin(700))).toEqual({ blockedBy: [] });
+    const t0 = Date.now();
+    await expect(processFile(ctxFor(stores[0], 300), younger)).rejects.toMatchObject({ code: 'WAIT_FOR_FILES', blockedBy: [older] });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    expect((await stores[0].files.get(younger))!.progressLine).toBe(0);
+  });
+
+  it('releases what its file stored when an older file in flight holds a vehicle it meets', async () => {
+    const older = await receive(SENDERS[0], [{ vin: vin(800), date: daysAgo(30), odometer: 5000 }]);
+    // Five batches of vehicles of its own first (stored), then the older file's vehicle.
+    const younger = await receive(SENDERS[1], [
+      ...range(810, 50).map((n) => ({ vin: vin(n), date: daysAgo(20), odometer: 6000 })),
+      { vin: vin(800), date: daysAgo(20), odometer: 6000 },
+    ]);
+    expect(await holdVehicle(older, vin(800))).toEqual({ blockedBy: [] });
+    await expect(processFile(ctxFor(stores[0], 60_000), younger)).rejects.toMatchObject({ code: 'WAIT_FOR_FILES', blockedBy: [older] });
+    const f = (await stores[0].files.get(younger))!;
+    expect([f.progressLine, f.result]).toEqual([0, null]);
+    expect(await stores[0].readings.forFile(younger)).toEqual([]);
+    expect(await stores[0].issues.forFile(younger)).toEqual([]);
+    const log = fs.readFileSync(dataLayout(dir).auditLog, 'utf8');
+    expect(log).toContain('"event":"released"');
+  });
+});
