@@ -97,7 +97,6 @@ it('keeps every file of the data directory mode 600 and every folder 700, from t
     'inflow.db-wal',
     'inflow.db-shm',
     'redis.url',
-    'audit.log',
     'tls/key.pem',
     'redis/redis.log',
     'redis/appendonlydir',

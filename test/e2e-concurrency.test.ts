@@ -3,12 +3,12 @@
  * readings of the same vehicles give, for every vehicle, the issues of one of the two serial orders.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
 import { parseReceipt } from './helpers/receipt';
 import { csvBatch, daysAgo, vin } from './helpers/batch';
+import { auditEvents } from './helpers/ops';
 
 const S1 = '2123456692';
 const S2 = '2200000085';
@@ -97,14 +97,9 @@ async function round(k: number, workersFirst: () => Promise<void>): Promise<Roun
     else if (got === 'A40/-') out.bFirst++;
     else out.wrong.push(`${vin(base + i)}: ${got}`);
   }
-  const receipts = fs
-    .readFileSync(svc.layout.auditLog, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.event === 'receipt' && (e.name === nameA || e.name === nameB));
+  const receipts = (await auditEvents(svc)).filter((e) => e.event === 'receipt' && (e.name === nameA || e.name === nameB));
   out.pids = new Set(receipts.map((e) => e.pid)).size;
-  out.ms = receipts.map((e) => e.ms);
+  out.ms = receipts.map((e) => e.ms as Record<string, number>);
   return out;
 }
 

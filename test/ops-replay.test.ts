@@ -83,10 +83,10 @@ describe('a job that keeps throwing', () => {
     expect(job.attemptsMade).toBe(3);
     expect(job.failedReason).toMatch(/EISDIR/);
     // Exponential back-off: 100 ms, then 200 ms between the attempts.
-    const events = auditEvents(svc.layout.auditLog).filter((e) => e.file === file.id);
+    const events = (await auditEvents(svc)).filter((e) => e.file === file.id);
     const tries = events.filter((e) => e.event === 'file_retry' || e.event === 'file_failed');
     expect(tries.map((e) => e.event)).toEqual(['file_retry', 'file_retry', 'file_failed']);
-    const gaps = tries.slice(1).map((e, i) => Date.parse(e.ts) - Date.parse(tries[i].ts));
+    const gaps = tries.slice(1).map((e, i) => Date.parse(e.at) - Date.parse(tries[i].at));
     expect(gaps[0]).toBeGreaterThanOrEqual(90);
     expect(gaps[1]).toBeGreaterThanOrEqual(190);
     expect(fs.existsSync(svc.layout.receiptsDir(GARAGE) + '/fault.csv.receipt.csv')).toBe(false);
@@ -118,7 +118,7 @@ describe('a job that keeps throwing', () => {
     const receipt = parseReceipt(await waitForReceipt(client, 'fault.csv.receipt.csv'));
     expect(receipt).toMatchObject({ status: 'PARTIAL', records: 3, accepted: 2, rejected: 1 });
     expect(await svc.store.readings.forFile(file.pk)).toHaveLength(2);
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect((await auditEvents(svc))).toContainEqual(
       expect.objectContaining({ event: 'admin', action: 'replay', file: file.id, from: 'failed' }),
     );
     expect(await svc.queue.queue.getJobState(file.id)).toBe('completed');
@@ -169,7 +169,7 @@ describe('inflow files abandon', () => {
     expect(receipt.issues[0].message).not.toMatch(/EISDIR|\//); // no internal error text for the sender
     expect(await svc.store.files.get(file.pk)).toMatchObject({ status: 'done', result: 'REJECTED' });
     expect(await svc.queue.queue.getJob(file.id)).toBeUndefined();
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect((await auditEvents(svc))).toContainEqual(
       expect.objectContaining({
         event: 'admin',
         action: 'files abandon',
@@ -236,7 +236,7 @@ describe('the reconciler', () => {
     expect(await svc.queue.queue.getJob(q.id)).toBeUndefined();
     startWorker();
     await waitFor('both files done', async () => (await statusOf(q.pk)) === 'done' && (await statusOf(p.pk)) === 'done', 30_000);
-    const requeued = auditEvents(svc.layout.auditLog)
+    const requeued = (await auditEvents(svc))
       .filter((e) => e.event === 'requeued')
       .map((e) => e.file);
     expect(requeued).toEqual(expect.arrayContaining([q.id, p.id]));
@@ -257,7 +257,7 @@ describe('the reconciler', () => {
     connection.disconnect();
     await waitFor('the reconciler to mark it failed', async () => (await statusOf(f.pk)) === 'failed', 10_000);
     expect((await svc.store.files.get(f.pk))!.error).toBe('job stalled more than allowable limit');
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect((await auditEvents(svc))).toContainEqual(
       expect.objectContaining({ event: 'file_failed', file: f.id, by: 'reconciler' }),
     );
     // and `replay` brings it through

@@ -58,8 +58,9 @@ const { processFile } = dist('pipeline/process-file.js');
 const [dataDir, filePk] = process.argv.slice(1);
 const layout = dataLayout(dataDir);
 const store = openStore({ sqlite: layout.db });
-const ctx = { store, layout, settings: resolveSettings({ dataDir }, {}), audit: new AuditLog(layout.auditLog) };
-processFile(ctx, Number(filePk)).finally(() => store.close());
+const audit = new AuditLog(store.audit);
+const ctx = { store, layout, settings: resolveSettings({ dataDir }, {}), audit };
+processFile(ctx, Number(filePk)).finally(() => audit.close().then(() => store.close()));
 `;
 
 /** processInChild processes a received file in a child process whose heap is capped at JOB_HEAP_MB. */

@@ -12,9 +12,11 @@ import { SqliteReadings, VinList, seqOf, seqRangeOf } from './readings';
 import { SqliteIssues } from './issues';
 import { SqliteVehicles } from './vehicles';
 import { SqliteReports } from './reports';
+import { SqliteAudit } from './audit';
 import type {
   Account,
   AccountStore,
+  AuditStore,
   BatchRequest,
   BatchView,
   BatchWriter,
@@ -46,6 +48,7 @@ export class SqliteStore implements Store {
   readonly issues: IssueStore;
   readonly vehicles: VehicleStore;
   readonly reports: ReportStore;
+  readonly audit: AuditStore;
   private readonly sql: {
     accounts: SqliteAccounts;
     files: SqliteFiles;
@@ -53,6 +56,7 @@ export class SqliteStore implements Store {
     issues: SqliteIssues;
     vehicles: SqliteVehicles;
     reports: SqliteReports;
+    audit: SqliteAudit;
   };
 
   private constructor(
@@ -67,6 +71,7 @@ export class SqliteStore implements Store {
       issues: new SqliteIssues(db),
       vehicles: new SqliteVehicles(db),
       reports: new SqliteReports(db),
+      audit: new SqliteAudit(db),
     });
     this.accounts = {
       add: async (a: { establishment: string; name: string; role: Role; senders?: string[]; passwordHash: string }): Promise<Account> =>
@@ -103,6 +108,7 @@ export class SqliteStore implements Store {
       providerCounts: async (from, to, counting) => sql.reports.providerCounts(from, to, counting),
       anomalies: async (filter) => sql.reports.anomalies(filter),
     };
+    this.audit = { append: async (events) => writeTx(db, () => sql.audit.append(events)), list: async (f) => sql.audit.list(f) };
     if (lockWaitMs !== undefined) {
       const patient = <T extends object>(facet: T) => waitingOnTimers(facet, lockWaitMs, waiting);
       this.accounts = patient(this.accounts);
@@ -111,6 +117,7 @@ export class SqliteStore implements Store {
       this.issues = patient(this.issues);
       this.vehicles = patient(this.vehicles);
       this.reports = patient(this.reports);
+      this.audit = patient(this.audit);
     }
   }
 
@@ -181,6 +188,9 @@ export class SqliteStore implements Store {
           });
           return gone;
         }),
+      release: async () => {
+        throw new Error('not implemented');
+      },
     };
   }
 
