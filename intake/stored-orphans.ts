@@ -38,9 +38,8 @@ export function orphanGraceMs(settings: Pick<Settings, 'intakeDbWaitMs'>): numbe
 }
 
 /** removeStoredOrphans removes the store's files that no row records and that changed before the grace; returns their names. */
-export async function removeStoredOrphans(deps: Deps): Promise<string[]> {
+export async function removeStoredOrphans(deps: Deps, now = Date.now()): Promise<string[]> {
   const { store, layout, audit } = deps;
-  const now = Date.now();
   const old: { file: string; recorded: string; size: number; changed: Date }[] = [];
   for (const name of await fs.promises.readdir(layout.storeDir).catch(() => [])) {
     const file = path.join(layout.storeDir, name);
