@@ -14,12 +14,15 @@ export function auditLine(e: AuditRecord): string {
 function sinceOf(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const t = Date.parse(v);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t)) throw new UserError(`--since must be an ISO date or time (2026-12-02, 2026-12-02T04:30:00Z), got "${v}"`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t))
+    throw new UserError(`--since must be an ISO date or time (2026-12-02, 2026-12-02T04:30:00Z), got "${v}"`);
   return new Date(t).toISOString();
 }
 
 export function registerAudit(program: Command): void {
-  withDataDir(program.command('audit').description('the audit trail of every host (logins, uploads, receipts, admin actions), oldest first'))
+  withDataDir(
+    program.command('audit').description('the audit trail of every host (logins, uploads, receipts, admin actions), oldest first'),
+  )
     .option('--since <time>', 'events at or after this ISO date or time')
     .option('--event <event>', `only this kind of event: ${AUDIT_EVENTS.join(', ')}`)
     .option('--account <establishment>', 'only events about this account (or username)')

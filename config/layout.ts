@@ -72,7 +72,11 @@ export function dataLayout(dataDir: string, filesDir: string | null = null): Dat
  * This host's mark in the names of the files it puts in the shared store (its hostname, reduced to characters
  * every file system takes): a sweep tells its own files from other hosts' by it (intake/stored-orphans.ts).
  */
-export const HOST_MARK = os.hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64) || 'host';
+export const HOST_MARK =
+  os
+    .hostname()
+    .replace(/[^A-Za-z0-9.-]/g, '_')
+    .slice(0, 64) || 'host';
 
 /** storedName: a new name in the store, `<host mark>~<random id>`. */
 export function storedName(): string {

@@ -44,7 +44,7 @@ describe('AuditLog', () => {
     expect(await store.audit.list()).toEqual([]); // written, not yet appended
     const listed = await waitFor('the events in the store', async () => {
       const got = await store.audit.list();
-      return got.length === 3 && got;
+      return got.length === 3 ? got : null;
     });
     expect(listed.map((e) => e.fields.n)).toEqual([0, 1, 2]);
     expect(listed[0]).toMatchObject({ host: os.hostname(), pid: process.pid, event: 'login', fields: { account: GARAGE, n: 0 } });
@@ -81,7 +81,12 @@ describe('inflow audit', () => {
     audit.write('login_failed', { username: GARAGE, ip: '192.0.2.7' });
     await audit.close();
 
-    const all = JSON.parse(inflow(['audit', '--json']).out) as { event: string; pid: number; host: string; fields: Record<string, unknown> }[];
+    const all = JSON.parse(inflow(['audit', '--json']).out) as {
+      event: string;
+      pid: number;
+      host: string;
+      fields: Record<string, unknown>;
+    }[];
     expect(all.map((e) => [e.event, e.fields.action ?? null])).toEqual([
       ['admin', 'accounts add'],
       ['admin', 'accounts add'],
@@ -102,7 +107,9 @@ describe('inflow audit', () => {
     const text = inflow(['audit', '--event', 'admin', '--limit', '1']);
     expect(text.code).toBe(0);
     expect(text.out).toMatch(
-      new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  ${os.hostname()}\\[\\d+\\]  admin {11}\\{"action":"accounts disable","establishment":"${OTHER}"\\}\\n$`),
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  ${os.hostname()}\\[\\d+\\]  admin {11}\\{"action":"accounts disable","establishment":"${OTHER}"\\}\\n$`,
+      ),
     );
     expect(inflow(['audit', '--event', 'nope'])).toMatchObject({ code: 1, err: expect.stringMatching(/--event must be one of login, /) });
     expect(inflow(['audit', '--since', 'yesterday'])).toMatchObject({ code: 1, err: expect.stringMatching(/--since must be an ISO date/) });

@@ -196,7 +196,12 @@ describe('when an upload is cut off mid-transfer', () => {
     // The server's verdict: the upload aborted and its temporary file discarded (the intake takes in only a
     // completed upload, before it is audited 'upload').
     const incoming = path.join(svc.layout.dropDir(GARAGE), '.incoming');
-    await waitFor('cut.csv to be aborted and discarded', async () => (await audited('upload_aborted', 'cut.csv')) && isEmptyDir(incoming), 10_000, 50);
+    await waitFor(
+      'cut.csv to be aborted and discarded',
+      async () => (await audited('upload_aborted', 'cut.csv')) && isEmptyDir(incoming),
+      10_000,
+      50,
+    );
     expect(await audited('upload', 'cut.csv')).toBe(false);
     expect((await svc.store.files.list()).length).toBe(before);
     expect((await svc.store.files.list()).map((f) => f.name)).not.toContain('cut.csv');

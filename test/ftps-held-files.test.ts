@@ -46,7 +46,7 @@ describe('the quota of held bytes', () => {
     expect(held().sort()).toEqual(['a.csv.part', 'b.csv.part']);
     // Sending a held file again replaces it: only the difference counts.
     expect(await upload(c, 'a.csv.part', Buffer.alloc(44 * KIB, 'a'))).toBe('ok');
-    expect((await auditEvents(svc))).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({ event: 'upload_refused', name: 'b.csv.part', reason: 'held quota' }),
     );
   });

@@ -45,7 +45,7 @@ describe('connections per IP address', () => {
     expect(fourth.first).toBe('421 Too many connections from your address (at most 3): close one and try again');
     await fourth.ftp.closed;
     expect(fourth.ftp.lines).toEqual([fourth.first]); // no greeting after the refusal
-    expect((await auditEvents(svc))).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({ event: 'connection_refused', reason: 'too many connections from this address', limit: 3 }),
     );
 
@@ -71,7 +71,7 @@ describe('connections per account', () => {
     expect(await failure(svc.connect(GARAGE, PW))).toMatch(
       /^421 Too many connections for this account \(at most 2\): close one and try again/,
     );
-    expect((await auditEvents(svc))).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({ event: 'connection_refused', username: GARAGE, reason: 'too many connections for this account' }),
     );
     expect(await failure(a.list('/'))).toBe('ok'); // the two sessions go on

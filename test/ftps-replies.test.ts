@@ -53,5 +53,5 @@ it('answers a broken TLS data connection without OpenSSL error strings', async (
   // the reply names what happened in plain words, OpenSSL's text stays in no reply.
   expect(answer).toBe('425 No data connection: its TLS handshake failed');
   expect(answer).not.toMatch(/SSL|error:0A/);
-  expect((await auditEvents(svc))).toContainEqual(expect.objectContaining({ event: 'data_refused', account: GARAGE }));
+  expect(await auditEvents(svc)).toContainEqual(expect.objectContaining({ event: 'data_refused', account: GARAGE }));
 });

@@ -106,7 +106,7 @@ it('replaces a worker process that dies, and the new one processes the files', a
   expect((await upload(c, 'after-crash.csv', csvBatch(GARAGE, [{ vin: vin(N + 10) }]))).code).toBe(226);
   await waitForReceipt(c, 'after-crash.csv.receipt.csv', 60_000);
   const file = (await svc.store.files.list()).find((f) => f.name === 'after-crash.csv')!;
-  expect((await auditEvents(svc))).toContainEqual(expect.objectContaining({ event: 'receipt', file: file.id, pid: next }));
+  expect(await auditEvents(svc)).toContainEqual(expect.objectContaining({ event: 'receipt', file: file.id, pid: next }));
   c.close();
 }, 90_000);
 

@@ -63,7 +63,8 @@ beforeAll(async () => {
   fs.mkdirSync(filesDir);
   fs.symlinkSync(filesDir, workerFiles);
   store = openStore({ sqlite: dataLayout(dataDir).db });
-  for (const e of [A, B]) await store.accounts.add({ establishment: e, name: 'Garage ' + e, role: 'garage', passwordHash: await hashPassword(PW) });
+  for (const e of [A, B])
+    await store.accounts.add({ establishment: e, name: 'Garage ' + e, role: 'garage', passwordHash: await hashPassword(PW) });
 }, 30_000);
 
 afterAll(async () => {
@@ -110,7 +111,12 @@ it('two fronts and a worker: every upload to either front gets exactly one recei
   }
   for (const e of [A, B]) {
     const onDisk = fs.readdirSync(path.join(filesDir, 'receipts', e)).sort();
-    expect(onDisk).toEqual(files.filter((f) => f.account === e).map((f) => `${f.name}.receipt.csv`).sort());
+    expect(onDisk).toEqual(
+      files
+        .filter((f) => f.account === e)
+        .map((f) => `${f.name}.receipt.csv`)
+        .sort(),
+    );
   }
   // The same /receipts/ whichever front the client lands on.
   const listed = async (c: Client) => (await c.list('/receipts')).map((f) => f.name).sort();

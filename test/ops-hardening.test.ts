@@ -57,21 +57,17 @@ describe('brute-force lockout', () => {
     // Time must pass here: the lock's duration is what is tested (no event marks a lock lifting).
     await sleep(Math.max(0, LOCK_MS + 100 - (Date.now() - lockedAt)));
     expect(await login(GARAGE, PW)).toBe('ok');
-    expect(
-      (await events())
-        .filter((e) => e.username === GARAGE)
-        .pop(),
-    ).toMatchObject({ event: 'login' });
+    expect((await events()).filter((e) => e.username === GARAGE).pop()).toMatchObject({ event: 'login' });
   }, 30_000);
 
   it('locks an IP that fails loginIpMaxFailures times, whatever the usernames, for accounts that never logged in from it', async () => {
     for (let i = 0; i < 5; i++) expect(await login(`99999999${String(i).padStart(2, '0')}`, 'nope')).toMatch(/^530 Login incorrect/);
     expect(await login(OTHER, PW)).toMatch(/^530 Too many failed logins/);
-    expect(
-      (await events())
-        .filter((e) => e.username === OTHER)
-        .pop(),
-    ).toMatchObject({ event: 'login_refused', reason: 'locked', key: expect.stringMatching(/^ip:/) });
+    expect((await events()).filter((e) => e.username === OTHER).pop()).toMatchObject({
+      event: 'login_refused',
+      reason: 'locked',
+      key: expect.stringMatching(/^ip:/),
+    });
     await sleep(LOCK_MS + 100); // the lock's duration, as above
     expect(await login(OTHER, PW)).toBe('ok');
   }, 30_000);
@@ -146,7 +142,7 @@ describe('timeouts', () => {
     c.close();
     expect((await svc.store.files.list()).map((f) => f.name)).not.toContain('stalled.csv');
     expect(fs.readdirSync(path.join(svc.layout.dropDir(GARAGE), '.incoming'))).toEqual([]);
-    expect((await auditEvents(svc))).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({ event: 'upload_refused', name: 'stalled.csv', reason: 'transfer stalled' }),
     );
   }, 30_000);
@@ -263,7 +259,7 @@ describe('a 64 MiB upload against a 1 MiB limit, on a real serve process', () =>
     expect(JSON.parse(list.stdout)).toEqual([]);
     expect(fs.readdirSync(incoming)).toEqual([]);
     expect(fs.readdirSync(path.join(dir, 'receipts', GARAGE))).toEqual([]);
-    const events = (await auditEvents(dir));
+    const events = await auditEvents(dir);
     expect(events).toContainEqual(
       expect.objectContaining({ event: 'upload_refused', name: 'huge.csv', reason: 'size limit', limit: 1048576 }),
     );

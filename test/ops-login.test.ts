@@ -177,7 +177,7 @@ describe('audit of refusals', () => {
       plain.close();
     }
 
-    const events = (await auditEvents(svc));
+    const events = await auditEvents(svc);
     expect(events.filter((e) => e.username === GARAGE)).toEqual([
       expect.objectContaining({ event: 'login_refused', reason: 'no TLS', command: 'USER', ip: '127.0.0.1' }),
     ]);
@@ -198,7 +198,7 @@ describe('audit of refusals', () => {
     }
     expect(await loginFrom(svc, localAddress(16, 2), long, 'tls secret')).toMatch(/^530 Login incorrect/);
 
-    const events = (await auditEvents(svc));
+    const events = await auditEvents(svc);
     const cut = { username: 'u'.repeat(64), usernameLength: 8000 };
     expect(events.filter((e) => e.ip === localAddress(16, 2))).toEqual([
       expect.objectContaining({ event: 'login_failed', reason: 'unknown user', ...cut }),

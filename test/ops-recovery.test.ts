@@ -64,9 +64,7 @@ describe('a Redis outage at upload time', () => {
     client.close();
     expect(receipt).toMatchObject({ status: 'ACCEPTED', records: 50, accepted: 50 });
     expect(await svc.store.readings.forFile(row.pk)).toHaveLength(50);
-    const events = (await auditEvents(svc))
-      .filter((e) => e.file === row.id)
-      .map((e) => e.event);
+    const events = (await auditEvents(svc)).filter((e) => e.file === row.id).map((e) => e.event);
     expect(events).toEqual(['upload', 'requeued', 'receipt']);
   }, 90_000);
 });

@@ -169,7 +169,7 @@ async function processAllErrors(name: string, records: number, kinds: Kind[]): P
   const done = (await store.files.get(file.pk))!;
   expect(done).toMatchObject({ status: 'done', result: 'PARTIAL', records, accepted: 0, rejected: records, anomalies: 0, warnings: 0 });
   expect(await store.readings.forFile(file.pk)).toEqual([]);
-  await expectReceipt(done.receiptPath!, records, kinds);
+  await expectReceipt(dataLayout(dir).filesPath(done.receiptPath!), records, kinds);
 }
 
 /** readBatches reads a file on the real reader thread and returns its batches (a copy of what each held). */

@@ -130,7 +130,7 @@ it(`a file of ${N} XML records in batches of ${BATCH}: every issue gives the lin
   const { ctx, accountId } = await pipeline('clean');
   const file = await receive(ctx, accountId, text);
   const done = await processFile(ctx, file.pk);
-  clean = receiptOf(done.receiptPath!);
+  clean = receiptOf(ctx.layout.filesPath(done.receiptPath!));
   expect([clean.status, clean.records]).toEqual(['PARTIAL', N]);
   const got = clean.issues.map((i) => ({ code: i.code, line: i.line, reading: i.reading }));
   expect(got).toEqual(expected);
@@ -178,7 +178,7 @@ it('the same file, resumed after some of its batches were committed, gives the s
   expect(progress).toBeLessThan(N / 2);
 
   const done = await processFile(ctx, file.pk);
-  const resumed = receiptOf(done.receiptPath!);
+  const resumed = receiptOf(ctx.layout.filesPath(done.receiptPath!));
   const strip = (r: ParsedReceipt) => ({ ...r, fileId: '', received: '', processed: '' });
   expect(strip(resumed)).toEqual(strip(clean));
 }, 120_000);

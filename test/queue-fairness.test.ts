@@ -55,9 +55,7 @@ async function queuePile(): Promise<void> {
 /** The names of the files whose receipts were written, in the order they were written. */
 async function receiptOrder(): Promise<string[]> {
   const names = new Map((await svc.store.files.list()).map((f) => [f.id, f.name]));
-  return (await auditEvents(svc))
-    .filter((e) => e.event === 'receipt')
-    .map((e) => names.get(String(e.file))!);
+  return (await auditEvents(svc)).filter((e) => e.event === 'receipt').map((e) => names.get(String(e.file))!);
 }
 
 it("takes another account's file right after the one being processed, not after the pile of one account", async () => {

@@ -40,10 +40,18 @@ export class SqliteAudit {
     const cond = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
     const rows =
       filter.limit !== undefined
-        ? (this.db
-            .prepare(`SELECT at, host, pid, event, fields FROM audit ${cond} ORDER BY at DESC, id DESC LIMIT ?`)
-            .all(...args, filter.limit) as AuditRow[]).reverse()
+        ? (
+            this.db
+              .prepare(`SELECT at, host, pid, event, fields FROM audit ${cond} ORDER BY at DESC, id DESC LIMIT ?`)
+              .all(...args, filter.limit) as AuditRow[]
+          ).reverse()
         : (this.db.prepare(`SELECT at, host, pid, event, fields FROM audit ${cond} ORDER BY at, id`).all(...args) as AuditRow[]);
-    return rows.map((r) => ({ at: r.at, host: r.host, pid: r.pid, event: r.event, fields: JSON.parse(r.fields) as Record<string, unknown> }));
+    return rows.map((r) => ({
+      at: r.at,
+      host: r.host,
+      pid: r.pid,
+      event: r.event,
+      fields: JSON.parse(r.fields) as Record<string, unknown>,
+    }));
   }
 }

@@ -58,7 +58,11 @@ export async function auditEvents(from: { store: Store; audit?: AuditLog } | str
   const own = typeof from === 'string' ? null : from;
   if (own?.audit) await own.audit.flush();
   await sleep(AUDIT_FLUSH_EVERY_MS + 100); // the other processes' buffers (see above)
-  const store = own ? own.store : fs.existsSync(dataLayout(from as string).db) ? openStore({ sqlite: dataLayout(from as string).db }) : null;
+  const store = own
+    ? own.store
+    : fs.existsSync(dataLayout(from as string).db)
+      ? openStore({ sqlite: dataLayout(from as string).db })
+      : null;
   if (!store) return [];
   try {
     return (await store.audit.list()).map((e) => ({ ...e.fields, at: e.at, host: e.host, pid: e.pid, event: e.event }));
