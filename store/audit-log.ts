@@ -91,7 +91,9 @@ export class AuditLog {
         break;
       } catch {
         if (Date.now() >= until) {
-          this.drop(this.buffered.length);
+          const why = this.lastError ? ` (${this.lastError.message})` : '';
+          process.stderr.write(`audit: ${this.buffered.length} events not kept: the store took none for ${CLOSE_TRY_MS} ms${why}\n`);
+          this.buffered = [];
           break;
         }
         await new Promise((r) => setTimeout(r, Math.min(this.retryMs, Math.max(0, until - Date.now()))));
@@ -144,7 +146,7 @@ export class AuditLog {
     this.buffered.splice(0, n);
     if (this.dropped === 0) {
       const why = this.lastError ? ` (${this.lastError.message})` : '';
-      process.stderr.write(`audit: the store is not taking events${why}; dropping the oldest, ${n} so far\n`);
+      process.stderr.write(`audit: the store is not taking events${why}; keeping the latest ${MAX_BUFFERED}, dropping older ones\n`);
     }
     this.dropped += n;
   }

@@ -11,6 +11,7 @@ import { dataLayout } from '../config/layout';
 import { openStore, type Store } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { BIN, waitFor } from './helpers/ops';
+import { DIST } from './helpers/build';
 
 const GARAGE = '2123456692';
 const OTHER = '2234567818';
@@ -69,6 +70,40 @@ describe('AuditLog', () => {
     audit.write('admin', { action: 'after close' }); // refused, with a line on stderr
     expect(await store.audit.list()).toHaveLength(2);
   });
+});
+
+/**
+ * The child: a process whose store stays locked by another connection while it audits more events than it keeps;
+ * then the lock goes, and close() appends what was kept. Its stderr is what an operator would see.
+ */
+const DROPPING_CHILD = `
+const path = require('node:path');
+const Database = require('better-sqlite3');
+const dist = (m) => require(path.join(${JSON.stringify(DIST)}, m));
+const { openStore } = dist('store/index.js');
+const { AuditLog } = dist('store/audit-log.js');
+const [db, n] = process.argv.slice(1);
+const store = openStore({ sqlite: db, lockWaitMs: 50 });
+const other = new Database(db);
+other.exec('BEGIN IMMEDIATE');
+const audit = new AuditLog(store.audit);
+for (let i = 0; i < Number(n); i++) audit.write('login_failed', { username: 'u' + i });
+audit.flush().catch(() => {
+  other.exec('ROLLBACK');
+  audit.close().then(() => store.close());
+});
+`;
+
+describe('AuditLog under a store that takes nothing', () => {
+  it('keeps the latest 200,000 events, drops the oldest with one line on stderr, and appends the rest once it can', async () => {
+    const db = dataLayout(dir).db;
+    const r = spawnSync(process.execPath, ['-e', DROPPING_CHILD, db, '200005'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('audit: the store is not taking events; keeping the latest 200000, dropping older ones\n');
+    const kept = await store.audit.list();
+    expect(kept).toHaveLength(200_000);
+    expect([kept[0].fields.username, kept[kept.length - 1].fields.username]).toEqual(['u5', 'u200004']);
+  }, 90_000);
 });
 
 describe('inflow audit', () => {
