@@ -8,10 +8,11 @@
  * that grace later for the files that were too recent then.
  *
  * Several fronts may share the store (docs/deployment.md). A stored name carries the host that made it
- * (config/layout.ts): the files of this host's fronts are judged by this host's clock, as above; another host's
- * (and names from before host marks) only after FOREIGN_GRACE_MS, far beyond any clock skew between hosts or
- * attribute caching of a network file system, so that a file another front has just stored and not yet recorded
- * is never taken.
+ * (config/layout.ts): the files of this host's fronts are judged as above; another host's (and names from before
+ * host marks) only after FOREIGN_GRACE_MS, far beyond any clock skew between hosts or attribute caching of a
+ * network file system, so that a file another front has just stored and not yet recorded is never taken. Ages are
+ * measured by the clock that stamps the files (on NFS the server's, not this host's): "now" is the change time of a
+ * file this sweep has just written beside them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,11 +38,29 @@ export function orphanGraceMs(settings: Pick<Settings, 'intakeDbWaitMs'>): numbe
   return settings.intakeDbWaitMs + GRACE_MARGIN_MS;
 }
 
-/** removeStoredOrphans removes the store's files that no row records and that changed before the grace; returns their names. */
-export async function removeStoredOrphans(deps: Deps, now = Date.now()): Promise<string[]> {
+/** fileSystemNow: the time the file system of `dir` stamps a change with now (its server's clock on NFS). */
+async function fileSystemNow(dir: string): Promise<number> {
+  const probe = path.join(dir, `.clock-${HOST_MARK}-${process.pid}`);
+  try {
+    await fs.promises.writeFile(probe, '');
+    return (await fs.promises.stat(probe)).ctimeMs;
+  } catch {
+    return Date.now(); // no store yet: nothing to sweep either
+  } finally {
+    await fs.promises.rm(probe, { force: true });
+  }
+}
+
+/**
+ * removeStoredOrphans removes the store's files that no row records and that changed before the grace; returns
+ * their names. `now` (for tests) stands for the file system's present time.
+ */
+export async function removeStoredOrphans(deps: Deps, now?: number): Promise<string[]> {
   const { store, layout, audit } = deps;
+  now ??= await fileSystemNow(layout.storeDir);
   const old: { file: string; recorded: string; size: number; changed: Date }[] = [];
   for (const name of await fs.promises.readdir(layout.storeDir).catch(() => [])) {
+    if (name.startsWith('.')) continue; // a sweep's clock probe
     const file = path.join(layout.storeDir, name);
     const grace = storedByHost(name) === HOST_MARK ? orphanGraceMs(deps.settings) : FOREIGN_GRACE_MS;
     const st = await fs.promises.stat(file).catch(() => null);
