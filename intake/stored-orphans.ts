@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Settings } from '../config/defaults';
-import { HOST_MARK, storedByHost, type DataLayout } from '../config/layout';
+import { HOST_MARK, PRIVATE_FILE_MODE, storedByHost, type DataLayout } from '../config/layout';
 import type { Store } from '../store';
 import type { AuditLog } from '../store/audit-log';
 
@@ -42,7 +42,7 @@ export function orphanGraceMs(settings: Pick<Settings, 'intakeDbWaitMs'>): numbe
 async function fileSystemNow(dir: string): Promise<number> {
   const probe = path.join(dir, `.clock-${HOST_MARK}-${process.pid}`);
   try {
-    await fs.promises.writeFile(probe, '');
+    await fs.promises.writeFile(probe, '', { mode: PRIVATE_FILE_MODE });
     return (await fs.promises.stat(probe)).ctimeMs;
   } catch {
     return Date.now(); // no store yet: nothing to sweep either
