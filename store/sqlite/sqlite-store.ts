@@ -108,7 +108,7 @@ export class SqliteStore implements Store {
       providerCounts: async (from, to, counting) => sql.reports.providerCounts(from, to, counting),
       anomalies: async (filter) => sql.reports.anomalies(filter),
     };
-    this.audit = { append: async (events) => writeTx(db, () => sql.audit.append(events)), list: async (f) => sql.audit.list(f) };
+    this.audit = this.auditStore(lockWaitMs);
     if (lockWaitMs !== undefined) {
       const patient = <T extends object>(facet: T) => waitingOnTimers(facet, lockWaitMs, waiting);
       this.accounts = patient(this.accounts);
@@ -117,13 +117,21 @@ export class SqliteStore implements Store {
       this.issues = patient(this.issues);
       this.vehicles = patient(this.vehicles);
       this.reports = patient(this.reports);
-      this.audit = patient(this.audit);
     }
   }
 
   /** open opens (creating and migrating if needed) the database file. */
   static open(file: string, opts: OpenOptions = {}): SqliteStore {
     return new SqliteStore(openDb(file, opts), new WaitingFlag(`${file}-writer-waiting`), opts.lockWaitMs);
+  }
+
+  /** auditStore: the audit trail's facet; with `lockWaitMs`, waiting for other writers on timers like the others. */
+  private auditStore(lockWaitMs?: number): AuditStore {
+    const audit: AuditStore = {
+      append: async (events) => writeTx(this.db, () => this.sql.audit.append(events)),
+      list: async (filter) => this.sql.audit.list(filter),
+    };
+    return lockWaitMs === undefined ? audit : waitingOnTimers(audit, lockWaitMs, this.waiting);
   }
 
   private fileStore(): FileStore {
