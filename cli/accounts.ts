@@ -42,7 +42,7 @@ export function registerAccounts(program: Command): void {
       if (senders.length && opts.role !== 'fleet') throw new UserError('--for is only for fleet accounts');
       const settings = settingsFrom(opts);
       const layout = dataLayout(settings.dataDir);
-      const store = openStore({ sqlite: layout.db }); // adding the first account may create the database
+      const store = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl }); // the first account may create the database
       try {
         const { password, generated } = await passwordFrom(opts);
         const a = await store.accounts.add({
@@ -63,7 +63,7 @@ export function registerAccounts(program: Command): void {
   withDataDir(accounts.command('list').description('list accounts'))
     .option('--json', 'JSON output')
     .action(async (opts) => {
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       const rows = (await store.accounts.list()).map((a) => ({
         establishment: a.establishment,
         name: a.name,
@@ -89,7 +89,7 @@ export function registerAccounts(program: Command): void {
   withDataDir(accounts.command('disable <id>').description('disable an account (its logins are refused)')).action(
     async (id: string, opts) => {
       const settings = settingsFrom(opts);
-      const { store, layout } = openStoreFor(settings);
+      const { store, layout } = await openStoreFor(settings);
       const ok = await store.accounts.setDisabled(id, true);
       await store.close();
       if (!ok) throw new UserError(`no account ${id}`);
@@ -104,7 +104,7 @@ export function registerAccounts(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (id: string, opts) => {
       const settings = settingsFrom(opts);
-      const { store, layout } = openStoreFor(settings);
+      const { store, layout } = await openStoreFor(settings);
       try {
         if (!(await store.accounts.byEstablishment(id))) throw new UserError(`no account ${id}`);
         const { password, generated } = await passwordFrom(opts);
@@ -126,7 +126,7 @@ function registerSet(accounts: Command): void {
       const tlsReuse = opts.tlsReuse as TlsReuse;
       if (!TLS_REUSE.includes(tlsReuse)) throw new UserError(`--tls-reuse must be one of ${TLS_REUSE.join(', ')}, got "${opts.tlsReuse}"`);
       const settings = settingsFrom(opts);
-      const { store, layout } = openStoreFor(settings);
+      const { store, layout } = await openStoreFor(settings);
       const ok = await store.accounts.setTlsReuse(id, tlsReuse);
       await store.close();
       if (!ok) throw new UserError(`no account ${id}`);

@@ -62,7 +62,7 @@ export function registerFiles(program: Command): void {
     .action(async (opts) => {
       if (opts.status && !STATUSES.includes(opts.status))
         throw new UserError(`--status must be one of ${STATUSES.join(', ')}, got "${opts.status}"`);
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       const list = await store.files.list({ status: opts.status, account: opts.account });
       await store.close();
       if (opts.json)
@@ -94,7 +94,7 @@ export function registerFiles(program: Command): void {
   withDataDir(files.command('show <id>').description('show one file, with attempts, last error and receipt path'))
     .option('--json', 'JSON output')
     .action(async (id: string, opts) => {
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       const f = await fileById(store, id);
       await store.close();
       const o = { ...fileJson(f), attempts: f.attempts, error: f.error, receipt: f.receiptPath };
@@ -110,7 +110,7 @@ export function registerFiles(program: Command): void {
   withDataDir(abandon);
   withRedis(abandon).action(async (id: string, opts) => {
     const settings = settingsFrom(opts);
-    const { store, layout } = openStoreFor(settings);
+    const { store, layout } = await openStoreFor(settings);
     const queue = openFileQueue(redisUrlFor(settings, layout), settings, { setConcurrency: false });
     try {
       const f = await fileById(store, id);
@@ -138,7 +138,7 @@ export function registerFiles(program: Command): void {
   withDataDir(program.command('receipt <id>').description("print a file's receipt (as written: CSV or XML, after its input)"))
     .option('--xml', 'print it as XML (rendered from the database when the written receipt is CSV)')
     .action(async (id: string, opts) => {
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       try {
         const f = await fileById(store, id);
         if (!f.receiptPath || !fs.existsSync(f.receiptPath)) throw new UserError(`file ${f.id} has no receipt yet (status ${f.status})`);

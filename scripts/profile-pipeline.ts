@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-prof-'));
   const settings = resolveSettings({ dataDir: dir });
   const layout = dataLayout(dir);
-  const store = openStore({ sqlite: layout.db });
+  const store = await openStore({ sqlite: layout.db });
   const ctx = { store, layout, settings, audit: new AuditLog(layout.auditLog) };
   const account = await store.accounts.add({ establishment: '2123456692', name: 'Prof', role: 'garage', passwordHash: 'x' });
   const vehicles = records / 2;

@@ -188,6 +188,12 @@ export interface FileStore {
    * (F08) is stored and its result is REJECTED. Returns what was taken out.
    */
   abandon(pk: number, o: { message: string; processedAt: string }): Promise<{ readings: number; issues: number }>;
+  /**
+   * release takes out whatever an in-flight file's records stored (readings, issues, the corrections they made) and
+   * sets its progress back to the start, so that an older file waiting for the same vehicles can go first; the file
+   * is processed again from its first record later. Returns whether anything was taken out.
+   */
+  release(pk: number): Promise<boolean>;
 }
 
 // ─── Readings, issues and the register ──────────────────────────────────────────────────────────────────────
@@ -268,6 +274,24 @@ export interface VehicleStore {
   /** upsertMany inserts or replaces register entries, all or none; returns how many. */
   upsertMany(vehicles: Iterable<Vehicle>): Promise<number>;
   count(): Promise<number>;
+}
+
+// ─── The audit trail ────────────────────────────────────────────────────────────────────────────────────────
+
+/** One audited event: when, where (host and process), what, and its details. */
+export interface AuditRecord {
+  at: string;
+  host: string;
+  pid: number;
+  event: string;
+  fields: Record<string, unknown>;
+}
+
+export interface AuditStore {
+  /** append keeps the events, all or none. */
+  append(events: readonly AuditRecord[]): Promise<void>;
+  /** list returns events oldest first; `account` matches fields.account or fields.username. */
+  list(filter?: { since?: string; event?: string; account?: string; limit?: number }): Promise<AuditRecord[]>;
 }
 
 // ─── The pipeline's batch ───────────────────────────────────────────────────────────────────────────────────
@@ -389,6 +413,7 @@ export interface Store {
   readonly issues: IssueStore;
   readonly vehicles: VehicleStore;
   readonly reports: ReportStore;
+  readonly audit: AuditStore;
   /**
    * storeBatch checks and stores one batch of a file's records, with the file's progress, as one change: `work`
    * runs once, synchronously, reading through `view` and writing through `write`, and no other writer changes the

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { addMonths, monthsBetween } from '../rules/calendar-months';
 import { labelReasons, requiredReadings, type LabelFacts, type LabelReading } from '../rules/label-rules';
 import { formatErrorNumber } from '../rules/error-number';
-import { openStore, type BatchWriter, type NewReading } from '../store';
+import { openStore, type BatchWriter, type NewReading, type Store } from '../store';
 import type { Reading } from '../model/reading';
 import { decideLabel } from '../queries/label';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
@@ -286,7 +286,10 @@ describe('the 24-month gap between first registration, readings and the ad date'
 
 describe('the label through the store', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-label-'));
-  const store = openStore({ sqlite: path.join(dir, 'inflow.db') });
+  let store: Store;
+  beforeAll(async () => {
+    store = await openStore({ sqlite: path.join(dir, 'inflow.db') });
+  });
   const SENDER = '0212345668';
   afterAll(async () => {
     await store.close();

@@ -40,7 +40,7 @@ afterAll(async () => {
   await svc?.teardown();
 });
 
-const startWorker = () => (worker = startFileWorker(svc.redisUrl, svc.settings, svc.layout));
+const startWorker = async () => (worker = await startFileWorker(svc.redisUrl, svc.settings, svc.layout));
 const stopWorker = async () => {
   await worker?.close(1000);
   worker = null;
@@ -72,7 +72,7 @@ describe('a job that keeps throwing', () => {
     );
     expect(file.status).toBe('queued');
     repair = breakFile(file);
-    startWorker();
+    await startWorker();
     await waitFor('the file to fail', async () => (await statusOf(file.pk)) === 'failed', 30_000);
 
     const failed = (await svc.store.files.get(file.pk))!;
@@ -156,7 +156,7 @@ describe('inflow files abandon', () => {
     await stopWorker();
     const file = await put(csvBatch(GARAGE, [{ vin: vin(10) }], { trailer: true }), 'hopeless.csv');
     breakFile(file);
-    startWorker();
+    await startWorker();
     await waitFor('the file to fail', async () => (await statusOf(file.pk)) === 'failed', 30_000);
 
     const r = await inflowAsync(['files', 'abandon', file.id], envFor(svc));
@@ -234,7 +234,7 @@ describe('the reconciler', () => {
     await svc.queue.queue.remove(p.id);
     await svc.store.files.startAttempt(p.pk); // as if a worker had started it, then Redis lost the job
     expect(await svc.queue.queue.getJob(q.id)).toBeUndefined();
-    startWorker();
+    await startWorker();
     await waitFor('both files done', async () => (await statusOf(q.pk)) === 'done' && (await statusOf(p.pk)) === 'done', 30_000);
     const requeued = auditEvents(svc.layout.auditLog)
       .filter((e) => e.event === 'requeued')
@@ -261,7 +261,7 @@ describe('the reconciler', () => {
       expect.objectContaining({ event: 'file_failed', file: f.id, by: 'reconciler' }),
     );
     // and `replay` brings it through
-    startWorker();
+    await startWorker();
     const r = await inflowAsync(['replay', f.id], envFor(svc));
     expect(r.code).toBe(0);
     expect(await svc.store.files.get(f.pk)).toMatchObject({ status: 'done', result: 'ACCEPTED' });

@@ -25,6 +25,7 @@ import type {
   IssueStore,
   ReadingStore,
   ReportStore,
+  AuditStore,
   Role,
   Store,
   StoredIssue,
@@ -46,6 +47,10 @@ export class SqliteStore implements Store {
   readonly issues: IssueStore;
   readonly vehicles: VehicleStore;
   readonly reports: ReportStore;
+  readonly audit: AuditStore = {
+    append: () => Promise.reject(new Error('not implemented')),
+    list: () => Promise.reject(new Error('not implemented')),
+  };
   private readonly sql: {
     accounts: SqliteAccounts;
     files: SqliteFiles;
@@ -181,6 +186,7 @@ export class SqliteStore implements Store {
           });
           return gone;
         }),
+      release: () => Promise.reject(new Error('not implemented')),
     };
   }
 

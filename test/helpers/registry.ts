@@ -44,7 +44,7 @@ export interface Registry {
 export async function openRegistry(senders: string[]): Promise<Registry> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-registry-'));
   const layout = dataLayout(dir);
-  const store = openStore({ sqlite: layout.db });
+  const store = await openStore({ sqlite: layout.db });
   const ctx: PipelineContext = { store, layout, settings: resolveSettings({ dataDir: dir }, {}), audit: new AuditLog(layout.auditLog) };
   const accounts = new Map<string, number>();
   for (const s of senders) accounts.set(s, (await store.accounts.add({ establishment: s, name: s, role: 'garage', passwordHash: 'x' })).id);
