@@ -53,7 +53,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const { settings } = opts;
   const layout = dataLayout(settings.dataDir);
   fs.mkdirSync(layout.root, { recursive: true, mode: PRIVATE_DIR_MODE });
-  const store = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl, durable: true, lockWaitMs: settings.intakeDbWaitMs });
+  const store = await openStore({
+    sqlite: layout.db,
+    databaseUrl: settings.databaseUrl,
+    durable: true,
+    lockWaitMs: settings.intakeDbWaitMs,
+  });
   if (!settings.databaseUrl) fs.chmodSync(layout.db, 0o600); // password hashes live here
   const audit = new AuditLog(layout.auditLog);
 

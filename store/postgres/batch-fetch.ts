@@ -62,13 +62,26 @@ interface FetchRow {
   blockers: number[];
 }
 
-export async function fetchForBatch(c: Client, o: { vins: string[]; filePk: number; issueIds: number[]; anomalies: boolean }): Promise<Fetched> {
-  const { rows } = await c.query<FetchRow>({ name: 'inflow_batch_fetch', text: FETCH, values: [o.vins, o.filePk, o.issueIds, o.anomalies] });
+export async function fetchForBatch(
+  c: Client,
+  o: { vins: string[]; filePk: number; issueIds: number[]; anomalies: boolean },
+): Promise<Fetched> {
+  const { rows } = await c.query<FetchRow>({
+    name: 'inflow_batch_fetch',
+    text: FETCH,
+    values: [o.vins, o.filePk, o.issueIds, o.anomalies],
+  });
   const r = rows[0];
   return {
     registerInUse: r.register,
     readings: r.readings,
-    vehicles: r.vehicles.map((v) => ({ vin: v.vin, plate: v.plate, firstRegistration: v.first_registration, imported: v.imported, digits: v.digits })),
+    vehicles: r.vehicles.map((v) => ({
+      vin: v.vin,
+      plate: v.plate,
+      firstRegistration: v.first_registration,
+      imported: v.imported,
+      digits: v.digits,
+    })),
     targets: r.targets.map((t) => ({ issue: toIssue(t), sender: t.file_sender })),
     anomalies: r.anomalies,
     blockers: r.blockers.map(Number),
@@ -95,7 +108,13 @@ export async function resolveForBatch(
   });
   const r = rows[0];
   return {
-    plateVehicles: r.plates.map((v) => ({ vin: v.vin, plate: v.plate, firstRegistration: v.first_registration, imported: v.imported, digits: v.digits })),
+    plateVehicles: r.plates.map((v) => ({
+      vin: v.vin,
+      plate: v.plate,
+      firstRegistration: v.first_registration,
+      imported: v.imported,
+      digits: v.digits,
+    })),
     targetVins: r.target_vins,
   };
 }

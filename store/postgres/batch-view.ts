@@ -62,7 +62,9 @@ export class MemoryBatch {
     for (const [vin, day, fileId, line, odometer, unitCode, work, replaced, sender, , visible] of f.readings) {
       if (!visible) continue;
       const unit = unitCode === 1 ? 'mi' : 'km';
-      this.timelines.get(vin)!.push({ day, odometer, unit, km: kmOf(odometer, unit), startsSeries: replaced || work === ODOREP, sender, fileId, line });
+      this.timelines
+        .get(vin)!
+        .push({ day, odometer, unit, km: kmOf(odometer, unit), startsSeries: replaced || work === ODOREP, sender, fileId, line });
     }
     for (const [vin, id, code, state, fileId, line, digits] of f.anomalies) {
       let list = this.anomalies.get(vin);
@@ -163,7 +165,11 @@ export class MemoryBatch {
     const i = t ? t.findIndex((e) => e.fileId === fileId && e.line === line) : -1;
     if (i >= 0) t!.splice(i, 1);
     const list = this.anomalies.get(vin);
-    if (list) this.anomalies.set(vin, list.filter((a) => !(a.fileId === fileId && a.line === line)));
+    if (list)
+      this.anomalies.set(
+        vin,
+        list.filter((a) => !(a.fileId === fileId && a.line === line)),
+      );
   }
 
   private changeOf(id: number): IssueChange {

@@ -107,8 +107,9 @@ export class PgFiles {
   }
 
   async firstWithSha(accountId: number, sha256: string): Promise<FileRecord | null> {
-    const r = (await this.db.query<FileRow>(`${SELECT} WHERE f.account_id = $1 AND f.sha256 = $2 ORDER BY f.id LIMIT 1`, [accountId, sha256]))
-      .rows[0];
+    const r = (
+      await this.db.query<FileRow>(`${SELECT} WHERE f.account_id = $1 AND f.sha256 = $2 ORDER BY f.id LIMIT 1`, [accountId, sha256])
+    ).rows[0];
     return r ? toFile(r) : null;
   }
 
@@ -170,7 +171,9 @@ export class PgFiles {
   }
 
   async markFailed(pk: number, error: string): Promise<boolean> {
-    return (await this.db.query(`UPDATE files SET status = 'failed', error = $1 WHERE id = $2 AND status <> 'done'`, [error, pk])).rowCount === 1;
+    return (
+      (await this.db.query(`UPDATE files SET status = 'failed', error = $1 WHERE id = $2 AND status <> 'done'`, [error, pk])).rowCount === 1
+    );
   }
 
   async resetProgress(db: Queryable, pk: number): Promise<void> {

@@ -22,7 +22,22 @@ export const seqRangeOf = (filePk: number): [number, number] => [seqOf(filePk, 0
 export const VISIBLE = `r.file_id NOT IN (${PENDING_FILES})`;
 
 const COLUMNS = 'vin, day, odometer, unit, work, replaced, digits, status, sender, file_id, line, ref, plate, corrects';
-type Row = [string, number, number, number, number, boolean, number | null, number, string, number, number, string | null, string | null, number | null];
+type Row = [
+  string,
+  number,
+  number,
+  number,
+  number,
+  boolean,
+  number | null,
+  number,
+  string,
+  number,
+  number,
+  string | null,
+  string | null,
+  number | null,
+];
 
 function toReading(r: Row): StoredReading {
   const [vin, day, odometer, u, work, replaced, digits, status, sender, fileId, line, ref, plate, corrects] = r;

@@ -18,7 +18,14 @@ export function pgReports(db: Queryable): ReportStore {
          WHERE vin = $1 AND day <= $2 AND status <> ${STATUS_SUPERSEDED} AND ${VISIBLE} ORDER BY day, file_id, line`,
         [vin, dayOf(upto)],
       );
-      return rs.map(([day, odometer, u, digits, sender]) => ({ date: dateOfDay(day), odometer, unit: unitOf(u), km: kmOf(odometer, unitOf(u)), digits, sender }));
+      return rs.map(([day, odometer, u, digits, sender]) => ({
+        date: dateOfDay(day),
+        odometer,
+        unit: unitOf(u),
+        km: kmOf(odometer, unitOf(u)),
+        digits,
+        sender,
+      }));
     },
     openAnomalies: async (vin, upto, counting) => {
       const rs = await rows<[number, string, number, number, number]>(

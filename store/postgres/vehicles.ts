@@ -22,7 +22,8 @@ export const toVehicle = (r: VehicleRow): Vehicle => ({
 });
 
 /** A plate moves between vehicles over the years; the most recently registered holder is the one meant. */
-export const BY_PLATE = 'SELECT DISTINCT ON (plate) * FROM vehicles WHERE plate = ANY($1) ORDER BY plate, first_registration DESC NULLS LAST';
+export const BY_PLATE =
+  'SELECT DISTINCT ON (plate) * FROM vehicles WHERE plate = ANY($1) ORDER BY plate, first_registration DESC NULLS LAST';
 
 /** copyText: one value in COPY's text format (\N for null; backslash, tab and line ends escaped). */
 const copyText = (v: string | number | boolean | null): string =>
