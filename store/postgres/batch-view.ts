@@ -5,20 +5,24 @@
  */
 import type { Fetched } from './batch-fetch';
 import { STATUSES, STATUS_SUPERSEDED } from './readings';
+import { copyText } from './copy';
 import { WORK_TYPES, kmOf } from '../../model/reading';
 import { dayOf } from '../../model/day-number';
 import type { AnomalyState } from '../../model/anomaly-state';
 import type { BatchView, CorrectionTargetIssue, NewIssue, NewReading, TimelineEntry, Vehicle, VehicleAnomaly } from '../types';
 
 const ODOREP = WORK_TYPES.indexOf('ODOREP');
-const keyOf = (fileId: number, line: number) => `${fileId}:${line}`;
 
-/** A reading to insert, with its sender and status code. */
+/**
+ * A reading to insert, as its COPY line around the status (which a later supersede may change): a few short
+ * strings per reading rather than the record's objects, which would otherwise live until the batch is stored.
+ */
 export interface PendingReading {
-  fileId: number;
-  sender: string;
-  r: NewReading;
+  head: string;
   status: number;
+  tail: string;
+  vin: string;
+  digits: number | null;
 }
 
 /** An issue to insert: what the checks gave, and what later records of the batch did to it. */
@@ -52,20 +56,15 @@ export class MemoryBatch {
   private readonly vehicles = new Map<string, Vehicle>();
   private readonly plates = new Map<string, Vehicle>();
   private readonly targets = new Map<number, CorrectionTargetIssue>();
-  /** This batch's readings by (file, line): a supersede of one changes its row before it is inserted. */
-  private readonly newReadings = new Map<string, PendingReading>();
+  /** This batch's readings by line (one file a batch): a supersede of one changes its row before it is inserted. */
+  private readonly newReadings = new Map<number, PendingReading>();
+  private newReadingsFile = -1;
   /** This batch's issues by (file, line, code, field): the first keeps its place; negative ids stand for them. */
   private readonly newIssueKeys = new Set<string>();
 
   constructor(f: Fetched, vins: readonly string[], plateVehicles: readonly Vehicle[]) {
     for (const vin of vins) this.timelines.set(vin, []);
-    for (const [vin, day, fileId, line, odometer, unitCode, work, replaced, sender, , visible] of f.readings) {
-      if (!visible) continue;
-      const unit = unitCode === 1 ? 'mi' : 'km';
-      this.timelines
-        .get(vin)!
-        .push({ day, odometer, unit, km: kmOf(odometer, unit), startsSeries: replaced || work === ODOREP, sender, fileId, line });
-    }
+    this.takeReadings(f.readings);
     for (const [vin, id, code, state, fileId, line, digits] of f.anomalies) {
       let list = this.anomalies.get(vin);
       if (!list) this.anomalies.set(vin, (list = []));
@@ -88,6 +87,32 @@ export class MemoryBatch {
     };
   }
 
+  /** takeReadings builds the timelines from the fetched text (batch-fetch.ts), each in (day, file, line) order. */
+  private takeReadings(text: string): void {
+    if (text === '') return;
+    let unsorted = false;
+    for (const line of text.split('\n')) {
+      const f = line.split('\t');
+      if (f[9] !== '1') continue; // a file that has not passed: it only holds the batch up
+      const t = this.timelines.get(f[0])!;
+      const [day, fileId, ln, odometer, work] = [+f[1], +f[2], +f[3], +f[4], +f[6]];
+      const unit = f[5] === '1' ? 'mi' : 'km';
+      const e = {
+        day,
+        odometer,
+        unit,
+        km: kmOf(odometer, unit),
+        startsSeries: f[7] === '1' || work === ODOREP,
+        sender: f[8],
+        fileId,
+        line: ln,
+      } as const;
+      if (t.length > 0 && !before(t[t.length - 1], e)) unsorted = true;
+      t.push(e);
+    }
+    if (unsorted) for (const t of this.timelines.values()) t.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  }
+
   private timelineOf(vin: string): TimelineEntry[] {
     const t = this.timelines.get(vin);
     if (!t) throw new Error(`the batch reads vehicle ${vin}, which its lookups did not name`);
@@ -95,9 +120,17 @@ export class MemoryBatch {
   }
 
   addReading(fileId: number, sender: string, r: NewReading): void {
-    const p: PendingReading = { fileId, sender, r, status: STATUSES.indexOf(r.status) };
+    const x = r.reading;
+    const p: PendingReading = {
+      head: `${fileId}\t${r.line}\t${copyText(r.vin)}\t${dayOf(x.date)}\t${x.odometer}\t${x.unit === 'mi' ? 1 : 0}\t${WORK_TYPES.indexOf(x.work)}\t${x.replaced}\t${copyText(x.digits)}`,
+      status: STATUSES.indexOf(r.status),
+      tail: `${copyText(sender)}\t${copyText(x.ref)}\t${copyText(r.plate)}\t${copyText(r.corrects)}`,
+      vin: r.vin,
+      digits: x.digits,
+    };
     this.readings.push(p);
-    this.newReadings.set(keyOf(fileId, r.line), p);
+    this.newReadingsFile = fileId;
+    this.newReadings.set(r.line, p);
     const t = this.timelines.get(r.vin) ?? [];
     this.timelines.set(r.vin, t);
     const e: TimelineEntry = {
@@ -122,12 +155,12 @@ export class MemoryBatch {
     this.newIssueKeys.add(key);
     const p: PendingIssue = { fileId, i, correctedBy: null, state: i.severity === 'A' ? 'open' : null, stateBy: null };
     this.issues.push(p);
-    const reading = this.newReadings.get(keyOf(fileId, i.line));
+    const reading = this.newReading(fileId, i.line);
     if (i.severity === 'A' && reading && reading.status !== STATUS_SUPERSEDED) {
-      const vin = reading.r.vin;
+      const vin = reading.vin;
       let list = this.anomalies.get(vin);
       if (!list) this.anomalies.set(vin, (list = []));
-      list.push({ id: -this.issues.length, code: i.code, state: 'open', fileId, line: i.line, digits: reading.r.reading.digits });
+      list.push({ id: -this.issues.length, code: i.code, state: 'open', fileId, line: i.line, digits: reading.digits });
     }
   }
 
@@ -158,7 +191,7 @@ export class MemoryBatch {
   }
 
   supersede(vin: string, fileId: number, line: number): void {
-    const mine = this.newReadings.get(keyOf(fileId, line));
+    const mine = this.newReading(fileId, line);
     if (mine) mine.status = STATUS_SUPERSEDED;
     else this.superseded.push([fileId, line]);
     const t = this.timelines.get(vin);
@@ -170,6 +203,10 @@ export class MemoryBatch {
         vin,
         list.filter((a) => !(a.fileId === fileId && a.line === line)),
       );
+  }
+
+  private newReading(fileId: number, line: number): PendingReading | undefined {
+    return fileId === this.newReadingsFile ? this.newReadings.get(line) : undefined;
   }
 
   private changeOf(id: number): IssueChange {

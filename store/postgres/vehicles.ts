@@ -1,8 +1,6 @@
 /** The vehicle register extract in PostgreSQL; a register import goes in with COPY. */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { from as copyFrom } from 'pg-copy-streams';
 import { inTx, type Pool, type Queryable } from './db';
+import { copyRows } from './copy';
 import type { Vehicle } from '../types';
 
 interface VehicleRow {
@@ -24,10 +22,6 @@ export const toVehicle = (r: VehicleRow): Vehicle => ({
 /** A plate moves between vehicles over the years; the most recently registered holder is the one meant. */
 export const BY_PLATE =
   'SELECT DISTINCT ON (plate) * FROM vehicles WHERE plate = ANY($1) ORDER BY plate, first_registration DESC NULLS LAST';
-
-/** copyText: one value in COPY's text format (\N for null; backslash, tab and line ends escaped). */
-const copyText = (v: string | number | boolean | null): string =>
-  v === null ? '\\N' : String(v).replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
 
 export class PgVehicles {
   constructor(private readonly db: Queryable) {}
@@ -57,13 +51,10 @@ export class PgVehicles {
          ON COMMIT DROP`,
       );
       let n = 0;
-      const lines = function* () {
-        for (const v of vehicles) {
-          n++;
-          yield [n, v.vin, v.plate, v.firstRegistration, v.imported, v.digits].map(copyText).join('\t') + '\n';
-        }
+      const rows = function* () {
+        for (const v of vehicles) yield [++n, v.vin, v.plate, v.firstRegistration, v.imported, v.digits];
       };
-      await pipeline(Readable.from(lines()), c.query(copyFrom('COPY vehicles_in FROM STDIN')));
+      await copyRows(c, 'vehicles_in', 'n, vin, plate, first_registration, imported, digits', rows());
       await c.query(
         `INSERT INTO vehicles (vin, plate, first_registration, imported, digits)
          SELECT DISTINCT ON (vin) vin, plate, first_registration, imported, digits FROM vehicles_in ORDER BY vin, n DESC
