@@ -61,16 +61,18 @@ async function migrate(pool: Pool): Promise<void> {
 /** inTx runs `fn` in a transaction on one connection of the pool: committed when it returns, rolled back when it throws. */
 export async function inTx<T>(pool: Pool, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const out = await fn(client);
     await client.query('COMMIT');
     return out;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A connection that cannot even roll back is handed back broken: the pool closes it.
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

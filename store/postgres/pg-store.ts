@@ -121,18 +121,7 @@ export class PgStore implements Store {
       markQueued: (pk) => sql.files.markQueued(pk),
       startAttempt: (pk) => sql.files.startAttempt(pk),
       pass: (pk, facts) => sql.files.pass(pool, pk, facts),
-      reject: (pk, o) =>
-        inTx(pool, async (c) => {
-          await this.discardStored(c, pk);
-          await sql.files.setFacts(c, pk, { format: o.format, sender: o.sender });
-          for (const f of o.findings) await sql.issues.insertFileLevel(c, pk, f);
-          await sql.files.finish(c, pk, {
-            result: o.duplicateOf !== null ? 'DUPLICATE' : 'REJECTED',
-            counts: { records: o.records, accepted: 0, rejected: o.records, anomalies: 0, warnings: 0 },
-            duplicateOf: o.duplicateOf,
-            processedAt: o.processedAt,
-          });
-        }),
+      reject: (pk, o) => this.reject(pk, o),
       accept: (pk, o) =>
         inTx(pool, async (c) => {
           await sql.files.pass(c, pk, { format: o.format, sender: o.sender });
@@ -157,20 +146,7 @@ export class PgStore implements Store {
           await sql.files.requeue(c, pk);
           return true;
         }),
-      abandon: (pk, o) =>
-        inTx(pool, async (c) => {
-          const before = (await this.lockedFile(c, pk))!;
-          const gone = await this.discardStored(c, pk);
-          const f08: FileFinding = { code: 'F08', field: 'file', line: 0, message: o.message };
-          await sql.issues.insertFileLevel(c, pk, f08);
-          const records = before.records ?? 0;
-          await sql.files.finish(c, pk, {
-            result: 'REJECTED',
-            counts: { records, accepted: 0, rejected: records, anomalies: 0, warnings: 0 },
-            processedAt: o.processedAt,
-          });
-          return gone;
-        }),
+      abandon: (pk, o) => this.abandon(pk, o),
       release: (pk) =>
         inTx(pool, async (c) => {
           const f = await this.lockedFile(c, pk);
@@ -179,6 +155,38 @@ export class PgStore implements Store {
           return gone.readings + gone.issues > 0;
         }),
     };
+  }
+
+  private reject(pk: number, o: Parameters<FileStore['reject']>[1]): Promise<void> {
+    const { sql } = this;
+    return inTx(this.pool, async (c) => {
+      await this.discardStored(c, pk);
+      await sql.files.setFacts(c, pk, { format: o.format, sender: o.sender });
+      for (const f of o.findings) await sql.issues.insertFileLevel(c, pk, f);
+      await sql.files.finish(c, pk, {
+        result: o.duplicateOf !== null ? 'DUPLICATE' : 'REJECTED',
+        counts: { records: o.records, accepted: 0, rejected: o.records, anomalies: 0, warnings: 0 },
+        duplicateOf: o.duplicateOf,
+        processedAt: o.processedAt,
+      });
+    });
+  }
+
+  private abandon(pk: number, o: { message: string; processedAt: string }): Promise<{ readings: number; issues: number }> {
+    const { sql } = this;
+    return inTx(this.pool, async (c) => {
+      const before = (await this.lockedFile(c, pk))!;
+      const gone = await this.discardStored(c, pk);
+      const f08: FileFinding = { code: 'F08', field: 'file', line: 0, message: o.message };
+      await sql.issues.insertFileLevel(c, pk, f08);
+      const records = before.records ?? 0;
+      await sql.files.finish(c, pk, {
+        result: 'REJECTED',
+        counts: { records, accepted: 0, rejected: records, anomalies: 0, warnings: 0 },
+        processedAt: o.processedAt,
+      });
+      return gone;
+    });
   }
 
   /** lockedFile reads a file and locks its row until the transaction ends (one change to a file at a time). */

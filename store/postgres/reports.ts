@@ -55,26 +55,32 @@ export function pgReports(db: Queryable): ReportStore {
       const byProvider = new Map(discrepancies);
       return readings.map(([sender, n]) => ({ establishment: sender, readings: n, discrepancies: byProvider.get(sender) ?? 0 }));
     },
-    anomalies: async (filter: { state?: AnomalyState; vin?: string }): Promise<AnomalyListRow[]> => {
-      const rs = await rows<[number, AnomalyListRow['code'], AnomalyState, string, number, number, number, string, number, number]>(
-        `SELECT i.id, i.code, i.state, r.vin, r.day, r.odometer, r.unit, r.sender, r.file_id, r.line
+    anomalies: (filter) => anomalyList(db, filter),
+  };
+}
+
+/** anomalyList: the anomalies (in one state, or all) by error number, with their readings. */
+async function anomalyList(db: Queryable, filter: { state?: AnomalyState; vin?: string }): Promise<AnomalyListRow[]> {
+  const { rows: rs } = await db.query<
+    [number, AnomalyListRow['code'], AnomalyState, string, number, number, number, string, number, number]
+  >({
+    rowMode: 'array',
+    text: `SELECT i.id, i.code, i.state, r.vin, r.day, r.odometer, r.unit, r.sender, r.file_id, r.line
          FROM issues i JOIN readings r ON r.vin = i.vin AND r.file_id = i.file_id AND r.line = i.line
          WHERE i.state IS NOT NULL AND ${VISIBLE} AND ($1::text IS NULL OR i.state = $1) AND ($2::text IS NULL OR i.vin = $2)
          ORDER BY i.id`,
-        [filter.state ?? null, filter.vin ?? null],
-      );
-      return rs.map(([id, code, state, vin, day, odometer, u, sender, fileId, line]) => ({
-        id,
-        code,
-        state,
-        vin,
-        date: dateOfDay(day),
-        odometer,
-        unit: unitOf(u),
-        sender,
-        fileId,
-        line,
-      }));
-    },
-  };
+    values: [filter.state ?? null, filter.vin ?? null],
+  });
+  return rs.map(([id, code, state, vin, day, odometer, u, sender, fileId, line]) => ({
+    id,
+    code,
+    state,
+    vin,
+    date: dateOfDay(day),
+    odometer,
+    unit: unitOf(u),
+    sender,
+    fileId,
+    line,
+  }));
 }
