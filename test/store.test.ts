@@ -84,6 +84,12 @@ describe.each(BACKENDS)('the %s store', (backend) => {
   });
 
   describe('files', () => {
+    it('unrecorded names the stored paths no file records, in the order given', async () => {
+      await receive('kept.csv');
+      expect(await store.files.unrecorded(['/nowhere/x', '/nowhere/kept.csv', '/nowhere/y'])).toEqual(['/nowhere/x', '/nowhere/y']);
+      expect(await store.files.unrecorded([])).toEqual([]);
+    });
+
     it('go received → queued → processing, count attempts, and find the first file of the same content', async () => {
       const f = await receive('a.csv');
       expect(f).toMatchObject({

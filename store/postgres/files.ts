@@ -113,11 +113,11 @@ export class PgFiles {
     return r ? toFile(r) : null;
   }
 
+  /** unrecorded: one hashed pass over the files (no index on the path). */
   async unrecorded(storedPaths: string[]): Promise<string[]> {
-    const { rows } = await this.db.query<{ p: string }>(
-      'SELECT p FROM unnest($1::text[]) AS p WHERE NOT EXISTS (SELECT 1 FROM files WHERE stored_path = p)',
-      [storedPaths],
-    );
+    const { rows } = await this.db.query<{ p: string }>('SELECT unnest($1::text[]) AS p EXCEPT SELECT stored_path FROM files', [
+      storedPaths,
+    ]);
     const left = new Set(rows.map((r) => r.p));
     return storedPaths.filter((p) => left.has(p));
   }
