@@ -5,14 +5,18 @@
  */
 import type { Client } from './db';
 import { STATUS_SUPERSEDED } from './readings';
+import { WORK_TYPES } from '../../model/reading';
+
+const ODOREP = WORK_TYPES.indexOf('ODOREP');
 import type { AnomalyState } from '../../model/anomaly-state';
 import type { CorrectionTargetIssue, Vehicle } from '../types';
 import { toIssue, type IssueRow } from './issues';
 
 /**
- * The stored readings of the looked-up vehicles, one a line, tab-separated: vin, day, file, line, odometer, unit,
- * work, replaced (0/1), sender, visible (0/1). Text rather than JSON or rows: measured the fastest to build and to
- * take apart for a few hundred thousand readings.
+ * The stored readings of the looked-up vehicles that the batch sees (not superseded; of passed files, the
+ * correction form or its own file), one a line, tab-separated: vin, day, file, line, odometer, unit, starts a series
+ * (0/1), sender. Text rather than JSON or rows: measured the fastest to build and to take apart for a few hundred
+ * thousand readings.
  */
 export type FetchedReadings = string;
 /** [vin, issue id, code, state, file, line, the reading's digits] */
@@ -30,8 +34,7 @@ export interface Fetched {
 
 /**
  * $1 vins, $2 the batch's own file (0 for a manual correction), $3 issue ids, $4 whether anomalies are needed
- * (a correction's path only). Superseded readings are not fetched; readings of files that have not passed come
- * with visible = false (they only block).
+ * (a correction's path only). Superseded readings are not fetched; readings of files that have not passed only block.
  */
 const FETCH = `
 WITH r AS (
@@ -47,8 +50,8 @@ WITH r AS (
 )
 SELECT
   EXISTS (SELECT 1 FROM vehicles) AS register,
-  (SELECT coalesce(string_agg(concat_ws(E'\t', vin, day, file_id, line, odometer, unit, work, replaced::int, sender,
-     coalesce(visible, false)::int), E'\n'), '') FROM r WHERE status <> ${STATUS_SUPERSEDED}) AS readings,
+  (SELECT coalesce(string_agg(concat_ws(E'\t', vin, day, file_id, line, odometer, unit, (replaced OR work = ${ODOREP})::int, sender), E'\n'), '')
+   FROM r WHERE status <> ${STATUS_SUPERSEDED} AND visible) AS readings,
   (SELECT coalesce(json_agg(v), '[]') FROM vehicles v WHERE v.vin = ANY($1::text[])) AS vehicles,
   (SELECT coalesce(json_agg(t), '[]') FROM t) AS targets,
   (SELECT coalesce(json_agg(json_build_array(r.vin, i.id, i.code, i.state, r.file_id, r.line, r.digits)

@@ -11,8 +11,6 @@ import { dayOf } from '../../model/day-number';
 import type { AnomalyState } from '../../model/anomaly-state';
 import type { BatchView, CorrectionTargetIssue, NewIssue, NewReading, TimelineEntry, Vehicle, VehicleAnomaly } from '../types';
 
-const ODOREP = WORK_TYPES.indexOf('ODOREP');
-
 /**
  * A reading to insert, as its COPY line around the status (which a later supersede may change): a few short
  * strings per reading rather than the record's objects, which would otherwise live until the batch is stored.
@@ -39,6 +37,18 @@ export interface IssueChange {
   correctedBy: number | null;
   state: AnomalyState | null;
   stateBy: number | null;
+}
+
+/** One string per establishment: a few hundred of them, shared by every timeline entry. */
+const senders = new Map<string, string>();
+function senderOf(s: string): string {
+  let t = senders.get(s);
+  if (t === undefined) {
+    if (senders.size > 10_000) senders.clear(); // a bound, not a cache policy
+    t = (' ' + s).slice(1);
+    senders.set(t, t);
+  }
+  return t;
 }
 
 const before = (a: TimelineEntry, b: TimelineEntry) =>
@@ -89,24 +99,19 @@ export class MemoryBatch {
 
   /** takeReadings builds the timelines from the fetched text (batch-fetch.ts), each in (day, file, line) order. */
   private takeReadings(text: string): void {
-    if (text === '') return;
     let unsorted = false;
-    for (const line of text.split('\n')) {
-      const f = line.split('\t');
-      if (f[9] !== '1') continue; // a file that has not passed: it only holds the batch up
+    // Line by line with indexOf rather than split: the whole text is never held twice.
+    for (let at = 0; at < text.length;) {
+      let end = text.indexOf('\n', at);
+      if (end < 0) end = text.length;
+      const f = text.slice(at, end).split('\t');
+      at = end + 1;
       const t = this.timelines.get(f[0])!;
-      const [day, fileId, ln, odometer, work] = [+f[1], +f[2], +f[3], +f[4], +f[6]];
+      const [day, fileId, ln, odometer] = [+f[1], +f[2], +f[3], +f[4]];
       const unit = f[5] === '1' ? 'mi' : 'km';
-      const e = {
-        day,
-        odometer,
-        unit,
-        km: kmOf(odometer, unit),
-        startsSeries: f[7] === '1' || work === ODOREP,
-        sender: f[8],
-        fileId,
-        line: ln,
-      } as const;
+      // The sender is copied out: a slice would keep the whole fetched text alive for as long as the entry.
+      const sender = senderOf(f[7]);
+      const e: TimelineEntry = { day, odometer, unit, km: kmOf(odometer, unit), startsSeries: f[6] === '1', sender, fileId, line: ln };
       if (t.length > 0 && !before(t[t.length - 1], e)) unsorted = true;
       t.push(e);
     }
