@@ -598,7 +598,7 @@ async function waitForReceipts(
 
 /** newFailures: the files the audit trail says failed for good since the last call. */
 async function newFailures(run: Run): Promise<AuditRecord[]> {
-  const store = openStore({ sqlite: dataLayout(run.dataDir).db });
+  const store = await openStore({ sqlite: dataLayout(run.dataDir).db });
   try {
     const events = (await store.audit.list({ since: run.auditSince, event: 'file_failed' })).filter((e) => e.at > run.auditSince);
     if (events.length) run.auditSince = events[events.length - 1].at;
