@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { Client } from 'basic-ftp';
 import { startRedisServer, freePort, type PrivateRedis } from '../app/redis-server';
 import { dataLayout } from '../config/layout';
+import { openStore, type AuditRecord } from '../store';
 import { daysAgo, datasetRecords, writeBatch, MAX_VEHICLES, type BenchFormat, type Dataset, type WrittenFile } from './bench-data';
 import {
   spawnInflow,
@@ -271,7 +272,8 @@ interface Run {
   sampler: RssSampler;
   ftpPort: number;
   cert: string;
-  auditOffset: number;
+  /** The audit trail is read from after this time. */
+  auditSince: string;
   /** Times the stack was started (each start gets a fresh Redis directory). */
   starts: number;
 }
@@ -303,7 +305,7 @@ async function main(): Promise<void> {
     sampler: new RssSampler(100),
     ftpPort: 0,
     cert: '',
-    auditOffset: 0,
+    auditSince: new Date().toISOString(),
     starts: 0,
   };
   for (const d of ['files', 'logs', 'native', 'snapshots']) fs.mkdirSync(path.join(tmp, d));
@@ -443,8 +445,7 @@ async function restoreSnapshot(run: Run, name: string): Promise<void> {
   await stopStack(run);
   fs.rmSync(run.dataDir, { recursive: true, force: true });
   fs.cpSync(path.join(run.tmp, 'snapshots', name), run.dataDir, { recursive: true });
-  const audit = dataLayout(run.dataDir).auditLog;
-  run.auditOffset = fs.existsSync(audit) ? fs.statSync(audit).size : 0;
+  run.auditSince = new Date().toISOString();
   log(`restored the data directory from snapshot "${name}"`);
   await startStack(run);
 }
@@ -564,7 +565,6 @@ async function waitForReceipts(
   uploadFailure: () => Error | null,
 ): Promise<number[]> {
   const at: (number | null)[] = paths.map(() => null);
-  const audit = dataLayout(run.dataDir).auditLog;
   let lastAuditCheck = 0;
   for (;;) {
     if (interrupted) throw new BenchFailure('interrupted');
@@ -582,7 +582,7 @@ async function waitForReceipts(
       if (c.exited) fail(`${c.name} (pid ${c.pid}) exited: code ${c.exited.code}, signal ${c.exited.signal}`);
     if (now - lastAuditCheck > 1000) {
       lastAuditCheck = now;
-      const failed = newAuditEvents(run, audit).filter((e) => e.event === 'file_failed');
+      const failed = await newFailures(run);
       if (failed.length) fail(`file failed for good: ${failed.map((e) => JSON.stringify(e)).join('; ')}`);
     }
     if (now - t0 > timeoutMs)
@@ -596,35 +596,16 @@ async function waitForReceipts(
   }
 }
 
-/** newAuditEvents reads the audit log lines written since the last call. */
-function newAuditEvents(run: Run, file: string): { event?: string }[] {
-  let text: string;
+/** newFailures: the files the audit trail says failed for good since the last call. */
+async function newFailures(run: Run): Promise<AuditRecord[]> {
+  const store = await openStore({ sqlite: dataLayout(run.dataDir).db });
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size <= run.auditOffset) return [];
-      const buf = Buffer.alloc(size - run.auditOffset);
-      fs.readSync(fd, buf, 0, buf.length, run.auditOffset);
-      const end = buf.lastIndexOf(0x0a) + 1; // whole lines only
-      run.auditOffset += end;
-      text = buf.subarray(0, end).toString('utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return [];
+    const events = (await store.audit.list({ since: run.auditSince, event: 'file_failed' })).filter((e) => e.at > run.auditSince);
+    if (events.length) run.auditSince = events[events.length - 1].at;
+    return events;
+  } finally {
+    await store.close();
   }
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      try {
-        return JSON.parse(l) as { event?: string };
-      } catch {
-        return {};
-      }
-    });
 }
 
 /** diagnostics: the files' states (via the CLI) and the last lines of every child. */

@@ -188,6 +188,12 @@ export interface FileStore {
    * (F08) is stored and its result is REJECTED. Returns what was taken out.
    */
   abandon(pk: number, o: { message: string; processedAt: string }): Promise<{ readings: number; issues: number }>;
+  /**
+   * release takes out whatever an in-flight file's records stored (readings, issues, the corrections they made) and
+   * sets its progress back to the start, so that an older file waiting for the same vehicles can go first; the file
+   * is processed again from its first record later. Returns whether anything was taken out.
+   */
+  release(pk: number): Promise<boolean>;
 }
 
 // ─── Readings, issues and the register ──────────────────────────────────────────────────────────────────────
@@ -268,6 +274,24 @@ export interface VehicleStore {
   /** upsertMany inserts or replaces register entries, all or none; returns how many. */
   upsertMany(vehicles: Iterable<Vehicle>): Promise<number>;
   count(): Promise<number>;
+}
+
+// ─── The audit trail ────────────────────────────────────────────────────────────────────────────────────────
+
+/** One audited event: when, where (host and process), what, and its details. */
+export interface AuditRecord {
+  at: string;
+  host: string;
+  pid: number;
+  event: string;
+  fields: Record<string, unknown>;
+}
+
+export interface AuditStore {
+  /** append keeps the events, all or none. */
+  append(events: readonly AuditRecord[]): Promise<void>;
+  /** list returns events oldest first; `account` matches fields.account or fields.username. */
+  list(filter?: { since?: string; event?: string; account?: string; limit?: number }): Promise<AuditRecord[]>;
 }
 
 // ─── The pipeline's batch ───────────────────────────────────────────────────────────────────────────────────
@@ -389,16 +413,18 @@ export interface Store {
   readonly issues: IssueStore;
   readonly vehicles: VehicleStore;
   readonly reports: ReportStore;
+  readonly audit: AuditStore;
   /**
    * storeBatch checks and stores one batch of a file's records, with the file's progress, as one change: `work`
    * runs once, synchronously, reading through `view` and writing through `write`, and no other writer changes the
    * vehicles it reads meanwhile (two files reporting the same vehicle at once give the result of one after the other).
    * A batch whose `lastLine` is not after the file's progress is skipped (already stored by an earlier attempt).
    *
-   * When a vehicle (or a corrected issue) the batch reads has records of another file that has not passed its
-   * checks yet, nothing is stored and those files are returned: the caller waits until they pass or are rejected,
-   * then tries again. So no check ever sees a reading that may still be taken out, and every vehicle's checks see
-   * the files in one order.
+   * When a vehicle (or a corrected issue) the batch reads has records of another file still in flight (records
+   * stored, the file not closed: accepted, rejected or failed for good), nothing is stored and those files are
+   * returned: the caller waits until they close (or releases its own records, see FileStore.release), then tries
+   * again. So no check ever sees a reading that may still be taken out, and every vehicle sees whole files, one
+   * after another: two files sharing vehicles give, for each vehicle, the result of one of the two serial orders.
    */
   storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }>;
   /**
@@ -411,7 +437,7 @@ export interface Store {
     req: ManualCorrectionRequest,
     work: (view: BatchView, write: ManualWriter, line: number) => T,
   ): Promise<{ blockedBy: number[]; result?: T }>;
-  /** pending tells which of these files have stored records but have not passed their checks (nor been rejected). */
+  /** pending tells which of these files are still in flight: records stored, the file not closed (nor failed for good). */
   pending(filePks: readonly number[]): Promise<number[]>;
   close(): Promise<void>;
 }

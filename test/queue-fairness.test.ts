@@ -12,7 +12,6 @@ import { auditEvents } from './helpers/ops';
 import { waitFor } from './helpers/wait';
 import { startFileWorker, type FileWorker } from '../jobs/worker';
 import { Intake } from '../intake/intake';
-import { AuditLog } from '../store/audit-log';
 
 const BUSY = '2123456692';
 const NIGHTLY = '2200000085';
@@ -40,7 +39,7 @@ async function queuePile(): Promise<void> {
     queue: svc.queue,
     layout: svc.layout,
     settings: svc.settings,
-    audit: new AuditLog(svc.layout.auditLog),
+    audit: svc.audit,
   });
   const account = (await svc.store.accounts.byEstablishment(BUSY))!;
   const incoming = path.join(svc.dir, 'pile');
@@ -56,15 +55,13 @@ async function queuePile(): Promise<void> {
 /** The names of the files whose receipts were written, in the order they were written. */
 async function receiptOrder(): Promise<string[]> {
   const names = new Map((await svc.store.files.list()).map((f) => [f.id, f.name]));
-  return auditEvents(svc.layout.auditLog)
-    .filter((e) => e.event === 'receipt')
-    .map((e) => names.get(String(e.file))!);
+  return (await auditEvents(svc)).filter((e) => e.event === 'receipt').map((e) => names.get(String(e.file))!);
 }
 
 it("takes another account's file right after the one being processed, not after the pile of one account", async () => {
   await queuePile();
   await waitFor('the pile queued', async () => (await svc.store.files.list()).every((f) => f.status === 'queued'), 60_000);
-  worker = startFileWorker(svc.redisUrl, svc.settings, svc.layout);
+  worker = await startFileWorker(svc.redisUrl, svc.settings, svc.layout);
   await waitFor('the long file processing', async () => (await svc.store.files.list()).some((f) => f.status === 'processing'), 60_000, 20);
 
   const nightly = await svc.connect(NIGHTLY, PW);
@@ -84,7 +81,7 @@ it('with nothing being processed, another account waits for at most one file of 
   const before = (await receiptOrder()).length;
   const nightly = await svc.connect(NIGHTLY, PW);
   await nightly.uploadFrom(Readable.from([Buffer.from(csvBatch(NIGHTLY, [{ vin: vin(2) }], { trailer: true }))]), 'second-nightly.csv');
-  worker = startFileWorker(svc.redisUrl, svc.settings, svc.layout);
+  worker = await startFileWorker(svc.redisUrl, svc.settings, svc.layout);
   await waitForReceipt(nightly, 'second-nightly.csv.receipt.csv', 120_000);
   nightly.close();
 
