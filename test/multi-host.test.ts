@@ -28,8 +28,8 @@ import { BIN, type Proc } from './helpers/ops';
 import { waitFor, waitForOutput } from './helpers/wait';
 
 const PASSWORD = 'multi-host test password';
-const BIG = 30_000;
-const FILES = fleetFiles(20, 3, BIG, 300);
+const BIG = 20_000;
+const FILES = fleetFiles(20, 3, BIG, 200);
 /** The kill waits for a few committed batches of a big file (and comes long before its end). */
 const KILL_AFTER_LINE = 4000;
 const BIG_FILES = FILES.filter((f) => f.name.startsWith('big-'));
@@ -51,16 +51,16 @@ let root = '';
 const procs: (Proc & { host: string })[] = [];
 let store: Store | undefined;
 
-/** Where each host keeps what: its own data directory, and the shared files directory. */
-const DEV_SQLITE = true;
+/** Where each host keeps what: its own data directory; the files directory all share. */
 const dirs = {
-  files: () => (DEV_SQLITE ? path.join(root, 'data-front') : path.join(root, 'shared-files')),
+  files: () => path.join(root, 'shared-files'),
   data: (host: string) => path.join(root, `data-${host}`),
 };
+/** The shared files directory as every host sees it (paths in the database are relative to it). */
+const shared = () => dataLayout(dirs.data('client'), dirs.files());
 
 /** The options that point a command at the fleet's database, Redis and files directory. */
 function fleetArgs(host: string): string[] {
-  if (DEV_SQLITE) return ['--data-dir', dirs.data('front')];
   return ['--data-dir', dirs.data(host), '--database-url', pg!.url, '--files-dir', dirs.files()];
 }
 
@@ -85,7 +85,9 @@ const startWorker = (host: Host) => startIn(host, ['worker', ...fleetArgs(host.n
 /** addAccount runs `inflow accounts add` on the client network (the root namespace), against the fleet's database. */
 function addAccount(est: string): Promise<void> {
   const env = { ...process.env, INFLOW_DATA_DIR: '', REDIS_URL: '', INFLOW_DATABASE_URL: '', INFLOW_FILES_DIR: '' };
-  const args = [BIN, 'accounts', 'add', est, '--name', `Garage ${est}`, '--password-stdin', ...fleetArgs('admin')];
+  // prettier-ignore
+  const args = [BIN, 'accounts', 'add', est, '--name', `Garage ${est}`, '--password-stdin',
+    '--data-dir', dirs.data('client'), '--database-url', pg!.url];
   const child = spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -128,9 +130,11 @@ async function upload(files: FleetFile[]): Promise<void> {
 /** The file a worker of `host` is storing now, with committed batches, and the pid of that worker. */
 async function fileInProgressOn(host: string): Promise<{ file: FileRecord; pid: number } | null> {
   const pids = new Set(procs.filter((p) => p.host === host && p.child.exitCode === null).map((p) => p.child.pid));
-  const spoolDir = dataLayout(dirs.data(DEV_SQLITE ? 'front' : host)).spoolDir;
+  const spoolDir = dataLayout(dirs.data(host)).spoolDir;
   const spools = fs.existsSync(spoolDir) ? fs.readdirSync(spoolDir) : [];
-  for (const f of await store!.files.withStatus(['processing'])) {
+  const processing = await store!.files.withStatus(['processing']);
+  lastSeen = `processing: ${processing.map((f) => `${f.id} ${f.name} line ${f.progressLine}`).join(', ')}; spools: ${spools.join(', ')}`;
+  for (const f of processing) {
     if (f.progressLine < KILL_AFTER_LINE) continue;
     // A spool is named <file id>.<pid>.<uuid> (pipeline/spool.ts): the worker that reads the file now.
     const pid = spools.map((s) => s.split('.')).find(([id, p]) => id === f.id && pids.has(Number(p)))?.[1];
@@ -138,6 +142,10 @@ async function fileInProgressOn(host: string): Promise<{ file: FileRecord; pid: 
   }
   return null;
 }
+
+/** seen: what the fleet was doing, for a wait that timed out. */
+let lastSeen = '';
+const seen = () => lastSeen + '\n' + procs.map((p) => `${p.host} ${p.child.pid}:\n${p.out().slice(-1500)}`).join('\n');
 
 beforeAll(async () => {
   requireRoot('test/multi-host.test.ts');
@@ -153,7 +161,7 @@ beforeAll(async () => {
     '--ftp-host', front.ip, '--ftp-port', '2121', '--pasv-range', '50000-50063',
   ], 'odo-inflow is serving');
   await Promise.all([net.hosts.w1, net.hosts.w1, net.hosts.w2, net.hosts.w2].map(startWorker));
-  store = DEV_SQLITE ? openStore({ sqlite: dataLayout(dirs.data('front')).db }) : await openStore({ url: pg.url } as never);
+  store = await openStore({ sqlite: '', databaseUrl: pg.url });
 }, 90_000);
 
 afterAll(async () => {
@@ -169,11 +177,20 @@ describe('a fleet on four hosts: FTPS front, two worker hosts, PostgreSQL and Re
   let killed: { file: FileRecord; pid: number; pids: number[] };
   let files: FileRecord[];
 
+  it('is a network of its own: a host reaches the database host, and nothing of the machine', () => {
+    const query = (url: string) => () => net.runIn(net.hosts.w1, 'psql', [url, '-Atc', 'SELECT inet_client_addr()']);
+    expect(query(pg!.url)().trim()).toBe(net.hosts.w1.ip);
+    // The machine's own PostgreSQL (127.0.0.1:5432, if it runs) is not there for the hosts.
+    expect(query('postgres://postgres@127.0.0.1:5432/postgres')).toThrow(/failed/);
+  });
+
   it('takes 20 files in over FTPS and processes them all, although every process of a worker host is SIGKILLed in the middle of a file', async () => {
-    // The big files first, each from its own account: both hosts' workers are idle then, so w1 takes one of them.
+    // The big files first, each from its own account, while all four workers are idle: w2 has two, so w1 takes at
+    // least one of the three.
+    const start = Date.now();
     await upload(BIG_FILES);
     const smallOnes = upload(FILES.filter((f) => !BIG_FILES.includes(f)));
-    const inProgress = await waitFor('a worker of w1 in the middle of a file', () => fileInProgressOn('w1'), 60_000, 20);
+    const inProgress = await waitFor('a worker of w1 in the middle of a file', () => fileInProgressOn('w1'), 60_000, 20, seen);
     const pids = await net.killHost(net.hosts.w1);
     killed = { ...inProgress, pids };
     expect(pids).toContain(inProgress.pid);
@@ -190,27 +207,26 @@ describe('a fleet on four hosts: FTPS front, two worker hosts, PostgreSQL and Re
       },
       150_000,
       250,
-      () => procs.map((p) => `${p.host} ${p.child.pid}:\n${p.out().slice(-2000)}`).join('\n'),
+      seen,
     );
+    const seconds = Math.round((Date.now() - start) / 1000);
     const again = files.find((f) => f.pk === killed.file.pk)!;
+    const attempts = files.reduce((n, f) => n + f.attempts, 0);
     expect(again.attempts).toBeGreaterThanOrEqual(2);
     process.stdout.write(
       `multi-host: w1 (pids ${pids.join(', ')}) killed while ${killed.pid} stored ${killed.file.name} ` +
-        `after line ${killed.file.progressLine} of ${BIG + 1}; ${again.attempts} attempts in all\n`,
+        `after line ${killed.file.progressLine} of ${BIG + 1} (${again.attempts} attempts at it); ` +
+        `all ${files.length} files done ${seconds} s after the first upload, in ${attempts} attempts\n`,
     );
   }, 180_000);
 
   it('wrote exactly one receipt per file into the shared files directory, and the front serves it', async () => {
-    const byAccount = new Map<string, string[]>();
     for (const f of files) {
       expect(f.receiptPath).not.toBeNull();
-      expect(path.resolve(f.receiptPath!).startsWith(dirs.files() + path.sep)).toBe(true);
-      byAccount.set(f.account, [...(byAccount.get(f.account) ?? []), path.basename(f.receiptPath!)]);
-      const receipt = parseReceipt(fs.readFileSync(f.receiptPath!, 'utf8'));
+      const receipt = parseReceipt(fs.readFileSync(shared().filesPath(f.receiptPath!), 'utf8'));
       expect({ status: receipt.status, records: receipt.records }).toEqual({ status: f.result, records: f.records });
-      const numbers = (await store!.issues.forFile(f.pk))
-        .filter((i) => i.severity === 'E' || i.severity === 'A')
-        .map((i) => formatErrorNumber(i.id));
+      const issues = await store!.issues.forFile(f.pk);
+      const numbers = issues.filter((i) => i.severity === 'E' || i.severity === 'A').map((i) => formatErrorNumber(i.id));
       expect(
         receipt.issues
           .map((i) => i.errorNumber)
@@ -222,12 +238,33 @@ describe('a fleet on four hosts: FTPS front, two worker hosts, PostgreSQL and Re
       const expected = FILES.filter((f) => f.account === a)
         .map((f) => `${f.name}.receipt.csv`)
         .sort();
-      const dir = path.dirname(files.find((f) => f.account === a)!.receiptPath!);
-      expect(fs.readdirSync(dir).sort()).toEqual(expected);
+      expect(fs.readdirSync(shared().receiptsDir(a)).sort()).toEqual(expected);
       const c = await connect(a);
       expect((await c.list('/receipts')).map((e) => e.name).sort()).toEqual(expected);
       c.close();
     }
+    // Uploads and receipts are in the shared directory only, none on a host's own disk.
+    for (const host of ['front', 'w1', 'w2']) {
+      for (const d of ['store', 'drop', 'receipts']) expect(fs.readdirSync(dirs.data(host))).not.toContain(d);
+    }
+  });
+
+  it("keeps the fleet's audit trail in one place, each event with its host", async () => {
+    const events = await store!.audit.list();
+    const uploads = events.filter((e) => e.event === 'upload');
+    expect(uploads).toHaveLength(FILES.length);
+    for (const e of uploads) expect({ host: e.host, ip: e.fields.ip }).toEqual({ host: 'front', ip: net.clientIp });
+    const receipts = events.filter((e) => e.event === 'receipt');
+    expect(new Set(receipts.map((e) => e.fields.file))).toEqual(new Set(files.map((f) => f.id)));
+    const workerPids = new Set(procs.filter((p) => p.host !== 'front').map((p) => p.child.pid));
+    for (const e of receipts) {
+      expect(['w1', 'w2']).toContain(e.host);
+      expect(workerPids).toContain(e.pid);
+    }
+    // The killed file's receipt came from another worker, which took it over.
+    const killedFile = receipts.filter((e) => e.fields.file === killed.file.id);
+    expect(killedFile.length).toBeGreaterThan(0);
+    expect(killedFile.map((e) => e.pid)).not.toContain(killed.pid);
   });
 
   it('holds what one worker on SQLite makes of the same files in the same order: readings, issues, error numbers', async () => {

@@ -24,9 +24,10 @@ export interface ReferenceFile {
 export async function referenceRun(accounts: string[], files: ReferenceFile[]): Promise<StoreDump> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-reference-'));
   const layout = dataLayout(dir);
-  const store = openStore({ sqlite: layout.db });
+  const store = await openStore({ sqlite: layout.db });
+  const audit = new AuditLog(store.audit);
   try {
-    const ctx: PipelineContext = { store, layout, settings: resolveSettings({ dataDir: dir }, {}), audit: new AuditLog(layout.auditLog) };
+    const ctx: PipelineContext = { store, layout, settings: resolveSettings({ dataDir: dir }, {}), audit };
     const ids = new Map<string, number>();
     for (const a of accounts) ids.set(a, (await store.accounts.add({ establishment: a, name: a, role: 'garage', passwordHash: 'x' })).id);
     for (const [n, f] of files.entries()) {
@@ -44,6 +45,7 @@ export async function referenceRun(accounts: string[], files: ReferenceFile[]): 
     }
     return await dumpStore(store);
   } finally {
+    await audit.close();
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
