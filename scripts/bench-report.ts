@@ -130,7 +130,12 @@ function pairLine(r: BackendReport): string {
   const one = r.stages.find((s) => s.stage === PAIR_STAGES.one);
   const two = r.stages.find((s) => s.stage === PAIR_STAGES.two);
   if (!one || !two) return `${BACKEND_LABEL[r.backend]}: no two-file stages.`;
-  const when = (s: StageResult) => s.receipts.map((x) => x.receiptSeconds.toFixed(1)).join(' and ') + ' s';
+  const when = (s: StageResult) =>
+    s.receipts
+      .map((x) => x.receiptSeconds)
+      .sort((x, y) => x - y)
+      .map((x) => x.toFixed(1))
+      .join(' and ') + ' s';
   return (
     `${BACKEND_LABEL[r.backend]}: two files, 2 workers / 1 worker = ${(two.recordsPerSecond / one.recordsPerSecond).toFixed(2)}× ` +
     `records/s (receipts at ${when(one)} with 1 worker, at ${when(two)} with 2).`

@@ -40,7 +40,6 @@ export interface Run {
   sampler: RssSampler;
   ftpPort: number;
   cert: string;
-  auditOffset: number;
   /** Whether the account exists in the current store. */
   accountMade: boolean;
   /** Redis directories used (each start gets a fresh one). */
@@ -65,7 +64,6 @@ export function newRun(backend: BackendName, tmp: string, pgServer: string, time
     sampler: new RssSampler(100),
     ftpPort: 0,
     cert: '',
-    auditOffset: 0,
     accountMade: false,
     redisStarts: 0,
   };
@@ -145,8 +143,6 @@ export async function restoreSnapshot(run: Run, name: string): Promise<void> {
     dropDatabase(run.pg.server, run.pg.db);
     createDatabase(run.pg.server, run.pg.db, run.pg.saved.get(name));
   }
-  const audit = dataLayout(run.dataDir).auditLog;
-  run.auditOffset = fs.existsSync(audit) ? fs.statSync(audit).size : 0;
   log(`${run.backend}: put back the state "${name}"`);
   await startStack(run);
 }
@@ -159,7 +155,6 @@ export async function freshStore(run: Run): Promise<void> {
     dropDatabase(run.pg.server, run.pg.db);
     createDatabase(run.pg.server, run.pg.db);
   }
-  run.auditOffset = 0;
   run.accountMade = false;
 }
 

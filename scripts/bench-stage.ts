@@ -4,7 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULTS } from '../config/defaults';
 import { dataLayout } from '../config/layout';
+import { openFileQueue } from '../jobs/queue';
 import type { BenchFormat, WrittenFile } from './bench-data';
 import { describeTail, runInflow } from './bench-procs';
 import { allChildren, BenchFailure, connect, log, setWorkers, signals, storeArgs, type Run } from './bench-stack';
@@ -129,8 +131,9 @@ function checkedReceipt(run: Run, stage: StageSpec, f: StageFile, receiptPath: s
 
 /**
  * waitForReceipts polls the receipts folder on disk every 100 ms (receipts are written to a temp name and
- * renamed: present means complete). Fails at once when a child exits, an upload fails, or the audit log records
- * a file that failed for good; fails with the files' states after `timeoutMs`.
+ * renamed: present means complete). Fails at once when a child exits, an upload fails, or a file's job failed for
+ * good (BullMQ keeps failed jobs: checked every second on the run's private Redis); fails with the files' states
+ * after `timeoutMs`.
  */
 async function waitForReceipts(
   run: Run,
@@ -141,66 +144,39 @@ async function waitForReceipts(
   uploadFailure: () => Error | null,
 ): Promise<number[]> {
   const at: (number | null)[] = paths.map(() => null);
-  const audit = dataLayout(run.dataDir).auditLog;
-  let lastAuditCheck = 0;
-  for (;;) {
-    if (signals.interrupted) throw new BenchFailure('interrupted');
-    const now = performance.now();
-    paths.forEach((p, i) => {
-      if (at[i] === null && fs.existsSync(p)) at[i] = now;
-    });
-    if (at.every((t) => t !== null)) return at as number[];
-    const fail = (why: string) => {
-      throw new BenchFailure(
-        `${run.backend}: stage "${stage.name}" failed after ${((now - t0) / 1000).toFixed(1)} s: ${why}\n${diagnostics(run)}`,
-      );
-    };
-    const up = uploadFailure();
-    if (up) fail(up.message);
-    for (const c of allChildren(run))
-      if (c.exited) fail(`${c.name} (pid ${c.pid}) exited: code ${c.exited.code}, signal ${c.exited.signal}`);
-    if (now - lastAuditCheck > 1000) {
-      lastAuditCheck = now;
-      const failed = newAuditEvents(run, audit).filter((e) => e.event === 'file_failed');
-      if (failed.length) fail(`file failed for good: ${failed.map((e) => JSON.stringify(e)).join('; ')}`);
-    }
-    if (now - t0 > timeoutMs) {
-      const missing = paths.filter((_, i) => at[i] === null).map((p) => path.basename(p));
-      fail(`no receipt for ${missing.join(', ')} within ${(timeoutMs / 1000).toFixed(0)} s (--timeout)`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** newAuditEvents reads the audit log lines written since the last call. */
-function newAuditEvents(run: Run, file: string): { event?: string }[] {
-  let text: string;
+  const q = openFileQueue(run.redis!.url, DEFAULTS, { setConcurrency: false });
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size <= run.auditOffset) return [];
-      const buf = Buffer.alloc(size - run.auditOffset);
-      fs.readSync(fd, buf, 0, buf.length, run.auditOffset);
-      const end = buf.lastIndexOf(0x0a) + 1; // whole lines only
-      run.auditOffset += end;
-      text = buf.subarray(0, end).toString('utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      try {
-        return JSON.parse(l) as { event?: string };
-      } catch {
-        return {};
+    let lastFailedCheck = 0;
+    for (;;) {
+      if (signals.interrupted) throw new BenchFailure('interrupted');
+      const now = performance.now();
+      paths.forEach((p, i) => {
+        if (at[i] === null && fs.existsSync(p)) at[i] = now;
+      });
+      if (at.every((t) => t !== null)) return at as number[];
+      const fail = (why: string) => {
+        throw new BenchFailure(
+          `${run.backend}: stage "${stage.name}" failed after ${((now - t0) / 1000).toFixed(1)} s: ${why}\n${diagnostics(run)}`,
+        );
+      };
+      const up = uploadFailure();
+      if (up) fail(up.message);
+      for (const c of allChildren(run))
+        if (c.exited) fail(`${c.name} (pid ${c.pid}) exited: code ${c.exited.code}, signal ${c.exited.signal}`);
+      if (now - lastFailedCheck > 1000) {
+        lastFailedCheck = now;
+        const failed = await q.queue.getFailed(0, 4).catch(() => []);
+        if (failed.length) fail(`file failed for good: ${failed.map((j) => `${j.id}: ${j.failedReason}`).join('; ')}`);
       }
-    });
+      if (now - t0 > timeoutMs) {
+        const missing = paths.filter((_, i) => at[i] === null).map((p) => path.basename(p));
+        fail(`no receipt for ${missing.join(', ')} within ${(timeoutMs / 1000).toFixed(0)} s (--timeout)`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await q.close();
+  }
 }
 
 /** diagnostics: the files' states (via the CLI) and the last lines of every child. */
