@@ -8,15 +8,22 @@
  * pipeline resumes after the last committed batch. `close()` lets the current file finish for `shutdownGraceMs`,
  * then hands it back to the queue.
  */
-import { Worker, Queue, UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { Worker, Queue, UnrecoverableError, WaitingError, DelayedError, type Job } from 'bullmq';
 import type { Settings } from '../config/defaults';
 import type { DataLayout } from '../config/layout';
 import { openStore } from '../store';
-import { filePkOf } from '../model/file-id';
+import { filePkOf, fileIdOf } from '../model/file-id';
 import { AuditLog } from '../store/audit-log';
 import { QUEUE_NAME, redisConnection, type FileJobData } from './queue';
 import { processFile } from '../pipeline/process-file';
-import { FileGoneError } from '../pipeline/errors';
+import { FileGoneError, WaitForFilesError } from '../pipeline/errors';
+
+/**
+ * A file held up by other files in flight waits this long in its slot, then gives the slot back and comes back from
+ * the queue after WAIT_DELAY_MS (plus up to as much again at random, so that waiting files do not return in step).
+ */
+const YIELD_AFTER_MS = 1000;
+const WAIT_DELAY_MS = 250;
 
 export interface FileWorker {
   worker: Worker<FileJobData>;
@@ -31,10 +38,12 @@ export interface FileWorker {
 export function startFileWorker(redisUrl: string, settings: Settings, layout: DataLayout): FileWorker {
   const store = openStore({ sqlite: layout.db });
   const audit = new AuditLog(layout.auditLog);
-  const ctx = { store, layout, settings, audit };
+  const ctx = { store, layout, settings, audit, yieldAfterMs: YIELD_AFTER_MS };
   const connection = redisConnection(redisUrl, 'worker');
   const active = new Map<string, { job: Job<FileJobData>; token: string }>();
   let handingBack = false;
+  // Files this process said are waiting for others (audit `waiting`, once per file: a wait may last minutes).
+  const reportedWaiting = new Set<string>();
 
   const processor = async (job: Job<FileJobData>, token?: string) => {
     const pk = filePkOf(job.data.fileId);
@@ -47,6 +56,14 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
     } catch (err) {
       // close() closed the store under the pipeline and moved the job back to wait: nothing to record here.
       if (handingBack) throw new WaitingError();
+      if (err instanceof WaitForFilesError) {
+        if (!reportedWaiting.has(job.data.fileId)) {
+          reportedWaiting.add(job.data.fileId);
+          audit.write('waiting', { pid: process.pid, file: job.data.fileId, for: err.blockedBy.map(fileIdOf) });
+        }
+        await job.moveToDelayed(Date.now() + WAIT_DELAY_MS * (1 + Math.random()), token);
+        throw new DelayedError();
+      }
       const message = (err as Error).message;
       const last = err instanceof FileGoneError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       await store.files.recordError(pk, message, last).catch(() => {});

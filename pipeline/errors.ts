@@ -6,3 +6,15 @@
 export class FileGoneError extends Error {
   readonly code = 'FILE_GONE';
 }
+
+/**
+ * The file waits for other files in flight that hold records of its vehicles: a worker gives its slot back and the
+ * file comes back from the queue a moment later (no attempt is used), so a file never holds a slot that the file
+ * it waits for needs (with one slot, a dead worker's file could otherwise never be taken over).
+ */
+export class WaitForFilesError extends Error {
+  readonly code = 'WAIT_FOR_FILES';
+  constructor(readonly blockedBy: readonly number[]) {
+    super(`waiting for files ${blockedBy.join(', ')} to close`);
+  }
+}

@@ -14,6 +14,11 @@
  * - A crash or retry resumes without storing or numbering anything twice: each batch is stored with the file's
  *   progress; a new attempt reads the whole file again for the verdict but sends only the records after that
  *   progress; issues keep their first id per (file, line, code, field).
+ * - Files processed side by side (PostgreSQL: several workers at once) give each vehicle the result of one serial
+ *   order: a batch reading a vehicle that another file in flight has records of waits until that file closes. Two
+ *   files waiting for each other cannot both wait: a file that holds records and waits for an OLDER file (lower
+ *   number) releases them (FileStore.release) and starts again once the older one closed, so waits only ever go
+ *   from older to younger files and never form a circle (the wait-die rule of databases).
  */
 import fs from 'node:fs';
 import type { Settings } from '../config/defaults';
@@ -24,7 +29,7 @@ import type { FileFinding } from '../model/issue-catalogue';
 import { brusselsToday } from '../rules/brussels-date';
 import { sizeLimitFinding } from '../rules/file-tally';
 import { writeReceipt } from './write-receipt';
-import { FileGoneError } from './errors';
+import { FileGoneError, WaitForFilesError } from './errors';
 import { storeRecords, type FileContext } from './check-batch';
 import { FileReader } from './file-reader';
 import { removeSpools, spoolPathFor } from './spool';
@@ -37,6 +42,11 @@ export interface PipelineContext {
   layout: DataLayout;
   settings: Settings;
   audit: AuditLog;
+  /**
+   * A queue worker sets it: a file that has waited this long for other files (or released its records for an older
+   * one) throws WaitForFilesError, and the worker gives its slot back. Unset (tests, tools), the file waits in place.
+   */
+  yieldAfterMs?: number;
 }
 
 /** Batches the reader may have in flight: one being stored, one ready. */
@@ -55,7 +65,7 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   await store.files.startAttempt(filePk);
   const t0 = performance.now();
   const early = await earlyVerdict(ctx, file);
-  const scan = early ?? (await readAndStore(ctx, file, account));
+  const scan = early ?? (await readAndStoreInTurn(ctx, file, account));
   const read = performance.now();
   const processedAt = new Date().toISOString();
   if (!passes(scan)) {
@@ -117,15 +127,38 @@ async function earlyVerdict(ctx: PipelineContext, file: FileRecord): Promise<Ear
 }
 
 /**
- * How long a batch may wait for other files holding records of its vehicles to pass or be rejected. They
- * normally do within the time it takes to read them; a file whose worker died waits for its take-over.
+ * How long a file may wait in place (no yieldAfterMs) for other files holding records of its vehicles to close.
+ * They normally do within the time it takes to process them; a file whose worker died waits for its take-over.
  */
 const WAIT_FOR_PENDING_MS = 5 * 60_000;
 
+/** Thrown by storeWhenFree after this file released its records for an older file: start again once it closed. */
+class Released extends Error {
+  constructor(readonly blockedBy: number[]) {
+    super('released for an older file');
+  }
+}
+
+/** readAndStoreInTurn runs readAndStore, again from the file's start each time it released its records. */
+async function readAndStoreInTurn(ctx: PipelineContext, file: FileRecord, account: Account): Promise<ScanResult> {
+  for (;;) {
+    try {
+      return await readAndStore(ctx, file, account);
+    } catch (err) {
+      if (!(err instanceof Released)) throw err;
+      ctx.audit.write('released', { pid: process.pid, file: file.id, for: err.blockedBy.map(fileIdOf) });
+      if (ctx.yieldAfterMs !== undefined) throw new WaitForFilesError(err.blockedBy);
+      await waitUntilClosed(ctx.store, err.blockedBy, Date.now(), () => false);
+      file = (await ctx.store.files.get(file.pk))!;
+    }
+  }
+}
+
 /**
  * readAndStore stores the file's records as the reader sends them and returns its verdict. The verdict is acted on
- * as soon as it comes: a pass makes the records stored so far visible at once, so that files waiting for them go
- * on while the rest of this file is stored; after a failure nothing more is stored (the caller takes it all out).
+ * as soon as it comes: a pass makes the records stored so far visible to queries at once (other files' checks of
+ * the same vehicles wait until this file closes); after a failure nothing more is stored (the caller takes it all
+ * out).
  */
 async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Account): Promise<ScanResult> {
   const receivedDate = brusselsToday(new Date(file.receivedAt));
@@ -148,6 +181,7 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
   });
   verdict.catch(() => {}); // awaited below; next() reports a reader's failure meanwhile
   let fileCtx: FileContext | null = null;
+  const policy: WaitPolicy = { filePk: file.pk, holds: file.progressLine > 0, yieldAfterMs: ctx.yieldAfterMs };
   try {
     while (!failed) {
       const m = await reader.next();
@@ -165,7 +199,8 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
       const batches = [m.batch];
       const next = reader.nextReady();
       if (next) batches.push(next);
-      await storeWhenFree(ctx.store, fileCtx, batches, () => failed);
+      await storeWhenFree(ctx.store, fileCtx, batches, () => failed, policy);
+      policy.holds = true;
       for (const b of batches) reader.stored(b);
       await new Promise((res) => setImmediate(res)); // let the queue renew its lock between batches
     }
@@ -180,24 +215,53 @@ function passes(scan: ScanResult): scan is ScanResult & { format: string; sender
   return scan.findings.length === 0 && scan.format !== null && scan.sender !== null;
 }
 
+/** How a file waits: whether it holds stored records, and whether it gives its slot back (a queue worker). */
+interface WaitPolicy {
+  filePk: number;
+  holds: boolean;
+  yieldAfterMs: number | undefined;
+}
+
 /**
- * storeWhenFree stores batches, first waiting for the files that hold records of their vehicles to be decided;
- * it gives up waiting once `pointless` says so (this file failed its checks: nothing of it will be kept).
+ * storeWhenFree stores batches, first waiting for the files in flight that hold records of their vehicles to close;
+ * it gives up waiting once `pointless` says so (this file failed its checks: nothing of it will be kept). A file
+ * that holds records and is held up by an older file releases them instead (Released; see the header).
  */
-async function storeWhenFree(store: Store, fileCtx: FileContext, batches: RecordBatch[], pointless: () => boolean): Promise<void> {
+async function storeWhenFree(
+  store: Store,
+  fileCtx: FileContext,
+  batches: RecordBatch[],
+  pointless: () => boolean,
+  policy: WaitPolicy,
+): Promise<void> {
   const since = Date.now();
   for (;;) {
-    let { blockedBy } = await storeRecords(store, fileCtx, batches);
+    const { blockedBy } = await storeRecords(store, fileCtx, batches);
     if (blockedBy.length === 0) return;
-    while (blockedBy.length > 0) {
-      if (pointless()) return;
-      if (Date.now() - since > WAIT_FOR_PENDING_MS) {
-        throw new Error(
-          `waited ${WAIT_FOR_PENDING_MS / 1000} s for files ${blockedBy.map(fileIdOf).join(', ')} to pass their file-level checks`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 50));
-      blockedBy = await store.pending(blockedBy);
+    if (policy.holds && blockedBy.some((pk) => pk < policy.filePk)) {
+      await store.files.release(policy.filePk);
+      throw new Released(blockedBy);
     }
+    await waitUntilClosed(store, blockedBy, since, pointless, policy.yieldAfterMs);
+  }
+}
+
+/** waitUntilClosed polls until none of `blockedBy` is in flight; with `yieldAfterMs`, throws WaitForFilesError after it. */
+async function waitUntilClosed(
+  store: Store,
+  blockedBy: number[],
+  since: number,
+  pointless: () => boolean,
+  yieldAfterMs?: number,
+): Promise<void> {
+  while (blockedBy.length > 0) {
+    if (pointless()) return;
+    const waited = Date.now() - since;
+    if (yieldAfterMs !== undefined && waited >= yieldAfterMs) throw new WaitForFilesError(blockedBy);
+    if (waited > WAIT_FOR_PENDING_MS) {
+      throw new Error(`waited ${WAIT_FOR_PENDING_MS / 1000} s for files ${blockedBy.map(fileIdOf).join(', ')} to close`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    blockedBy = await store.pending(blockedBy);
   }
 }

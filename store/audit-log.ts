@@ -20,6 +20,8 @@ export type AuditEvent =
   | 'file_failed'
   | 'requeued'
   | 'handed_back'
+  | 'released'
+  | 'waiting'
   | 'idle_timeout'
   | 'connection_refused'
   | 'held_expired'

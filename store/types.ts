@@ -188,6 +188,12 @@ export interface FileStore {
    * (F08) is stored and its result is REJECTED. Returns what was taken out.
    */
   abandon(pk: number, o: { message: string; processedAt: string }): Promise<{ readings: number; issues: number }>;
+  /**
+   * release takes out whatever an in-flight file's records stored (readings, issues, the corrections they made) and
+   * sets its progress back to the start, so that an older file waiting for the same vehicles can go first; the file
+   * is processed again from its first record later. Returns whether anything was taken out.
+   */
+  release(pk: number): Promise<boolean>;
 }
 
 // ─── Readings, issues and the register ──────────────────────────────────────────────────────────────────────
@@ -395,10 +401,11 @@ export interface Store {
    * vehicles it reads meanwhile (two files reporting the same vehicle at once give the result of one after the other).
    * A batch whose `lastLine` is not after the file's progress is skipped (already stored by an earlier attempt).
    *
-   * When a vehicle (or a corrected issue) the batch reads has records of another file that has not passed its
-   * checks yet, nothing is stored and those files are returned: the caller waits until they pass or are rejected,
-   * then tries again. So no check ever sees a reading that may still be taken out, and every vehicle's checks see
-   * the files in one order.
+   * When a vehicle (or a corrected issue) the batch reads has records of another file still in flight (records
+   * stored, the file not closed: accepted, rejected or failed for good), nothing is stored and those files are
+   * returned: the caller waits until they close (or releases its own records, see FileStore.release), then tries
+   * again. So no check ever sees a reading that may still be taken out, and every vehicle sees whole files, one
+   * after another: two files sharing vehicles give, for each vehicle, the result of one of the two serial orders.
    */
   storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }>;
   /**
@@ -411,7 +418,7 @@ export interface Store {
     req: ManualCorrectionRequest,
     work: (view: BatchView, write: ManualWriter, line: number) => T,
   ): Promise<{ blockedBy: number[]; result?: T }>;
-  /** pending tells which of these files have stored records but have not passed their checks (nor been rejected). */
+  /** pending tells which of these files are still in flight: records stored, the file not closed (nor failed for good). */
   pending(filePks: readonly number[]): Promise<number[]>;
   close(): Promise<void>;
 }

@@ -183,3 +183,39 @@ it('a worker process started without Redis fails with one line (no hang)', async
   expect(code).toBe(1);
   expect(err.trim().split('\n')).toHaveLength(1);
 });
+
+it("a file meeting a dead worker's file waits until that file is taken over and closed, then sees all of it", async () => {
+  const svc = await service(0);
+  const first = await worker(svc);
+  await upload(svc, text, 'big.csv');
+  const big = (await svc.store.files.list())[0];
+  await waitFor('a few committed batches', async () => (await svc.store.files.get(big.pk))!.progressLine > N / 4, 60_000, 20);
+  first.child.kill('SIGKILL');
+  await first.exited;
+  // Later readings of vehicles the dead worker's file holds, lower than the big file's readings of its second half
+  // (not stored yet at the kill): this file must wait until the big one is closed, and then flags them all (A40).
+  const small = csvBatch(
+    GARAGE,
+    Array.from({ length: 100 }, (_, i) => ({ vin: vin(100_000 + i), date: daysAgo(1), odometer: 110_000 + i })),
+    {
+      trailer: true,
+    },
+  );
+  await upload(svc, small, 'small.csv');
+  const second = await worker(svc);
+  const got = await outcome(svc, 'big.csv');
+  expect(got.receipt).toEqual(clean.receipt);
+  expect(got.issues).toEqual(clean.issues);
+  const c = await svc.connect(GARAGE, PW);
+  const smallReceipt = parseReceipt(await waitForReceipt(c, 'small.csv.receipt.csv', 60_000));
+  c.close();
+  expect(smallReceipt.records).toBe(100);
+  const smallFile = (await svc.store.files.list()).find((f) => f.name === 'small.csv')!;
+  const events = auditEvents(svc.layout.auditLog);
+  const at = (event: string, file: string) => events.findIndex((e) => e.event === event && e.file === file);
+  expect(at('receipt', big.id)).toBeLessThan(at('receipt', smallFile.id));
+  expect(events).toContainEqual(expect.objectContaining({ event: 'receipt', file: smallFile.id, pid: second.child.pid }));
+  // Its checks saw the whole big file: A40 wherever the big file's second reading is 20,000 + its index (not 5000).
+  const a40 = (await svc.store.issues.forFile(smallFile.pk)).filter((i) => i.code === 'A40').map((i) => i.line - 2);
+  expect(a40).toEqual(Array.from({ length: 100 }, (_, i) => i).filter((i) => (i + N / 2) % 7 !== 0));
+}, 180_000);

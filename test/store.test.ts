@@ -171,7 +171,7 @@ describe.each(BACKENDS)('the $name store', (backend) => {
       expect((await store.files.get(f.pk))!.progressLine).toBe(0);
     });
 
-    it('sees its own file at once, another file only once that file passed; is held up by a pending one', async () => {
+    it('sees its own file at once, another file only once that file closed; is held up by one in flight', async () => {
       const a = await receive('a.csv');
       const b = await receive('b.csv');
       await storeReading(a.pk, 2, V1, '2026-11-20', 1000);
@@ -184,11 +184,32 @@ describe.each(BACKENDS)('the $name store', (backend) => {
       expect((await store.files.get(b.pk))!.progressLine).toBe(0);
       expect(await store.pending([a.pk, b.pk])).toEqual([a.pk]);
       expect(await store.readings.timeline(V1)).toEqual([]); // no query sees it either
+      // Passed, a's reading is seen by queries; b still waits until a closes: it sees whole files only.
       await store.files.pass(a.pk, { format: 'csv', sender: SENDER });
+      expect((await store.readings.timeline(V1)).map((r) => r.odometer)).toEqual([1000]);
+      expect(await batch(b.pk, 2, look(V1))).toEqual({ blockedBy: [a.pk] });
+      expect(await store.pending([a.pk])).toEqual([a.pk]);
+      await accept(a.pk, 1);
       expect(await store.pending([a.pk])).toEqual([]);
       expect(await batch(b.pk, 2, look(V1))).toEqual({ blockedBy: [] });
       expect(seen).toEqual([1000]);
-      expect((await store.readings.timeline(V1)).map((r) => r.odometer)).toEqual([1000]);
+    });
+
+    it('release takes out what a file in flight stored, passed or not, and starts it again from its first record', async () => {
+      const a = await receive('a.csv');
+      const b = await receive('b.csv');
+      await storeReading(a.pk, 2, V1, '2026-11-20', 1000);
+      await batch(a.pk, 3, (_v, w) => w.addIssue(issue(3, 'A40')));
+      await store.files.pass(a.pk, { format: 'csv', sender: SENDER });
+      expect(await batch(b.pk, 2, (view) => void view.timeline(V1))).toEqual({ blockedBy: [a.pk] });
+      expect(await store.files.release(a.pk)).toBe(true);
+      const after = (await store.files.get(a.pk))!;
+      expect([after.progressLine, after.passed, after.result]).toEqual([0, false, null]);
+      expect(await store.readings.forFile(a.pk)).toEqual([]);
+      expect(await store.issues.forFile(a.pk)).toEqual([]);
+      expect(await store.pending([a.pk])).toEqual([]);
+      expect(await batch(b.pk, 2, (view) => void view.timeline(V1))).toEqual({ blockedBy: [] });
+      expect(await store.files.release(a.pk)).toBe(false); // nothing left to take out
     });
 
     it('keeps the first id of an issue stored again (a re-run numbers nothing twice)', async () => {

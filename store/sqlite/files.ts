@@ -66,6 +66,12 @@ const SELECT = 'SELECT f.*, a.establishment FROM files f JOIN accounts a ON a.id
  */
 export const PENDING_FILES = 'SELECT id FROM files WHERE passed = 0 AND progress_line > 0';
 
+/**
+ * The files in flight: stored records and not closed (nor failed for good). Their records, passed or not, hold up
+ * every other file's checks of the same vehicles until they close: each vehicle sees whole files, one after another.
+ */
+const IN_FLIGHT_FILES = `SELECT id FROM files WHERE status IN ('received', 'queued', 'processing') AND result IS NULL AND progress_line > 0`;
+
 /** File statements; the changes that touch more than the files table are composed in sqlite-store.ts. */
 export class SqliteFiles {
   constructor(private readonly db: Db) {}
@@ -150,6 +156,12 @@ export class SqliteFiles {
   /** pending lists the files that stored records but have not passed their checks, other than `except`. */
   pending(except: number): Set<number> {
     const rows = this.db.prepare(`${PENDING_FILES} AND id != ?`).pluck().all(except) as number[];
+    return new Set(rows);
+  }
+
+  /** inFlight lists the files in flight (IN_FLIGHT_FILES) other than `except`. */
+  inFlight(except: number): Set<number> {
+    const rows = this.db.prepare(`${IN_FLIGHT_FILES} AND id != ?`).pluck().all(except) as number[];
     return new Set(rows);
   }
 

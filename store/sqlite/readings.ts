@@ -131,15 +131,14 @@ export class SqliteReadings {
   }
 
   /**
-   * activeTimeline: a vehicle's readings without superseded ones. A reading of a file in `pending` (files that
-   * have not passed their checks, other than the one asking) is not returned: its file is added to `blockers`.
-   * Hot path.
+   * activeTimeline: a vehicle's readings without superseded ones. A reading of a file `inFlight` (stored records,
+   * not closed, other than the one asking) is not returned: its file is added to `blockers`. Hot path.
    */
-  activeTimeline(vin: string, pending: ReadonlySet<number>, blockers: Set<number>): TimelineEntry[] {
+  activeTimeline(vin: string, inFlight: ReadonlySet<number>, blockers: Set<number>): TimelineEntry[] {
     const out: TimelineEntry[] = [];
     for (const [day, seq, odometer, unitCode, work, replaced, sender, status] of this.timelineRowsStmt.all(vin) as TimelineRow[]) {
       const fileId = fileOfSeq(seq);
-      if (pending.size > 0 && pending.has(fileId)) {
+      if (inFlight.size > 0 && inFlight.has(fileId)) {
         blockers.add(fileId);
         continue;
       }
@@ -179,17 +178,17 @@ export class SqliteReadings {
     );
   }
 
-  /** trackPending lists the vehicles a batch of a file that has not passed its checks stored readings of. */
+  /** trackPending lists the vehicles a batch of a file in flight stored readings of (until the file closes). */
   trackPending(filePk: number, lastLine: number, vins: VinList): void {
     if (vins.count > 0) this.db.prepare('INSERT OR REPLACE INTO pending_batches VALUES (?, ?, ?)').run(filePk, lastLine, vins.bytes());
   }
 
-  /** forgetPending drops a file's lists of vehicles (it passed, or its readings are gone). */
+  /** forgetPending drops a file's lists of vehicles (it closed, or its readings are gone). */
   forgetPending(filePk: number): void {
     this.db.prepare('DELETE FROM pending_batches WHERE file_id = ?').run(filePk);
   }
 
-  /** pendingVins: the vehicles a file stored readings of before it passed, from its batches' lists. */
+  /** pendingVins: the vehicles a file in flight stored readings of, from its batches' lists. */
   private pendingVins(filePk: number): Set<string> {
     const out = new Set<string>();
     for (const list of this.db.prepare('SELECT vins FROM pending_batches WHERE file_id = ?').pluck().all(filePk) as Buffer[]) {
@@ -221,8 +220,8 @@ export class SqliteReadings {
 
   /**
    * discardFile deletes the readings a file stored and flags again the readings its corrections of A issues had
-   * superseded (found through the issues they corrected). A file that has not passed is found through its lists of
-   * vehicles, by the clustered key; one that passed (`inflow files abandon` after a pass, rare) by a scan of the
+   * superseded (found through the issues they corrected). A file in flight is found through its lists of vehicles,
+   * by the clustered key; a closed one that passed (`inflow files abandon` of a done file, rare) by a scan of the
    * table. Call inside a write transaction, before the file's issues are discarded.
    */
   discardFile(filePk: number, passed: boolean): number {
@@ -234,10 +233,11 @@ export class SqliteReadings {
       )
       .run(lo, hi);
     let gone = 0;
-    if (passed) gone = this.db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?').run(lo, hi).changes;
+    const listed = this.pendingVins(filePk);
+    if (passed && listed.size === 0) gone = this.db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?').run(lo, hi).changes;
     else {
       const del = this.db.prepare('DELETE FROM readings WHERE vin = ? AND seq BETWEEN ? AND ?');
-      for (const vin of this.pendingVins(filePk)) gone += del.run(vin, lo, hi).changes;
+      for (const vin of listed) gone += del.run(vin, lo, hi).changes;
     }
     this.forgetPending(filePk);
     return gone;

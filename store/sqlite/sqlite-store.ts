@@ -35,7 +35,7 @@ import { MANUAL_FILE_PK } from '../../model/file-id';
 
 export type { OpenOptions } from './db';
 
-/** Thrown inside a batch's transaction to roll it back: a vehicle it reads has records of a pending file. */
+/** Thrown inside a batch's transaction to roll it back: a vehicle it reads has records of a file in flight. */
 class Blocked extends Error {}
 
 /** SqliteStore: the store in one SQLite database file. */
@@ -149,6 +149,7 @@ export class SqliteStore implements Store {
           const counts = sql.issues.countsForFile(pk, o.records);
           const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
           sql.files.finish(pk, { result, counts, duplicateOf: null, processedAt: o.processedAt });
+          sql.readings.forgetPending(pk);
           return sql.files.get(pk)!;
         }),
       markDone: async (pk, path) => sql.files.markDone(pk, path),
@@ -181,13 +182,22 @@ export class SqliteStore implements Store {
           });
           return gone;
         }),
+      release: async (pk) =>
+        writeTx(db, () => {
+          const f = sql.files.get(pk);
+          if (!f || f.result !== null || f.progressLine === 0) return false;
+          const gone = this.discardStored(pk);
+          return gone.readings + gone.issues > 0 || f.progressLine > 0;
+        }),
     };
   }
 
-  /** passNow: the file passed; its records are pending no more (inside a write transaction). */
+  /**
+   * passNow: the file passed; its records are seen by queries now (inside a write transaction). Its lists of
+   * vehicles stay until it closes: a release takes its readings out through them.
+   */
   private passNow(pk: number, facts: { format: string; sender: string }): void {
     this.sql.files.pass(pk, facts);
-    this.sql.readings.forgetPending(pk);
   }
 
   /**
@@ -232,13 +242,13 @@ export class SqliteStore implements Store {
     const { filePk, sender } = req;
     const file = sql.files.get(filePk);
     if (!file || req.lastLine <= file.progressLine) return; // stored by an earlier attempt
-    // Until the file passes, the vehicles it stores readings of are listed (in VIN order: repeats are neighbours).
-    const pendingVins = file.passed ? null : new VinList();
-    const view = this.batchView(sql.files.pending(filePk), blockers);
+    // Until the file closes, the vehicles it stores readings of are listed (in VIN order: repeats are neighbours).
+    const pendingVins = new VinList();
+    const view = this.batchView(sql.files.inFlight(filePk), blockers);
     const write: BatchWriter = {
       addReading: (r) => {
         sql.readings.insert(filePk, sender, r);
-        pendingVins?.add(r.vin);
+        pendingVins.add(r.vin);
       },
       addIssue: (i) => sql.issues.insert(filePk, i),
       markCorrected: (issueId, line) => sql.issues.markCorrected(issueId, seqOf(filePk, line)),
@@ -246,15 +256,15 @@ export class SqliteStore implements Store {
       setAnomalyState: (issueId, state, line) => sql.issues.setState(issueId, state, seqOf(filePk, line)),
     };
     work(view, write);
-    if (pendingVins) sql.readings.trackPending(filePk, req.lastLine, pendingVins);
+    sql.readings.trackPending(filePk, req.lastLine, pendingVins);
     sql.files.setProgress(filePk, req.lastLine);
   }
 
   /**
-   * batchView: what a change's checks read. A vehicle (or a named issue) with records of a `pending` file (one that
-   * has not passed its checks) adds that file to `blockers` and throws Blocked, rolling the change back.
+   * batchView: what a change's checks read. A vehicle (or a named issue) with records of a file `inFlight` (stored
+   * records, not closed) adds that file to `blockers` and throws Blocked, rolling the change back.
    */
-  private batchView(pending: ReadonlySet<number>, blockers: Set<number>): BatchView {
+  private batchView(inFlight: ReadonlySet<number>, blockers: Set<number>): BatchView {
     const { sql } = this;
     const registerInUse = sql.vehicles.any();
     return {
@@ -262,13 +272,13 @@ export class SqliteStore implements Store {
       vehicleByVin: (vin) => (registerInUse ? sql.vehicles.byVin(vin) : null),
       vehicleByPlate: (plate) => (registerInUse ? sql.vehicles.byPlate(plate) : null),
       timeline: (vin) => {
-        const t = sql.readings.activeTimeline(vin, pending, blockers);
+        const t = sql.readings.activeTimeline(vin, inFlight, blockers);
         if (blockers.size > 0) throw new Blocked();
         return t;
       },
       correctionTarget: (id) => {
         const t = sql.issues.withSender(id);
-        if (t && pending.has(t.issue.filePk)) {
+        if (t && inFlight.has(t.issue.filePk)) {
           blockers.add(t.issue.filePk);
           throw new Blocked();
         }
@@ -294,7 +304,7 @@ export class SqliteStore implements Store {
           supersede: (vin, fileId, l) => sql.readings.supersede(vin, fileId, l),
           setAnomalyState: (issueId, state, l) => sql.issues.setState(issueId, state, seqOf(MANUAL_FILE_PK, l)),
         };
-        return work(this.batchView(sql.files.pending(0), blockers), write, line);
+        return work(this.batchView(sql.files.inFlight(0), blockers), write, line);
       });
       return { blockedBy: [], result };
     } catch (err) {
@@ -304,8 +314,8 @@ export class SqliteStore implements Store {
   }
 
   async pending(filePks: readonly number[]): Promise<number[]> {
-    const pending = this.sql.files.pending(0);
-    return filePks.filter((pk) => pending.has(pk));
+    const inFlight = this.sql.files.inFlight(0);
+    return filePks.filter((pk) => inFlight.has(pk));
   }
 
   async close(): Promise<void> {
