@@ -104,7 +104,7 @@ function sideBySide(reports: BackendReport[]): string[] {
   const head = ['stage', 'workers', 'records'];
   for (const r of reports) head.push(`${short(r.backend)} s`, `${short(r.backend)} rec/s`);
   head.push(`${short(b.backend)}/${short(a.backend)}`);
-  for (const r of reports) head.push(`${short(r.backend)} front MB`, `${short(r.backend)} worker MB`);
+  for (const r of reports) head.push(`${short(r.backend)} MB front; workers`);
   const rows: string[][] = [];
   for (const sa of a.stages) {
     const sb = b.stages.find((s) => s.stage === sa.stage);
@@ -112,13 +112,13 @@ function sideBySide(reports: BackendReport[]): string[] {
     const row = [sa.stage, String(sa.workers), int(sa.records)];
     for (const s of pair) row.push(s ? s.seconds.toFixed(2) : '-', s ? int(s.recordsPerSecond) : '-');
     row.push(ratio(sb?.recordsPerSecond, sa.recordsPerSecond));
-    for (const s of pair) row.push(s ? mb(s.serverPeakMb) : '-', s ? s.workerPeakMb.map(mb).join(' / ') : '-');
+    for (const s of pair) row.push(s ? `${mb(s.serverPeakMb)}; ${s.workerPeakMb.map(mb).join(' / ')}` : '-');
     rows.push(row);
     if (sa.native || sb?.native) {
       const n = [sa.native, sb?.native];
       const nrow = [`  native: ${n.map((x) => x?.tool ?? '-').join(' | ')}`, '', int(sa.records)];
       for (const x of n) nrow.push(x ? x.seconds.toFixed(2) : '-', x ? int(x.recordsPerSecond) : '-');
-      nrow.push(ratio(n[1]?.recordsPerSecond, n[0]?.recordsPerSecond), '', '', '', '');
+      nrow.push(ratio(n[1]?.recordsPerSecond, n[0]?.recordsPerSecond), '', '');
       rows.push(nrow);
     }
   }
@@ -169,8 +169,8 @@ function historyTable(reports: BackendReport[]): string[] {
     return row;
   });
   return [
-    'The nightly file onto a store that holds N readings (per backend one fresh store, filled size by size; seeded: readings added',
-    'for this size through FTPS and the pipeline with 2 workers, seed s: how long that took; the nightly alone is timed):',
+    'The nightly file onto a store that already holds N readings (per backend one fresh store, filled size by size through FTPS and',
+    'the pipeline with 2 workers; seeded: the readings added for this size, seed s: how long that took; only the nightly is timed):',
     ...table(head, rows),
   ];
 }
