@@ -91,20 +91,45 @@ export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | nu
   }
 }
 
+/** CPU time (user + system) of a process so far, seconds, from /proc/<pid>/stat; null when it is gone. */
+export function procCpuSeconds(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, in parentheses): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux whatever the kernel's HZ). */
+const CLOCK_TICKS = 100;
+
+/** A sample in which a worker used at least this share of one core counts as the worker being busy. */
+const BUSY_SHARE = 0.5;
+
 /**
- * RssSampler reads VmRSS of the watched processes every `intervalMs` and keeps, per process, the peak since the
- * last `resetPeaks()` (one stage) and over the whole run.
+ * RssSampler reads VmRSS and CPU time of the watched processes every `intervalMs` and keeps, per process, the
+ * peak RSS since the last `resetPeaks()` (one stage) and over the whole run, the CPU seconds of the stage, and how
+ * long two or more workers were busy at the same time (files really processed side by side).
  */
 export class RssSampler {
   private readonly watched = new Map<string, number>();
   private readonly stagePeak = new Map<string, number>();
   private readonly runPeak = new Map<string, number>();
+  private readonly cpuAtStart = new Map<string, number>();
+  private readonly cpuLast = new Map<string, number>();
+  private lastSampleAt = 0;
+  private bothBusyMs = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly intervalMs = 100) {}
 
   watch(name: string, pid: number): void {
     this.watched.set(name, pid);
+    this.cpuAtStart.delete(name);
+    this.cpuLast.delete(name);
   }
 
   start(): void {
@@ -118,17 +143,32 @@ export class RssSampler {
   }
 
   sample(): void {
+    const now = performance.now();
+    let busyWorkers = 0;
     for (const [name, pid] of this.watched) {
       const kb = procStatusKb(pid, 'VmRSS');
       if (kb === null) continue;
       if (kb > (this.stagePeak.get(name) ?? 0)) this.stagePeak.set(name, kb);
       if (kb > (this.runPeak.get(name) ?? 0)) this.runPeak.set(name, kb);
+      const cpu = procCpuSeconds(pid);
+      if (cpu === null) continue;
+      const before = this.cpuLast.get(name);
+      if (!this.cpuAtStart.has(name)) this.cpuAtStart.set(name, cpu);
+      this.cpuLast.set(name, cpu);
+      const elapsed = (now - this.lastSampleAt) / 1000;
+      if (name.startsWith('worker') && before !== undefined && elapsed > 0 && (cpu - before) / elapsed >= BUSY_SHARE) busyWorkers++;
     }
+    if (busyWorkers >= 2 && this.lastSampleAt) this.bothBusyMs += now - this.lastSampleAt;
+    this.lastSampleAt = now;
   }
 
-  /** resetPeaks starts a new stage; returns nothing (read stage peaks with stagePeakMb). */
+  /** resetPeaks starts a new stage: peaks, CPU seconds and the side-by-side time count from here. */
   resetPeaks(): void {
     this.stagePeak.clear();
+    this.cpuAtStart.clear();
+    this.cpuLast.clear();
+    this.bothBusyMs = 0;
+    this.lastSampleAt = 0;
     this.sample();
   }
 
@@ -140,5 +180,17 @@ export class RssSampler {
   runPeakMb(name: string): number | null {
     const kb = this.runPeak.get(name);
     return kb === undefined ? null : kb / 1024;
+  }
+
+  /** CPU seconds `name` used since the stage began (up to the last sample). */
+  stageCpuSeconds(name: string): number | null {
+    const a = this.cpuAtStart.get(name);
+    const b = this.cpuLast.get(name);
+    return a === undefined || b === undefined ? null : b - a;
+  }
+
+  /** Seconds of the stage during which two or more workers were each busy (≥ half a core). */
+  stageSideBySideSeconds(): number {
+    return this.bothBusyMs / 1000;
   }
 }

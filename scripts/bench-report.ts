@@ -138,7 +138,8 @@ function pairLine(r: BackendReport): string {
       .join(' and ') + ' s';
   return (
     `${BACKEND_LABEL[r.backend]}: two files, 2 workers / 1 worker = ${(two.recordsPerSecond / one.recordsPerSecond).toFixed(2)}× ` +
-    `records/s (receipts at ${when(one)} with 1 worker, at ${when(two)} with 2).`
+    `records/s; receipts at ${when(one)} with 1 worker, at ${when(two)} with 2; with 2, both workers busy at once ` +
+    `for ${two.sideBySideSeconds.toFixed(1)} of ${two.seconds.toFixed(1)} s (worker CPU s: ${two.workerCpuSeconds.map((c) => (c === null ? '-' : c.toFixed(1))).join(' / ')}).`
   );
 }
 

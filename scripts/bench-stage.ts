@@ -33,6 +33,10 @@ export interface StageResult {
   /** Peak VmRSS during the stage (sampled every 100 ms), MB. */
   serverPeakMb: number | null;
   workerPeakMb: (number | null)[];
+  /** CPU seconds (user + system) of each worker during the stage. */
+  workerCpuSeconds: (number | null)[];
+  /** Seconds during which two or more workers were each busy (≥ half a core): files processed side by side. */
+  sideBySideSeconds: number;
   receipts: { file: string; status: string; records: number; accepted: number; receiptSeconds: number }[];
 }
 
@@ -81,6 +85,8 @@ export async function runStage(run: Run, stage: StageSpec, files: StageFile[]): 
     recordsPerSecond: Math.round(records / seconds),
     serverPeakMb: round1(run.sampler.stagePeakMb('server')),
     workerPeakMb: run.workers.map((w) => round1(run.sampler.stagePeakMb(w.name))),
+    workerCpuSeconds: run.workers.map((w) => round1(run.sampler.stageCpuSeconds(w.name))),
+    sideBySideSeconds: round1(run.sampler.stageSideBySideSeconds())!,
     receipts,
   };
 }
