@@ -106,8 +106,13 @@ export function procCpuSeconds(pid: number): number | null {
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux whatever the kernel's HZ). */
 const CLOCK_TICKS = 100;
 
-/** A sample in which a worker used at least this share of one core counts as the worker being busy. */
-const BUSY_SHARE = 0.5;
+/**
+ * A worker that used at least this share of one core over a window of BUSY_WINDOW_MS counts as busy in it. Low: a
+ * worker storing into PostgreSQL waits on the server much of the time, while an idle one (waiting for a job, or for
+ * another file's vehicles) uses next to nothing.
+ */
+const BUSY_SHARE = 0.1;
+const BUSY_WINDOW_MS = 500;
 
 /**
  * RssSampler reads VmRSS and CPU time of the watched processes every `intervalMs` and keeps, per process, the
@@ -120,7 +125,8 @@ export class RssSampler {
   private readonly runPeak = new Map<string, number>();
   private readonly cpuAtStart = new Map<string, number>();
   private readonly cpuLast = new Map<string, number>();
-  private lastSampleAt = 0;
+  private readonly cpuAtWindow = new Map<string, number>();
+  private windowStart = 0;
   private bothBusyMs = 0;
   private timer: NodeJS.Timeout | null = null;
 
@@ -130,6 +136,7 @@ export class RssSampler {
     this.watched.set(name, pid);
     this.cpuAtStart.delete(name);
     this.cpuLast.delete(name);
+    this.cpuAtWindow.delete(name);
   }
 
   start(): void {
@@ -144,7 +151,6 @@ export class RssSampler {
 
   sample(): void {
     const now = performance.now();
-    let busyWorkers = 0;
     for (const [name, pid] of this.watched) {
       const kb = procStatusKb(pid, 'VmRSS');
       if (kb === null) continue;
@@ -152,14 +158,23 @@ export class RssSampler {
       if (kb > (this.runPeak.get(name) ?? 0)) this.runPeak.set(name, kb);
       const cpu = procCpuSeconds(pid);
       if (cpu === null) continue;
-      const before = this.cpuLast.get(name);
       if (!this.cpuAtStart.has(name)) this.cpuAtStart.set(name, cpu);
       this.cpuLast.set(name, cpu);
-      const elapsed = (now - this.lastSampleAt) / 1000;
-      if (name.startsWith('worker') && before !== undefined && elapsed > 0 && (cpu - before) / elapsed >= BUSY_SHARE) busyWorkers++;
     }
-    if (busyWorkers >= 2 && this.lastSampleAt) this.bothBusyMs += now - this.lastSampleAt;
-    this.lastSampleAt = now;
+    if (now - this.windowStart >= BUSY_WINDOW_MS) this.closeWindow(now);
+  }
+
+  /** closeWindow counts the window as side by side when two or more workers were busy in it, and starts the next. */
+  private closeWindow(now: number): void {
+    const seconds = (now - this.windowStart) / 1000;
+    let busy = 0;
+    for (const [name, cpu] of this.cpuLast) {
+      const before = this.cpuAtWindow.get(name);
+      if (name.startsWith('worker') && before !== undefined && (cpu - before) / seconds >= BUSY_SHARE) busy++;
+      this.cpuAtWindow.set(name, cpu);
+    }
+    if (busy >= 2 && this.windowStart) this.bothBusyMs += now - this.windowStart;
+    this.windowStart = now;
   }
 
   /** resetPeaks starts a new stage: peaks, CPU seconds and the side-by-side time count from here. */
@@ -167,8 +182,9 @@ export class RssSampler {
     this.stagePeak.clear();
     this.cpuAtStart.clear();
     this.cpuLast.clear();
+    this.cpuAtWindow.clear();
     this.bothBusyMs = 0;
-    this.lastSampleAt = 0;
+    this.windowStart = 0;
     this.sample();
   }
 
@@ -189,7 +205,7 @@ export class RssSampler {
     return a === undefined || b === undefined ? null : b - a;
   }
 
-  /** Seconds of the stage during which two or more workers were each busy (≥ half a core). */
+  /** Seconds of the stage during which two or more workers were each busy (windows of BUSY_WINDOW_MS). */
   stageSideBySideSeconds(): number {
     return this.bothBusyMs / 1000;
   }

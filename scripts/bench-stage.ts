@@ -35,7 +35,7 @@ export interface StageResult {
   workerPeakMb: (number | null)[];
   /** CPU seconds (user + system) of each worker during the stage. */
   workerCpuSeconds: (number | null)[];
-  /** Seconds during which two or more workers were each busy (≥ half a core): files processed side by side. */
+  /** Seconds during which two or more workers were each busy (≥ a tenth of a core): files processed side by side. */
   sideBySideSeconds: number;
   receipts: { file: string; status: string; records: number; accepted: number; receiptSeconds: number }[];
 }
