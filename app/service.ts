@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs';
 import type { Settings } from '../config/defaults';
-import { dataLayout, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, type DataLayout } from '../config/layout';
+import { layoutOf, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, type DataLayout } from '../config/layout';
 import { openStore, type Store } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { startRedisServer, type PrivateRedis } from './redis-server';
@@ -38,6 +38,8 @@ export interface Service {
   settings: Settings;
   layout: DataLayout;
   store: Store;
+  /** This process's audit trail (buffered: flush() waits until its events are in the store). */
+  audit: AuditLog;
   redisUrl: string;
   ftpPort: number;
   tlsCert: string;
@@ -51,11 +53,12 @@ export interface Service {
 /** startService starts everything and resolves when the FTPS port is listening. */
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { settings } = opts;
-  const layout = dataLayout(settings.dataDir);
+  const layout = layoutOf(settings);
   fs.mkdirSync(layout.root, { recursive: true, mode: PRIVATE_DIR_MODE });
+  fs.mkdirSync(layout.filesRoot, { recursive: true, mode: PRIVATE_DIR_MODE });
   const store = openStore({ sqlite: layout.db, durable: true, lockWaitMs: settings.intakeDbWaitMs });
   fs.chmodSync(layout.db, 0o600); // password hashes live here
-  const audit = new AuditLog(layout.auditLog);
+  const audit = new AuditLog(store.audit);
 
   let privateRedis: PrivateRedis | null = null;
   let redisUrl = settings.redisUrl;
@@ -92,6 +95,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     settings,
     layout,
     store,
+    audit,
     redisUrl,
     ftpPort: ftps.port,
     tlsCert: tls.cert,
@@ -110,6 +114,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await workers.close(left).catch(() => {});
       await queue.close();
       audit.write('service', { action: 'stop', pid: process.pid });
+      await audit.close();
       await store.close();
       if (privateRedis) {
         await privateRedis.stop();

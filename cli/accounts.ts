@@ -3,10 +3,9 @@ import type { Command } from 'commander';
 import { TLS_REUSE, type Role, type TlsReuse } from '../store';
 import { isValidEstablishment } from '../rules/establishment';
 import { hashPassword, randomPassword } from '../intake/passwords';
-import { AuditLog } from '../store/audit-log';
-import { withDataDir, settingsFrom, openStoreFor, readStdin } from './common';
+import { withDataDir, settingsFrom, openStoreFor, readStdin, audited } from './common';
 import { UserError } from './exit';
-import { dataLayout } from '../config/layout';
+import { layoutOf } from '../config/layout';
 import { openStore } from '../store';
 
 const ROLES: Role[] = ['garage', 'fleet', 'admin'];
@@ -41,7 +40,7 @@ export function registerAccounts(program: Command): void {
         : [];
       if (senders.length && opts.role !== 'fleet') throw new UserError('--for is only for fleet accounts');
       const settings = settingsFrom(opts);
-      const layout = dataLayout(settings.dataDir);
+      const layout = layoutOf(settings);
       const store = openStore({ sqlite: layout.db }); // adding the first account may create the database
       try {
         const { password, generated } = await passwordFrom(opts);
@@ -52,7 +51,7 @@ export function registerAccounts(program: Command): void {
           senders,
           passwordHash: await hashPassword(password),
         });
-        new AuditLog(layout.auditLog).write('admin', { action: 'accounts add', establishment, role: a.role });
+        await audited(store, 'admin', { action: 'accounts add', establishment, role: a.role });
         process.stdout.write(`added ${a.role} account ${a.establishment} (${a.name})\n`);
         if (generated) process.stdout.write(`password: ${password}\n`);
       } finally {
@@ -89,11 +88,11 @@ export function registerAccounts(program: Command): void {
   withDataDir(accounts.command('disable <id>').description('disable an account (its logins are refused)')).action(
     async (id: string, opts) => {
       const settings = settingsFrom(opts);
-      const { store, layout } = openStoreFor(settings);
+      const { store } = openStoreFor(settings);
       const ok = await store.accounts.setDisabled(id, true);
+      if (ok) await audited(store, 'admin', { action: 'accounts disable', establishment: id });
       await store.close();
       if (!ok) throw new UserError(`no account ${id}`);
-      new AuditLog(layout.auditLog).write('admin', { action: 'accounts disable', establishment: id });
       process.stdout.write(`disabled ${id}\n`);
     },
   );
@@ -104,12 +103,12 @@ export function registerAccounts(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (id: string, opts) => {
       const settings = settingsFrom(opts);
-      const { store, layout } = openStoreFor(settings);
+      const { store } = openStoreFor(settings);
       try {
         if (!(await store.accounts.byEstablishment(id))) throw new UserError(`no account ${id}`);
         const { password, generated } = await passwordFrom(opts);
         await store.accounts.setPasswordHash(id, await hashPassword(password));
-        new AuditLog(layout.auditLog).write('admin', { action: 'accounts passwd', establishment: id });
+        await audited(store, 'admin', { action: 'accounts passwd', establishment: id });
         process.stdout.write(`password changed for ${id}\n`);
         if (generated) process.stdout.write(`password: ${password}\n`);
       } finally {
@@ -126,11 +125,11 @@ function registerSet(accounts: Command): void {
       const tlsReuse = opts.tlsReuse as TlsReuse;
       if (!TLS_REUSE.includes(tlsReuse)) throw new UserError(`--tls-reuse must be one of ${TLS_REUSE.join(', ')}, got "${opts.tlsReuse}"`);
       const settings = settingsFrom(opts);
-      const { store, layout } = openStoreFor(settings);
+      const { store } = openStoreFor(settings);
       const ok = await store.accounts.setTlsReuse(id, tlsReuse);
+      if (ok) await audited(store, 'admin', { action: 'accounts set', establishment: id, tlsReuse });
       await store.close();
       if (!ok) throw new UserError(`no account ${id}`);
-      new AuditLog(layout.auditLog).write('admin', { action: 'accounts set', establishment: id, tlsReuse });
       process.stdout.write(`TLS session reuse ${tlsReuse} for ${id}\n`);
     });
 }

@@ -2,8 +2,9 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { resolveSettings, type Settings } from '../config/defaults';
-import { dataLayout, type DataLayout } from '../config/layout';
+import { layoutOf, type DataLayout } from '../config/layout';
 import { openStore, type Store } from '../store';
+import { AuditLog, type AuditEvent } from '../store/audit-log';
 import { UserError, failWith } from './exit';
 
 /** withDataDir adds --data-dir (default $INFLOW_DATA_DIR, else ./var). */
@@ -16,16 +17,33 @@ export function withRedis(cmd: Command): Command {
   return cmd.option('--redis-url <url>', 'Redis URL (default: $REDIS_URL, else the private Redis that serve started)');
 }
 
+/** withFilesDir adds --files-dir (default $INFLOW_FILES_DIR, else the data directory), for commands that read or write stored files or receipts. */
+export function withFilesDir(cmd: Command): Command {
+  return cmd.option('--files-dir <dir>', 'files directory shared by every host (default: $INFLOW_FILES_DIR, else the data directory)');
+}
+
 /** settingsFrom resolves the settings of a command from its options. */
 export function settingsFrom(opts: Record<string, unknown>, extra: Partial<Settings> = {}): Settings {
-  return resolveSettings({ dataDir: opts.dataDir as string | undefined, redisUrl: opts.redisUrl as string | undefined, ...extra });
+  return resolveSettings({
+    dataDir: opts.dataDir as string | undefined,
+    filesDir: opts.filesDir as string | undefined,
+    redisUrl: opts.redisUrl as string | undefined,
+    ...extra,
+  });
 }
 
 /** openStoreFor opens the data directory's database; a user error when there is none yet. */
 export function openStoreFor(settings: Settings): { store: Store; layout: DataLayout } {
-  const layout = dataLayout(settings.dataDir);
+  const layout = layoutOf(settings);
   if (!fs.existsSync(layout.db)) throw new UserError(`no database in ${layout.root}: start \`inflow serve\` once, or pass --data-dir`);
   return { store: openStore({ sqlite: layout.db }), layout };
+}
+
+/** audited appends one event to the store's audit trail and waits until it is there. */
+export async function audited(store: Store, event: AuditEvent, fields: Record<string, unknown>): Promise<void> {
+  const audit = new AuditLog(store.audit);
+  audit.write(event, fields);
+  await audit.close();
 }
 
 /** redisUrlFor: the configured URL, else the one `serve` recorded for its private Redis. */

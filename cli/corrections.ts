@@ -6,8 +6,7 @@ import { anomalyList } from '../queries/anomaly-list';
 import { applyManualCorrection, ManualCorrectionRefused, type ManualCorrectionResult } from '../pipeline/manual-correction';
 import { brusselsToday, isCalendarDate } from '../rules/brussels-date';
 import { MAX_ODOMETER } from '../rules/record-checks';
-import { AuditLog } from '../store/audit-log';
-import { withDataDir, settingsFrom, openStoreFor, intOption } from './common';
+import { withDataDir, settingsFrom, openStoreFor, intOption, audited } from './common';
 import { UserError } from './exit';
 
 function osUser(): string {
@@ -84,7 +83,7 @@ function registerApply(corrections: Command): void {
       if (!reason) throw new UserError('--reason must say why');
       const by = (opts.by as string | undefined)?.trim() || osUser();
       const settings = settingsFrom(opts);
-      const { store, layout } = openStoreFor(settings);
+      const { store } = openStoreFor(settings);
       let r: ManualCorrectionResult;
       try {
         r = await applyManualCorrection(store, {
@@ -97,23 +96,23 @@ function registerApply(corrections: Command): void {
           today: brusselsToday(new Date()),
           history: { decreaseToleranceKm: settings.decreaseToleranceKm, maxKmPerDay: settings.maxKmPerDay },
         });
+        await audited(store, 'admin', {
+          action: 'corrections apply',
+          by,
+          reason,
+          errorNumber: number.trim(),
+          vin: r.vin,
+          replaced: r.replaced,
+          stored: r.stored,
+          raised: r.issues.map((i) => i.errorNumber ?? i.code),
+          withdrawn: r.withdrawn,
+        });
       } catch (err) {
         if (err instanceof ManualCorrectionRefused) throw new UserError(err.message);
         throw err;
       } finally {
         await store.close();
       }
-      new AuditLog(layout.auditLog).write('admin', {
-        action: 'corrections apply',
-        by,
-        reason,
-        errorNumber: number.trim(),
-        vin: r.vin,
-        replaced: r.replaced,
-        stored: r.stored,
-        raised: r.issues.map((i) => i.errorNumber ?? i.code),
-        withdrawn: r.withdrawn,
-      });
       process.stdout.write(appliedText(number.trim(), r));
     });
 }

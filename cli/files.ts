@@ -7,7 +7,7 @@ import { filePkOf } from '../model/file-id';
 import { AuditLog } from '../store/audit-log';
 import { openFileQueue } from '../jobs/queue';
 import { abandonFile, AbandonRefusedError } from '../jobs/abandon';
-import { withDataDir, withRedis, settingsFrom, openStoreFor, redisUrlFor } from './common';
+import { withDataDir, withFilesDir, withRedis, settingsFrom, openStoreFor, redisUrlFor } from './common';
 import { UserError } from './exit';
 import { receiptHeaderOf, receiptIssuesOf } from '../pipeline/write-receipt';
 import { xmlReceiptChunks } from '../receipts/xml-receipt';
@@ -91,13 +91,14 @@ export function registerFiles(program: Command): void {
       process.stdout.write([head, ...rows].join('\n') + '\n');
     });
 
-  withDataDir(files.command('show <id>').description('show one file, with attempts, last error and receipt path'))
+  withFilesDir(withDataDir(files.command('show <id>').description('show one file, with attempts, last error and receipt path')))
     .option('--json', 'JSON output')
     .action(async (id: string, opts) => {
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store, layout } = openStoreFor(settingsFrom(opts));
       const f = await fileById(store, id);
       await store.close();
-      const o = { ...fileJson(f), attempts: f.attempts, error: f.error, receipt: f.receiptPath };
+      const receipt = f.receiptPath === null ? null : layout.filesPath(f.receiptPath);
+      const o = { ...fileJson(f), attempts: f.attempts, error: f.error, receipt };
       if (opts.json) return void process.stdout.write(JSON.stringify(o, null, 2) + '\n');
       process.stdout.write(
         Object.entries(o)
@@ -107,42 +108,45 @@ export function registerFiles(program: Command): void {
     });
 
   const abandon = files.command('abandon <id>').description('give up on a failed file: REJECTED receipt with F08, its job removed');
-  withDataDir(abandon);
+  withFilesDir(withDataDir(abandon));
   withRedis(abandon).action(async (id: string, opts) => {
     const settings = settingsFrom(opts);
     const { store, layout } = openStoreFor(settings);
     const queue = openFileQueue(redisUrlFor(settings, layout), settings, { setConcurrency: false });
+    const audit = new AuditLog(store.audit);
     try {
       const f = await fileById(store, id);
-      const r = await abandonFile({ store, queue, layout, audit: new AuditLog(layout.auditLog) }, f.pk, userName()).catch((err: Error) => {
+      const r = await abandonFile({ store, queue, layout, audit }, f.pk, userName()).catch((err: Error) => {
         if (err instanceof AbandonRefusedError) throw new UserError(err.message);
         throw new UserError(`could not abandon ${f.id} (is Redis reachable?): ${err.message}`);
       });
       if (r.outcome === 'kept') {
         process.stdout.write(
-          `${r.file.id}: replay abandoned; it keeps its earlier result ${r.file.result} and receipt ${r.file.receiptPath}\n`,
+          `${r.file.id}: replay abandoned; it keeps its earlier result ${r.file.result} and receipt ${layout.filesPath(r.file.receiptPath!)}\n`,
         );
       } else {
         const gone =
           r.discarded.readings || r.discarded.issues
             ? ` (removed ${r.discarded.readings} readings and ${r.discarded.issues} issues an earlier attempt stored)`
             : '';
-        process.stdout.write(`${r.file.id}: abandoned, REJECTED with F08${gone}; receipt ${r.file.receiptPath}\n`);
+        process.stdout.write(`${r.file.id}: abandoned, REJECTED with F08${gone}; receipt ${layout.filesPath(r.file.receiptPath!)}\n`);
       }
     } finally {
       await queue.close();
+      await audit.close();
       await store.close();
     }
   });
 
-  withDataDir(program.command('receipt <id>').description("print a file's receipt (as written: CSV or XML, after its input)"))
+  withFilesDir(withDataDir(program.command('receipt <id>').description("print a file's receipt (as written: CSV or XML, after its input)")))
     .option('--xml', 'print it as XML (rendered from the database when the written receipt is CSV)')
     .action(async (id: string, opts) => {
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store, layout } = openStoreFor(settingsFrom(opts));
       try {
         const f = await fileById(store, id);
-        if (!f.receiptPath || !fs.existsSync(f.receiptPath)) throw new UserError(`file ${f.id} has no receipt yet (status ${f.status})`);
-        if (!opts.xml || f.receiptPath.endsWith('.xml')) return void process.stdout.write(fs.readFileSync(f.receiptPath));
+        const receipt = f.receiptPath === null ? null : layout.filesPath(f.receiptPath);
+        if (!receipt || !fs.existsSync(receipt)) throw new UserError(`file ${f.id} has no receipt yet (status ${f.status})`);
+        if (!opts.xml || receipt.endsWith('.xml')) return void process.stdout.write(fs.readFileSync(receipt));
         // Same content as the written receipt: both come from the file's row and its issues.
         process.stdout.write(await collectText(xmlReceiptChunks(receiptHeaderOf(f), receiptIssuesOf(store, f.pk))));
       } finally {

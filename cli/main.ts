@@ -10,6 +10,7 @@ import { registerLabel } from './label';
 import { registerReport } from './report';
 import { registerUpload } from './upload';
 import { registerCorrections } from './corrections';
+import { registerAudit } from './audit';
 import { failWith } from './exit';
 
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerUpload(program);
   registerCorrections(program);
+  registerAudit(program);
   // Sub-commands inherit exitOverride so usage errors reach the one exit below.
   const override = (c: Command) => {
     c.exitOverride();

@@ -60,6 +60,7 @@ export function registerReplay(program: Command): void {
       const settings = settingsFrom(opts);
       const { store, layout } = openStoreFor(settings);
       const queue = openFileQueue(redisUrlFor(settings, layout), settings, { setConcurrency: false });
+      const audit = new AuditLog(store.audit);
       try {
         let pks: number[];
         if (opts.failed) {
@@ -77,7 +78,6 @@ export function registerReplay(program: Command): void {
           }
           pks = [...new Set(pks)];
         }
-        const audit = new AuditLog(layout.auditLog);
         const by = safeUser();
         const started = await requeueFiles({ store, queue, settings, audit }, pks, by).catch((err: Error) => {
           throw new UserError(`could not re-queue (is Redis reachable?): ${err.message}`);
@@ -126,6 +126,7 @@ export function registerReplay(program: Command): void {
         if (failed) throw new UserError(`${failed} file(s) failed again: see \`inflow files show <id>\``);
       } finally {
         await queue.close();
+        await audit.close();
         await store.close();
       }
     });

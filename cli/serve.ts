@@ -1,6 +1,6 @@
 /** `inflow serve`: the FTPS front, N workers and the reconciler, on the embedded defaults. */
 import type { Command } from 'commander';
-import { withDataDir, withRedis, settingsFrom, intOption, onStopSignal } from './common';
+import { withDataDir, withFilesDir, withRedis, settingsFrom, intOption, onStopSignal } from './common';
 import { UserError } from './exit';
 import { DEFAULTS, type Settings } from '../config/defaults';
 import { redactRedisUrl } from '../config/redis-url';
@@ -8,6 +8,7 @@ import { redactRedisUrl } from '../config/redis-url';
 export function registerServe(program: Command): void {
   const cmd = program.command('serve').description('start the FTPS server and its workers');
   withDataDir(cmd);
+  withFilesDir(cmd);
   withRedis(cmd);
   cmd
     .option('--ftp-host <host>', 'FTPS listen address (default 127.0.0.1)')
@@ -45,10 +46,11 @@ export function registerServe(program: Command): void {
       const out = [
         'odo-inflow is serving',
         `  data dir: ${svc.layout.root}`,
+        `  files:    ${svc.layout.filesRoot}`,
         `  FTPS:     ftp://${settings.ftpHost}:${svc.ftpPort} (explicit FTPS, TLS 1.2+), passive ports ${settings.pasvMin}-${settings.pasvMax}`,
         `  Redis:    ${redactRedisUrl(svc.redisUrl)}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
         `  workers:  ${settings.workers}`,
-        `  audit:    ${svc.layout.auditLog}`,
+        '  audit:    in the database (`inflow audit`)',
       ];
       if (svc.demo) out.push('', svc.demo.text.trimEnd(), `  (also written to ${svc.layout.demoAccountFile})`);
       out.push('', 'Ctrl-C stops it.');

@@ -1,12 +1,11 @@
 /** `inflow vehicles import` and `inflow history`. */
 import type { Command } from 'commander';
 import fs from 'node:fs';
-import { dataLayout } from '../config/layout';
+import { layoutOf } from '../config/layout';
 import { openStore } from '../store';
-import { AuditLog } from '../store/audit-log';
 import { importRegister, RegisterFileError } from '../queries/import-register';
 import { vehicleHistory } from '../queries/vehicle-history';
-import { withDataDir, settingsFrom, openStoreFor } from './common';
+import { withDataDir, settingsFrom, openStoreFor, audited } from './common';
 import { UserError } from './exit';
 
 export function registerVehicles(program: Command): void {
@@ -16,11 +15,11 @@ export function registerVehicles(program: Command): void {
   ).action(async (file: string, opts) => {
     if (!fs.existsSync(file)) throw new UserError(`no file ${file}`);
     const settings = settingsFrom(opts);
-    const layout = dataLayout(settings.dataDir);
+    const layout = layoutOf(settings);
     const store = openStore({ sqlite: layout.db });
     try {
       const n = await importRegister(store, file);
-      new AuditLog(layout.auditLog).write('admin', { action: 'vehicles import', file, rows: n });
+      await audited(store, 'admin', { action: 'vehicles import', file, rows: n });
       process.stdout.write(`imported ${n} vehicles (${await store.vehicles.count()} in the register)\n`);
     } catch (err) {
       if (err instanceof RegisterFileError) {

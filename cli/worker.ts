@@ -1,18 +1,19 @@
-/** `inflow worker`: one more worker process for the fleet, on the same data directory and Redis. */
+/** `inflow worker`: one more worker process for the fleet, on the same database, files directory and Redis. */
 import type { Command } from 'commander';
-import { dataLayout } from '../config/layout';
+import { layoutOf } from '../config/layout';
 import { startFileWorker } from '../jobs/worker';
-import { withDataDir, withRedis, settingsFrom, intOption, redisUrlFor, onStopSignal } from './common';
+import { withDataDir, withFilesDir, withRedis, settingsFrom, intOption, redisUrlFor, onStopSignal } from './common';
 
 export function registerWorker(program: Command): void {
   const cmd = program.command('worker').description('run a worker process that processes queued files');
   withDataDir(cmd);
+  withFilesDir(cmd);
   withRedis(cmd);
   cmd.option('--concurrency <n>', 'files processed at once (default 1)', intOption('--concurrency')).action(async (opts) => {
     const settings = settingsFrom(opts, { concurrency: opts.concurrency });
-    const layout = dataLayout(settings.dataDir);
+    const layout = layoutOf(settings);
     const w = startFileWorker(redisUrlFor(settings, layout), settings, layout);
-    process.stdout.write(`odo-inflow worker ${process.pid} is running (data dir ${layout.root})\n`);
+    process.stdout.write(`odo-inflow worker ${process.pid} is running (data dir ${layout.root}, files dir ${layout.filesRoot})\n`);
     onStopSignal((sig) => {
       process.stdout.write(
         `${sig}: worker ${process.pid} stopping (the file in progress gets ${Math.round(settings.shutdownGraceMs / 1000)} s)…\n`,

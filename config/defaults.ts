@@ -5,8 +5,13 @@
 import { parseRedisUrl, redactRedisUrl, RedisUrlError } from './redis-url';
 
 export interface Settings {
-  /** Data directory: SQLite db, stored files, receipts, TLS certificate, private Redis. @defaultValue './var' */
+  /** Data directory: this host's own things (SQLite db, TLS certificate, private Redis, spool). @defaultValue './var' */
   dataDir: string;
+  /**
+   * Files directory: stored uploads, drop zones and receipts, which every host of a fleet must see (an NFS mount,
+   * docs/deployment.md); null = the data directory.
+   */
+  filesDir: string | null;
   /** FTPS control address. 127.0.0.1 so a first start is not exposed; use 0.0.0.0 in production. */
   ftpHost: string;
   /** FTPS control port (explicit FTPS). 2121: no root needed. */
@@ -127,6 +132,7 @@ export interface Settings {
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
   dataDir: './var',
+  filesDir: null,
   ftpHost: '127.0.0.1',
   ftpPort: 2121,
   pasvMin: 50000,

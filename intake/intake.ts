@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Settings } from '../config/defaults';
-import { PRIVATE_DIR_MODE, type DataLayout } from '../config/layout';
+import { PRIVATE_DIR_MODE, storedName, type DataLayout } from '../config/layout';
 import type { Store, Account, FileRecord } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import { enqueueFile, type FileQueue } from '../jobs/queue';
@@ -34,7 +34,7 @@ export class Intake {
    */
   async takeIn(account: Account, name: string, src: string, size: number, sha256: string, ip?: string): Promise<FileRecord> {
     const { store, layout, audit } = this.deps;
-    const storedPath = path.join(layout.storeDir, crypto.randomUUID());
+    const storedPath = path.join(layout.storeDir, storedName());
     await fs.promises.rename(src, storedPath);
     let file: FileRecord;
     try {
@@ -44,7 +44,7 @@ export class Intake {
       file = await store.files.receive({
         accountId: account.id,
         name,
-        storedPath,
+        storedPath: layout.recordedPath(storedPath),
         size,
         sha256,
         receivedAt: new Date().toISOString(),

@@ -47,7 +47,7 @@ export async function abandonFile(
     );
   }
 
-  const hadResult = before.result !== null && before.receiptPath !== null && fs.existsSync(before.receiptPath);
+  const hadResult = before.result !== null && before.receiptPath !== null && fs.existsSync(layout.filesPath(before.receiptPath));
   if (hadResult) {
     await store.files.markDone(filePk, before.receiptPath!);
     audit.write('admin', { action: 'files abandon', by, file: before.id, outcome: 'kept', result: before.result, lastError: before.error });
@@ -58,7 +58,7 @@ export async function abandonFile(
   const discarded = await store.files.abandon(filePk, { message: abandonMessage(before.attempts), processedAt: new Date().toISOString() });
   const finished = (await store.files.get(filePk))!;
   const receiptPath = await writeReceipt(store, layout, finished);
-  await store.files.markDone(filePk, receiptPath);
+  await store.files.markDone(filePk, layout.recordedPath(receiptPath));
   audit.write('admin', {
     action: 'files abandon',
     by,

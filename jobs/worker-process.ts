@@ -3,7 +3,7 @@
  * worker` runs, with the settings the parent sends. It stops gracefully when the parent says so, on SIGTERM or
  * SIGINT (Ctrl-C reaches the whole process group), and when the parent is gone.
  */
-import { dataLayout } from '../config/layout';
+import { layoutOf } from '../config/layout';
 import { startFileWorker, type FileWorker } from './worker';
 import type { FromWorkerProcess, ToWorkerProcess } from './worker-processes';
 
@@ -17,7 +17,7 @@ function stop(ms: number): void {
 
 process.on('message', (m: ToWorkerProcess) => {
   if (m.kind === 'start' && !worker) {
-    worker = startFileWorker(m.redisUrl, m.settings, dataLayout(m.settings.dataDir));
+    worker = startFileWorker(m.redisUrl, m.settings, layoutOf(m.settings));
     graceMs = m.settings.shutdownGraceMs;
     process.send!({ kind: 'ready' } satisfies FromWorkerProcess);
   } else if (m.kind === 'stop') {

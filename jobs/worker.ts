@@ -37,7 +37,10 @@ export interface FileWorker {
 /** startFileWorker starts one BullMQ worker with `settings.concurrency` slots. */
 export function startFileWorker(redisUrl: string, settings: Settings, layout: DataLayout): FileWorker {
   const store = openStore({ sqlite: layout.db });
-  const audit = new AuditLog(layout.auditLog);
+  // The audit trail has a connection of its own: close() may shut the pipeline's under a running file, and the
+  // events of the hand-back still have to reach the store.
+  const auditStore = openStore({ sqlite: layout.db });
+  const audit = new AuditLog(auditStore.audit);
   const ctx = { store, layout, settings, audit, yieldAfterMs: YIELD_AFTER_MS };
   const connection = redisConnection(redisUrl, 'worker');
   const active = new Map<string, { job: Job<FileJobData>; token: string }>();
@@ -134,6 +137,8 @@ export function startFileWorker(redisUrl: string, settings: Settings, layout: Da
     await meta.close().catch(() => {});
     connection.disconnect();
     await store.close().catch(() => {});
+    await audit.close();
+    await auditStore.close().catch(() => {});
   };
   return {
     worker,

@@ -57,8 +57,9 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   const { store } = ctx;
   const file = await store.files.get(filePk);
   if (!file) throw new FileGoneError(`file ${filePk} is not in the database`);
-  if (file.status === 'done' && file.receiptPath && fs.existsSync(file.receiptPath)) return file;
-  if (!fs.existsSync(file.storedPath)) throw new FileGoneError(`stored file ${file.storedPath} is missing`);
+  if (file.status === 'done' && file.receiptPath && fs.existsSync(ctx.layout.filesPath(file.receiptPath))) return file;
+  const stored = ctx.layout.filesPath(file.storedPath);
+  if (!fs.existsSync(stored)) throw new FileGoneError(`stored file ${stored} is missing`);
   const account = await store.accounts.byId(file.accountId);
   if (!account) throw new FileGoneError(`account ${file.accountId} of file ${file.id} is missing`);
 
@@ -84,7 +85,7 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   const closed = performance.now();
   const finished = (await store.files.get(filePk))!;
   const receiptPath = await writeReceipt(store, ctx.layout, finished);
-  await store.files.markDone(filePk, receiptPath);
+  await store.files.markDone(filePk, ctx.layout.recordedPath(receiptPath));
   // Where the time went (ms): reading, checking and storing the records; closing the file; writing the receipt.
   const ms = { read: Math.round(read - t0), close: Math.round(closed - read), receipt: Math.round(performance.now() - closed) };
   ctx.audit.write('receipt', {
@@ -164,7 +165,7 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
   const receivedDate = brusselsToday(new Date(file.receivedAt));
   removeSpools(ctx.layout.spoolDir, file.id);
   const reader = new FileReader({
-    path: file.storedPath,
+    path: ctx.layout.filesPath(file.storedPath),
     allowedSenders: allowedSenders(account),
     maxRecords: ctx.settings.maxRecords,
     today: receivedDate,

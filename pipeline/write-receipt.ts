@@ -76,9 +76,9 @@ export async function* receiptIssuesOf(store: Store, filePk: number): AsyncItera
   }
 }
 
-/** writeReceipt writes the receipt into the account's receipts folder and returns its path. */
+/** writeReceipt writes the receipt into the account's receipts folder and returns its path (on this host). */
 export async function writeReceipt(store: Store, layout: DataLayout, file: FileRecord): Promise<string> {
-  const format = receiptFormat(file);
+  const format = receiptFormat({ ...file, storedPath: layout.filesPath(file.storedPath) });
   const target = path.join(layout.receiptsDir(file.account), receiptName({ name: file.name, format }));
   const write = format === 'xml' ? writeXmlReceipt : writeCsvReceipt;
   await write(target, receiptHeaderOf(file), receiptIssuesOf(store, file.pk));

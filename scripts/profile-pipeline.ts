@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   const settings = resolveSettings({ dataDir: dir });
   const layout = dataLayout(dir);
   const store = openStore({ sqlite: layout.db });
-  const ctx = { store, layout, settings, audit: new AuditLog(layout.auditLog) };
+  const audit = new AuditLog(store.audit);
+  const ctx = { store, layout, settings, audit };
   const account = await store.accounts.add({ establishment: '2123456692', name: 'Prof', role: 'garage', passwordHash: 'x' });
   const vehicles = records / 2;
   const sets = [
@@ -46,16 +47,13 @@ async function main(): Promise<void> {
     const done = await processFile(ctx, row.pk);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     const rss = Math.round(process.memoryUsage().rss / 1e6);
-    const audit = fs
-      .readFileSync(layout.auditLog, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { event: string; name?: string; ms?: unknown });
-    const ms = audit.filter((e) => e.event === 'receipt' && e.name === d.name).pop()?.ms;
+    await audit.flush();
+    const ms = (await store.audit.list({ event: 'receipt' })).filter((e) => e.fields.name === d.name).pop()?.fields.ms;
     process.stdout.write(
       `${d.name}: ${done.result} ${done.records} records in ${s.toFixed(2)} s = ${Math.round(written.records / s)} records/s, rss ${rss} MB, ms ${JSON.stringify(ms)}\n`,
     );
   }
+  await audit.close();
   await store.close();
   if (!args.includes('--keep')) fs.rmSync(dir, { recursive: true, force: true });
   else process.stdout.write(`kept ${dir}\n`);

@@ -276,6 +276,24 @@ export interface VehicleStore {
   count(): Promise<number>;
 }
 
+// ─── The audit trail ────────────────────────────────────────────────────────────────────────────────────────
+
+/** One audited event: when, where (host and process), what, and its details. */
+export interface AuditRecord {
+  at: string;
+  host: string;
+  pid: number;
+  event: string;
+  fields: Record<string, unknown>;
+}
+
+export interface AuditStore {
+  /** append keeps the events, all or none. */
+  append(events: readonly AuditRecord[]): Promise<void>;
+  /** list returns events oldest first; `account` matches fields.account or fields.username. */
+  list(filter?: { since?: string; event?: string; account?: string; limit?: number }): Promise<AuditRecord[]>;
+}
+
 // ─── The pipeline's batch ───────────────────────────────────────────────────────────────────────────────────
 
 /** What the checks read of a stored reading of the vehicle. */
@@ -395,6 +413,7 @@ export interface Store {
   readonly issues: IssueStore;
   readonly vehicles: VehicleStore;
   readonly reports: ReportStore;
+  readonly audit: AuditStore;
   /**
    * storeBatch checks and stores one batch of a file's records, with the file's progress, as one change: `work`
    * runs once, synchronously, reading through `view` and writing through `write`, and no other writer changes the

@@ -35,7 +35,7 @@ describe('inflow accounts set --tls-reuse', () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('starts every account at required; sets optional and back, shows it in list, and audits it', () => {
+  it('starts every account at required; sets optional and back, shows it in list, and audits it', async () => {
     expect(
       inflow(['accounts', 'add', GARAGE, '--name', 'Garage Dupont', '--password-stdin'], dir, 'a password of some length\n').code,
     ).toBe(0);
@@ -53,7 +53,7 @@ describe('inflow accounts set --tls-reuse', () => {
     expect(listed(dir)[0].tlsReuse).toBe('required');
     expect(inflow(['accounts', 'list'], dir).out).not.toContain('TLS session reuse');
 
-    const admin = auditEvents(path.join(dir, 'audit.log')).filter((e) => e.action === 'accounts set');
+    const admin = (await auditEvents(dir)).filter((e) => e.action === 'accounts set');
     expect(admin).toEqual([
       expect.objectContaining({ event: 'admin', establishment: GARAGE, tlsReuse: 'optional' }),
       expect.objectContaining({ event: 'admin', establishment: GARAGE, tlsReuse: 'required' }),

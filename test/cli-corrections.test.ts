@@ -2,11 +2,9 @@
  * `inflow corrections list|apply` as an admin runs them (the built CLI on a data directory whose files went through
  * the real pipeline): JSON shapes, the effect of the correction form, its audit line, exit codes and one-line errors.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { openRegistry, anomalyViews, type Registry } from './helpers/registry';
 import { daysAgo, vin } from './helpers/batch';
-import { inflowSync } from './helpers/ops';
+import { auditEvents, inflowSync } from './helpers/ops';
 
 const S = '2123456692';
 
@@ -77,12 +75,7 @@ it('applies the correction form on a spent number: manual, superseded, audited w
   expect((await anomalyViews(reg.store, vin(1))).states).toEqual({ [spent]: 'manual' });
   const list = JSON.parse(inflow(['corrections', 'list', '--state', 'manual', '--json', '--data-dir', reg.dir]).out);
   expect(list.map((a: { errorNumber: string }) => a.errorNumber)).toEqual([spent]);
-  const audit = fs
-    .readFileSync(path.join(reg.dir, 'audit.log'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .filter((e) => e.action === 'corrections apply');
+  const audit = (await auditEvents({ store: reg.store })).filter((e) => e.action === 'corrections apply');
   expect(audit).toEqual([
     expect.objectContaining({
       event: 'admin',

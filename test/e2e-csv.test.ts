@@ -36,7 +36,7 @@ afterAll(async () => {
 const put = (text: string | Buffer, name: string) => client.uploadFrom(Readable.from([Buffer.from(text)]), name);
 
 /** Whether the audit log has `event` for the upload `name`. */
-const audited = (event: string, name: string) => auditEvents(svc.layout.auditLog).some((e) => e.event === event && e.name === name);
+const audited = async (event: string, name: string) => (await auditEvents(svc)).some((e) => e.event === event && e.name === name);
 
 const readingsOf = async (fileId: string) => {
   const pk = Number(fileId.slice(1));
@@ -157,7 +157,7 @@ describe('when a file is uploaded under a temporary name', () => {
     await put(csvBatch(GARAGE, [{ vin: vin(301), odometer: 7 }], { trailer: true }), 'night.csv.part');
     // The server's verdict on the upload: held in the drop zone (an upload given to the intake is audited 'upload').
     await waitFor('night.csv.part to be held', () => audited('held', 'night.csv.part'), 10_000, 50);
-    expect(audited('upload', 'night.csv.part')).toBe(false);
+    expect(await audited('upload', 'night.csv.part')).toBe(false);
     expect((await svc.store.files.list()).length).toBe(before);
     expect((await client.list('/')).map((f) => f.name)).toContain('night.csv.part');
     await client.rename('night.csv.part', 'night.csv');
@@ -196,8 +196,13 @@ describe('when an upload is cut off mid-transfer', () => {
     // The server's verdict: the upload aborted and its temporary file discarded (the intake takes in only a
     // completed upload, before it is audited 'upload').
     const incoming = path.join(svc.layout.dropDir(GARAGE), '.incoming');
-    await waitFor('cut.csv to be aborted and discarded', () => audited('upload_aborted', 'cut.csv') && isEmptyDir(incoming), 10_000, 50);
-    expect(audited('upload', 'cut.csv')).toBe(false);
+    await waitFor(
+      'cut.csv to be aborted and discarded',
+      async () => (await audited('upload_aborted', 'cut.csv')) && isEmptyDir(incoming),
+      10_000,
+      50,
+    );
+    expect(await audited('upload', 'cut.csv')).toBe(false);
     expect((await svc.store.files.list()).length).toBe(before);
     expect((await svc.store.files.list()).map((f) => f.name)).not.toContain('cut.csv');
     expect(fs.readdirSync(incoming)).toEqual([]);

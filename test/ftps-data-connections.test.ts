@@ -59,7 +59,7 @@ describe('data connections of the service', () => {
     return c;
   };
   const addr = () => ({ host: HOST });
-  const refusals = (account: string) => auditEvents(svc.layout.auditLog).filter((e) => e.event === 'data_refused' && e.account === account);
+  const refusals = async (account: string) => (await auditEvents(svc)).filter((e) => e.event === 'data_refused' && e.account === account);
 
   beforeAll(async () => {
     svc = await startTestService({ pasvPortsPerAccount: 2 });
@@ -101,7 +101,7 @@ describe('data connections of the service', () => {
         (await svc.store.files.list({ account: VICTIM })).find((f) => f.name === `nightly-${version}.csv`),
       );
       expect({ size: stored.size, sha256: stored.sha256 }).toEqual({ size: bytes.length, sha256: sha256(bytes) });
-      expect(refusals(VICTIM).pop()).toMatchObject({ ip: expect.stringContaining('127.0.0.1'), reason: NOT_RESUMED });
+      expect((await refusals(VICTIM)).pop()).toMatchObject({ ip: expect.stringContaining('127.0.0.1'), reason: NOT_RESUMED });
     }, 30_000);
   });
 
@@ -132,7 +132,7 @@ describe('data connections of the service', () => {
     expect(await victim.cmd('NLST /receipts')).toMatch(/^150 /);
     expect((await mine.outcome).received.toString()).toContain('seed.csv.receipt.csv');
     expect(await victim.cmd()).toMatch(/^226 /);
-    expect(refusals(VICTIM).pop()).toMatchObject({
+    expect((await refusals(VICTIM)).pop()).toMatchObject({
       from: expect.stringContaining('127.0.0.2'),
       reason: 'it came from another IP address than the control connection',
     });
@@ -166,7 +166,7 @@ describe('data connections of the service', () => {
     // A closed connection gives its port back.
     a2.close();
     await waitFor('a port given back to the account', async () => /^229 /.test(await a3.cmd('EPSV')), 10_000, 100);
-    expect(refusals(CAPPED)[0]).toMatchObject({ reason: 'passive port limit', limit: 2 });
+    expect((await refusals(CAPPED))[0]).toMatchObject({ reason: 'passive port limit', limit: 2 });
   }, 30_000);
 
   it('refuses stock ftplib (no session reuse) with a clear reply; after `inflow accounts set --tls-reuse optional` it works, from the same IP only', async () => {

@@ -46,7 +46,7 @@ describe('the quota of held bytes', () => {
     expect(held().sort()).toEqual(['a.csv.part', 'b.csv.part']);
     // Sending a held file again replaces it: only the difference counts.
     expect(await upload(c, 'a.csv.part', Buffer.alloc(44 * KIB, 'a'))).toBe('ok');
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({ event: 'upload_refused', name: 'b.csv.part', reason: 'held quota' }),
     );
   });
@@ -88,9 +88,9 @@ describe('expiry', () => {
     expect(await upload(c, 'forgotten.csv.part', Buffer.from('half a file'))).toBe('ok');
     const leftover = path.join(svc.layout.dropDir(GARAGE), '.incoming', 'left-by-a-crash');
     fs.writeFileSync(leftover, 'partial');
-    const expired = () => auditEvents(svc.layout.auditLog).filter((e) => e.event === 'held_expired');
-    await waitFor('both to expire', () => expired().length === 2, 20_000, 100);
-    expect(expired()).toEqual(
+    const expired = async () => (await auditEvents(svc)).filter((e) => e.event === 'held_expired');
+    await waitFor('both to expire', async () => (await expired()).length === 2, 20_000, 100);
+    expect(await expired()).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ account: GARAGE, name: 'forgotten.csv.part', size: 11 }),
         expect.objectContaining({ account: GARAGE, upload: 'unfinished', size: 7 }),

@@ -1,9 +1,9 @@
 /** The FTPS front door (docs/ftps.md): TLS before login, and each account jailed in its own drop zone and receipts. */
-import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { Client } from 'basic-ftp';
 import { startTestService, waitForReceipt, download, type TestService } from './helpers/service';
 import { csvBatch, vin } from './helpers/batch';
+import { auditEvents } from './helpers/ops';
 
 const A = '2123456692';
 const B = '2345678942';
@@ -45,7 +45,7 @@ describe('when a client logs in without TLS', () => {
     c.close();
     expect(err).toBeInstanceOf(Error);
     expect([530, 534]).toContain(err.code);
-    const audit = fs.readFileSync(svc.layout.auditLog, 'utf8');
+    const audit = JSON.stringify(await auditEvents(svc));
     expect(audit).not.toContain(PW);
   });
 

@@ -45,7 +45,7 @@ describe('connections per IP address', () => {
     expect(fourth.first).toBe('421 Too many connections from your address (at most 3): close one and try again');
     await fourth.ftp.closed;
     expect(fourth.ftp.lines).toEqual([fourth.first]); // no greeting after the refusal
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({ event: 'connection_refused', reason: 'too many connections from this address', limit: 3 }),
     );
 
@@ -71,7 +71,7 @@ describe('connections per account', () => {
     expect(await failure(svc.connect(GARAGE, PW))).toMatch(
       /^421 Too many connections for this account \(at most 2\): close one and try again/,
     );
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({ event: 'connection_refused', username: GARAGE, reason: 'too many connections for this account' }),
     );
     expect(await failure(a.list('/'))).toBe('ok'); // the two sessions go on
@@ -91,7 +91,7 @@ describe('a client that does not log in', () => {
     expect(await ftp.cmd('AUTH TLS')).toMatch(/^234/);
     // Nothing more: the server waits for a ClientHello that never comes; its 421 can never be written.
     expect(await closedWithin(ftp, 15_000)).toBe(true);
-    expect(auditEvents(svc.layout.auditLog).map((e) => e.event)).toContain('idle_timeout');
+    expect((await auditEvents(svc)).map((e) => e.event)).toContain('idle_timeout');
   }, 30_000);
 
   it('is closed (421) at the login deadline however often it sends NOOP', async () => {
@@ -132,7 +132,7 @@ describe('a client that repeats PASS on one connection', () => {
     return replies;
   }
 
-  const audited = (event: string) => auditEvents(svc.layout.auditLog).filter((e) => e.event === event && e.username === GARAGE);
+  const audited = async (event: string) => (await auditEvents(svc)).filter((e) => e.event === event && e.username === GARAGE);
 
   it('checks 5 passwords (the lockout), refuses the next ones unchecked, and closes at the 20th command (421)', async () => {
     const replies = await guess((i) => (i === 0 ? `USER ${GARAGE}` : `PASS wrong password ${i}`));
@@ -140,7 +140,7 @@ describe('a client that repeats PASS on one connection', () => {
     expect(replies).toHaveLength(20);
     expect(replies.slice(1, 19)).toEqual(Array(18).fill(expect.stringMatching(/^530 /)));
     expect(replies[19]).toBe('421 Too many commands before login (at most 20): log in first');
-    expect([audited('login_failed').length, audited('login_refused').length]).toEqual([5, 13]);
+    expect([(await audited('login_failed')).length, (await audited('login_refused')).length]).toEqual([5, 13]);
   }, 60_000);
 
   it('cannot change its username after a failed PASS, so USER and PASS in turn change nothing', async () => {
@@ -153,7 +153,7 @@ describe('a client that repeats PASS on one connection', () => {
       expect.stringMatching(/^530 /),
     ]);
     expect(replies[19]).toMatch(/^421 Too many commands before login/);
-    expect(auditEvents(svc.layout.auditLog).filter((e) => e.event === 'login_failed' && e.username === '3000000000')).toHaveLength(5);
+    expect((await auditEvents(svc)).filter((e) => e.event === 'login_failed' && e.username === '3000000000')).toHaveLength(5);
   }, 60_000);
 });
 

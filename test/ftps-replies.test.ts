@@ -15,7 +15,7 @@ const PW = 'replies test password';
 
 const svc = useTestService({}, [GARAGE], PW);
 
-const internalErrors = () => auditEvents(svc.layout.auditLog).filter((e) => e.event === 'internal_error');
+const internalErrors = async () => (await auditEvents(svc)).filter((e) => e.event === 'internal_error');
 
 it('answers a file-system failure without the path or the system error', async () => {
   const c = await svc.connect(GARAGE, PW);
@@ -27,7 +27,7 @@ it('answers a file-system failure without the path or the system error', async (
   );
   c.close();
   expect(err).toBe('550 Requested action failed');
-  expect(internalErrors()).toContainEqual(
+  expect(await internalErrors()).toContainEqual(
     expect.objectContaining({ code: 550, error: expect.stringContaining(path.join(svc.layout.dropDir(GARAGE), 'stuck.part')) }),
   );
 });
@@ -53,5 +53,5 @@ it('answers a broken TLS data connection without OpenSSL error strings', async (
   // the reply names what happened in plain words, OpenSSL's text stays in no reply.
   expect(answer).toBe('425 No data connection: its TLS handshake failed');
   expect(answer).not.toMatch(/SSL|error:0A/);
-  expect(auditEvents(svc.layout.auditLog)).toContainEqual(expect.objectContaining({ event: 'data_refused', account: GARAGE }));
+  expect(await auditEvents(svc)).toContainEqual(expect.objectContaining({ event: 'data_refused', account: GARAGE }));
 });

@@ -108,7 +108,7 @@ it('the receipt describes the bytes processed, whatever is uploaded to the held 
 
   const first = (await svc.store.files.list()).find((f) => f.name === 'x.csv')!;
   expect(first).toMatchObject({ size: BIG, sha256: bigSha });
-  expect(fs.statSync(first.storedPath).size).toBe(BIG);
+  expect(fs.statSync(svc.layout.filesPath(first.storedPath)).size).toBe(BIG);
   let receipt = parseReceipt(await waitForReceipt(a, 'x.csv.receipt.csv', 60_000));
   expect(receipt).toMatchObject({ fileId: first.id, sha256: bigSha, status: 'REJECTED' }); // F06: over the size limit
 

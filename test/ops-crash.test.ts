@@ -130,7 +130,7 @@ it('SIGKILL of the worker in the middle of the file, then a new worker: the same
   const row = (await svc.store.files.get(file.pk))!;
   expect(row).toMatchObject({ status: 'done', attempts: 2 });
   expect(fs.readdirSync(svc.layout.spoolDir)).toEqual([]);
-  const events = auditEvents(svc.layout.auditLog);
+  const events = await auditEvents(svc);
   expect(events).toContainEqual(expect.objectContaining({ event: 'requeued', file: file.id, pid: second.child.pid }));
   expect(events).toContainEqual(expect.objectContaining({ event: 'receipt', file: file.id, pid: second.child.pid }));
   process.stdout.write(`crash: killed after line ${killedAt} of ${N + 1} was committed; resumed by worker ${second.child.pid}\n`);
@@ -158,9 +158,7 @@ it('SIGTERM: the worker hands its file back at once, exits 0, and the next worke
   // Handed back: waiting for the next worker now (in its account's turn: jobs carry a priority), not locked until
   // its lock expires.
   expect(['waiting', 'prioritized']).toContain(await svc.queue.queue.getJobState(file.id));
-  expect(auditEvents(svc.layout.auditLog)).toContainEqual(
-    expect.objectContaining({ event: 'handed_back', file: file.id, pid: w.child.pid }),
-  );
+  expect(await auditEvents(svc)).toContainEqual(expect.objectContaining({ event: 'handed_back', file: file.id, pid: w.child.pid }));
   const stoppedAt = (await svc.store.files.get(file.pk))!.progressLine;
   expect(stoppedAt).toBeLessThan(60_001);
 
@@ -211,7 +209,7 @@ it("a file meeting a dead worker's file waits until that file is taken over and 
   c.close();
   expect(smallReceipt.records).toBe(100);
   const smallFile = (await svc.store.files.list()).find((f) => f.name === 'small.csv')!;
-  const events = auditEvents(svc.layout.auditLog);
+  const events = await auditEvents(svc);
   const at = (event: string, file: string) => events.findIndex((e) => e.event === event && e.file === file);
   expect(at('receipt', big.id)).toBeLessThan(at('receipt', smallFile.id));
   expect(events).toContainEqual(expect.objectContaining({ event: 'receipt', file: smallFile.id, pid: second.child.pid }));

@@ -38,7 +38,7 @@ describe('brute-force lockout', () => {
       (c) => (c.close(), 'ok'),
       (err: Error) => err.message,
     );
-  const events = () => auditEvents(svc.layout.auditLog);
+  const events = () => auditEvents(svc);
 
   it('locks a username after 5 failed logins: the 6th and a right password are refused; the lock lifts after its time', async () => {
     const answers: string[] = [];
@@ -48,7 +48,7 @@ describe('brute-force lockout', () => {
     const lockedAt = Date.now();
     expect(await login(GARAGE, PW)).toMatch(/^530 Too many failed logins/);
 
-    const mine = events().filter((e) => e.username === GARAGE);
+    const mine = (await events()).filter((e) => e.username === GARAGE);
     expect(mine.map((e) => e.event)).toEqual([...Array(5).fill('login_failed'), 'login_refused', 'login_refused']);
     expect(mine[4].locked).toEqual(expect.arrayContaining([`user:${GARAGE}`]));
     expect(mine[5]).toMatchObject({ reason: 'locked', key: `user:${GARAGE}` });
@@ -57,21 +57,17 @@ describe('brute-force lockout', () => {
     // Time must pass here: the lock's duration is what is tested (no event marks a lock lifting).
     await sleep(Math.max(0, LOCK_MS + 100 - (Date.now() - lockedAt)));
     expect(await login(GARAGE, PW)).toBe('ok');
-    expect(
-      events()
-        .filter((e) => e.username === GARAGE)
-        .pop(),
-    ).toMatchObject({ event: 'login' });
+    expect((await events()).filter((e) => e.username === GARAGE).pop()).toMatchObject({ event: 'login' });
   }, 30_000);
 
   it('locks an IP that fails loginIpMaxFailures times, whatever the usernames, for accounts that never logged in from it', async () => {
     for (let i = 0; i < 5; i++) expect(await login(`99999999${String(i).padStart(2, '0')}`, 'nope')).toMatch(/^530 Login incorrect/);
     expect(await login(OTHER, PW)).toMatch(/^530 Too many failed logins/);
-    expect(
-      events()
-        .filter((e) => e.username === OTHER)
-        .pop(),
-    ).toMatchObject({ event: 'login_refused', reason: 'locked', key: expect.stringMatching(/^ip:/) });
+    expect((await events()).filter((e) => e.username === OTHER).pop()).toMatchObject({
+      event: 'login_refused',
+      reason: 'locked',
+      key: expect.stringMatching(/^ip:/),
+    });
     await sleep(LOCK_MS + 100); // the lock's duration, as above
     expect(await login(OTHER, PW)).toBe('ok');
   }, 30_000);
@@ -84,10 +80,10 @@ describe('timeouts', () => {
     const c = await svc.connect(GARAGE, PW);
     await c.list('/');
     // The server's idle timer fires after ftpIdleMs (1 s) of silence: it audits it, then closes the connection.
-    await waitFor('the idle timeout', () => auditEvents(svc.layout.auditLog).some((e) => e.event === 'idle_timeout'), 10_000, 50);
+    await waitFor('the idle timeout', async () => (await auditEvents(svc)).some((e) => e.event === 'idle_timeout'), 10_000, 50);
     await expect(c.list('/')).rejects.toThrow();
     c.close();
-    expect(auditEvents(svc.layout.auditLog).map((e) => e.event)).toContain('idle_timeout');
+    expect((await auditEvents(svc)).map((e) => e.event)).toContain('idle_timeout');
   });
 
   it('does not cut an upload that takes longer than both timeouts while its bytes keep moving', async () => {
@@ -129,7 +125,7 @@ describe('timeouts', () => {
             // The client goes silent until the server cuts the transfer (after transferIdleMs), then sends the rest.
             await waitFor(
               'the stalled transfer to be cut',
-              () => auditEvents(svc.layout.auditLog).some((e) => e.event === 'upload_refused' && e.name === 'stalled.csv'),
+              async () => (await auditEvents(svc)).some((e) => e.event === 'upload_refused' && e.name === 'stalled.csv'),
               10_000,
               50,
             ).catch(() => {});
@@ -146,7 +142,7 @@ describe('timeouts', () => {
     c.close();
     expect((await svc.store.files.list()).map((f) => f.name)).not.toContain('stalled.csv');
     expect(fs.readdirSync(path.join(svc.layout.dropDir(GARAGE), '.incoming'))).toEqual([]);
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({ event: 'upload_refused', name: 'stalled.csv', reason: 'transfer stalled' }),
     );
   }, 30_000);
@@ -263,7 +259,7 @@ describe('a 64 MiB upload against a 1 MiB limit, on a real serve process', () =>
     expect(JSON.parse(list.stdout)).toEqual([]);
     expect(fs.readdirSync(incoming)).toEqual([]);
     expect(fs.readdirSync(path.join(dir, 'receipts', GARAGE))).toEqual([]);
-    const events = auditEvents(path.join(dir, 'audit.log'));
+    const events = await auditEvents(dir);
     expect(events).toContainEqual(
       expect.objectContaining({ event: 'upload_refused', name: 'huge.csv', reason: 'size limit', limit: 1048576 }),
     );

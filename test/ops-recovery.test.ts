@@ -64,9 +64,7 @@ describe('a Redis outage at upload time', () => {
     client.close();
     expect(receipt).toMatchObject({ status: 'ACCEPTED', records: 50, accepted: 50 });
     expect(await svc.store.readings.forFile(row.pk)).toHaveLength(50);
-    const events = auditEvents(svc.layout.auditLog)
-      .filter((e) => e.file === row.id)
-      .map((e) => e.event);
+    const events = (await auditEvents(svc)).filter((e) => e.file === row.id).map((e) => e.event);
     expect(events).toEqual(['upload', 'requeued', 'receipt']);
   }, 90_000);
 });
@@ -127,7 +125,7 @@ describe('serve killed and stopped', () => {
     });
     return c;
   };
-  const audit = () => auditEvents(path.join(dir, 'audit.log'));
+  const audit = () => auditEvents(dir);
 
   it('kill -9 of serve right after a 226, then a restart: the file is processed', async () => {
     const s = await serve(1);
@@ -136,7 +134,7 @@ describe('serve killed and stopped', () => {
     s.child.kill('SIGKILL'); // right after the 226
     expect((await s.exited).signal).toBe('SIGKILL');
     c.close();
-    expect(audit().filter((e) => e.event === 'receipt')).toEqual([]);
+    expect((await audit()).filter((e) => e.event === 'receipt')).toEqual([]);
 
     await serve(1);
     const c2 = await connect();
@@ -171,7 +169,7 @@ describe('serve killed and stopped', () => {
     const exit = await s.exited;
     expect(exit.code).toBe(0);
     expect(s.out()).toContain('SIGTERM: stopping');
-    const events = audit();
+    const events = await audit();
     expect(events).toContainEqual(expect.objectContaining({ event: 'upload', name: 'during-stop.csv' }));
     expect(events[events.length - 1]).toMatchObject({ event: 'service', action: 'stop' });
   }, 60_000);
@@ -194,7 +192,7 @@ describe('serve killed and stopped', () => {
     // The orphan is removed once it is older than the grace (1 s + 10 s), by the pass at start-up or the one after.
     await waitFor('the orphan removed', () => !fs.existsSync(path.join(storeDir, orphan[0])), 60_000, 200);
     expect(fs.readdirSync(storeDir).sort()).toEqual([...(await storedNames())].sort());
-    expect(audit().filter((e) => e.event === 'orphan_removed')).toMatchObject([{ stored: orphan[0] }]);
+    expect((await audit()).filter((e) => e.event === 'orphan_removed')).toMatchObject([{ stored: orphan[0] }]);
     const c2 = await connect();
     expect(parseReceipt(await waitForReceipt(c2, 'kept.csv.receipt.csv', 60_000))).toMatchObject({ status: 'ACCEPTED', records: 30 });
     // Sent again, the file that got no 226 is taken in as any new file.
@@ -225,7 +223,7 @@ describe('serve killed and stopped', () => {
     }
     c.close();
     const pids = new Set(workers.map((w) => w.child.pid));
-    const receipts = audit().filter((e) => e.event === 'receipt' && /^fleet-/.test(String(e.name)));
+    const receipts = (await audit()).filter((e) => e.event === 'receipt' && /^fleet-/.test(String(e.name)));
     expect(receipts).toHaveLength(3);
     for (const r of receipts) expect(pids.has(r.pid as number)).toBe(true);
     expect(receipts.some((r) => r.pid === front.child.pid)).toBe(false);

@@ -52,11 +52,12 @@ const put = async (text: string, name: string): Promise<FileRecord> => {
 };
 /** breakFile replaces the stored file by a directory (reads fail with EISDIR); the returned function undoes it. */
 const breakFile = (f: FileRecord): (() => void) => {
-  fs.renameSync(f.storedPath, f.storedPath + '.away');
-  fs.mkdirSync(f.storedPath);
+  const stored = svc.layout.filesPath(f.storedPath);
+  fs.renameSync(stored, stored + '.away');
+  fs.mkdirSync(stored);
   return () => {
-    fs.rmdirSync(f.storedPath);
-    fs.renameSync(f.storedPath + '.away', f.storedPath);
+    fs.rmdirSync(stored);
+    fs.renameSync(stored + '.away', stored);
   };
 };
 const statusOf = async (pk: number) => (await svc.store.files.get(pk))!.status;
@@ -83,10 +84,10 @@ describe('a job that keeps throwing', () => {
     expect(job.attemptsMade).toBe(3);
     expect(job.failedReason).toMatch(/EISDIR/);
     // Exponential back-off: 100 ms, then 200 ms between the attempts.
-    const events = auditEvents(svc.layout.auditLog).filter((e) => e.file === file.id);
+    const events = (await auditEvents(svc)).filter((e) => e.file === file.id);
     const tries = events.filter((e) => e.event === 'file_retry' || e.event === 'file_failed');
     expect(tries.map((e) => e.event)).toEqual(['file_retry', 'file_retry', 'file_failed']);
-    const gaps = tries.slice(1).map((e, i) => Date.parse(e.ts) - Date.parse(tries[i].ts));
+    const gaps = tries.slice(1).map((e, i) => Date.parse(e.at) - Date.parse(tries[i].at));
     expect(gaps[0]).toBeGreaterThanOrEqual(90);
     expect(gaps[1]).toBeGreaterThanOrEqual(190);
     expect(fs.existsSync(svc.layout.receiptsDir(GARAGE) + '/fault.csv.receipt.csv')).toBe(false);
@@ -118,7 +119,7 @@ describe('a job that keeps throwing', () => {
     const receipt = parseReceipt(await waitForReceipt(client, 'fault.csv.receipt.csv'));
     expect(receipt).toMatchObject({ status: 'PARTIAL', records: 3, accepted: 2, rejected: 1 });
     expect(await svc.store.readings.forFile(file.pk)).toHaveLength(2);
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({ event: 'admin', action: 'replay', file: file.id, from: 'failed' }),
     );
     expect(await svc.queue.queue.getJobState(file.id)).toBe('completed');
@@ -131,7 +132,7 @@ describe('a job that keeps throwing', () => {
       issues: await svc.store.issues.forFile(file.pk),
       row: (await svc.store.files.get(file.pk))!,
     };
-    const receiptBefore = fs.readFileSync(before.row.receiptPath!, 'utf8');
+    const receiptBefore = fs.readFileSync(svc.layout.filesPath(before.row.receiptPath!), 'utf8');
     const r = await inflowAsync(['replay', file.id, '--json'], envFor(svc));
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ id: file.id, status: 'done', result: 'PARTIAL', attempts: 5 })]);
@@ -139,7 +140,7 @@ describe('a job that keeps throwing', () => {
     expect(await svc.store.issues.forFile(file.pk)).toEqual(before.issues);
     const after = (await svc.store.files.get(file.pk))!;
     expect(after.processedAt! > before.row.processedAt!).toBe(true);
-    const receiptAfter = fs.readFileSync(after.receiptPath!, 'utf8');
+    const receiptAfter = fs.readFileSync(svc.layout.filesPath(after.receiptPath!), 'utf8');
     expect(receiptAfter).not.toBe(receiptBefore); // the processed time
     const strip = (t: string) => {
       const p = parseReceipt(t);
@@ -169,7 +170,7 @@ describe('inflow files abandon', () => {
     expect(receipt.issues[0].message).not.toMatch(/EISDIR|\//); // no internal error text for the sender
     expect(await svc.store.files.get(file.pk)).toMatchObject({ status: 'done', result: 'REJECTED' });
     expect(await svc.queue.queue.getJob(file.id)).toBeUndefined();
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
+    expect(await auditEvents(svc)).toContainEqual(
       expect.objectContaining({
         event: 'admin',
         action: 'files abandon',
@@ -236,9 +237,7 @@ describe('the reconciler', () => {
     expect(await svc.queue.queue.getJob(q.id)).toBeUndefined();
     startWorker();
     await waitFor('both files done', async () => (await statusOf(q.pk)) === 'done' && (await statusOf(p.pk)) === 'done', 30_000);
-    const requeued = auditEvents(svc.layout.auditLog)
-      .filter((e) => e.event === 'requeued')
-      .map((e) => e.file);
+    const requeued = (await auditEvents(svc)).filter((e) => e.event === 'requeued').map((e) => e.file);
     expect(requeued).toEqual(expect.arrayContaining([q.id, p.id]));
     expect(filePkOf(q.id)).toBe(q.pk);
   }, 40_000);
@@ -257,9 +256,7 @@ describe('the reconciler', () => {
     connection.disconnect();
     await waitFor('the reconciler to mark it failed', async () => (await statusOf(f.pk)) === 'failed', 10_000);
     expect((await svc.store.files.get(f.pk))!.error).toBe('job stalled more than allowable limit');
-    expect(auditEvents(svc.layout.auditLog)).toContainEqual(
-      expect.objectContaining({ event: 'file_failed', file: f.id, by: 'reconciler' }),
-    );
+    expect(await auditEvents(svc)).toContainEqual(expect.objectContaining({ event: 'file_failed', file: f.id, by: 'reconciler' }));
     // and `replay` brings it through
     startWorker();
     const r = await inflowAsync(['replay', f.id], envFor(svc));

@@ -58,8 +58,9 @@ const { processFile } = dist('pipeline/process-file.js');
 const [dataDir, filePk] = process.argv.slice(1);
 const layout = dataLayout(dataDir);
 const store = openStore({ sqlite: layout.db });
-const ctx = { store, layout, settings: resolveSettings({ dataDir }, {}), audit: new AuditLog(layout.auditLog) };
-processFile(ctx, Number(filePk)).finally(() => store.close());
+const audit = new AuditLog(store.audit);
+const ctx = { store, layout, settings: resolveSettings({ dataDir }, {}), audit };
+processFile(ctx, Number(filePk)).finally(() => audit.close().then(() => store.close()));
 `;
 
 /** processInChild processes a received file in a child process whose heap is capped at JOB_HEAP_MB. */
@@ -168,7 +169,7 @@ async function processAllErrors(name: string, records: number, kinds: Kind[]): P
   const done = (await store.files.get(file.pk))!;
   expect(done).toMatchObject({ status: 'done', result: 'PARTIAL', records, accepted: 0, rejected: records, anomalies: 0, warnings: 0 });
   expect(await store.readings.forFile(file.pk)).toEqual([]);
-  await expectReceipt(done.receiptPath!, records, kinds);
+  await expectReceipt(dataLayout(dir).filesPath(done.receiptPath!), records, kinds);
 }
 
 /** readBatches reads a file on the real reader thread and returns its batches (a copy of what each held). */

@@ -25,10 +25,11 @@ beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-pending-'));
   const layout = dataLayout(dir);
   store = openStore({ sqlite: layout.db });
-  ctx = { store, layout, settings: resolveSettings({ dataDir: dir }, {}), audit: new AuditLog(layout.auditLog) };
+  ctx = { store, layout, settings: resolveSettings({ dataDir: dir }, {}), audit: new AuditLog(store.audit) };
   accountId = (await store.accounts.add({ establishment: SENDER, name: 'Garage', role: 'garage', passwordHash: 'x' })).id;
 });
 afterEach(async () => {
+  await ctx.audit.close();
   await store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });

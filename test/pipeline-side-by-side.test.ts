@@ -16,6 +16,7 @@ import { openStore, type Store } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { processFile, type PipelineContext } from '../pipeline/process-file';
 import { csvBatch, daysAgo, vin, type R } from './helpers/batch';
+import { fileIdOf } from '../model/file-id';
 
 const SENDERS = ['2123456692', '2200000085', '2300000058', '2400000031', '2500000004', '2600000074'];
 const BATCH = 10;
@@ -65,7 +66,7 @@ async function processSideBySide(pks: number[]): Promise<void> {
         store,
         layout,
         settings: resolveSettings({ dataDir: dir, batchSize: BATCH }, {}),
-        audit: new AuditLog(layout.auditLog),
+        audit: new AuditLog(store.audit),
       };
       return processFile(ctx, pk);
     }),
@@ -174,7 +175,7 @@ describe('a queue worker (yieldAfterMs set)', () => {
       store,
       layout,
       settings: resolveSettings({ dataDir: dir, batchSize: BATCH }, {}),
-      audit: new AuditLog(layout.auditLog),
+      audit: new AuditLog(store.audit),
       yieldAfterMs,
     };
   };
@@ -223,12 +224,18 @@ describe('a queue worker (yieldAfterMs set)', () => {
       { vin: vin(800), date: daysAgo(20), odometer: 6000 },
     ]);
     expect(await holdVehicle(older, vin(800))).toEqual({ blockedBy: [] });
-    await expect(processFile(ctxFor(stores[0], 60_000), younger)).rejects.toMatchObject({ code: 'WAIT_FOR_FILES', blockedBy: [older] });
+    const audit = new AuditLog(stores[0].audit);
+    await expect(processFile({ ...ctxFor(stores[0], 60_000), audit }, younger)).rejects.toMatchObject({
+      code: 'WAIT_FOR_FILES',
+      blockedBy: [older],
+    });
     const f = (await stores[0].files.get(younger))!;
     expect([f.progressLine, f.result]).toEqual([0, null]);
     expect(await stores[0].readings.forFile(younger)).toEqual([]);
     expect(await stores[0].issues.forFile(younger)).toEqual([]);
-    const log = fs.readFileSync(dataLayout(dir).auditLog, 'utf8');
-    expect(log).toContain('"event":"released"');
+    await audit.flush();
+    expect((await stores[0].audit.list({ event: 'released' })).map((e) => e.fields)).toContainEqual(
+      expect.objectContaining({ file: fileIdOf(younger), for: [fileIdOf(older)] }),
+    );
   });
 });

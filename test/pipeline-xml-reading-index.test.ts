@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveSettings } from '../config/defaults';
 import { dataLayout } from '../config/layout';
-import { openStore, type Store } from '../store';
+import { openStore } from '../store';
 import { AuditLog } from '../store/audit-log';
 import { processFile, type PipelineContext } from '../pipeline/process-file';
 import { storeRecords } from '../pipeline/check-batch';
@@ -84,9 +84,9 @@ function splitInFour(element: string): string[] {
 }
 
 let dir: string;
-const stores: Store[] = [];
+const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  for (const s of stores) await s.close();
+  for (const close of closers) await close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-xml-index-'))));
@@ -95,8 +95,11 @@ async function pipeline(name: string): Promise<{ ctx: PipelineContext; accountId
   const at = path.join(dir, name);
   const layout = dataLayout(at);
   const store = openStore({ sqlite: layout.db });
-  stores.push(store);
-  const ctx = { store, layout, settings: resolveSettings({ dataDir: at, batchSize: BATCH }, {}), audit: new AuditLog(layout.auditLog) };
+  const ctx = { store, layout, settings: resolveSettings({ dataDir: at, batchSize: BATCH }, {}), audit: new AuditLog(store.audit) };
+  closers.push(async () => {
+    await ctx.audit.close();
+    await store.close();
+  });
   const accountId = (await store.accounts.add({ establishment: SENDER, name: 'Garage', role: 'garage', passwordHash: 'x' })).id;
   return { ctx, accountId };
 }
@@ -127,7 +130,7 @@ it(`a file of ${N} XML records in batches of ${BATCH}: every issue gives the lin
   const { ctx, accountId } = await pipeline('clean');
   const file = await receive(ctx, accountId, text);
   const done = await processFile(ctx, file.pk);
-  clean = receiptOf(done.receiptPath!);
+  clean = receiptOf(ctx.layout.filesPath(done.receiptPath!));
   expect([clean.status, clean.records]).toEqual(['PARTIAL', N]);
   const got = clean.issues.map((i) => ({ code: i.code, line: i.line, reading: i.reading }));
   expect(got).toEqual(expected);
@@ -175,7 +178,7 @@ it('the same file, resumed after some of its batches were committed, gives the s
   expect(progress).toBeLessThan(N / 2);
 
   const done = await processFile(ctx, file.pk);
-  const resumed = receiptOf(done.receiptPath!);
+  const resumed = receiptOf(ctx.layout.filesPath(done.receiptPath!));
   const strip = (r: ParsedReceipt) => ({ ...r, fileId: '', received: '', processed: '' });
   expect(strip(resumed)).toEqual(strip(clean));
 }, 120_000);

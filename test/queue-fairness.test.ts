@@ -12,7 +12,6 @@ import { auditEvents } from './helpers/ops';
 import { waitFor } from './helpers/wait';
 import { startFileWorker, type FileWorker } from '../jobs/worker';
 import { Intake } from '../intake/intake';
-import { AuditLog } from '../store/audit-log';
 
 const BUSY = '2123456692';
 const NIGHTLY = '2200000085';
@@ -40,7 +39,7 @@ async function queuePile(): Promise<void> {
     queue: svc.queue,
     layout: svc.layout,
     settings: svc.settings,
-    audit: new AuditLog(svc.layout.auditLog),
+    audit: svc.audit,
   });
   const account = (await svc.store.accounts.byEstablishment(BUSY))!;
   const incoming = path.join(svc.dir, 'pile');
@@ -56,9 +55,7 @@ async function queuePile(): Promise<void> {
 /** The names of the files whose receipts were written, in the order they were written. */
 async function receiptOrder(): Promise<string[]> {
   const names = new Map((await svc.store.files.list()).map((f) => [f.id, f.name]));
-  return auditEvents(svc.layout.auditLog)
-    .filter((e) => e.event === 'receipt')
-    .map((e) => names.get(String(e.file))!);
+  return (await auditEvents(svc)).filter((e) => e.event === 'receipt').map((e) => names.get(String(e.file))!);
 }
 
 it("takes another account's file right after the one being processed, not after the pile of one account", async () => {

@@ -13,6 +13,7 @@ import { startDropProxy, type DropProxy } from './helpers/drop-proxy';
 import { consoleReporter, progressLine } from '../uploader/uploader';
 import { loadOrCreateTls } from '../app/tls-cert';
 import { parseReceiptText, exitCodeOf } from '../uploader/receipt-summary';
+import { auditEvents } from './helpers/ops';
 
 const BIN = path.join(__dirname, '..', 'bin', 'inflow.js');
 const GARAGE = '2123456692';
@@ -97,9 +98,9 @@ describe('inflow upload', () => {
     expect(r.stderr).toMatch(/nightly\.csv: sent \d+ bytes .* renamed from nightly\.csv\.part/);
     expect(await filesNamed('nightly.csv')).toHaveLength(1);
     expect(dropZone()).toEqual([]); // nothing held: the .part was renamed and taken in
-    const audit = fs.readFileSync(svc.layout.auditLog, 'utf8');
-    expect(audit).toMatch(/"event":"held".*"name":"nightly\.csv\.part"/);
-    expect(audit).not.toContain(PW);
+    const audit = await auditEvents(svc);
+    expect(audit).toContainEqual(expect.objectContaining({ event: 'held', name: 'nightly.csv.part' }));
+    expect(JSON.stringify(audit)).not.toContain(PW);
   });
 
   it("tells a new receipt from last night's of the same name: the same content again is DUPLICATE (exit 3)", async () => {

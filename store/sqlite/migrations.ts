@@ -191,4 +191,22 @@ CREATE TABLE manual_corrections (
 );
 `,
   },
+  {
+    version: 8,
+    sql: `
+-- The audit trail of every process using this database (store/audit-log.ts): one row per event. account is
+-- fields.account or else fields.username, so that one index finds an account's events.
+CREATE TABLE audit (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  at        TEXT NOT NULL,
+  host      TEXT NOT NULL,
+  pid       INTEGER NOT NULL,
+  event     TEXT NOT NULL,
+  account   TEXT,
+  fields    TEXT NOT NULL                           -- JSON object
+);
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_account ON audit (account, at);
+`,
+  },
 ];

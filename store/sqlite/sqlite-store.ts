@@ -12,9 +12,11 @@ import { SqliteReadings, VinList, seqOf, seqRangeOf } from './readings';
 import { SqliteIssues } from './issues';
 import { SqliteVehicles } from './vehicles';
 import { SqliteReports } from './reports';
+import { SqliteAudit } from './audit';
 import type {
   Account,
   AccountStore,
+  AuditStore,
   BatchRequest,
   BatchView,
   BatchWriter,
@@ -46,6 +48,7 @@ export class SqliteStore implements Store {
   readonly issues: IssueStore;
   readonly vehicles: VehicleStore;
   readonly reports: ReportStore;
+  readonly audit: AuditStore;
   private readonly sql: {
     accounts: SqliteAccounts;
     files: SqliteFiles;
@@ -53,6 +56,7 @@ export class SqliteStore implements Store {
     issues: SqliteIssues;
     vehicles: SqliteVehicles;
     reports: SqliteReports;
+    audit: SqliteAudit;
   };
 
   private constructor(
@@ -67,6 +71,7 @@ export class SqliteStore implements Store {
       issues: new SqliteIssues(db),
       vehicles: new SqliteVehicles(db),
       reports: new SqliteReports(db),
+      audit: new SqliteAudit(db),
     });
     this.accounts = {
       add: async (a: { establishment: string; name: string; role: Role; senders?: string[]; passwordHash: string }): Promise<Account> =>
@@ -103,6 +108,7 @@ export class SqliteStore implements Store {
       providerCounts: async (from, to, counting) => sql.reports.providerCounts(from, to, counting),
       anomalies: async (filter) => sql.reports.anomalies(filter),
     };
+    this.audit = this.auditStore(lockWaitMs);
     if (lockWaitMs !== undefined) {
       const patient = <T extends object>(facet: T) => waitingOnTimers(facet, lockWaitMs, waiting);
       this.accounts = patient(this.accounts);
@@ -117,6 +123,15 @@ export class SqliteStore implements Store {
   /** open opens (creating and migrating if needed) the database file. */
   static open(file: string, opts: OpenOptions = {}): SqliteStore {
     return new SqliteStore(openDb(file, opts), new WaitingFlag(`${file}-writer-waiting`), opts.lockWaitMs);
+  }
+
+  /** auditStore: the audit trail's facet; with `lockWaitMs`, waiting for other writers on timers like the others. */
+  private auditStore(lockWaitMs?: number): AuditStore {
+    const audit: AuditStore = {
+      append: async (events) => writeTx(this.db, () => this.sql.audit.append(events)),
+      list: async (filter) => this.sql.audit.list(filter),
+    };
+    return lockWaitMs === undefined ? audit : waitingOnTimers(audit, lockWaitMs, this.waiting);
   }
 
   private fileStore(): FileStore {

@@ -3,7 +3,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run, type ClientResult } from './ftp-clients';
-import { waitForOutput } from './wait';
+import { sleep, waitForOutput } from './wait';
+import { dataLayout } from '../../config/layout';
+import { openStore, type Store } from '../../store';
+import { AUDIT_FLUSH_EVERY_MS, type AuditLog } from '../../store/audit-log';
 
 export { sleep, waitFor } from './wait';
 
@@ -43,14 +46,29 @@ export async function spawnInflow(args: string[], env: NodeJS.ProcessEnv, ready:
   return { child, out: () => out, exited };
 }
 
-/** auditEvents reads the audit log (JSON lines). */
-export function auditEvents(file: string): { ts: string; event: string; [k: string]: unknown }[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
+/** One audited event as the tests look at it: its details beside when, where and what. */
+export type AuditEntry = { at: string; host: string; pid: number; event: string; [k: string]: unknown };
+
+/**
+ * auditEvents reads the audit trail from the store, oldest first. Every process buffers its events for up to
+ * AUDIT_FLUSH_EVERY_MS: this process's buffer (a service started in the test) is flushed first, and the others'
+ * are given that long to reach the store. `from` is a test service or a data directory.
+ */
+export async function auditEvents(from: { store: Store; audit?: AuditLog } | string): Promise<AuditEntry[]> {
+  const own = typeof from === 'string' ? null : from;
+  if (own?.audit) await own.audit.flush();
+  await sleep(AUDIT_FLUSH_EVERY_MS + 100); // the other processes' buffers (see above)
+  const store = own
+    ? own.store
+    : fs.existsSync(dataLayout(from as string).db)
+      ? openStore({ sqlite: dataLayout(from as string).db })
+      : null;
+  if (!store) return [];
+  try {
+    return (await store.audit.list()).map((e) => ({ ...e.fields, at: e.at, host: e.host, pid: e.pid, event: e.event }));
+  } finally {
+    if (!own) await store.close();
+  }
 }
 
 /** The environment a CLI process needs to share a test service's data directory, Redis and queue. */

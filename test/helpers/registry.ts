@@ -45,7 +45,7 @@ export async function openRegistry(senders: string[]): Promise<Registry> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-registry-'));
   const layout = dataLayout(dir);
   const store = openStore({ sqlite: layout.db });
-  const ctx: PipelineContext = { store, layout, settings: resolveSettings({ dataDir: dir }, {}), audit: new AuditLog(layout.auditLog) };
+  const ctx: PipelineContext = { store, layout, settings: resolveSettings({ dataDir: dir }, {}), audit: new AuditLog(store.audit) };
   const accounts = new Map<string, number>();
   for (const s of senders) accounts.set(s, (await store.accounts.add({ establishment: s, name: s, role: 'garage', passwordHash: 'x' })).id);
   let n = 0;
@@ -76,6 +76,7 @@ export async function openRegistry(senders: string[]): Promise<Registry> {
       return { file, issues };
     },
     close: async () => {
+      await ctx.audit.close();
       await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
