@@ -56,8 +56,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const layout = layoutOf(settings);
   fs.mkdirSync(layout.root, { recursive: true, mode: PRIVATE_DIR_MODE });
   fs.mkdirSync(layout.filesRoot, { recursive: true, mode: PRIVATE_DIR_MODE });
-  const store = openStore({ sqlite: layout.db, durable: true, lockWaitMs: settings.intakeDbWaitMs });
-  fs.chmodSync(layout.db, 0o600); // password hashes live here
+  const store = await openStore({
+    sqlite: layout.db,
+    databaseUrl: settings.databaseUrl,
+    durable: true,
+    lockWaitMs: settings.intakeDbWaitMs,
+  });
+  if (!settings.databaseUrl) fs.chmodSync(layout.db, 0o600); // password hashes live here
   const audit = new AuditLog(store.audit);
 
   let privateRedis: PrivateRedis | null = null;

@@ -41,7 +41,7 @@ export function registerAccounts(program: Command): void {
       if (senders.length && opts.role !== 'fleet') throw new UserError('--for is only for fleet accounts');
       const settings = settingsFrom(opts);
       const layout = layoutOf(settings);
-      const store = openStore({ sqlite: layout.db }); // adding the first account may create the database
+      const store = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl }); // the first account may create the database
       try {
         const { password, generated } = await passwordFrom(opts);
         const a = await store.accounts.add({
@@ -62,7 +62,7 @@ export function registerAccounts(program: Command): void {
   withDataDir(accounts.command('list').description('list accounts'))
     .option('--json', 'JSON output')
     .action(async (opts) => {
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       const rows = (await store.accounts.list()).map((a) => ({
         establishment: a.establishment,
         name: a.name,
@@ -88,7 +88,7 @@ export function registerAccounts(program: Command): void {
   withDataDir(accounts.command('disable <id>').description('disable an account (its logins are refused)')).action(
     async (id: string, opts) => {
       const settings = settingsFrom(opts);
-      const { store } = openStoreFor(settings);
+      const { store } = await openStoreFor(settings);
       const ok = await store.accounts.setDisabled(id, true);
       if (ok) await audited(store, 'admin', { action: 'accounts disable', establishment: id });
       await store.close();
@@ -103,7 +103,7 @@ export function registerAccounts(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (id: string, opts) => {
       const settings = settingsFrom(opts);
-      const { store } = openStoreFor(settings);
+      const { store } = await openStoreFor(settings);
       try {
         if (!(await store.accounts.byEstablishment(id))) throw new UserError(`no account ${id}`);
         const { password, generated } = await passwordFrom(opts);
@@ -125,7 +125,7 @@ function registerSet(accounts: Command): void {
       const tlsReuse = opts.tlsReuse as TlsReuse;
       if (!TLS_REUSE.includes(tlsReuse)) throw new UserError(`--tls-reuse must be one of ${TLS_REUSE.join(', ')}, got "${opts.tlsReuse}"`);
       const settings = settingsFrom(opts);
-      const { store } = openStoreFor(settings);
+      const { store } = await openStoreFor(settings);
       const ok = await store.accounts.setTlsReuse(id, tlsReuse);
       if (ok) await audited(store, 'admin', { action: 'accounts set', establishment: id, tlsReuse });
       await store.close();

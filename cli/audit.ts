@@ -32,7 +32,7 @@ export function registerAudit(program: Command): void {
       if (opts.event !== undefined && !AUDIT_EVENTS.includes(opts.event as AuditEvent))
         throw new UserError(`--event must be one of ${AUDIT_EVENTS.join(', ')}, got "${opts.event}"`);
       const since = sinceOf(opts.since as string | undefined);
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       let events: AuditRecord[];
       try {
         events = await store.audit.list({ since, event: opts.event, account: opts.account, limit: opts.limit });

@@ -7,9 +7,11 @@ import { openStore, type Store } from '../store';
 import { AuditLog, type AuditEvent } from '../store/audit-log';
 import { UserError, failWith } from './exit';
 
-/** withDataDir adds --data-dir (default $INFLOW_DATA_DIR, else ./var). */
+/** withDataDir adds --data-dir (default $INFLOW_DATA_DIR, else ./var) and --database-url (default $INFLOW_DATABASE_URL). */
 export function withDataDir(cmd: Command): Command {
-  return cmd.option('--data-dir <dir>', 'data directory (default: $INFLOW_DATA_DIR, else ./var)');
+  return cmd
+    .option('--data-dir <dir>', 'data directory (default: $INFLOW_DATA_DIR, else ./var)')
+    .option('--database-url <url>', 'PostgreSQL database, postgres://… (default: $INFLOW_DATABASE_URL, else SQLite in the data directory)');
 }
 
 /** withRedis adds --redis-url (default $REDIS_URL, else the private Redis `serve` recorded). */
@@ -28,15 +30,17 @@ export function settingsFrom(opts: Record<string, unknown>, extra: Partial<Setti
     dataDir: opts.dataDir as string | undefined,
     filesDir: opts.filesDir as string | undefined,
     redisUrl: opts.redisUrl as string | undefined,
+    databaseUrl: opts.databaseUrl as string | undefined,
     ...extra,
   });
 }
 
-/** openStoreFor opens the data directory's database; a user error when there is none yet. */
-export function openStoreFor(settings: Settings): { store: Store; layout: DataLayout } {
+/** openStoreFor opens the configured database (PostgreSQL, else the data directory's SQLite); a user error when there is none yet. */
+export async function openStoreFor(settings: Settings): Promise<{ store: Store; layout: DataLayout }> {
   const layout = layoutOf(settings);
-  if (!fs.existsSync(layout.db)) throw new UserError(`no database in ${layout.root}: start \`inflow serve\` once, or pass --data-dir`);
-  return { store: openStore({ sqlite: layout.db }), layout };
+  if (!settings.databaseUrl && !fs.existsSync(layout.db))
+    throw new UserError(`no database in ${layout.root}: start \`inflow serve\` once, or pass --data-dir`);
+  return { store: await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl }), layout };
 }
 
 /** audited appends one event to the store's audit trail and waits until it is there. */

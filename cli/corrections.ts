@@ -40,7 +40,7 @@ function registerList(corrections: Command): void {
       const state = opts.state as string | undefined;
       if (state !== undefined && !isAnomalyState(state))
         throw new UserError(`--state must be one of ${ANOMALY_STATES.join(', ')}, got "${state}"`);
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       const list = await anomalyList(store, { state }).finally(() => store.close());
       if (opts.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
       const head = 'ERROR NUMBER  CODE  STATE      VIN                DATE        ODOMETER    SENDER      FILE     LINE';
@@ -83,7 +83,7 @@ function registerApply(corrections: Command): void {
       if (!reason) throw new UserError('--reason must say why');
       const by = (opts.by as string | undefined)?.trim() || osUser();
       const settings = settingsFrom(opts);
-      const { store } = openStoreFor(settings);
+      const { store } = await openStoreFor(settings);
       let r: ManualCorrectionResult;
       try {
         r = await applyManualCorrection(store, {

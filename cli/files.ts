@@ -62,7 +62,7 @@ export function registerFiles(program: Command): void {
     .action(async (opts) => {
       if (opts.status && !STATUSES.includes(opts.status))
         throw new UserError(`--status must be one of ${STATUSES.join(', ')}, got "${opts.status}"`);
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       const list = await store.files.list({ status: opts.status, account: opts.account });
       await store.close();
       if (opts.json)
@@ -94,7 +94,7 @@ export function registerFiles(program: Command): void {
   withFilesDir(withDataDir(files.command('show <id>').description('show one file, with attempts, last error and receipt path')))
     .option('--json', 'JSON output')
     .action(async (id: string, opts) => {
-      const { store, layout } = openStoreFor(settingsFrom(opts));
+      const { store, layout } = await openStoreFor(settingsFrom(opts));
       const f = await fileById(store, id);
       await store.close();
       const receipt = f.receiptPath === null ? null : layout.filesPath(f.receiptPath);
@@ -111,7 +111,7 @@ export function registerFiles(program: Command): void {
   withFilesDir(withDataDir(abandon));
   withRedis(abandon).action(async (id: string, opts) => {
     const settings = settingsFrom(opts);
-    const { store, layout } = openStoreFor(settings);
+    const { store, layout } = await openStoreFor(settings);
     const queue = openFileQueue(redisUrlFor(settings, layout), settings, { setConcurrency: false });
     const audit = new AuditLog(store.audit);
     try {
@@ -141,7 +141,7 @@ export function registerFiles(program: Command): void {
   withFilesDir(withDataDir(program.command('receipt <id>').description("print a file's receipt (as written: CSV or XML, after its input)")))
     .option('--xml', 'print it as XML (rendered from the database when the written receipt is CSV)')
     .action(async (id: string, opts) => {
-      const { store, layout } = openStoreFor(settingsFrom(opts));
+      const { store, layout } = await openStoreFor(settingsFrom(opts));
       try {
         const f = await fileById(store, id);
         const receipt = f.receiptPath === null ? null : layout.filesPath(f.receiptPath);

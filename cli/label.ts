@@ -36,7 +36,7 @@ export function registerLabel(program: Command): void {
       if (mileage > MAX_ODOMETER) throw new UserError(`--mileage must be at most ${MAX_ODOMETER} km`);
       const date = (opts.date as string | undefined) ?? brusselsToday(new Date());
       if (!isCalendarDate(date)) throw new UserError(`--date must be a calendar date YYYY-MM-DD, got "${date}"`);
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       let decision: LabelDecision;
       try {
         decision = await decideLabel(store, vin, mileage, date);

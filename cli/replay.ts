@@ -58,7 +58,7 @@ export function registerReplay(program: Command): void {
       if (opts.since && !opts.failed) throw new UserError('--since goes with --failed');
       const since = opts.since ? sinceDate(opts.since) : undefined;
       const settings = settingsFrom(opts);
-      const { store, layout } = openStoreFor(settings);
+      const { store, layout } = await openStoreFor(settings);
       const queue = openFileQueue(redisUrlFor(settings, layout), settings, { setConcurrency: false });
       const audit = new AuditLog(store.audit);
       try {

@@ -37,7 +37,7 @@ export function registerReport(program: Command): void {
       if (!/^\d{4}$/.test(opts.year) || Number(opts.year) < 1990)
         throw new UserError(`--year must be a year from 1990 on, got "${opts.year}"`);
       if (opts.json && opts.csv) throw new UserError('choose one of --json and --csv');
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       let r: ProviderReport;
       try {
         r = await providerReport(store, Number(opts.year));

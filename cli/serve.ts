@@ -4,6 +4,7 @@ import { withDataDir, withFilesDir, withRedis, settingsFrom, intOption, onStopSi
 import { UserError } from './exit';
 import { DEFAULTS, type Settings } from '../config/defaults';
 import { redactRedisUrl } from '../config/redis-url';
+import { redactDatabaseUrl } from '../config/database-url';
 
 export function registerServe(program: Command): void {
   const cmd = program.command('serve').description('start the FTPS server and its workers');
@@ -47,6 +48,7 @@ export function registerServe(program: Command): void {
         'odo-inflow is serving',
         `  data dir: ${svc.layout.root}`,
         `  files:    ${svc.layout.filesRoot}`,
+        `  database: ${settings.databaseUrl ? redactDatabaseUrl(settings.databaseUrl) : svc.layout.db + ' (SQLite)'}`,
         `  FTPS:     ftp://${settings.ftpHost}:${svc.ftpPort} (explicit FTPS, TLS 1.2+), passive ports ${settings.pasvMin}-${settings.pasvMax}`,
         `  Redis:    ${redactRedisUrl(svc.redisUrl)}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
         `  workers:  ${settings.workers}`,

@@ -16,7 +16,7 @@ export function registerVehicles(program: Command): void {
     if (!fs.existsSync(file)) throw new UserError(`no file ${file}`);
     const settings = settingsFrom(opts);
     const layout = layoutOf(settings);
-    const store = openStore({ sqlite: layout.db });
+    const store = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl });
     try {
       const n = await importRegister(store, file);
       await audited(store, 'admin', { action: 'vehicles import', file, rows: n });
@@ -41,7 +41,7 @@ export function registerVehicles(program: Command): void {
     .option('--json', 'JSON output')
     .action(async (vinArg: string, opts) => {
       const vin = vinArg.trim().toUpperCase();
-      const { store } = openStoreFor(settingsFrom(opts));
+      const { store } = await openStoreFor(settingsFrom(opts));
       const h = await vehicleHistory(store, vin);
       await store.close();
       if (opts.json) return void process.stdout.write(JSON.stringify(h, null, 2) + '\n');

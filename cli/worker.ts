@@ -12,7 +12,7 @@ export function registerWorker(program: Command): void {
   cmd.option('--concurrency <n>', 'files processed at once (default 1)', intOption('--concurrency')).action(async (opts) => {
     const settings = settingsFrom(opts, { concurrency: opts.concurrency });
     const layout = layoutOf(settings);
-    const w = startFileWorker(redisUrlFor(settings, layout), settings, layout);
+    const w = await startFileWorker(redisUrlFor(settings, layout), settings, layout);
     process.stdout.write(`odo-inflow worker ${process.pid} is running (data dir ${layout.root}, files dir ${layout.filesRoot})\n`);
     onStopSignal((sig) => {
       process.stdout.write(

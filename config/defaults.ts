@@ -3,6 +3,7 @@
  * override these keys (see README "Configuration"); nothing else in the code hard-codes them.
  */
 import { parseRedisUrl, redactRedisUrl, RedisUrlError } from './redis-url';
+import { isPostgresUrl, redactDatabaseUrl } from './database-url';
 
 export interface Settings {
   /** Data directory: this host's own things (SQLite db, TLS certificate, private Redis, spool). @defaultValue './var' */
@@ -23,6 +24,11 @@ export interface Settings {
   pasvUrl: string | null;
   /** Redis URL (redis://, rediss:// or redis+sentinel://, config/redis-url.ts); null = start a private redis-server in <dataDir>/redis. */
   redisUrl: string | null;
+  /**
+   * The PostgreSQL database (`postgres://user:password@host:5432/name`, docs/postgres.md); null = SQLite in the
+   * data directory.
+   */
+  databaseUrl: string | null;
   /** In-process workers started by `serve` (0 = FTPS front only, for a fleet). */
   workers: number;
   /** Jobs one worker runs at once. Files are CPU and SQLite bound: 1 per process, scale with processes. */
@@ -30,7 +36,8 @@ export interface Settings {
   /**
    * Files processed at once across the whole fleet. SQLite has one writer: two files writing at once only take
    * turns on the lock and empty each other's page cache (measured: half the throughput), so 1. Other worker
-   * processes stand by and take over from one that dies.
+   * processes stand by and take over from one that dies. On PostgreSQL files are stored side by side (their
+   * vehicles locked by batch), so the default is POSTGRES_GLOBAL_CONCURRENCY there.
    */
   globalConcurrency: number;
   /** TLS certificate and key (PEM); null = self-signed pair made in <dataDir>/tls on first start. */
@@ -130,6 +137,9 @@ export interface Settings {
   intakeDbWaitMs: number;
 }
 
+/** globalConcurrency's default on PostgreSQL: two files at once on this kind of 2-core machine. */
+export const POSTGRES_GLOBAL_CONCURRENCY = 2;
+
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
   dataDir: './var',
   filesDir: null,
@@ -139,6 +149,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   pasvMax: 50100,
   pasvUrl: null,
   redisUrl: null,
+  databaseUrl: null,
   workers: 1,
   concurrency: 1,
   globalConcurrency: 1,
@@ -187,12 +198,14 @@ export function envName(key: keyof Settings): string {
  */
 export function resolveSettings(explicit: Partial<Settings>, env: NodeJS.ProcessEnv = process.env): Settings {
   const out: Record<string, unknown> = { ...DEFAULTS };
+  const given = new Set<keyof Settings>();
   for (const key of Object.keys(DEFAULTS) as (keyof Settings)[]) {
     let raw: unknown = env[envName(key)];
     if (key === 'redisUrl' && raw === undefined) raw = env.REDIS_URL;
     if (key === 'dataDir' && raw === undefined) raw = env.INFLOW_DATA_DIR;
     if (explicit[key] !== undefined) raw = explicit[key];
     if (raw === undefined || raw === '') continue;
+    given.add(key);
     const def = DEFAULTS[key];
     if (typeof def === 'number') {
       const n = typeof raw === 'number' ? raw : Number(raw);
@@ -207,6 +220,9 @@ export function resolveSettings(explicit: Partial<Settings>, env: NodeJS.Process
   if (s.loginCheckConcurrency < 1) throw new SettingError('loginCheckConcurrency', `${s.loginCheckConcurrency}: at least 1`);
   if ((s.tlsCert === null) !== (s.tlsKey === null)) throw new SettingError('tlsCert', 'give both --tls-cert and --tls-key');
   if (s.redisUrl !== null) checkRedisUrl(s.redisUrl);
+  if (s.databaseUrl !== null && !isPostgresUrl(s.databaseUrl))
+    throw new SettingError('databaseUrl', `${redactDatabaseUrl(s.databaseUrl)}: must start with postgres:// or postgresql://`);
+  if (s.databaseUrl !== null && !given.has('globalConcurrency')) s.globalConcurrency = POSTGRES_GLOBAL_CONCURRENCY;
   return s;
 }
 

@@ -17,9 +17,17 @@ function stop(ms: number): void {
 
 process.on('message', (m: ToWorkerProcess) => {
   if (m.kind === 'start' && !worker) {
-    worker = startFileWorker(m.redisUrl, m.settings, layoutOf(m.settings));
     graceMs = m.settings.shutdownGraceMs;
-    process.send!({ kind: 'ready' } satisfies FromWorkerProcess);
+    startFileWorker(m.redisUrl, m.settings, layoutOf(m.settings)).then(
+      (w) => {
+        worker = w;
+        process.send!({ kind: 'ready' } satisfies FromWorkerProcess);
+      },
+      (err: Error) => {
+        process.stderr.write(`worker: cannot open the store: ${err.message}\n`);
+        process.exit(1);
+      },
+    );
   } else if (m.kind === 'stop') {
     stop(m.graceMs);
   }

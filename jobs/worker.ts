@@ -1,6 +1,7 @@
 /**
- * A file worker: takes jobs from the queue and runs the pipeline on them. Each worker opens its own SQLite
- * connection (one writer at a time is enforced by SQLite's lock, shared by every process on the data directory).
+ * A file worker: takes jobs from the queue and runs the pipeline on them. Each worker opens its own store: a SQLite
+ * connection (one writer at a time is enforced by SQLite's lock, shared by every process on the data directory), or
+ * a pool of PostgreSQL connections.
  *
  * Failures (docs/guarantees.md): an exception is retried with exponential back-off (`jobAttempts`, `jobBackoffMs`); the last
  * one leaves the file `failed` in the store and the job `failed` in BullMQ, with the reason, for `inflow replay`.
@@ -35,11 +36,11 @@ export interface FileWorker {
 }
 
 /** startFileWorker starts one BullMQ worker with `settings.concurrency` slots. */
-export function startFileWorker(redisUrl: string, settings: Settings, layout: DataLayout): FileWorker {
-  const store = openStore({ sqlite: layout.db });
+export async function startFileWorker(redisUrl: string, settings: Settings, layout: DataLayout): Promise<FileWorker> {
+  const store = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl });
   // The audit trail has a connection of its own: close() may shut the pipeline's under a running file, and the
   // events of the hand-back still have to reach the store.
-  const auditStore = openStore({ sqlite: layout.db });
+  const auditStore = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl });
   const audit = new AuditLog(auditStore.audit);
   const ctx = { store, layout, settings, audit, yieldAfterMs: YIELD_AFTER_MS };
   const connection = redisConnection(redisUrl, 'worker');

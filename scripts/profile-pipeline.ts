@@ -3,7 +3,7 @@
  * Redis, and prints the time per file and where it went (scan, store, receipt: from the audit log) — for profiling
  * (`node --cpu-prof dist/scripts/profile-pipeline.js`). The files are those of `npm run bench`: preload, nightly,
  * then the nightly XML (a fifth of the size).
- * Usage: profile-pipeline [--records N] [--keep]
+ * Usage: profile-pipeline [--records N] [--keep] [--database-url postgres://…] (an empty database: PostgreSQL instead of SQLite)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,9 +19,10 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const records = Number(args[args.indexOf('--records') + 1] ?? 0) || 200_000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-prof-'));
-  const settings = resolveSettings({ dataDir: dir });
+  const databaseUrl = args.includes('--database-url') ? args[args.indexOf('--database-url') + 1] : undefined;
+  const settings = resolveSettings({ dataDir: dir, databaseUrl });
   const layout = dataLayout(dir);
-  const store = openStore({ sqlite: layout.db });
+  const store = await openStore({ sqlite: layout.db, databaseUrl });
   const audit = new AuditLog(store.audit);
   const ctx = { store, layout, settings, audit };
   const account = await store.accounts.add({ establishment: '2123456692', name: 'Prof', role: 'garage', passwordHash: 'x' });

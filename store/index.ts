@@ -3,13 +3,17 @@
  * tables, encodings or handles.
  */
 import { SqliteStore } from './sqlite/sqlite-store';
+import { PgStore } from './postgres/pg-store';
 import type { Store } from './types';
+import { isPostgresUrl } from '../config/database-url';
 
 export * from './types';
 
 export interface StoreOptions {
-  /** The SQLite database file. */
+  /** The SQLite database file, used when there is no `databaseUrl`. */
   sqlite: string;
+  /** A PostgreSQL URL (`postgres://` or `postgresql://`): the store is that database instead (docs/postgres.md). */
+  databaseUrl?: string | null;
   /**
    * A commit survives power loss (synchronous=FULL): the intake uses it, as a 226 promises durability. Workers
    * do without (processing is idempotent: the last commits may be redone after a power cut).
@@ -23,7 +27,15 @@ export interface StoreOptions {
   lockWaitMs?: number;
 }
 
-/** openStore opens (creating and migrating when needed) the store. */
-export function openStore(opts: StoreOptions): Store {
+/**
+ * openStore opens (creating and migrating when needed) the store: PostgreSQL when a database URL is given, else
+ * the SQLite file. `durable` and `lockWaitMs` are SQLite's (PostgreSQL commits are durable, and its calls never
+ * hold the caller's thread).
+ */
+export async function openStore(opts: StoreOptions): Promise<Store> {
+  if (opts.databaseUrl) {
+    if (!isPostgresUrl(opts.databaseUrl)) throw new Error('the database URL must start with postgres:// or postgresql://');
+    return PgStore.open(opts.databaseUrl);
+  }
   return SqliteStore.open(opts.sqlite, { durable: opts.durable, lockWaitMs: opts.lockWaitMs });
 }

@@ -18,9 +18,9 @@ const OTHER = '2234567818';
 
 let dir: string;
 let store: Store;
-beforeEach(() => {
+beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-audit-'));
-  store = openStore({ sqlite: dataLayout(dir).db, lockWaitMs: 200 });
+  store = await openStore({ sqlite: dataLayout(dir).db, lockWaitMs: 200 });
 });
 afterEach(async () => {
   await store.close();
@@ -83,14 +83,15 @@ const dist = (m) => require(path.join(${JSON.stringify(DIST)}, m));
 const { openStore } = dist('store/index.js');
 const { AuditLog } = dist('store/audit-log.js');
 const [db, n] = process.argv.slice(1);
-const store = openStore({ sqlite: db, lockWaitMs: 50 });
-const other = new Database(db);
-other.exec('BEGIN IMMEDIATE');
-const audit = new AuditLog(store.audit);
-for (let i = 0; i < Number(n); i++) audit.write('login_failed', { username: 'u' + i });
-audit.flush().catch(() => {
-  other.exec('ROLLBACK');
-  audit.close().then(() => store.close());
+openStore({ sqlite: db, lockWaitMs: 50 }).then((store) => {
+  const other = new Database(db);
+  other.exec('BEGIN IMMEDIATE');
+  const audit = new AuditLog(store.audit);
+  for (let i = 0; i < Number(n); i++) audit.write('login_failed', { username: 'u' + i });
+  audit.flush().catch(() => {
+    other.exec('ROLLBACK');
+    audit.close().then(() => store.close());
+  });
 });
 `;
 

@@ -3,14 +3,12 @@
  * boundaries in calendar months, the store's view of a vehicle (superseded readings, corrected anomalies), and the
  * `inflow label` command against a real service.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { addMonths, monthsBetween } from '../rules/calendar-months';
 import { labelReasons, requiredReadings, type LabelFacts, type LabelReading } from '../rules/label-rules';
 import { formatErrorNumber } from '../rules/error-number';
-import { openStore, type BatchWriter, type NewReading } from '../store';
+import type { BatchWriter, NewReading, Store } from '../store';
+import { BACKENDS, openTestStore } from './helpers/stores';
 import type { Reading } from '../model/reading';
 import { decideLabel } from '../queries/label';
 import { startTestService, waitForReceipt, type TestService } from './helpers/service';
@@ -284,14 +282,14 @@ describe('the 24-month gap between first registration, readings and the ad date'
   });
 });
 
-describe('the label through the store', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-label-'));
-  const store = openStore({ sqlite: path.join(dir, 'inflow.db') });
-  const SENDER = '0212345668';
-  afterAll(async () => {
-    await store.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+describe.each(BACKENDS)('the label through the %s store', (backend) => {
+  let store: Store;
+  let dispose: () => Promise<void>;
+  beforeAll(async () => {
+    ({ store, dispose } = await openTestStore(backend));
   });
+  const SENDER = '0212345668';
+  afterAll(() => dispose());
   const V = vin(7001);
   let accountId = 0;
   /** aFile records a received file (its content is never read here). */
@@ -300,7 +298,7 @@ describe('the label through the store', () => {
     const f = await store.files.receive({
       accountId,
       name: 'f.csv',
-      storedPath: path.join(dir, 'none'),
+      storedPath: '/nowhere/f.csv',
       size: 1,
       sha256: String(Math.random()),
       receivedAt: new Date().toISOString(),

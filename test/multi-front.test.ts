@@ -62,7 +62,7 @@ async function login(port: number, user: string): Promise<Client> {
 beforeAll(async () => {
   fs.mkdirSync(filesDir);
   fs.symlinkSync(filesDir, workerFiles);
-  store = openStore({ sqlite: dataLayout(dataDir).db });
+  store = await openStore({ sqlite: dataLayout(dataDir).db });
   for (const e of [A, B])
     await store.accounts.add({ establishment: e, name: 'Garage ' + e, role: 'garage', passwordHash: await hashPassword(PW) });
 }, 30_000);

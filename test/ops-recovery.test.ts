@@ -205,7 +205,7 @@ describe('serve killed and stopped', () => {
 
   /** The names of the stored files the database records (read through a store of its own). */
   const storedNames = async () => {
-    const store = openStore({ sqlite: path.join(dir, 'inflow.db') });
+    const store = await openStore({ sqlite: path.join(dir, 'inflow.db') });
     try {
       return new Set((await store.files.list()).map((f) => path.basename(f.storedPath)));
     } finally {

@@ -40,7 +40,7 @@ afterAll(async () => {
   await svc?.teardown();
 });
 
-const startWorker = () => (worker = startFileWorker(svc.redisUrl, svc.settings, svc.layout));
+const startWorker = async () => (worker = await startFileWorker(svc.redisUrl, svc.settings, svc.layout));
 const stopWorker = async () => {
   await worker?.close(1000);
   worker = null;
@@ -73,7 +73,7 @@ describe('a job that keeps throwing', () => {
     );
     expect(file.status).toBe('queued');
     repair = breakFile(file);
-    startWorker();
+    await startWorker();
     await waitFor('the file to fail', async () => (await statusOf(file.pk)) === 'failed', 30_000);
 
     const failed = (await svc.store.files.get(file.pk))!;
@@ -157,7 +157,7 @@ describe('inflow files abandon', () => {
     await stopWorker();
     const file = await put(csvBatch(GARAGE, [{ vin: vin(10) }], { trailer: true }), 'hopeless.csv');
     breakFile(file);
-    startWorker();
+    await startWorker();
     await waitFor('the file to fail', async () => (await statusOf(file.pk)) === 'failed', 30_000);
 
     const r = await inflowAsync(['files', 'abandon', file.id], envFor(svc));
@@ -235,7 +235,7 @@ describe('the reconciler', () => {
     await svc.queue.queue.remove(p.id);
     await svc.store.files.startAttempt(p.pk); // as if a worker had started it, then Redis lost the job
     expect(await svc.queue.queue.getJob(q.id)).toBeUndefined();
-    startWorker();
+    await startWorker();
     await waitFor('both files done', async () => (await statusOf(q.pk)) === 'done' && (await statusOf(p.pk)) === 'done', 30_000);
     const requeued = (await auditEvents(svc)).filter((e) => e.event === 'requeued').map((e) => e.file);
     expect(requeued).toEqual(expect.arrayContaining([q.id, p.id]));
@@ -258,7 +258,7 @@ describe('the reconciler', () => {
     expect((await svc.store.files.get(f.pk))!.error).toBe('job stalled more than allowable limit');
     expect(await auditEvents(svc)).toContainEqual(expect.objectContaining({ event: 'file_failed', file: f.id, by: 'reconciler' }));
     // and `replay` brings it through
-    startWorker();
+    await startWorker();
     const r = await inflowAsync(['replay', f.id], envFor(svc));
     expect(r.code).toBe(0);
     expect(await svc.store.files.get(f.pk)).toMatchObject({ status: 'done', result: 'ACCEPTED' });

@@ -38,7 +38,7 @@ let accountId: number;
 
 beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-memory-'));
-  store = openStore({ sqlite: dataLayout(dir).db });
+  store = await openStore({ sqlite: dataLayout(dir).db });
   accountId = (await store.accounts.add({ establishment: SENDER, name: 'Garage', role: 'garage', passwordHash: 'x' })).id;
 });
 afterEach(async () => {
@@ -57,10 +57,11 @@ const { AuditLog } = dist('store/audit-log.js');
 const { processFile } = dist('pipeline/process-file.js');
 const [dataDir, filePk] = process.argv.slice(1);
 const layout = dataLayout(dataDir);
-const store = openStore({ sqlite: layout.db });
-const audit = new AuditLog(store.audit);
-const ctx = { store, layout, settings: resolveSettings({ dataDir }, {}), audit };
-processFile(ctx, Number(filePk)).finally(() => audit.close().then(() => store.close()));
+openStore({ sqlite: layout.db }).then((store) => {
+  const audit = new AuditLog(store.audit);
+  const ctx = { store, layout, settings: resolveSettings({ dataDir }, {}), audit };
+  return processFile(ctx, Number(filePk)).finally(() => audit.close().then(() => store.close()));
+});
 `;
 
 /** processInChild processes a received file in a child process whose heap is capped at JOB_HEAP_MB. */

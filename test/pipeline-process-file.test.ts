@@ -24,7 +24,7 @@ let accountId: number;
 beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-pending-'));
   const layout = dataLayout(dir);
-  store = openStore({ sqlite: layout.db });
+  store = await openStore({ sqlite: layout.db });
   ctx = { store, layout, settings: resolveSettings({ dataDir: dir }, {}), audit: new AuditLog(store.audit) };
   accountId = (await store.accounts.add({ establishment: SENDER, name: 'Garage', role: 'garage', passwordHash: 'x' })).id;
 });

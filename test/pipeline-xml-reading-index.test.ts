@@ -94,7 +94,7 @@ beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-xml-index-'
 async function pipeline(name: string): Promise<{ ctx: PipelineContext; accountId: number }> {
   const at = path.join(dir, name);
   const layout = dataLayout(at);
-  const store = openStore({ sqlite: layout.db });
+  const store = await openStore({ sqlite: layout.db });
   const ctx = { store, layout, settings: resolveSettings({ dataDir: at, batchSize: BATCH }, {}), audit: new AuditLog(store.audit) };
   closers.push(async () => {
     await ctx.audit.close();

@@ -61,7 +61,7 @@ async function receiptOrder(): Promise<string[]> {
 it("takes another account's file right after the one being processed, not after the pile of one account", async () => {
   await queuePile();
   await waitFor('the pile queued', async () => (await svc.store.files.list()).every((f) => f.status === 'queued'), 60_000);
-  worker = startFileWorker(svc.redisUrl, svc.settings, svc.layout);
+  worker = await startFileWorker(svc.redisUrl, svc.settings, svc.layout);
   await waitFor('the long file processing', async () => (await svc.store.files.list()).some((f) => f.status === 'processing'), 60_000, 20);
 
   const nightly = await svc.connect(NIGHTLY, PW);
@@ -81,7 +81,7 @@ it('with nothing being processed, another account waits for at most one file of 
   const before = (await receiptOrder()).length;
   const nightly = await svc.connect(NIGHTLY, PW);
   await nightly.uploadFrom(Readable.from([Buffer.from(csvBatch(NIGHTLY, [{ vin: vin(2) }], { trailer: true }))]), 'second-nightly.csv');
-  worker = startFileWorker(svc.redisUrl, svc.settings, svc.layout);
+  worker = await startFileWorker(svc.redisUrl, svc.settings, svc.layout);
   await waitForReceipt(nightly, 'second-nightly.csv.receipt.csv', 120_000);
   nightly.close();
 

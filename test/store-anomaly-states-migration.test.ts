@@ -37,7 +37,7 @@ it('derives the states of existing anomalies', async () => {
   issue.run(6, 1, 5, 'A42', 'A', V, null);
   db.close();
 
-  const store = openStore({ sqlite: file });
+  const store = await openStore({ sqlite: file });
   try {
     const states = await Promise.all([1, 2, 3, 4, 5, 6].map(async (id) => (await store.issues.get(id))!.state));
     expect(states).toEqual(['corrected', 'confirmed', null, 'open', null, 'open']);

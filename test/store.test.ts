@@ -2,34 +2,10 @@
  * The store's contract (store/types.ts), written against the interface only: every backend runs the same suite.
  * Each test works in a store of its own.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { AccountAlreadyExistsError, openStore, type BatchView, type BatchWriter, type NewIssue, type Store } from '../store';
+import { AccountAlreadyExistsError, type BatchView, type BatchWriter, type NewIssue, type Store } from '../store';
 import type { Reading } from '../model/reading';
 import { COUNTING_STATES } from '../rules/correction-outcome';
-
-interface Backend {
-  name: string;
-  open(): Promise<{ store: Store; dispose(): Promise<void> }>;
-}
-
-const BACKENDS: Backend[] = [
-  {
-    name: 'sqlite',
-    open: async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-store-'));
-      const store = openStore({ sqlite: path.join(dir, 'inflow.db') });
-      return {
-        store,
-        dispose: async () => {
-          await store.close();
-          fs.rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-];
+import { BACKENDS, openTestStore } from './helpers/stores';
 
 const SENDER = '2123456692';
 const OTHER = '2200000085';
@@ -61,15 +37,18 @@ const issue = (line: number, code: NewIssue['code'], vin: string | null = V1): N
   vin,
   correctable: code[0] !== 'W',
 });
-const lookups = () => ({ vins: [], plates: [], issueIds: [] });
+/** What the batches of these tests read (a backend that fetches before the checks run needs them named). */
+const lookupsWith =
+  (issueIds: number[] = []) =>
+  () => ({ vins: [V1, V2], plates: ['1ABC123'], issueIds });
 
-describe.each(BACKENDS)('the $name store', (backend) => {
+describe.each(BACKENDS)('the %s store', (backend) => {
   let store: Store;
   let dispose: () => Promise<void>;
   let accountId: number;
 
   beforeEach(async () => {
-    ({ store, dispose } = await backend.open());
+    ({ store, dispose } = await openTestStore(backend));
     accountId = (await store.accounts.add({ establishment: SENDER, name: 'Garage', role: 'garage', passwordHash: 'h' })).id;
   });
   afterEach(() => dispose());
@@ -78,8 +57,8 @@ describe.each(BACKENDS)('the $name store', (backend) => {
   const receive = async (name = 'f.csv') =>
     store.files.receive({ accountId, name, storedPath: `/nowhere/${name}`, size: 10, sha256: `sha-${++shaCount}`, receivedAt: NOW });
   /** store one batch of file `pk` whose work writes what `work` says; returns the blockers. */
-  const batch = (pk: number, lastLine: number, work: (view: BatchView, write: BatchWriter) => void, sender = SENDER) =>
-    store.storeBatch({ filePk: pk, sender, lastLine, lookups }, work);
+  const batch = (pk: number, lastLine: number, work: (view: BatchView, write: BatchWriter) => void, sender = SENDER, issueIds?: number[]) =>
+    store.storeBatch({ filePk: pk, sender, lastLine, lookups: lookupsWith(issueIds) }, work);
   const storeReading = (pk: number, line: number, vin: string, date: string, odometer: number) =>
     batch(pk, line, (_v, w) =>
       w.addReading({ line, reading: reading(vin, date, odometer), vin, plate: null, status: 'ok', corrects: null }),
@@ -105,6 +84,12 @@ describe.each(BACKENDS)('the $name store', (backend) => {
   });
 
   describe('files', () => {
+    it('unrecorded names the stored paths no file records, in the order given', async () => {
+      await receive('kept.csv');
+      expect(await store.files.unrecorded(['/nowhere/x', '/nowhere/kept.csv', '/nowhere/y'])).toEqual(['/nowhere/x', '/nowhere/y']);
+      expect(await store.files.unrecorded([])).toEqual([]);
+    });
+
     it('go received → queued → processing, count attempts, and find the first file of the same content', async () => {
       const f = await receive('a.csv');
       expect(f).toMatchObject({
@@ -231,13 +216,19 @@ describe.each(BACKENDS)('the $name store', (backend) => {
       await accept(a.pk, 2);
       const a40 = (await store.issues.forRecord(a.pk, 3))[0];
       const b = await receive('b.csv');
-      await batch(b.pk, 2, (view, w) => {
-        expect(view.correctionTarget(a40.id)).toEqual({ issue: a40, sender: SENDER });
-        expect(view.correctionTarget(a40.id + 1000)).toBeNull();
-        w.supersede(V1, a.pk, 3);
-        w.markCorrected(a40.id, 2);
-        w.addReading({ line: 2, reading: reading(V1, '2026-11-20', 50500), vin: V1, plate: null, status: 'corrected', corrects: a40.id });
-      });
+      await batch(
+        b.pk,
+        2,
+        (view, w) => {
+          expect(view.correctionTarget(a40.id)).toEqual({ issue: a40, sender: SENDER });
+          expect(view.correctionTarget(a40.id + 1000)).toBeNull();
+          w.supersede(V1, a.pk, 3);
+          w.markCorrected(a40.id, 2);
+          w.addReading({ line: 2, reading: reading(V1, '2026-11-20', 50500), vin: V1, plate: null, status: 'corrected', corrects: a40.id });
+        },
+        SENDER,
+        [a40.id, a40.id + 1000],
+      );
       await accept(b.pk);
       expect((await store.readings.timeline(V1)).map((r) => `${r.odometer}:${r.status}`)).toEqual([
         '50000:ok',

@@ -61,7 +61,7 @@ export async function auditEvents(from: { store: Store; audit?: AuditLog } | str
   const store = own
     ? own.store
     : fs.existsSync(dataLayout(from as string).db)
-      ? openStore({ sqlite: dataLayout(from as string).db })
+      ? await openStore({ sqlite: dataLayout(from as string).db })
       : null;
   if (!store) return [];
   try {

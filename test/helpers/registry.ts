@@ -1,14 +1,15 @@
 /**
- * An in-process registry for tests of what the pipeline stores: a real SQLite store in a temp directory, files
+ * An in-process registry for tests of what the pipeline stores: a real store (SQLite in a temp directory, or a
+ * PostgreSQL database of its own), files
  * taken in as the intake does and processed by the real pipeline (processFile, its reader thread from dist/), and
  * the three views that must agree on anomalies: the history, label rule 1 and the provider report.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { resolveSettings } from '../../config/defaults';
 import { dataLayout } from '../../config/layout';
-import { openStore, type FileRecord, type Store } from '../../store';
+import type { FileRecord, Store } from '../../store';
+import { openTestStore, type Backend } from './stores';
 import { AuditLog } from '../../store/audit-log';
 import { processFile, type PipelineContext } from '../../pipeline/process-file';
 import { formatErrorNumber } from '../../rules/error-number';
@@ -41,10 +42,10 @@ export interface Registry {
   close(): Promise<void>;
 }
 
-export async function openRegistry(senders: string[]): Promise<Registry> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-registry-'));
+export async function openRegistry(senders: string[], backend: Backend = 'sqlite'): Promise<Registry> {
+  const t = await openTestStore(backend);
+  const { dir, store } = t;
   const layout = dataLayout(dir);
-  const store = openStore({ sqlite: layout.db });
   const ctx: PipelineContext = { store, layout, settings: resolveSettings({ dataDir: dir }, {}), audit: new AuditLog(store.audit) };
   const accounts = new Map<string, number>();
   for (const s of senders) accounts.set(s, (await store.accounts.add({ establishment: s, name: s, role: 'garage', passwordHash: 'x' })).id);
@@ -77,8 +78,7 @@ export async function openRegistry(senders: string[]): Promise<Registry> {
     },
     close: async () => {
       await ctx.audit.close();
-      await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await t.dispose();
     },
   };
 }

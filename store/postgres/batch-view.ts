@@ -1,0 +1,222 @@
+/**
+ * A batch's view and writes in memory: the checks run synchronously on what fetchForBatch brought back, every
+ * write is applied to that view at once (a later record of the batch sees it, as on SQLite), and is kept to be
+ * stored with one multi-row statement per table (batch-write.ts).
+ */
+import type { Fetched } from './batch-fetch';
+import { STATUSES, STATUS_SUPERSEDED } from './readings';
+import { copyText } from './copy';
+import { WORK_TYPES, kmOf } from '../../model/reading';
+import { dayOf } from '../../model/day-number';
+import type { AnomalyState } from '../../model/anomaly-state';
+import type { BatchView, CorrectionTargetIssue, NewIssue, NewReading, TimelineEntry, Vehicle, VehicleAnomaly } from '../types';
+
+/**
+ * A reading to insert, as its COPY line around the status (which a later supersede may change): a few short
+ * strings per reading rather than the record's objects, which would otherwise live until the batch is stored.
+ */
+export interface PendingReading {
+  head: string;
+  status: number;
+  tail: string;
+  vin: string;
+  digits: number | null;
+}
+
+/** An issue to insert: what the checks gave, and what later records of the batch did to it. */
+export interface PendingIssue {
+  fileId: number;
+  i: NewIssue;
+  correctedBy: number | null;
+  state: AnomalyState | null;
+  stateBy: number | null;
+}
+
+/** A change to a stored issue: its one correction spent (first wins), its state (last wins). */
+export interface IssueChange {
+  correctedBy: number | null;
+  state: AnomalyState | null;
+  stateBy: number | null;
+}
+
+/** One string per establishment: a few hundred of them, shared by every timeline entry. */
+const senders = new Map<string, string>();
+function senderOf(s: string): string {
+  let t = senders.get(s);
+  if (t === undefined) {
+    if (senders.size > 10_000) senders.clear(); // a bound, not a cache policy
+    t = (' ' + s).slice(1);
+    senders.set(t, t);
+  }
+  return t;
+}
+
+const before = (a: TimelineEntry, b: TimelineEntry) =>
+  a.day < b.day || (a.day === b.day && (a.fileId < b.fileId || (a.fileId === b.fileId && a.line < b.line)));
+
+export class MemoryBatch {
+  readonly view: BatchView;
+  readonly readings: PendingReading[] = [];
+  readonly issues: PendingIssue[] = [];
+  /** Stored readings superseded, as [file, line]. */
+  readonly superseded: [number, number][] = [];
+  readonly issueChanges = new Map<number, IssueChange>();
+  private readonly timelines = new Map<string, TimelineEntry[]>();
+  private readonly anomalies = new Map<string, VehicleAnomaly[]>();
+  private readonly vehicles = new Map<string, Vehicle>();
+  private readonly plates = new Map<string, Vehicle>();
+  private readonly targets = new Map<number, CorrectionTargetIssue>();
+  /** This batch's readings by line (one file a batch): a supersede of one changes its row before it is inserted. */
+  private readonly newReadings = new Map<number, PendingReading>();
+  private newReadingsFile = -1;
+  /** This batch's issues by (file, line, code, field): the first keeps its place; negative ids stand for them. */
+  private readonly newIssueKeys = new Set<string>();
+
+  constructor(f: Fetched, vins: readonly string[], plateVehicles: readonly Vehicle[]) {
+    for (const vin of vins) this.timelines.set(vin, []);
+    this.takeReadings(f.readings);
+    for (const [vin, id, code, state, fileId, line, digits] of f.anomalies) {
+      let list = this.anomalies.get(vin);
+      if (!list) this.anomalies.set(vin, (list = []));
+      list.push({ id, code: code as VehicleAnomaly['code'], state, fileId, line, digits });
+    }
+    for (const v of f.vehicles) this.vehicles.set(v.vin, v);
+    for (const v of plateVehicles) {
+      this.plates.set(v.plate!, v);
+      this.vehicles.set(v.vin, v);
+    }
+    for (const t of f.targets) this.targets.set(t.issue.id, t);
+    const registerInUse = f.registerInUse;
+    this.view = {
+      registerInUse,
+      vehicleByVin: (vin) => (registerInUse ? (this.vehicles.get(vin) ?? null) : null),
+      vehicleByPlate: (plate) => (registerInUse ? (this.plates.get(plate) ?? null) : null),
+      timeline: (vin) => [...this.timelineOf(vin)],
+      correctionTarget: (id) => this.targets.get(id) ?? null,
+      anomalies: (vin) => (this.anomalies.get(vin) ?? []).map((a) => ({ ...a })),
+    };
+  }
+
+  /** takeReadings builds the timelines from the fetched text (batch-fetch.ts), each in (day, file, line) order. */
+  private takeReadings(text: string): void {
+    let unsorted = false;
+    // Line by line with indexOf rather than split: the whole text is never held twice.
+    for (let at = 0; at < text.length;) {
+      let end = text.indexOf('\n', at);
+      if (end < 0) end = text.length;
+      const f = text.slice(at, end).split('\t');
+      at = end + 1;
+      const t = this.timelines.get(f[0])!;
+      const [day, fileId, ln, odometer] = [+f[1], +f[2], +f[3], +f[4]];
+      const unit = f[5] === '1' ? 'mi' : 'km';
+      // The sender is copied out: a slice would keep the whole fetched text alive for as long as the entry.
+      const sender = senderOf(f[7]);
+      const e: TimelineEntry = { day, odometer, unit, km: kmOf(odometer, unit), startsSeries: f[6] === '1', sender, fileId, line: ln };
+      if (t.length > 0 && !before(t[t.length - 1], e)) unsorted = true;
+      t.push(e);
+    }
+    if (unsorted) for (const t of this.timelines.values()) t.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  }
+
+  private timelineOf(vin: string): TimelineEntry[] {
+    const t = this.timelines.get(vin);
+    if (!t) throw new Error(`the batch reads vehicle ${vin}, which its lookups did not name`);
+    return t;
+  }
+
+  addReading(fileId: number, sender: string, r: NewReading): void {
+    const x = r.reading;
+    const p: PendingReading = {
+      head: `${fileId}\t${r.line}\t${copyText(r.vin)}\t${dayOf(x.date)}\t${x.odometer}\t${x.unit === 'mi' ? 1 : 0}\t${WORK_TYPES.indexOf(x.work)}\t${x.replaced}\t${copyText(x.digits)}`,
+      status: STATUSES.indexOf(r.status),
+      tail: `${copyText(sender)}\t${copyText(x.ref)}\t${copyText(r.plate)}\t${copyText(r.corrects)}`,
+      vin: r.vin,
+      digits: x.digits,
+    };
+    this.readings.push(p);
+    this.newReadingsFile = fileId;
+    this.newReadings.set(r.line, p);
+    const t = this.timelines.get(r.vin) ?? [];
+    this.timelines.set(r.vin, t);
+    const e: TimelineEntry = {
+      day: dayOf(r.reading.date),
+      odometer: r.reading.odometer,
+      unit: r.reading.unit,
+      km: r.reading.km,
+      startsSeries: r.reading.replaced || r.reading.work === 'ODOREP',
+      sender,
+      fileId,
+      line: r.line,
+    };
+    let i = t.length;
+    while (i > 0 && !before(t[i - 1], e)) i--;
+    t.splice(i, 0, e);
+  }
+
+  /** addIssue keeps the first of the same (line, code, field); an anomaly of a reading of this batch joins its vehicle's list. */
+  addIssue(fileId: number, i: NewIssue): void {
+    const key = `${fileId}:${i.line}:${i.code}:${i.field}`;
+    if (this.newIssueKeys.has(key)) return;
+    this.newIssueKeys.add(key);
+    const p: PendingIssue = { fileId, i, correctedBy: null, state: i.severity === 'A' ? 'open' : null, stateBy: null };
+    this.issues.push(p);
+    const reading = this.newReading(fileId, i.line);
+    if (i.severity === 'A' && reading && reading.status !== STATUS_SUPERSEDED) {
+      const vin = reading.vin;
+      let list = this.anomalies.get(vin);
+      if (!list) this.anomalies.set(vin, (list = []));
+      list.push({ id: -this.issues.length, code: i.code, state: 'open', fileId, line: i.line, digits: reading.digits });
+    }
+  }
+
+  markCorrected(issueId: number, bySeq: number): void {
+    if (issueId < 0) {
+      const p = this.issues[-issueId - 1];
+      p.correctedBy ??= bySeq;
+      return;
+    }
+    const c = this.changeOf(issueId);
+    c.correctedBy ??= bySeq;
+    const t = this.targets.get(issueId);
+    if (t) t.issue = { ...t.issue, corrected: true };
+  }
+
+  setAnomalyState(issueId: number, state: AnomalyState, bySeq: number): void {
+    for (const list of this.anomalies.values()) for (const a of list) if (a.id === issueId) a.state = state;
+    if (issueId < 0) {
+      const p = this.issues[-issueId - 1];
+      if (p.i.severity === 'A') [p.state, p.stateBy] = [state, bySeq];
+      return;
+    }
+    const t = this.targets.get(issueId);
+    if (t && t.issue.severity !== 'A') return;
+    const c = this.changeOf(issueId);
+    [c.state, c.stateBy] = [state, bySeq];
+    if (t) t.issue = { ...t.issue, state };
+  }
+
+  supersede(vin: string, fileId: number, line: number): void {
+    const mine = this.newReading(fileId, line);
+    if (mine) mine.status = STATUS_SUPERSEDED;
+    else this.superseded.push([fileId, line]);
+    const t = this.timelines.get(vin);
+    const i = t ? t.findIndex((e) => e.fileId === fileId && e.line === line) : -1;
+    if (i >= 0) t!.splice(i, 1);
+    const list = this.anomalies.get(vin);
+    if (list)
+      this.anomalies.set(
+        vin,
+        list.filter((a) => !(a.fileId === fileId && a.line === line)),
+      );
+  }
+
+  private newReading(fileId: number, line: number): PendingReading | undefined {
+    return fileId === this.newReadingsFile ? this.newReadings.get(line) : undefined;
+  }
+
+  private changeOf(id: number): IssueChange {
+    let c = this.issueChanges.get(id);
+    if (!c) this.issueChanges.set(id, (c = { correctedBy: null, state: null, stateBy: null }));
+    return c;
+  }
+}

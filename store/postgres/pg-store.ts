@@ -1,0 +1,305 @@
+/**
+ * The store on PostgreSQL: the Store interface over a node-postgres pool. Every change that touches more than one
+ * row is one transaction. A batch (storeBatch, storeManualCorrection) locks the vehicles it reads by bucket (an
+ * advisory transaction lock per bucket, taken in bucket order: two batches never wait for each other in a circle),
+ * fetches everything its checks read in one round trip, runs them in memory and stores what they wrote with one
+ * statement. Workers on any number of hosts may store batches of different files at once.
+ */
+import { inTx, openPool, type Client, type Pool, type Queryable } from './db';
+import { pgAccounts } from './accounts';
+import { PgFiles } from './files';
+import { PgReadings, seqOf, seqRangeOf } from './readings';
+import { PgIssues } from './issues';
+import { PgVehicles } from './vehicles';
+import { pgReports } from './reports';
+import { pgAudit } from './audit';
+import { fetchForBatch, resolveForBatch } from './batch-fetch';
+import { MemoryBatch } from './batch-view';
+import { writeBatch } from './batch-write';
+import type {
+  AccountStore,
+  AuditStore,
+  BatchRequest,
+  BatchView,
+  BatchWriter,
+  FileFinding,
+  FileStore,
+  IssueStore,
+  ManualCorrectionRequest,
+  ManualWriter,
+  ReadingStore,
+  ReportStore,
+  Store,
+  StoredIssue,
+  Vehicle,
+  VehicleStore,
+} from '../types';
+import { MANUAL_FILE_PK } from '../../model/file-id';
+
+/** Buckets of the vehicle lock: a VIN's bucket is a stable hash of it, modulo this. */
+export const VEHICLE_BUCKETS = 1024;
+/** The first key of the two-key advisory locks on vehicle buckets ('vehl'). */
+const VEHICLE_LOCK_SPACE = 0x7665686c;
+
+/** bucketOf: FNV-1a of the VIN's UTF-16 code units, modulo VEHICLE_BUCKETS (the same on every host). */
+export function bucketOf(vin: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < vin.length; i++) {
+    h ^= vin.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % VEHICLE_BUCKETS;
+}
+
+/** lockVehicles takes the transaction locks of the vehicles' buckets, in bucket order. */
+async function lockVehicles(c: Client, vins: Iterable<string>): Promise<void> {
+  const buckets = [...new Set([...vins].map(bucketOf))].sort((a, b) => a - b);
+  if (buckets.length === 0) return;
+  // unnest keeps the array's order, and the function runs row by row: the locks are taken in bucket order.
+  await c.query({
+    name: 'inflow_lock_vehicles',
+    text: 'SELECT count(pg_advisory_xact_lock($1, b)) FROM unnest($2::int[]) AS b',
+    values: [VEHICLE_LOCK_SPACE, buckets],
+  });
+}
+
+/** PgStore: the store in one PostgreSQL database. */
+export class PgStore implements Store {
+  readonly accounts: AccountStore;
+  readonly files: FileStore;
+  readonly readings: ReadingStore;
+  readonly issues: IssueStore;
+  readonly vehicles: VehicleStore;
+  readonly reports: ReportStore;
+  readonly audit: AuditStore;
+  private readonly sql: { files: PgFiles; readings: PgReadings; issues: PgIssues; vehicles: PgVehicles };
+
+  private constructor(private readonly pool: Pool) {
+    const sql = (this.sql = {
+      files: new PgFiles(pool),
+      readings: new PgReadings(pool),
+      issues: new PgIssues(pool),
+      vehicles: new PgVehicles(pool),
+    });
+    this.accounts = pgAccounts(pool);
+    this.files = this.fileStore();
+    this.readings = {
+      timeline: (vin) => sql.readings.timeline(vin),
+      forFile: (pk) => sql.readings.forFile(pk),
+      count: () => sql.readings.count(),
+    };
+    this.issues = {
+      forFile: (pk) => sql.issues.forFile(pk),
+      stream: (pk) => this.streamIssues(pk),
+      forRecord: (pk, line) => sql.issues.forRecord(pk, line),
+      get: (id) => sql.issues.get(id),
+    };
+    this.vehicles = {
+      byVin: (vin) => sql.vehicles.byVin(vin),
+      byPlate: (plate) => sql.vehicles.byPlate(plate),
+      upsertMany: (vs: Iterable<Vehicle>) => sql.vehicles.upsertMany(pool, vs),
+      count: () => sql.vehicles.count(),
+    };
+    this.reports = pgReports(pool);
+    this.audit = pgAudit(pool);
+  }
+
+  /** open connects to the database at `url` and migrates it when needed. */
+  static async open(url: string): Promise<PgStore> {
+    return new PgStore(await openPool(url));
+  }
+
+  private fileStore(): FileStore {
+    const { pool, sql } = this;
+    return {
+      receive: (f) => sql.files.receive(f),
+      get: (pk) => sql.files.get(pk),
+      list: (filter) => sql.files.list(filter),
+      withStatus: (s) => sql.files.withStatus(s),
+      firstWithSha: (a, sha) => sql.files.firstWithSha(a, sha),
+      unrecorded: (paths) => sql.files.unrecorded(paths),
+      markQueued: (pk) => sql.files.markQueued(pk),
+      startAttempt: (pk) => sql.files.startAttempt(pk),
+      pass: (pk, facts) => sql.files.pass(pool, pk, facts),
+      reject: (pk, o) => this.reject(pk, o),
+      accept: (pk, o) =>
+        inTx(pool, async (c) => {
+          await sql.files.pass(c, pk, { format: o.format, sender: o.sender });
+          const counts = await sql.issues.countsForFile(c, pk, o.records);
+          const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
+          await sql.files.finish(c, pk, { result, counts, duplicateOf: null, processedAt: o.processedAt });
+          return (await sql.files.get(pk, c))!;
+        }),
+      markDone: (pk, path) => sql.files.markDone(pk, path),
+      recordError: (pk, e, failed) =>
+        inTx(pool, async (c) => {
+          const f = await this.lockedFile(c, pk);
+          if (f && f.status !== 'done' && !f.passed && f.progressLine > 0) await this.discardStored(c, pk);
+          await sql.files.recordError(c, pk, e, failed);
+        }),
+      markFailed: (pk, e) => sql.files.markFailed(pk, e),
+      requeue: (pk) =>
+        inTx(pool, async (c) => {
+          const f = await this.lockedFile(c, pk);
+          if (!f || f.status === 'processing') return false;
+          await sql.issues.deleteFileLevel(c, pk);
+          await sql.files.requeue(c, pk);
+          return true;
+        }),
+      abandon: (pk, o) => this.abandon(pk, o),
+      release: (pk) =>
+        inTx(pool, async (c) => {
+          const f = await this.lockedFile(c, pk);
+          if (!f) return false;
+          const gone = await this.discardStored(c, pk);
+          return gone.readings + gone.issues > 0;
+        }),
+    };
+  }
+
+  private reject(pk: number, o: Parameters<FileStore['reject']>[1]): Promise<void> {
+    const { sql } = this;
+    return inTx(this.pool, async (c) => {
+      await this.discardStored(c, pk);
+      await sql.files.setFacts(c, pk, { format: o.format, sender: o.sender });
+      for (const f of o.findings) await sql.issues.insertFileLevel(c, pk, f);
+      await sql.files.finish(c, pk, {
+        result: o.duplicateOf !== null ? 'DUPLICATE' : 'REJECTED',
+        counts: { records: o.records, accepted: 0, rejected: o.records, anomalies: 0, warnings: 0 },
+        duplicateOf: o.duplicateOf,
+        processedAt: o.processedAt,
+      });
+    });
+  }
+
+  private abandon(pk: number, o: { message: string; processedAt: string }): Promise<{ readings: number; issues: number }> {
+    const { sql } = this;
+    return inTx(this.pool, async (c) => {
+      const before = (await this.lockedFile(c, pk))!;
+      const gone = await this.discardStored(c, pk);
+      const f08: FileFinding = { code: 'F08', field: 'file', line: 0, message: o.message };
+      await sql.issues.insertFileLevel(c, pk, f08);
+      const records = before.records ?? 0;
+      await sql.files.finish(c, pk, {
+        result: 'REJECTED',
+        counts: { records, accepted: 0, rejected: records, anomalies: 0, warnings: 0 },
+        processedAt: o.processedAt,
+      });
+      return gone;
+    });
+  }
+
+  /** lockedFile reads a file and locks its row until the transaction ends (one change to a file at a time). */
+  private async lockedFile(c: Client, pk: number) {
+    await c.query('SELECT 1 FROM files WHERE id = $1 FOR UPDATE', [pk]);
+    return this.sql.files.get(pk, c);
+  }
+
+  /**
+   * discardStored removes everything a file stored: its readings (flagging again those its corrections had
+   * superseded), its issues (making the numbers its corrections used correctable again); its progress goes back to
+   * 0. Readings first: they find the issues they corrected.
+   */
+  private async discardStored(c: Queryable, filePk: number): Promise<{ readings: number; issues: number }> {
+    const readings = await this.sql.readings.discardFile(c, filePk);
+    const [lo, hi] = seqRangeOf(filePk);
+    const issues = await this.sql.issues.discardFile(c, filePk, lo, hi);
+    await this.sql.files.resetProgress(c, filePk);
+    return { readings, issues };
+  }
+
+  private async *streamIssues(filePk: number): AsyncIterable<StoredIssue> {
+    let after: StoredIssue | null = null;
+    for (;;) {
+      const page = await this.sql.issues.page(filePk, after);
+      if (page.length === 0) return;
+      yield* page;
+      after = page[page.length - 1];
+    }
+  }
+
+  /**
+   * prepare: the lookups' VINs (with those behind its plates and named issues) locked, and everything the checks
+   * read fetched into a MemoryBatch; or the files in flight that hold it up.
+   */
+  private async prepare(
+    c: Client,
+    filePk: number,
+    look: { vins: string[]; plates: string[]; issueIds: number[] },
+    anomalies: boolean,
+  ): Promise<{ batch: MemoryBatch } | { blockedBy: number[] }> {
+    const { plateVehicles, targetVins } = await resolveForBatch(c, look.plates, look.issueIds);
+    const vins = [...new Set([...look.vins, ...plateVehicles.map((v) => v.vin), ...targetVins])];
+    await lockVehicles(c, vins);
+    const fetched = await fetchForBatch(c, { vins, filePk, issueIds: look.issueIds, anomalies });
+    if (fetched.blockers.length > 0) return { blockedBy: fetched.blockers };
+    return { batch: new MemoryBatch(fetched, vins, plateVehicles) };
+  }
+
+  async storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }> {
+    const { filePk, sender } = req;
+    return inTx(this.pool, async (c) => {
+      // The file's row lock: two attempts at one file (a take-over) store its batches one after the other.
+      const { rows } = await c.query<{ progress_line: number }>({
+        name: 'inflow_batch_file',
+        text: 'SELECT progress_line FROM files WHERE id = $1 FOR UPDATE',
+        values: [filePk],
+      });
+      if (rows.length === 0 || req.lastLine <= rows[0].progress_line) return { blockedBy: [] }; // stored by an earlier attempt
+      const look = req.lookups();
+      const ready = await this.prepare(c, filePk, look, look.issueIds.length > 0);
+      if ('blockedBy' in ready) return ready;
+      const b = ready.batch;
+      work(b.view, {
+        addReading: (r) => b.addReading(filePk, sender, r),
+        addIssue: (i) => b.addIssue(filePk, i),
+        markCorrected: (issueId, line) => b.markCorrected(issueId, seqOf(filePk, line)),
+        supersede: (vin, fileId, line) => b.supersede(vin, fileId, line),
+        setAnomalyState: (issueId, state, line) => b.setAnomalyState(issueId, state, seqOf(filePk, line)),
+      });
+      await writeBatch(c, b, filePk, req.lastLine);
+      return { blockedBy: [] };
+    });
+  }
+
+  async storeManualCorrection<T>(
+    req: ManualCorrectionRequest,
+    work: (view: BatchView, write: ManualWriter, line: number) => T,
+  ): Promise<{ blockedBy: number[]; result?: T }> {
+    return inTx(this.pool, async (c) => {
+      const ready = await this.prepare(c, MANUAL_FILE_PK, { vins: [req.vin], plates: [], issueIds: [req.issueId] }, true);
+      if ('blockedBy' in ready) return ready;
+      const b = ready.batch;
+      // A manual correction's reading and issues are those of MANUAL_FILE_PK: its line is the correction's id.
+      const { rows } = await c.query<{ id: number }>(
+        'INSERT INTO manual_corrections (issue_id, vin, by, reason, at) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+        [req.issueId, req.vin, req.by, req.reason, req.at],
+      );
+      const line = rows[0].id;
+      const result = work(
+        b.view,
+        {
+          addReading: (r, sender) => b.addReading(MANUAL_FILE_PK, sender, r),
+          addIssue: (i) => b.addIssue(MANUAL_FILE_PK, i),
+          supersede: (vin, fileId, l) => b.supersede(vin, fileId, l),
+          setAnomalyState: (issueId, state, l) => b.setAnomalyState(issueId, state, seqOf(MANUAL_FILE_PK, l)),
+        },
+        line,
+      );
+      await writeBatch(c, b, MANUAL_FILE_PK, 0);
+      return { blockedBy: [], result };
+    });
+  }
+
+  pending(filePks: readonly number[]): Promise<number[]> {
+    return this.sql.files.inFlight(filePks);
+  }
+
+  private closed = false;
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
