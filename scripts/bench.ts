@@ -36,6 +36,7 @@ import {
   newRun,
   restoreSnapshot,
   saveSnapshot,
+  setWorkers,
   signals,
   startStack,
   type BackendName,
@@ -281,7 +282,9 @@ async function benchHistory(run: Run, plan: HistoryStep[], files: BenchFiles): P
     const last = i === plan.length - 1;
     const seed = await runStage(run, plan[i].seed, files.history[i].seed); // never empty: each step adds readings
     log(`${run.backend}: history: seeded ${seed.records} readings (${plan[i].readings} stored) in ${seed.seconds.toFixed(1)} s`);
+    // The nightly gets a fresh worker (its peak memory is its own, not the seeding's): saving the state restarts them.
     if (!last) await saveSnapshot(run, 'history');
+    else await setWorkers(run, 0);
     const nightly = await runStage(run, plan[i].nightly, files.history[i].nightly);
     log(
       `${run.backend}: ${nightly.stage}: ${nightly.records} records in ${nightly.seconds.toFixed(2)} s = ${nightly.recordsPerSecond} records/s`,
