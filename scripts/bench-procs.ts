@@ -91,20 +91,52 @@ export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | nu
   }
 }
 
+/** CPU time (user + system) of a process so far, seconds, from /proc/<pid>/stat; null when it is gone. */
+export function procCpuSeconds(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, in parentheses): state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux whatever the kernel's HZ). */
+const CLOCK_TICKS = 100;
+
 /**
- * RssSampler reads VmRSS of the watched processes every `intervalMs` and keeps, per process, the peak since the
- * last `resetPeaks()` (one stage) and over the whole run.
+ * A worker that used at least this share of one core over a window of BUSY_WINDOW_MS counts as busy in it. Low: a
+ * worker storing into PostgreSQL waits on the server much of the time, while an idle one (waiting for a job, or for
+ * another file's vehicles) uses next to nothing.
+ */
+const BUSY_SHARE = 0.1;
+const BUSY_WINDOW_MS = 500;
+
+/**
+ * RssSampler reads VmRSS and CPU time of the watched processes every `intervalMs` and keeps, per process, the
+ * peak RSS since the last `resetPeaks()` (one stage) and over the whole run, the CPU seconds of the stage, and how
+ * long two or more workers were busy at the same time (files really processed side by side).
  */
 export class RssSampler {
   private readonly watched = new Map<string, number>();
   private readonly stagePeak = new Map<string, number>();
   private readonly runPeak = new Map<string, number>();
+  private readonly cpuAtStart = new Map<string, number>();
+  private readonly cpuLast = new Map<string, number>();
+  private readonly cpuAtWindow = new Map<string, number>();
+  private windowStart = 0;
+  private bothBusyMs = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly intervalMs = 100) {}
 
   watch(name: string, pid: number): void {
     this.watched.set(name, pid);
+    this.cpuAtStart.delete(name);
+    this.cpuLast.delete(name);
+    this.cpuAtWindow.delete(name);
   }
 
   start(): void {
@@ -118,17 +150,41 @@ export class RssSampler {
   }
 
   sample(): void {
+    const now = performance.now();
     for (const [name, pid] of this.watched) {
       const kb = procStatusKb(pid, 'VmRSS');
       if (kb === null) continue;
       if (kb > (this.stagePeak.get(name) ?? 0)) this.stagePeak.set(name, kb);
       if (kb > (this.runPeak.get(name) ?? 0)) this.runPeak.set(name, kb);
+      const cpu = procCpuSeconds(pid);
+      if (cpu === null) continue;
+      if (!this.cpuAtStart.has(name)) this.cpuAtStart.set(name, cpu);
+      this.cpuLast.set(name, cpu);
     }
+    if (now - this.windowStart >= BUSY_WINDOW_MS) this.closeWindow(now);
   }
 
-  /** resetPeaks starts a new stage; returns nothing (read stage peaks with stagePeakMb). */
+  /** closeWindow counts the window as side by side when two or more workers were busy in it, and starts the next. */
+  private closeWindow(now: number): void {
+    const seconds = (now - this.windowStart) / 1000;
+    let busy = 0;
+    for (const [name, cpu] of this.cpuLast) {
+      const before = this.cpuAtWindow.get(name);
+      if (name.startsWith('worker') && before !== undefined && (cpu - before) / seconds >= BUSY_SHARE) busy++;
+      this.cpuAtWindow.set(name, cpu);
+    }
+    if (busy >= 2 && this.windowStart) this.bothBusyMs += now - this.windowStart;
+    this.windowStart = now;
+  }
+
+  /** resetPeaks starts a new stage: peaks, CPU seconds and the side-by-side time count from here. */
   resetPeaks(): void {
     this.stagePeak.clear();
+    this.cpuAtStart.clear();
+    this.cpuLast.clear();
+    this.cpuAtWindow.clear();
+    this.bothBusyMs = 0;
+    this.windowStart = 0;
     this.sample();
   }
 
@@ -140,5 +196,17 @@ export class RssSampler {
   runPeakMb(name: string): number | null {
     const kb = this.runPeak.get(name);
     return kb === undefined ? null : kb / 1024;
+  }
+
+  /** CPU seconds `name` used since the stage began (up to the last sample). */
+  stageCpuSeconds(name: string): number | null {
+    const a = this.cpuAtStart.get(name);
+    const b = this.cpuLast.get(name);
+    return a === undefined || b === undefined ? null : b - a;
+  }
+
+  /** Seconds of the stage during which two or more workers were each busy (windows of BUSY_WINDOW_MS). */
+  stageSideBySideSeconds(): number {
+    return this.bothBusyMs / 1000;
   }
 }
