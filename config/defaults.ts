@@ -47,7 +47,10 @@ export interface Settings {
   maxFileBytes: number;
   /** Most records in one file (F06 beyond). */
   maxRecords: number;
-  /** Records per SQLite write transaction: big enough for throughput, small enough to keep BullMQ's lock renewed. */
+  /**
+   * Records per write transaction: big enough for throughput, small enough to keep BullMQ's lock renewed. On
+   * PostgreSQL a batch's fetched histories and pending rows are held in memory: POSTGRES_BATCH_SIZE there.
+   */
   batchSize: number;
   /** Processing attempts per file before it is kept as `failed`. */
   jobAttempts: number;
@@ -139,6 +142,12 @@ export interface Settings {
 
 /** globalConcurrency's default on PostgreSQL: two files at once on this kind of 2-core machine. */
 export const POSTGRES_GLOBAL_CONCURRENCY = 2;
+/**
+ * batchSize's default on PostgreSQL: a batch's fetched histories and pending rows stay in memory until it commits.
+ * Measured on a 1,000,000-record nightly: 10,000 gave 17,500 records/s and a 258 MB worker, 25,000 12,700 and
+ * 369 MB, 100,000 (SQLite's) less still on 200,000 records.
+ */
+export const POSTGRES_BATCH_SIZE = 10_000;
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
   dataDir: './var',
@@ -223,6 +232,7 @@ export function resolveSettings(explicit: Partial<Settings>, env: NodeJS.Process
   if (s.databaseUrl !== null && !isPostgresUrl(s.databaseUrl))
     throw new SettingError('databaseUrl', `${redactDatabaseUrl(s.databaseUrl)}: must start with postgres:// or postgresql://`);
   if (s.databaseUrl !== null && !given.has('globalConcurrency')) s.globalConcurrency = POSTGRES_GLOBAL_CONCURRENCY;
+  if (s.databaseUrl !== null && !given.has('batchSize')) s.batchSize = POSTGRES_BATCH_SIZE;
   return s;
 }
 

@@ -32,6 +32,7 @@ const SEP = '\u0001';
 /** Ends each packed reading in a batch's bytes. */
 const END = 0x02;
 const END_CHAR = '\u0002';
+const SEP_BYTE = 0x01;
 
 /** packReading encodes a plain reading so that sorting the strings sorts by (VIN, line); null when it cannot. */
 export function packReading(line: number, r: Reading, startLine?: number): string | null {
@@ -88,6 +89,12 @@ export function* unpackBatch(b: RecordBatch): Generator<CheckedRecord> {
     yield unpackReading(buf.toString('utf8', at, end));
     at = end + 1;
   }
+}
+
+/** packedVins gives the VIN of each of a batch's packed readings, in order, without decoding the rest. */
+export function* packedVins(b: RecordBatch): Generator<string> {
+  const buf = Buffer.from(b.packed.buffer, b.packed.byteOffset, b.packedBytes);
+  for (let at = 0; at < buf.length; at = buf.indexOf(END, at) + 1) yield buf.toString('utf8', at, buf.indexOf(SEP_BYTE, at));
 }
 
 /**

@@ -17,7 +17,7 @@ import { correctingFate, correctionEffect, type CorrectionEffect } from '../rule
 import { historyFindings, type HistoryOptions } from '../rules/history';
 import { beforeFirstRegistration, plateNotInRegister } from '../rules/register-checks';
 import { lateFinding } from '../rules/working-days';
-import { unpackBatch, type RecordBatch } from './batcher';
+import { packedVins, unpackBatch, type RecordBatch } from './batcher';
 import { findFlagged, replaceFlagged, type FlaggedPlace } from './replace-reading';
 
 /** What the checks of one file's records need besides the registry. */
@@ -47,7 +47,7 @@ export async function storeRecords(store: Store, ctx: FileContext, batches: read
     filePk: ctx.filePk,
     sender: ctx.sender,
     lastLine: batches[batches.length - 1].lastLine,
-    lookups: () => lookupsOf(batches.flatMap((b) => [...unpackBatch(b), ...b.others])),
+    lookups: () => lookupsOf(batches),
   };
   // Consecutive batches in one change: the fewer commits, the fewer times the pages they share are written. Each
   // is checked as it would be alone, one after the other, so the result does not depend on how they are grouped.
@@ -100,11 +100,13 @@ function* concat<T>(a: Iterable<T>, b: Iterable<T>): Iterable<T> {
   yield* b;
 }
 
-function lookupsOf(records: Iterable<CheckedRecord>): { vins: string[]; plates: string[]; issueIds: number[] } {
+/** lookupsOf: what the batches look up. A packed reading has a VIN and no correction: only its VIN is decoded. */
+function lookupsOf(batches: readonly RecordBatch[]): { vins: string[]; plates: string[]; issueIds: number[] } {
   const vins = new Set<string>();
   const plates = new Set<string>();
   const issueIds = new Set<number>();
-  for (const rec of records) {
+  for (const b of batches) for (const vin of packedVins(b)) vins.add(vin);
+  for (const rec of batches.flatMap((b) => b.others)) {
     if (rec.reading?.vin) vins.add(rec.reading.vin);
     else if (rec.reading?.plate) plates.add(rec.reading.plate);
     const number = correctionNumberOf(rec.reading?.corrects, rec.fields?.corrects);

@@ -228,6 +228,9 @@ export class PgStore implements Store {
     look: { vins: string[]; plates: string[]; issueIds: number[] },
     anomalies: boolean,
   ): Promise<{ batch: MemoryBatch } | { blockedBy: number[] }> {
+    // A generic plan: planning the fetch with a batch's thousands of VINs took ~0.1 s, and knowing their number the
+    // planner scanned the whole readings table rather than its vehicle index (EXPLAIN ANALYZE: 0.7-1.1 s vs 0.5 s).
+    await c.query('SET LOCAL plan_cache_mode = force_generic_plan');
     const { plateVehicles, targetVins } = await resolveForBatch(c, look.plates, look.issueIds);
     const vins = [...new Set([...look.vins, ...plateVehicles.map((v) => v.vin), ...targetVins])];
     await lockVehicles(c, vins);
