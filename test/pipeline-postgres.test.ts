@@ -48,7 +48,7 @@ async function receiptsOn(backend: Backend): Promise<{ name: string; result: str
         receivedAt: new Date().toISOString(),
       });
       const done = await processFile(ctx, f.pk);
-      out.push({ name, result: done.result, receipt: normalised(fs.readFileSync(done.receiptPath!, 'utf8'), dir) });
+      out.push({ name, result: done.result, receipt: normalised(fs.readFileSync(layout.filesPath(done.receiptPath!), 'utf8'), dir) });
       return done;
     };
     for (const name of fs
