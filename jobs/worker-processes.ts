@@ -22,6 +22,8 @@ export type FromWorkerProcess = { kind: 'ready' };
 const START_TIMEOUT_MS = 60_000;
 /** Before a dead worker process is replaced. */
 const RESTART_DELAY_MS = 1_000;
+/** The longest wait between two tries at replacing a worker process that cannot start. */
+const MAX_RESTART_DELAY_MS = 30_000;
 /** After its grace time, what a stopping worker gets to hand its file back and close before it is killed. */
 const HAND_BACK_MS = 10_000;
 
@@ -50,6 +52,17 @@ export async function startWorkerProcesses(count: number, redisUrl: string, sett
   const running = new Set<ChildProcess>();
   let closing = false;
 
+  // A replacement that cannot start (the database or Redis away) is tried again, less and less often: a worker
+  // process is never given up while serve runs.
+  const restart = (delayMs: number): void => {
+    setTimeout(() => {
+      if (closing) return;
+      start().catch((err: Error) => {
+        process.stderr.write(`${err.message}; trying again in ${(delayMs * 2) / 1000} s\n`);
+        restart(Math.min(delayMs * 2, MAX_RESTART_DELAY_MS));
+      });
+    }, delayMs);
+  };
   const start = (): Promise<ChildProcess> =>
     new Promise((resolve, reject) => {
       // A debugger port of the parent would clash; every other flag (a heap limit, say) matters more here.
@@ -73,7 +86,7 @@ export async function startWorkerProcesses(count: number, redisUrl: string, sett
         if (!ready) return reject(new Error(`worker process ${child.pid} exited (${signal ?? code}) before it started`));
         if (closing) return;
         process.stderr.write(`worker process ${child.pid} exited (${signal ?? code}); starting another\n`);
-        setTimeout(() => closing || start().catch((err: Error) => process.stderr.write(`${err.message}\n`)), RESTART_DELAY_MS);
+        restart(RESTART_DELAY_MS);
       });
       child.send({ kind: 'start', redisUrl, settings } satisfies ToWorkerProcess);
     });

@@ -4,6 +4,7 @@
  */
 import { SqliteStore } from './sqlite/sqlite-store';
 import { PgStore } from './postgres/pg-store';
+import { unreachableAsBusy } from './postgres/unreachable';
 import type { Store } from './types';
 import { isPostgresUrl } from '../config/database-url';
 
@@ -35,7 +36,7 @@ export interface StoreOptions {
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.databaseUrl) {
     if (!isPostgresUrl(opts.databaseUrl)) throw new Error('the database URL must start with postgres:// or postgresql://');
-    return PgStore.open(opts.databaseUrl);
+    return unreachableAsBusy(await PgStore.open(opts.databaseUrl));
   }
   return SqliteStore.open(opts.sqlite, { durable: opts.durable, lockWaitMs: opts.lockWaitMs });
 }

@@ -44,8 +44,9 @@ export class AccountAlreadyExistsError extends Error {
 }
 
 /**
- * Another writer held the database for the whole of the caller's wait (a store opened with `lockWaitMs`): nothing
- * was changed, and the same call may succeed later. Transient: a front end answers "try again".
+ * Another writer held the database for the whole of the caller's wait (a store opened with `lockWaitMs`), or the
+ * database server could not be reached: nothing was changed, and the same call may succeed later. Transient: a
+ * front end answers "try again".
  */
 export class StoreBusyError extends Error {
   readonly code = 'STORE_BUSY';
