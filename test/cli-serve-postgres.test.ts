@@ -3,15 +3,14 @@
  * made there, a fixture uploaded with curl gets its receipt, the file's record and readings are in PostgreSQL and
  * there is no SQLite database in the data directory; the URL's password is never printed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort } from '../app/redis-server';
-import { curlUpload, curlDownload } from './helpers/ftp-clients';
+import { curlUpload } from './helpers/ftp-clients';
 import { parseReceipt } from './helpers/receipt';
-import { waitFor, waitForOutput } from './helpers/wait';
+import { curlReceipt, demoAccess, spawnServe } from './helpers/serve-process';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres';
 
 const ROOT = path.join(__dirname, '..');
@@ -20,31 +19,13 @@ let dir: string;
 let db: TestDatabase;
 let url: string;
 let child: ChildProcess;
-let out = '';
+let out: () => string;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-serve-pg-'));
   db = await createTestDatabase();
   url = db.url.replace('postgres@', `postgres:${PASSWORD}@`);
-  const port = await freePort();
-  const pasv = 20000 + Math.floor(Math.random() * 800) * 50;
-  child = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, 'bin', 'inflow.js'),
-      'serve',
-      '--database-url',
-      url,
-      '--ftp-port',
-      String(port),
-      '--pasv-range',
-      `${pasv}-${pasv + 39}`,
-    ],
-    { cwd: dir, env: { ...process.env, REDIS_URL: '', INFLOW_DATA_DIR: '', INFLOW_DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  await waitForOutput(child, () => out, 'Ctrl-C stops it.', 'serve to start', 30000);
+  ({ child, out } = await spawnServe(dir, ['--database-url', url]));
 });
 
 afterAll(async () => {
@@ -57,15 +38,12 @@ afterAll(async () => {
 });
 
 it('says which database it uses, without the password', () => {
-  expect(out).toContain(`database: postgres://postgres:***@127.0.0.1:5432/${db.name}`);
-  expect(out).not.toContain(PASSWORD);
+  expect(out()).toContain(`database: postgres://postgres:***@127.0.0.1:5432/${db.name}`);
+  expect(out()).not.toContain(PASSWORD);
 });
 
 it('takes a fixture uploaded with curl and writes its receipt; the store is PostgreSQL', async () => {
-  const text = fs.readFileSync(path.join(dir, 'var', 'demo-account.txt'), 'utf8');
-  const password = /password:\s+(\S+)/.exec(text)![1];
-  const port = Number(/ftp:\/\/127\.0\.0\.1:(\d+)/.exec(text)![1]);
-  const access = { host: '127.0.0.1', port, user: '2123456692', password };
+  const access = demoAccess(dir);
   const up = await curlUpload({
     ...access,
     localFile: path.join(ROOT, 'fixtures', 'valid-3-readings.csv'),
@@ -73,18 +51,7 @@ it('takes a fixture uploaded with curl and writes its receipt; the store is Post
   });
   expect(up.code).toBe(0);
   const local = path.join(dir, 'receipt.csv');
-  let last = '';
-  await waitFor(
-    'the receipt of valid-3-readings.csv',
-    async () => {
-      const r = await curlDownload({ ...access, remotePath: '/receipts/valid-3-readings.csv.receipt.csv', localFile: local });
-      last = r.stderr;
-      return r.code === 0;
-    },
-    30000,
-    300,
-    () => last,
-  );
+  await curlReceipt(access, 'valid-3-readings.csv', local);
   const receipt = parseReceipt(fs.readFileSync(local, 'utf8'));
   expect(receipt.status).toBe('ACCEPTED');
   expect(receipt.records).toBe(3);

@@ -4,36 +4,23 @@
  * curl gets its receipt. Everything in the data directory is private from the start. SIGTERM stops it, Redis
  * included.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../app/redis-server';
-import { curlUpload, curlDownload, run } from './helpers/ftp-clients';
+import { curlUpload, run } from './helpers/ftp-clients';
 import { parseReceipt } from './helpers/receipt';
-import { waitFor, waitForOutput } from './helpers/wait';
+import { curlReceipt, demoAccess, spawnServe } from './helpers/serve-process';
 
 const ROOT = path.join(__dirname, '..');
 let dir: string;
 let child: ChildProcess;
-let out = '';
+let out: () => string;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-serve-'));
-  const port = await freePort();
-  const pasv = 20000 + Math.floor(Math.random() * 800) * 50;
-  child = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin', 'inflow.js'), 'serve', '--ftp-port', String(port), '--pasv-range', `${pasv}-${pasv + 39}`],
-    {
-      cwd: dir, // data in ./var of the working directory, as on a fresh machine
-      env: { ...process.env, REDIS_URL: '', INFLOW_DATA_DIR: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  await waitForOutput(child, () => out, 'Ctrl-C stops it.', 'serve to start', 30000);
+  // data in ./var of the working directory, as on a fresh machine
+  ({ child, out } = await spawnServe(dir));
 });
 
 afterAll(() => {
@@ -42,22 +29,19 @@ afterAll(() => {
 });
 
 it('prints the demo login, keeps it in var/demo-account.txt (mode 600) and made a certificate', () => {
-  expect(out).toMatch(/user:\s+2123456692/);
-  expect(out).toMatch(/password:\s+\S{20}/);
-  expect(out).toContain('curl --ssl-reqd -k');
+  expect(out()).toMatch(/user:\s+2123456692/);
+  expect(out()).toMatch(/password:\s+\S{20}/);
+  expect(out()).toContain('curl --ssl-reqd -k');
   const demo = path.join(dir, 'var', 'demo-account.txt');
   expect(fs.statSync(demo).mode & 0o777).toBe(0o600);
   expect(fs.existsSync(path.join(dir, 'var', 'tls', 'cert.pem'))).toBe(true);
   expect(fs.existsSync(path.join(dir, 'var', 'inflow.db'))).toBe(true);
   expect(fs.readFileSync(path.join(dir, 'var', 'redis.url'), 'utf8')).toMatch(/^redis:\/\/:[0-9a-f]{48}@127\.0\.0\.1:\d+\n$/);
-  expect(out).toMatch(/Redis: {4}redis:\/\/127\.0\.0\.1:\d+ \(private redis-server/); // its password is not shown
+  expect(out()).toMatch(/Redis: {4}redis:\/\/127\.0\.0\.1:\d+ \(private redis-server/); // its password is not shown
 });
 
 it('takes a fixture uploaded with curl --ssl-reqd -k -T and serves its receipt', async () => {
-  const text = fs.readFileSync(path.join(dir, 'var', 'demo-account.txt'), 'utf8');
-  const password = /password:\s+(\S+)/.exec(text)![1];
-  const port = Number(/ftp:\/\/127\.0\.0\.1:(\d+)/.exec(text)![1]);
-  const access = { host: '127.0.0.1', port, user: '2123456692', password };
+  const access = demoAccess(dir);
   const up = await curlUpload({
     ...access,
     localFile: path.join(ROOT, 'fixtures', 'valid-3-readings.csv'),
@@ -66,18 +50,7 @@ it('takes a fixture uploaded with curl --ssl-reqd -k -T and serves its receipt',
   expect(up.stderr).toBe('');
   expect(up.code).toBe(0);
   const local = path.join(dir, 'receipt.csv');
-  let last = '';
-  await waitFor(
-    'the receipt of valid-3-readings.csv',
-    async () => {
-      const r = await curlDownload({ ...access, remotePath: '/receipts/valid-3-readings.csv.receipt.csv', localFile: local });
-      last = r.stderr;
-      return r.code === 0;
-    },
-    30000,
-    300,
-    () => last,
-  );
+  await curlReceipt(access, 'valid-3-readings.csv', local);
   const receipt = parseReceipt(fs.readFileSync(local, 'utf8'));
   expect(receipt.status).toBe('ACCEPTED');
   expect(receipt.records).toBe(3);

@@ -4,7 +4,7 @@
  * upload is answered 451 ("send it again later", not a permanent 5xx) and nothing of it is kept; the service stays
  * up, and once the server is back the same upload gets its 226 and its receipt.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,16 +12,16 @@ import { Readable } from 'node:stream';
 import { Client } from 'basic-ftp';
 import pg from 'pg';
 import { freePort } from '../app/redis-server';
-import { curlDownload, curlUpload } from './helpers/ftp-clients';
+import { curlUpload } from './helpers/ftp-clients';
 import { parseReceipt } from './helpers/receipt';
-import { waitFor, waitForOutput } from './helpers/wait';
+import { waitFor } from './helpers/wait';
+import { curlReceipt, demoAccess, spawnServe } from './helpers/serve-process';
 
 const ROOT = path.join(__dirname, '..');
 let dir: string;
 let pgDir: string;
 let pgPort: number;
 let child: ChildProcess;
-let out = '';
 
 /** pgCtl runs pg_ctl on the test's cluster as the postgres user (initdb and the server refuse root). */
 function pgCtl(...args: string[]): void {
@@ -46,17 +46,7 @@ beforeAll(async () => {
   await admin.end();
 
   const url = `postgres://postgres@127.0.0.1:${pgPort}/inflow`;
-  const ftpPort = await freePort();
-  const pasv = 20000 + Math.floor(Math.random() * 800) * 50;
-  const args = ['serve', '--database-url', url, '--ftp-port', String(ftpPort), '--pasv-range', `${pasv}-${pasv + 39}`];
-  child = spawn(process.execPath, [path.join(ROOT, 'bin', 'inflow.js'), ...args], {
-    cwd: dir,
-    env: { ...process.env, REDIS_URL: '', INFLOW_DATA_DIR: '', INFLOW_DATABASE_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  await waitForOutput(child, () => out, 'Ctrl-C stops it.', 'serve to start', 30000);
+  ({ child } = await spawnServe(dir, ['--database-url', url]));
 }, 60_000);
 
 afterAll(async () => {
@@ -74,10 +64,7 @@ afterAll(async () => {
 });
 
 it('answers 451 while the database is down, keeps nothing, and takes the file once it is back', async () => {
-  const text = fs.readFileSync(path.join(dir, 'var', 'demo-account.txt'), 'utf8');
-  const password = /password:\s+(\S+)/.exec(text)![1];
-  const port = Number(/ftp:\/\/127\.0\.0\.1:(\d+)/.exec(text)![1]);
-  const access = { host: '127.0.0.1', port, user: '2123456692', password };
+  const access = demoAccess(dir);
   const upload = { ...access, localFile: path.join(ROOT, 'fixtures', 'valid-3-readings.csv'), remotePath: '/valid-3-readings.csv' };
 
   // A session logged in before the server stops: its upload is refused with 451, the client keeps its file.
@@ -112,16 +99,6 @@ it('answers 451 while the database is down, keeps nothing, and takes the file on
     () => last,
   );
   const local = path.join(dir, 'receipt.csv');
-  await waitFor(
-    'the receipt',
-    async () => {
-      const r = await curlDownload({ ...access, remotePath: '/receipts/valid-3-readings.csv.receipt.csv', localFile: local });
-      last = r.stderr;
-      return r.code === 0;
-    },
-    60_000,
-    500,
-    () => last,
-  );
+  await curlReceipt(access, 'valid-3-readings.csv', local, 60_000);
   expect(parseReceipt(fs.readFileSync(local, 'utf8'))).toMatchObject({ status: 'ACCEPTED', records: 3 });
 }, 150_000);
