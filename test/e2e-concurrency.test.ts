@@ -123,7 +123,6 @@ it('gives every vehicle the issues of one serial order of its two readings', asy
     expect(r.wrong).toEqual([]);
     expect(r.aFirst + r.bFirst).toBe(N);
     expect(r.anomalies).toBe(N);
-    expect(r.pids).toBe(2); // both worker processes took part
     // Each receipt event says where the time went (README, audit log).
     for (const ms of r.ms) expect(Object.keys(ms).sort()).toEqual(['close', 'read', 'receipt']);
     for (const ms of r.ms) for (const v of Object.values(ms)) expect(v).toBeGreaterThanOrEqual(0);
@@ -132,5 +131,8 @@ it('gives every vehicle the issues of one serial order of its two readings', asy
     );
     if (r.released.length > 0) break;
   }
-  expect(rounds.some((r) => r.released.length > 0)).toBe(true); // the files really were processed side by side
+  // The files really were processed side by side: in the round where they met, both worker processes took part.
+  // (In a round where one worker was done with both before the other took any, there was nothing to show.)
+  const met = rounds.find((r) => r.released.length > 0);
+  expect(met?.pids).toBe(2);
 }, 300000);
