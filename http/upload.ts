@@ -1,0 +1,90 @@
+/**
+ * Taking in a batch file sent as an HTTPS body: streamed into the account's drop zone (`.incoming`, where FTPS
+ * uploads in progress go, and which the held-file sweep clears after a crash), hashed, capped at `maxFileBytes`,
+ * cut after `transferIdleMs` without a byte, then handed to the same intake as an FTPS upload. A refused or broken
+ * upload leaves nothing behind: no file, no row.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Account, FileRecord } from '../store';
+import { StoreBusyError } from '../store';
+import { INCOMING } from '../intake/file-names';
+import { TransferStalledError, UploadStream, UploadTooLargeError } from '../intake/upload-stream';
+import { HttpProblem } from './problems';
+import type { HttpDeps } from './deps';
+
+/** receiveUpload streams `body` to the intake as `name`; resolves with the file taken in, or throws an HttpProblem. */
+export async function receiveUpload(
+  deps: HttpDeps,
+  upload: { account: Account; name: string; body: Readable; declaredBytes: number | null; ip: string },
+): Promise<FileRecord> {
+  const { settings, layout, intake, audit } = deps;
+  const { account, name, ip } = upload;
+  const refused = (reason: string, extra: Record<string, unknown> = {}) =>
+    audit.write('upload_refused', { account: account.establishment, ip, name, via: 'https', reason, ...extra });
+  if (upload.declaredBytes !== null && upload.declaredBytes > settings.maxFileBytes) {
+    refused('size limit', { limit: settings.maxFileBytes, declared: upload.declaredBytes });
+    throw tooLarge(settings.maxFileBytes);
+  }
+  const incoming = path.join(layout.dropDir(account.establishment), INCOMING);
+  await fs.promises.mkdir(incoming, { recursive: true, mode: 0o700 });
+  let taken: FileRecord | null = null;
+  const sink = new UploadStream(path.join(incoming, crypto.randomUUID()), settings.maxFileBytes, async (u) => {
+    taken = await intake.takeIn(account, name, u.tempPath, u.size, u.sha256, ip);
+  });
+  try {
+    await pipeline(upload.body, idleCut(settings.transferIdleMs), sink);
+  } catch (err) {
+    if (err instanceof UploadTooLargeError) {
+      refused('size limit', { limit: settings.maxFileBytes });
+      throw tooLarge(settings.maxFileBytes);
+    }
+    if (err instanceof TransferStalledError) {
+      refused('transfer stalled');
+      throw new HttpProblem(408, err.message, { headers: { Connection: 'close' } });
+    }
+    if (err instanceof StoreBusyError) {
+      refused('database busy', { error: err.message });
+      throw new HttpProblem(503, 'The registry is busy: the file was not taken in, send it again later', {
+        headers: { 'Retry-After': '30' },
+      });
+    }
+    audit.write('upload_aborted', { account: account.establishment, ip, name, via: 'https', error: (err as Error).message });
+    throw err;
+  }
+  return taken!;
+}
+
+function tooLarge(limit: number): HttpProblem {
+  return new HttpProblem(413, new UploadTooLargeError(limit).message, { headers: { Connection: 'close' } });
+}
+
+/** idleCut passes bytes through and fails with TransferStalledError when none arrives for `idleMs` (0: never). */
+function idleCut(idleMs: number): Transform {
+  let timer: NodeJS.Timeout | null = null;
+  const stream = new Transform({
+    transform(chunk, _enc, cb) {
+      arm();
+      cb(null, chunk);
+    },
+    flush(cb) {
+      if (timer) clearTimeout(timer);
+      cb();
+    },
+    destroy(err, cb) {
+      if (timer) clearTimeout(timer);
+      cb(err);
+    },
+  });
+  const arm = () => {
+    if (idleMs === 0) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => stream.destroy(new TransferStalledError(idleMs)), idleMs);
+    timer.unref();
+  };
+  arm();
+  return stream;
+}
