@@ -38,6 +38,8 @@ export async function receiveUpload(
   try {
     await pipeline(upload.body, idleCut(settings.transferIdleMs), sink);
   } catch (err) {
+    // The answer goes out once the partial file is gone: a refused upload leaves nothing behind when it is answered.
+    if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve));
     if (err instanceof UploadTooLargeError) {
       refused('size limit', { limit: settings.maxFileBytes });
       throw tooLarge(settings.maxFileBytes);

@@ -2,7 +2,14 @@
  * Numbered schema migrations. The `schema_version` table holds the last one applied; each runs once, in order,
  * in its own transaction. Append new steps; never edit an applied one.
  */
-export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+export interface Migration {
+  version: number;
+  sql: string;
+  /** The step drops and recreates a table: it runs with foreign keys off, checked before it commits (db.ts). */
+  rebuildsTable?: boolean;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -211,9 +218,10 @@ CREATE INDEX audit_account ON audit (account, at);
   },
   {
     version: 9,
+    rebuildsTable: true,
     sql: `
 -- The portal role (ad sites: the label web service only). SQLite cannot change a CHECK: the table is rebuilt
--- (foreign keys are off while migrating, store/sqlite/db.ts; files still reference accounts by name).
+-- (with foreign keys off for this step, store/sqlite/db.ts; files still reference accounts by name).
 CREATE TABLE accounts_v9 (
   id            INTEGER PRIMARY KEY,
   establishment TEXT NOT NULL UNIQUE,
