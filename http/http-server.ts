@@ -13,6 +13,7 @@ import { TLS_POLICY } from '../config/tls-policy';
 import { HttpProblem, problemOf, requestOf, sendProblem } from './problems';
 import { SHARED_SCHEMAS } from './schemas';
 import { installAccess } from './auth';
+import { installIdleCut } from './idle-cut';
 import { fileRoutes } from './file-routes';
 import { referenceRoutes } from './reference-routes';
 import type { HttpDeps } from './deps';
@@ -79,6 +80,7 @@ export async function buildHttpApp(deps: HttpDeps, tls: { cert: string; key: str
     },
   });
   installAccess(app, deps);
+  installIdleCut(app, deps.settings.transferIdleMs);
   app.setErrorHandler((err, req, reply) => {
     const { problem, internal } = problemOf(err as Error);
     if (internal)

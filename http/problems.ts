@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { cleanText } from '../model/text';
+import { TransferStalledError } from '../intake/upload-stream';
 
 export const PROBLEM_TYPE = 'application/problem+json';
 
@@ -87,6 +88,8 @@ export function fieldErrors(items: ValidationItem[], context: string | undefined
 export function problemOf(err: FastifyError | HttpProblem | Error): { problem: HttpProblem; internal: boolean } {
   if (err instanceof HttpProblem) return { problem: err, internal: false };
   const e = err as FastifyError;
+  if (err instanceof TransferStalledError)
+    return { problem: new HttpProblem(408, err.message, { headers: { Connection: 'close' } }), internal: false };
   if (e.validation) {
     const errors = fieldErrors(e.validation as unknown as ValidationItem[], e.validationContext);
     return {

@@ -1,13 +1,13 @@
 /**
  * Taking in a batch file sent as an HTTPS body: streamed into the account's drop zone (`.incoming`, where FTPS
- * uploads in progress go, and which the held-file sweep clears after a crash), hashed, capped at `maxFileBytes`,
- * cut after `transferIdleMs` without a byte, then handed to the same intake as an FTPS upload. A refused or broken
+ * uploads in progress go, and which the held-file sweep clears after a crash), hashed, capped at `maxFileBytes`
+ * (a body that stalls is cut by idle-cut.ts), then handed to the same intake as an FTPS upload. A refused or broken
  * upload leaves nothing behind: no file, no row.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Account, FileRecord } from '../store';
 import { StoreBusyError } from '../store';
@@ -36,7 +36,7 @@ export async function receiveUpload(
     taken = await intake.takeIn(account, name, u.tempPath, u.size, u.sha256, ip);
   });
   try {
-    await pipeline(upload.body, idleCut(settings.transferIdleMs), sink);
+    await pipeline(upload.body, sink); // the body is cut when it stalls (idle-cut.ts)
   } catch (err) {
     // The answer goes out once the partial file is gone: a refused upload leaves nothing behind when it is answered.
     if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve));
@@ -62,31 +62,4 @@ export async function receiveUpload(
 
 function tooLarge(limit: number): HttpProblem {
   return new HttpProblem(413, new UploadTooLargeError(limit).message, { headers: { Connection: 'close' } });
-}
-
-/** idleCut passes bytes through and fails with TransferStalledError when none arrives for `idleMs` (0: never). */
-function idleCut(idleMs: number): Transform {
-  let timer: NodeJS.Timeout | null = null;
-  const stream = new Transform({
-    transform(chunk, _enc, cb) {
-      arm();
-      cb(null, chunk);
-    },
-    flush(cb) {
-      if (timer) clearTimeout(timer);
-      cb();
-    },
-    destroy(err, cb) {
-      if (timer) clearTimeout(timer);
-      cb(err);
-    },
-  });
-  const arm = () => {
-    if (idleMs === 0) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => stream.destroy(new TransferStalledError(idleMs)), idleMs);
-    timer.unref();
-  };
-  arm();
-  return stream;
 }
