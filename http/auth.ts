@@ -1,6 +1,7 @@
 /**
  * Who may call what (docs/web-services.md): HTTP Basic with the account's establishment number and password, decided
- * by the same login code and the same lockout counters as FTPS (intake/login.ts); then the route's roles, the DMS
+ * by the same login code and the same lockout counters as FTPS (intake/login.ts; a login that succeeded is not checked
+ * again for a while, verified-logins.ts); then the route's roles, the DMS
  * headers where the route wants them, and the account's request rate. Every request is audited once it is answered,
  * with the account, the route, the status and the DMS headers.
  */
@@ -13,6 +14,7 @@ import { HttpProblem } from './problems';
 import { CLIENT_HEADERS } from './schemas';
 import type { HttpDeps } from './deps';
 import { RateLimit } from './rate-limit';
+import { VerifiedLogins } from './verified-logins';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,11 +44,12 @@ export function basicCredentials(header: string | undefined): { username: string
 /** installAccess adds the hooks: log in, check the role and rate on every route that has roles; audit every request. */
 export function installAccess(app: FastifyInstance, deps: HttpDeps): void {
   const limit = new RateLimit(deps.settings.httpRequestsPerMinute);
+  const verified = new VerifiedLogins();
   app.decorateRequest('account', null);
   app.addHook('onRequest', async (req, reply) => {
     const roles = req.routeOptions.config?.roles;
     if (!roles) return;
-    const account = await logIn(deps, req);
+    const account = await logIn(deps, verified, req);
     req.account = account;
     if (!roles.includes(account.role))
       throw new HttpProblem(403, `A ${account.role} account may not call ${req.method} ${req.routeOptions.url}`);
@@ -60,12 +63,16 @@ export function installAccess(app: FastifyInstance, deps: HttpDeps): void {
 }
 
 /** logIn decides the request's credentials as FTPS decides a login: 401 with the refusal's text, 503 when the store is busy. */
-async function logIn(deps: HttpDeps, req: FastifyRequest): Promise<Account> {
+async function logIn(deps: HttpDeps, verified: VerifiedLogins, req: FastifyRequest): Promise<Account> {
   const creds = basicCredentials(req.headers.authorization);
   if (!creds) throw new HttpProblem(401, 'Log in with HTTP Basic: your establishment number and password', { headers: CHALLENGE });
   const { store, guard, checks, audit } = deps;
   try {
-    return await authenticate({ store, guard, checks, audit }, { ...creds, ip: req.ip, secure: true, roles: ROLES });
+    const known = await store.accounts.byEstablishment(creds.username);
+    if (known && verified.verifies(creds.username, creds.password, known)) return known;
+    const account = await authenticate({ store, guard, checks, audit }, { ...creds, ip: req.ip, secure: true, roles: ROLES });
+    verified.remember(creds.username, creds.password, account);
+    return account;
   } catch (err) {
     if (err instanceof LoginRefusedError) throw new HttpProblem(401, err.message, { headers: CHALLENGE });
     if ((err as { transient?: boolean }).transient)

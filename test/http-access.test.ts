@@ -10,6 +10,7 @@ import { startTestService, type TestService } from './helpers/service';
 import { apiOf, DMS_HEADERS, type Api } from './helpers/https';
 import { establishment } from './helpers/fleet-files';
 import { waitFor } from './helpers/wait';
+import { hashPassword } from '../intake/passwords';
 
 const PASSWORD = 'correct horse battery';
 const FIXTURE_SENDER = '2123456692';
@@ -85,6 +86,19 @@ describe('logging in', () => {
     for (let i = 0; i < 3; i++) await expect(svc.connect(LOCKED_OVER_FTPS, 'wrong' + i)).rejects.toThrow(/530/);
     const right = await api.request('/files', {}, { name: LOCKED_OVER_FTPS, password: PASSWORD });
     expect((await problem(right, 401)).detail).toMatch(/Too many failed logins/);
+  });
+
+  test('a changed password or a disabled account takes effect at once, however recent the last login', async () => {
+    const user = { name: establishment('21600008'), password: PASSWORD };
+    await svc.addAccount(user.name, PASSWORD);
+    expect((await api.request('/activities', {}, user)).status).toBe(200);
+    expect((await api.request('/activities', {}, user)).status).toBe(200);
+    await svc.store.accounts.setPasswordHash(user.name, await hashPassword('a new password 123'));
+    expect((await problem(await api.request('/activities', {}, user), 401)).detail).toBe('Login incorrect');
+    const renewed = { name: user.name, password: 'a new password 123' };
+    expect((await api.request('/activities', {}, renewed)).status).toBe(200);
+    await svc.store.accounts.setDisabled(user.name, true);
+    await problem(await api.request('/activities', {}, renewed), 401);
   });
 
   test('admin and portal accounts may use HTTPS but not FTPS', async () => {
