@@ -4,7 +4,7 @@
  * The layers, top to bottom (a folder may import its own layer's files and anything BELOW it, never above):
  *   1. entry points   bin/, cli/, scripts/
  *   2. application    app/            (the composition root)
- *   3. adapters, jobs ftps/ → intake/ → jobs/; uploader/, queries/
+ *   3. adapters, jobs ftps/, http/ → intake/ → jobs/; uploader/, queries/
  *   4. pipeline       pipeline/
  *   5. leaves         parsers/, rules/, store/, receipts/   (they do not import each other)
  *   6. shared bottom  model/, config/                      (importable by all, import nothing of ours but model/)
@@ -16,7 +16,7 @@
  */
 
 /** Every folder of ours. An import that resolves outside these (node_modules, node:*) is not a layer question. */
-const OURS = '^(bin|cli|scripts|app|ftps|intake|jobs|uploader|queries|pipeline|parsers|rules|store|receipts|model|config|test)/';
+const OURS = '^(bin|cli|scripts|app|ftps|http|intake|jobs|uploader|queries|pipeline|parsers|rules|store|receipts|model|config|test)/';
 
 /** Builds a rule: files under `from` may import of our folders only those in `allowed` (a list of folder names). */
 function onlyImports(name, from, allowed, comment) {
@@ -126,6 +126,12 @@ module.exports = {
       ['ftps'],
       ['ftps', 'intake', 'pipeline', ...LEAVES, ...SHARED],
       'ftps/ is one protocol adapter: it hands files to intake/ (which queues); it does not reach into jobs/ itself, nor app/, cli/.',
+    ),
+    onlyImports(
+      'http-only-intake-queries-and-below',
+      ['http'],
+      ['http', 'intake', 'queries', 'pipeline', ...LEAVES, ...SHARED],
+      'http/ is the other protocol adapter: it hands files to intake/ and answers with queries/; not ftps/ (a peer), jobs/, app/ or cli/.',
     ),
     onlyImports(
       'uploader-only-below',

@@ -1,6 +1,6 @@
 /**
  * The whole service as `inflow serve` runs it: data directory, SQLite, Redis (given or private), TLS, the FTPS
- * front, N worker processes and the reconciler. Tests start it the same way.
+ * front, the HTTPS web services, N worker processes and the reconciler. Tests start it the same way.
  *
  * This process serves the FTPS sessions, so nothing in it may stall its event loop: the workers run in processes of
  * their own (jobs/worker-processes.ts), and its store waits for their write transactions on timers
@@ -25,6 +25,8 @@ import { startOrphanSweep } from '../intake/stored-orphans';
 import { startFtpsServer, type FtpsServer } from '../ftps/ftps-server';
 import { createDemoAccount, type DemoLogin } from './demo-account';
 import { LoginGuard, loginGuardOptions, type LoginGuardOptions } from '../intake/login-guard';
+import { PasswordChecks } from '../intake/passwords';
+import { startHttpServer, type HttpServer } from '../http/http-server';
 
 export interface ServiceOptions {
   settings: Settings;
@@ -32,6 +34,8 @@ export interface ServiceOptions {
   demo: boolean;
   /** Overrides the lockout settings (settings.loginMaxFailures, loginIpMaxFailures, loginWindowMs, loginLockMs). */
   loginGuard?: LoginGuardOptions;
+  /** Start the HTTPS web services (default true; `serve --no-http`). */
+  http?: boolean;
 }
 
 export interface Service {
@@ -42,6 +46,8 @@ export interface Service {
   audit: AuditLog;
   redisUrl: string;
   ftpPort: number;
+  /** The HTTPS web services' port; null when they are off. */
+  httpPort: number | null;
   tlsCert: string;
   demo: DemoLogin | null;
   queue: FileQueue;
@@ -77,18 +83,21 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const queue = openFileQueue(redisUrl, settings);
   const intake = new Intake({ store, queue, layout, settings, audit });
   const orphans = startOrphanSweep({ store, layout, settings, audit });
-  const ftps: FtpsServer = await startFtpsServer({
-    settings,
-    layout,
-    store,
-    intake,
-    audit,
-    tls,
-    guard: new LoginGuard(opts.loginGuard ?? loginGuardOptions(settings)),
-  });
+  // One lockout and one set of password-check slots for both front ends: a failure over HTTPS counts for FTPS too.
+  const guard = new LoginGuard(opts.loginGuard ?? loginGuardOptions(settings));
+  const checks = new PasswordChecks({ concurrency: settings.loginCheckConcurrency, queue: settings.loginCheckQueue });
+  const ftps: FtpsServer = await startFtpsServer({ settings, layout, store, intake, audit, tls, guard, checks });
+  const http: HttpServer | null =
+    opts.http === false ? null : await startHttpServer({ settings, layout, store, intake, audit, guard, checks }, tls);
   const workers = await startWorkerProcesses(settings.workers, redisUrl, settings);
   const reconciler = startReconciler(store, queue, settings, audit);
-  audit.write('service', { action: 'start', pid: process.pid, ftpPort: ftps.port, workers: settings.workers });
+  audit.write('service', {
+    action: 'start',
+    pid: process.pid,
+    ftpPort: ftps.port,
+    httpPort: http?.port ?? null,
+    workers: settings.workers,
+  });
 
   let demo: DemoLogin | null = null;
   if (opts.demo && (await store.accounts.count()) === 0) {
@@ -103,6 +112,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     audit,
     redisUrl,
     ftpPort: ftps.port,
+    httpPort: http?.port ?? null,
     tlsCert: tls.cert,
     demo,
     queue,
@@ -111,7 +121,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       if (stopped) return;
       stopped = true;
       const started = Date.now();
-      await ftps.drain(graceMs).catch(() => {});
+      await Promise.all([ftps.drain(graceMs).catch(() => {}), http?.close(graceMs).catch(() => {})]);
       await ftps.close().catch(() => {});
       await reconciler.stop();
       await orphans.stop();

@@ -1,14 +1,12 @@
 /** `inflow accounts add|list|disable|passwd|set`. */
 import type { Command } from 'commander';
-import { TLS_REUSE, type Role, type TlsReuse } from '../store';
+import { ROLES, TLS_REUSE, type Role, type TlsReuse } from '../store';
 import { isValidEstablishment } from '../rules/establishment';
 import { hashPassword, randomPassword } from '../intake/passwords';
 import { withDataDir, settingsFrom, openStoreFor, readStdin, audited } from './common';
 import { UserError } from './exit';
 import { layoutOf } from '../config/layout';
 import { openStore } from '../store';
-
-const ROLES: Role[] = ['garage', 'fleet', 'admin'];
 
 function checkEstablishment(s: string): string {
   if (!isValidEstablishment(s)) throw new UserError(`"${s}" is not a valid establishment number (10 digits, mod-97 check digits)`);
@@ -27,12 +25,12 @@ export function registerAccounts(program: Command): void {
 
   withDataDir(accounts.command('add <establishment>').description('add an account (prints a generated password unless --password-stdin)'))
     .requiredOption('--name <name>', 'establishment name')
-    .option('--role <role>', 'garage | fleet | admin', 'garage')
+    .option('--role <role>', ROLES.join(' | ') + ' (portal: an ad site, the label web service only)', 'garage')
     .option('--for <establishments>', 'fleet: comma-separated establishments it may send files for')
     .option('--password-stdin', 'read the password from standard input')
     .action(async (establishment: string, opts) => {
       checkEstablishment(establishment);
-      if (!ROLES.includes(opts.role)) throw new UserError(`--role must be one of ${ROLES.join(', ')}`);
+      if (!ROLES.includes(opts.role as Role)) throw new UserError(`--role must be one of ${ROLES.join(', ')}`);
       const senders: string[] = opts.for
         ? String(opts.for)
             .split(',')

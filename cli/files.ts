@@ -12,28 +12,7 @@ import { UserError } from './exit';
 import { receiptHeaderOf, receiptIssuesOf } from '../pipeline/write-receipt';
 import { xmlReceiptChunks } from '../receipts/xml-receipt';
 import { collectText } from '../receipts/receipt';
-
-/** The JSON shape of `files list` (docs/cli.md); more fields may be added. */
-export function fileJson(f: FileRecord) {
-  return {
-    id: f.id,
-    account: f.account,
-    name: f.name,
-    sha256: f.sha256,
-    status: f.status,
-    result: f.result,
-    receivedAt: f.receivedAt,
-    processedAt: f.processedAt,
-    size: f.size,
-    format: f.format,
-    records: f.records,
-    accepted: f.accepted,
-    rejected: f.rejected,
-    anomalies: f.anomalies,
-    warnings: f.warnings,
-    duplicateOf: f.duplicateOf,
-  };
-}
+import { fileJson } from '../queries/file-json';
 
 const STATUSES: FileStatus[] = ['received', 'queued', 'processing', 'done', 'failed'];
 

@@ -11,7 +11,7 @@ import { requeueFiles, followFiles } from '../jobs/replay';
 import { withDataDir, withRedis, settingsFrom, openStoreFor, redisUrlFor } from './common';
 import { UserError } from './exit';
 import { ProgressBar } from '../uploader/progress-bar';
-import { fileJson } from './files';
+import { fileJson } from '../queries/file-json';
 import os from 'node:os';
 
 /** summaryTable: one row per replayed file. */

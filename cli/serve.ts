@@ -1,4 +1,4 @@
-/** `inflow serve`: the FTPS front, N workers and the reconciler, on the embedded defaults. */
+/** `inflow serve`: the FTPS front, the HTTPS web services, N workers and the reconciler, on the embedded defaults. */
 import type { Command } from 'commander';
 import { withDataDir, withFilesDir, withRedis, settingsFrom, intOption, onStopSignal } from './common';
 import { UserError } from './exit';
@@ -7,7 +7,7 @@ import { redactRedisUrl } from '../config/redis-url';
 import { redactDatabaseUrl } from '../config/database-url';
 
 export function registerServe(program: Command): void {
-  const cmd = program.command('serve').description('start the FTPS server and its workers');
+  const cmd = program.command('serve').description('start the FTPS server, the HTTPS web services and the workers');
   withDataDir(cmd);
   withFilesDir(cmd);
   withRedis(cmd);
@@ -19,6 +19,9 @@ export function registerServe(program: Command): void {
     .option('--workers <n>', 'worker processes (default 1; 0 = FTPS front only)', intOption('--workers'))
     .option('--tls-cert <file>', 'TLS certificate (PEM); default: self-signed in <data-dir>/tls')
     .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--http-host <host>', 'HTTPS web services listen address (default 127.0.0.1)')
+    .option('--http-port <port>', 'HTTPS web services port (default 8443; 0: any free port)', intOption('--http-port'))
+    .option('--no-http', 'do not start the HTTPS web services')
     .option('--no-demo', 'do not create the demo account on first start')
     .action(async (opts) => {
       let pasvMin: number | undefined;
@@ -38,18 +41,21 @@ export function registerServe(program: Command): void {
         workers: opts.workers,
         tlsCert: opts.tlsCert,
         tlsKey: opts.tlsKey,
+        httpHost: opts.httpHost,
+        httpPort: opts.httpPort,
         ...limitSettings(opts),
       });
       // Loaded here, not at the top: ftp-srv and the certificate maker stay out of `inflow worker` and the other
       // commands (issue #4: a worker's memory).
       const { startService } = await import('../app/service');
-      const svc = await startService({ settings, demo: opts.demo !== false });
+      const svc = await startService({ settings, demo: opts.demo !== false, http: opts.http !== false });
       const out = [
         'odo-inflow is serving',
         `  data dir: ${svc.layout.root}`,
         `  files:    ${svc.layout.filesRoot}`,
         `  database: ${settings.databaseUrl ? redactDatabaseUrl(settings.databaseUrl) : svc.layout.db + ' (SQLite)'}`,
         `  FTPS:     ftp://${settings.ftpHost}:${svc.ftpPort} (explicit FTPS, TLS 1.2+), passive ports ${settings.pasvMin}-${settings.pasvMax}`,
+        `  HTTPS:    ${svc.httpPort === null ? 'off (--no-http)' : `https://${settings.httpHost}:${svc.httpPort}/api/v1 (web services, docs/web-services.md)`}`,
         `  Redis:    ${redactRedisUrl(svc.redisUrl)}${settings.redisUrl ? '' : ' (private redis-server, data in ' + svc.layout.redisDir + ')'}`,
         `  workers:  ${settings.workers}`,
         '  audit:    in the database (`inflow audit`)',

@@ -138,6 +138,15 @@ export interface Settings {
    * FTPS front waits on timers, never blocking its sessions; past this the upload is answered 451 (send it again).
    */
   intakeDbWaitMs: number;
+  /** HTTPS web services address (docs/web-services.md). 127.0.0.1 like ftpHost; use 0.0.0.0 in production. */
+  httpHost: string;
+  /** HTTPS web services port; 0 = any free port (the one taken is printed). */
+  httpPort: number;
+  /**
+   * Requests one account may make per minute over HTTPS (429 beyond, with Retry-After): a DMS sending readings one
+   * by one as work orders close stays far below it, a loop gone wrong does not take the service with it. 0: no limit.
+   */
+  httpRequestsPerMinute: number;
 }
 
 /** globalConcurrency's default on PostgreSQL: two files at once on this kind of 2-core machine. */
@@ -194,6 +203,9 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   loginCheckConcurrency: 2,
   loginCheckQueue: 32,
   intakeDbWaitMs: 15_000,
+  httpHost: '127.0.0.1',
+  httpPort: 8443,
+  httpRequestsPerMinute: 600,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */

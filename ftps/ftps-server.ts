@@ -23,12 +23,13 @@ import { ControlConnections } from './connection-limits';
 import { guardReplies } from './client-replies';
 import { HeldFiles, HeldQuotaError, isHeldName } from './held-files';
 import { LoginGuard, loginGuardOptions } from '../intake/login-guard';
-import { auditedUsername, auditLoginWithoutTls, authenticate, LoginRefusedError } from '../intake/login';
+import { auditedUsername, auditLoginWithoutTls, authenticate, FTPS_ROLES, LoginRefusedError } from '../intake/login';
 import { PasswordChecks } from '../intake/passwords';
-import { UploadStream, UploadTooLargeError, TransferStalledError } from './upload-stream';
+import { UploadStream, UploadTooLargeError, TransferStalledError } from '../intake/upload-stream';
 import { Transfers } from './transfers';
 import { auditRefusedDataConnections, passivePortOptions } from './data-connections';
 import { CountsUnderLimit } from './counts-under-limit';
+import { TLS_POLICY } from '../config/tls-policy';
 
 export interface FtpsServer {
   port: number;
@@ -45,20 +46,6 @@ const LINGER_MS = 1000;
 // Refused for every account: active mode (server-initiated connections), appends, restarts (a held `.part` is sent
 // again whole), directories, SITE.
 const DENIED = ['PORT', 'EPRT', 'APPE', 'STOU', 'REST', 'MKD', 'XMKD', 'RMD', 'XRMD', 'SITE'];
-
-/**
- * TLS 1.2 suites: forward-secret key exchange with an AEAD cipher only (no CBC with SHA-1 or SHA-2 MACs, which the
- * default list still has), for an ECDSA certificate (the generated one) or an RSA one. TLS 1.3 keeps Node's suites,
- * all AEAD: with no `TLS_` entry here, Node leaves them as they are.
- */
-const TLS12_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-].join(':');
 
 // ftp-srv exports its error classes as `ftpErrors` (its .d.ts says otherwise).
 const { FileSystemError } = (require('ftp-srv') as { ftpErrors: { FileSystemError: new (msg: string, code?: number) => Error } }).ftpErrors;
@@ -88,13 +75,15 @@ export async function startFtpsServer(deps: {
   audit: AuditLog;
   tls: { cert: string; key: string };
   guard?: LoginGuard;
+  /** The password checks' slots, shared with the other front ends of the process (one thread pool). */
+  checks?: PasswordChecks;
 }): Promise<FtpsServer> {
   const { settings, layout, audit } = deps;
   const connections = new ControlConnections(settings, audit);
   const front: Front = {
     ...deps,
     guard: deps.guard ?? new LoginGuard(loginGuardOptions(settings)),
-    checks: new PasswordChecks({ concurrency: settings.loginCheckConcurrency, queue: settings.loginCheckQueue }),
+    checks: deps.checks ?? new PasswordChecks({ concurrency: settings.loginCheckConcurrency, queue: settings.loginCheckQueue }),
     connections,
     held: new HeldFiles({ dropRoot: layout.dropRoot, audit, settings }),
     transfers: new Transfers(settings.transferIdleMs, connections),
@@ -116,7 +105,7 @@ function newFtpSrv(front: Front, tls: { cert: string; key: string }): FtpSrv {
   const { settings, store, audit } = front;
   const server: FtpSrv = createFtpSrv({
     url: `ftp://${settings.ftpHost}:${settings.ftpPort}`,
-    tls: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS },
+    tls: { cert: tls.cert, key: tls.key, ...TLS_POLICY },
     pasv_url: settings.pasvUrl ?? settings.ftpHost,
     pasv_min: settings.pasvMin,
     pasv_max: settings.pasvMax,
@@ -173,7 +162,10 @@ async function logIn(
     throw new LoginRefusedError('Service is shutting down: try again later');
   }
   try {
-    const account = await authenticate({ store, guard, checks, audit }, { username, password, ip, secure: !!connection.secure });
+    const account = await authenticate(
+      { store, guard, checks, audit },
+      { username, password, ip, secure: !!connection.secure, roles: FTPS_ROLES },
+    );
     // Over the account's limit: answered 421 and closed; the refusal only ends ftp-srv's PASS handler.
     if (!(await front.connections.loggedIn(connection.id, account.establishment))) throw new LoginRefusedError('Too many connections');
     return { fs: jailOf(front, connection, account, ip), blacklist: DENIED };

@@ -9,13 +9,8 @@ import path from 'node:path';
 import type { Settings } from '../config/defaults';
 import type { AuditLog } from '../store/audit-log';
 
-/** A name held in the drop zone until renamed: the client is still writing it. */
-export function isHeldName(name: string): boolean {
-  return name.startsWith('.') || /\.(part|tmp)$/i.test(name);
-}
-
-/** The folder of each drop zone where uploads in progress are written; never listed, never held. */
-export const INCOMING = '.incoming';
+export { isHeldName, INCOMING } from '../intake/file-names';
+import { INCOMING } from '../intake/file-names';
 
 /** Each held file counts at least this much against the quota: an empty file still takes an inode and a block. */
 const MIN_CHARGE = 4096;

@@ -15,7 +15,7 @@ import type { FtpConnection } from 'ftp-srv';
 import { StoreBusyError, type Account } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import { MAX_NAME_BYTES, type Intake } from '../intake/intake';
-import { UploadStream } from './upload-stream';
+import { UploadStream } from '../intake/upload-stream';
 import { INCOMING, isHeldName, type HeldFiles } from './held-files';
 import { hasUnsafeText } from '../model/text';
 

@@ -4,7 +4,7 @@
  * been running.
  */
 import type { ControlConnections } from './connection-limits';
-import { TransferStalledError } from './upload-stream';
+import { TransferStalledError } from '../intake/upload-stream';
 
 /** A stream of a transfer as ftp-srv holds it. */
 export type TransferStream = NodeJS.EventEmitter & { destroyed: boolean; destroy(err?: Error): void };

@@ -1,10 +1,10 @@
 /**
- * Deciding an FTPS login (docs/ftps.md, "Logins and lockout"): TLS first, the attempt reserved against the lockout
+ * Deciding a login, FTPS or HTTPS (docs/ftps.md, "Logins and lockout"): TLS first, the attempt reserved against the lockout
  * before any password is checked, then one bounded password check, the same for every username (an unknown one is
- * checked against a stand-in hash), and only then: a known, enabled garage or fleet account with the right password.
+ * checked against a stand-in hash), and only then: a known, enabled account of an allowed role with the right password.
  * Every refusal is audited, with the username cut to USERNAME_AUDIT_CHARS.
  */
-import type { Store, Account } from '../store';
+import type { Store, Account, Role } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import type { LoginGuard } from './login-guard';
 import { STAND_IN_HASH, type PasswordChecks } from './passwords';
@@ -28,10 +28,16 @@ export function auditLoginWithoutTls(audit: AuditLog, login: { username?: string
   audit.write('login_refused', { ...who, ip: login.ip, reason: 'no TLS', command: login.command });
 }
 
-/** authenticate returns the account, or throws LoginRefusedError with the text the client sees. */
+/** The roles that may log in over FTPS: the senders of files. */
+export const FTPS_ROLES: readonly Role[] = ['garage', 'fleet'];
+
+/**
+ * authenticate returns the account, or throws LoginRefusedError with the text the client sees. An account whose
+ * role is not in `roles` is refused like a wrong password (and counts as a failure), so the refusal tells nothing.
+ */
 export async function authenticate(
   deps: { store: Store; guard: LoginGuard; checks: PasswordChecks; audit: AuditLog },
-  login: { username: string; password: string; ip: string; secure: boolean },
+  login: { username: string; password: string; ip: string; secure: boolean; roles: readonly Role[] },
 ): Promise<Account> {
   const { store, guard, checks, audit } = deps;
   const { ip } = login;
@@ -61,7 +67,13 @@ export async function authenticate(
     throw new LoginRefusedError('Too many logins at once: try again later');
   }
   const { match, waitedMs } = await check;
-  const refusal = !account ? 'unknown user' : account.disabled ? 'disabled' : account.role === 'admin' ? 'admin account' : null;
+  const refusal = !account
+    ? 'unknown user'
+    : account.disabled
+      ? 'disabled'
+      : !login.roles.includes(account.role)
+        ? `${account.role} account`
+        : null;
   if (!account || refusal || !match) {
     const locked = attempt.fail();
     audit.write('login_failed', { ...who, ip, reason: refusal ?? 'bad credentials', knownIp: attempt.knownIp, waitedMs, locked });

@@ -8,6 +8,36 @@ export type WorkType = 'MAINT' | 'REPAIR' | 'BODY' | 'TYRES' | 'PARTS' | 'INSPEC
 /** Every WorkType, in the order of the spec. */
 export const WORK_TYPES: readonly WorkType[] = ['MAINT', 'REPAIR', 'BODY', 'TYRES', 'PARTS', 'INSPECT', 'ODOREP', 'OTHER'];
 
+/** A description in each of Belgium's languages, and English. */
+export interface Descriptions {
+  nl: string;
+  fr: string;
+  de: string;
+  en: string;
+}
+
+/** What each work type means (GET /api/v1/activities, docs/formats.md). */
+export const WORK_TYPE_DESCRIPTIONS: Readonly<Record<WorkType, Descriptions>> = {
+  MAINT: { nl: 'Onderhoud', fr: 'Entretien', de: 'Wartung', en: 'Service' },
+  REPAIR: {
+    nl: 'Mechanische, elektrische of elektronische herstelling',
+    fr: 'Réparation mécanique, électrique ou électronique',
+    de: 'Mechanische, elektrische oder elektronische Reparatur',
+    en: 'Mechanical, electrical or electronic repair',
+  },
+  BODY: { nl: 'Carrosseriewerk', fr: 'Carrosserie', de: 'Karosseriearbeiten', en: 'Bodywork' },
+  TYRES: { nl: 'Banden', fr: 'Pneus', de: 'Reifen', en: 'Tyres' },
+  PARTS: {
+    nl: 'Uitlaat, batterij, radio, alarm, andere onderdelen of accessoires',
+    fr: 'Échappement, batterie, radio, alarme, autres pièces ou accessoires',
+    de: 'Auspuff, Batterie, Radio, Alarmanlage, andere Teile oder Zubehör',
+    en: 'Exhaust, battery, radio, alarm, other parts or accessories',
+  },
+  INSPECT: { nl: 'Technische keuring', fr: 'Contrôle technique', de: 'Technische Prüfung', en: 'Technical inspection' },
+  ODOREP: { nl: 'Kilometerteller vervangen', fr: 'Compteur kilométrique remplacé', de: 'Kilometerzähler ersetzt', en: 'Odometer replaced' },
+  OTHER: { nl: 'Andere', fr: 'Autre', de: 'Sonstiges', en: 'Other' },
+};
+
 /** Kilometres in one international mile. */
 export const KM_PER_MILE = 1.609344;
 

@@ -72,6 +72,7 @@ export async function* receiptIssuesOf(store: Store, filePk: number): AsyncItera
       field: i.field,
       correctable: i.correctable,
       message: i.message,
+      state: i.state,
     };
   }
 }

@@ -1,5 +1,6 @@
 /** What a receipt says (docs/receipts.md), whatever its format. */
 import type { IssueCode, Severity } from '../model/issue-catalogue';
+import type { AnomalyState } from '../model/anomaly-state';
 
 export type ReceiptStatus = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
 
@@ -30,6 +31,8 @@ export interface ReceiptIssue {
   field: string;
   correctable: boolean;
   message: string;
+  /** Where an anomaly stands now (A issues; null for others). Not in the CSV or XML receipt: it changes after it. */
+  state?: AnomalyState | null;
 }
 
 /** A receipt's issues, in receipt order: a list, or a stream from the store. */

@@ -99,7 +99,7 @@ export async function startStack(run: Run): Promise<void> {
   run.ftpPort = await freePort();
   const pasvBase = 20_000 + crypto.randomInt(0, 500) * 20;
   const args = ['serve', '--workers', '0', '--no-demo', ...storeArgs(run), '--redis-url', run.redis.url];
-  args.push('--ftp-port', String(run.ftpPort), '--pasv-range', `${pasvBase}-${pasvBase + 19}`);
+  args.push('--ftp-port', String(run.ftpPort), '--pasv-range', `${pasvBase}-${pasvBase + 19}`, '--http-port', '0');
   run.server = spawnInflow('server', args, path.join(run.dir, 'logs'));
   await waitForOutput(run.server, 'odo-inflow is serving', 60_000);
   run.sampler.watch('server', run.server.pid);

@@ -33,6 +33,7 @@ export const AUDIT_EVENTS = [
   'internal_error',
   'service',
   'admin',
+  'http_request',
 ] as const;
 
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];

@@ -15,7 +15,12 @@ export * from './report-types';
 
 // ─── Accounts ────────────────────────────────────────────────────────────────────────────────────────────────
 
-export type Role = 'garage' | 'fleet' | 'admin';
+/**
+ * `garage` and `fleet` send readings (FTPS, HTTPS); `admin` uses the CLI and sees everything over HTTPS (no FTPS);
+ * `portal` (an ad site) may only ask for OK labels over HTTPS.
+ */
+export type Role = 'garage' | 'fleet' | 'admin' | 'portal';
+export const ROLES: readonly Role[] = ['garage', 'fleet', 'admin', 'portal'];
 
 /**
  * Whether an account's FTPS data connections must resume the TLS session of their control connection (docs/ftps.md):

@@ -12,6 +12,8 @@ export default async function globalSetup(): Promise<void> {
   process.stderr.write(`\nglobalSetup: dist/ built from the current sources in ${(build.ms / 1000).toFixed(1)} s\n`);
   const redis = await startPrivateRedis();
   process.env.INFLOW_TEST_REDIS_URL = redis.url;
+  // Every `inflow serve` a test spawns takes a free HTTPS port, not 8443: tests run side by side.
+  process.env.INFLOW_HTTP_PORT = '0';
   process.env.INFLOW_TEST_RUN = crypto.randomBytes(4).toString('hex');
   (globalThis as any).__inflowRedis = redis;
 }

@@ -116,4 +116,12 @@ CREATE INDEX audit_at ON audit (at);
 CREATE INDEX audit_account_at ON audit (account, at);
 `,
   },
+  {
+    version: 2,
+    sql: `
+-- The portal role (ad sites: the label web service only).
+ALTER TABLE accounts DROP CONSTRAINT accounts_role_check;
+ALTER TABLE accounts ADD CONSTRAINT accounts_role_check CHECK (role IN ('garage', 'fleet', 'admin', 'portal'));
+`,
+  },
 ];

@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MIGRATIONS } from './migrations';
+import { MIGRATIONS, type Migration } from './migrations';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../config/layout';
 import { CALL_BUSY_TIMEOUT_MS } from './busy';
 
@@ -70,14 +70,25 @@ function createPrivately(file: string): void {
 function migrate(db: Db): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
   const apply = db
-    .transaction((step: { version: number; sql: string }) => {
+    .transaction((step: Migration) => {
       const row = db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null };
       if ((row.v ?? 0) >= step.version) return; // another process got there first
       db.exec(step.sql);
+      if (step.rebuildsTable && (db.pragma('foreign_key_check') as unknown[]).length)
+        throw new Error(`migration ${step.version} broke a foreign key`);
       db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(step.version);
     })
     .immediate.bind(null);
-  for (const step of MIGRATIONS) apply(step);
+  for (const step of MIGRATIONS) {
+    // A table rebuilt (SQLite's way to change a constraint) is dropped and recreated: with foreign keys on, dropping
+    // it would fail for the rows that reference it. They are off for that step only, and checked before it commits.
+    if (step.rebuildsTable) db.pragma('foreign_keys = OFF');
+    try {
+      apply(step);
+    } finally {
+      if (step.rebuildsTable) db.pragma('foreign_keys = ON');
+    }
+  }
 }
 
 /**

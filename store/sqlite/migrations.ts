@@ -2,7 +2,14 @@
  * Numbered schema migrations. The `schema_version` table holds the last one applied; each runs once, in order,
  * in its own transaction. Append new steps; never edit an applied one.
  */
-export const MIGRATIONS: readonly { version: number; sql: string }[] = [
+export interface Migration {
+  version: number;
+  sql: string;
+  /** The step drops and recreates a table: it runs with foreign keys off, checked before it commits (db.ts). */
+  rebuildsTable?: boolean;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -207,6 +214,29 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_at ON audit (at);
 CREATE INDEX audit_account ON audit (account, at);
+`,
+  },
+  {
+    version: 9,
+    rebuildsTable: true,
+    sql: `
+-- The portal role (ad sites: the label web service only). SQLite cannot change a CHECK: the table is rebuilt
+-- (with foreign keys off for this step, store/sqlite/db.ts; files still reference accounts by name).
+CREATE TABLE accounts_v9 (
+  id            INTEGER PRIMARY KEY,
+  establishment TEXT NOT NULL UNIQUE,
+  name          TEXT NOT NULL,
+  role          TEXT NOT NULL CHECK (role IN ('garage', 'fleet', 'admin', 'portal')),
+  senders       TEXT NOT NULL DEFAULT '[]',       -- JSON: establishments a fleet account may send for
+  password_hash TEXT NOT NULL,
+  disabled      INTEGER NOT NULL DEFAULT 0,
+  created_at    TEXT NOT NULL,
+  tls_reuse     TEXT NOT NULL DEFAULT 'required' CHECK (tls_reuse IN ('required', 'optional'))
+);
+INSERT INTO accounts_v9 (id, establishment, name, role, senders, password_hash, disabled, created_at, tls_reuse)
+  SELECT id, establishment, name, role, senders, password_hash, disabled, created_at, tls_reuse FROM accounts;
+DROP TABLE accounts;
+ALTER TABLE accounts_v9 RENAME TO accounts;
 `,
   },
 ];

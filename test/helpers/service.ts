@@ -35,6 +35,7 @@ export async function startTestService(overrides: Partial<Settings> = {}): Promi
       redisUrl,
       ftpHost: '127.0.0.1',
       ftpPort: 0,
+      httpPort: 0,
       ...pasvRange(),
       queuePrefix: 'test-' + crypto.randomUUID(),
       reconcileSeconds: 2,
