@@ -25,6 +25,8 @@ import { startOrphanSweep } from '../intake/stored-orphans';
 import { startFtpsServer, type FtpsServer } from '../ftps/ftps-server';
 import { createDemoAccount, type DemoLogin } from './demo-account';
 import { LoginGuard, loginGuardOptions, type LoginGuardOptions } from '../intake/login-guard';
+import { ObservationDesk } from '../intake/observation-desk';
+import { openDrainQueue } from '../jobs/observation-drain';
 
 export interface ServiceOptions {
   settings: Settings;
@@ -45,6 +47,8 @@ export interface Service {
   tlsCert: string;
   demo: DemoLogin | null;
   queue: FileQueue;
+  /** Readings sent one at a time (docs/observations.md): what the web services' observation routes call. */
+  observations: ObservationDesk;
   workers: WorkerProcesses;
   /** stop shuts down gracefully; graceMs overrides settings.shutdownGraceMs. */
   stop(graceMs?: number): Promise<void>;
@@ -86,8 +90,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     tls,
     guard: new LoginGuard(opts.loginGuard ?? loginGuardOptions(settings)),
   });
+  const drain = openDrainQueue(redisUrl, settings);
+  const observations = new ObservationDesk({ store, drain, settings });
   const workers = await startWorkerProcesses(settings.workers, redisUrl, settings);
-  const reconciler = startReconciler(store, queue, settings, audit);
+  const reconciler = startReconciler(store, queue, settings, audit, drain);
   audit.write('service', { action: 'start', pid: process.pid, ftpPort: ftps.port, workers: settings.workers });
 
   let demo: DemoLogin | null = null;
@@ -106,6 +112,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     tlsCert: tls.cert,
     demo,
     queue,
+    observations,
     workers,
     stop: async (graceMs = settings.shutdownGraceMs) => {
       if (stopped) return;
@@ -116,8 +123,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await reconciler.stop();
       await orphans.stop();
       const left = Math.max(0, graceMs - (Date.now() - started));
+      observations.close();
       await workers.close(left).catch(() => {});
       await queue.close();
+      await drain.close();
       audit.write('service', { action: 'stop', pid: process.pid });
       await audit.close();
       await store.close();

@@ -138,6 +138,13 @@ export interface Settings {
    * FTPS front waits on timers, never blocking its sessions; past this the upload is answered 451 (send it again).
    */
   intakeDbWaitMs: number;
+  /**
+   * Most observations checked in one round (docs/observations.md): one store change per round, so the more come at
+   * once, the fewer changes per observation; small enough that a round's change stays short beside a nightly file.
+   */
+  observationRoundMax: number;
+  /** How often waiters for observations look whether theirs are settled, ms (one look for all of them). */
+  observationPollMs: number;
 }
 
 /** globalConcurrency's default on PostgreSQL: two files at once on this kind of 2-core machine. */
@@ -194,6 +201,8 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   loginCheckConcurrency: 2,
   loginCheckQueue: 32,
   intakeDbWaitMs: 15_000,
+  observationRoundMax: 500,
+  observationPollMs: 50,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */

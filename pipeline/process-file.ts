@@ -28,6 +28,7 @@ import type { AuditLog } from '../store/audit-log';
 import type { FileFinding } from '../model/issue-catalogue';
 import { brusselsToday } from '../rules/brussels-date';
 import { sizeLimitFinding } from '../rules/file-tally';
+import { allowedSenders } from '../rules/establishment';
 import { writeReceipt } from './write-receipt';
 import { FileGoneError, WaitForFilesError } from './errors';
 import { storeRecords, type FileContext } from './check-batch';
@@ -98,11 +99,6 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
     ms,
   });
   return (await store.files.get(filePk))!;
-}
-
-/** allowedSenders: an account sends for itself; a fleet account also for the establishments it lists. */
-function allowedSenders(a: Account): string[] {
-  return a.role === 'fleet' ? [a.establishment, ...a.senders] : [a.establishment];
 }
 
 type EarlyVerdict = ScanResult & { duplicateOf: number | null };
