@@ -71,7 +71,8 @@ export interface DrainWorker {
 /** startDrainWorker starts the drainer on `store` (a store of its own: closing it never cuts a file's pipeline). */
 export async function startDrainWorker(redisUrl: string, settings: Settings, store: Store): Promise<DrainWorker> {
   const connection = redisConnection(redisUrl, 'worker');
-  const ctx = { store, settings };
+  let closing = false;
+  const ctx = { store, settings, stopping: () => closing };
   const worker = new Worker(OBSERVATION_QUEUE, async () => ({ handled: await drainObservations(ctx) }), {
     connection,
     prefix: settings.queuePrefix,
@@ -87,6 +88,7 @@ export async function startDrainWorker(redisUrl: string, settings: Settings, sto
   await requestDrain(producer).catch(() => {});
   return {
     close: async () => {
+      closing = true; // a drain in progress ends after its round
       await worker.close().catch(() => {});
       await producer.close();
       connection.disconnect();

@@ -10,6 +10,7 @@
  * round (ObservationStore.unclaim); the round closes at once. A drainer that dies in a round leaves it open: the
  * next drain resumes it after its last stored line, and closing it settles exactly the observations stored.
  */
+import fs from 'node:fs';
 import type { Settings } from '../config/defaults';
 import type { Observation, ObservationRound, Store } from '../store';
 import type { CheckedRecord } from '../model/reading';
@@ -20,23 +21,32 @@ import type { RecordBatch } from './batcher';
 export interface ObservationContext {
   store: Store;
   settings: Pick<Settings, 'decreaseToleranceKm' | 'maxKmPerDay' | 'observationRoundMax'>;
+  /** Asked between rounds: true stops the drain (the drainer is closing). */
+  stopping?: () => boolean;
 }
 
-/** drainObservations processes rounds until no observation waits; returns how many observations it settled or put back. */
+/** How long the drain waits before trying again when every observation it claimed was held up by a file in flight. */
+const HELD_UP_RETRY_MS = 1000;
+
+/**
+ * drainObservations processes rounds until no observation waits (or `stopping`); returns how many it settled.
+ * Observations held up by a file in flight are tried again every HELD_UP_RETRY_MS until that file closes.
+ */
 export async function drainObservations(ctx: ObservationContext): Promise<number> {
-  let handled = 0;
-  for (;;) {
+  let settled = 0;
+  while (!ctx.stopping?.()) {
     const rounds = await ctx.store.observations.claimRounds(ctx.settings.observationRoundMax);
-    if (rounds.length === 0) return handled;
-    for (const round of rounds) {
-      await processRound(ctx, round);
-      handled += round.observations.length;
-    }
+    if (rounds.length === 0) break;
+    let now = 0;
+    for (const round of rounds) now += await processRound(ctx, round);
+    settled += now;
+    if (now === 0) await new Promise((r) => setTimeout(r, HELD_UP_RETRY_MS));
   }
+  return settled;
 }
 
-/** processRound stores a round's observations (those after its progress) and closes it. */
-export async function processRound(ctx: ObservationContext, round: ObservationRound): Promise<void> {
+/** processRound stores a round's observations (those after its progress) and closes it; returns how many it stored. */
+export async function processRound(ctx: ObservationContext, round: ObservationRound): Promise<number> {
   const { store, settings } = ctx;
   const fileCtx: FileContext = {
     filePk: round.filePk,
@@ -46,17 +56,34 @@ export async function processRound(ctx: ObservationContext, round: ObservationRo
     history: { decreaseToleranceKm: settings.decreaseToleranceKm, maxKmPerDay: settings.maxKmPerDay },
   };
   const todo = round.observations.filter((o) => o.line !== null && o.line > round.progressLine);
+  let heldUp = 0;
   if (todo.length > 0) {
     const { blockedBy } = await storeRecords(store, fileCtx, [batchOf(round.sender, todo)]);
     if (blockedBy.length > 0) {
       // One at a time, in line order (each store moves the round's progress on): only the held-up ones wait.
       for (const o of todo) {
         const alone = await storeRecords(store, fileCtx, [batchOf(round.sender, [o])]);
-        if (alone.blockedBy.length > 0) await store.observations.unclaim(o.id);
+        if (alone.blockedBy.length > 0) {
+          await store.observations.unclaim(o.id);
+          heldUp++;
+        }
       }
     }
   }
+  dieHereForTests();
   await store.observations.closeRound(round.filePk, new Date().toISOString());
+  return round.observations.length - heldUp;
+}
+
+/**
+ * A test's way to die between storing a round and closing it, once, as a crash would (test/observations-crash.test.ts):
+ * INFLOW_TEST_DIE_IN_ROUND names a file that does not exist yet; it is made, and the process killed.
+ */
+function dieHereForTests(): void {
+  const marker = process.env.INFLOW_TEST_DIE_IN_ROUND;
+  if (!marker || fs.existsSync(marker)) return;
+  fs.writeFileSync(marker, String(process.pid));
+  process.kill(process.pid, 'SIGKILL');
 }
 
 /** batchOf: observations as one batch of a file's records, after the checks that need nothing but the record. */

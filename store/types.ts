@@ -347,7 +347,7 @@ export interface ObservationStore {
   /**
    * closeRound closes a round as one change: its file is closed as an accepted file is, and each of its
    * observations stored (line up to the file's progress) takes its final status from its issues; any other is
-   * PENDING again, in no round. A closed round is left alone.
+   * PENDING again, in no round. A round that stored nothing leaves no file. A closed round is left alone.
    */
   closeRound(filePk: number, processedAt: string): Promise<void>;
 }

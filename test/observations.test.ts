@@ -13,7 +13,11 @@ import { inflowSync } from './helpers/ops';
 import { ObservationDesk, type ObservationView } from '../intake/observation-desk';
 import { openDrainQueue, startDrainWorker, type DrainQueue, type DrainWorker } from '../jobs/observation-drain';
 import type { ObservationInput } from '../model/observation';
+import { recordFieldsOf } from '../model/observation';
 import { formatErrorNumber } from '../rules/error-number';
+import { checkRecord } from '../rules/record-checks';
+import { brusselsToday } from '../rules/brussels-date';
+import { storeRecords } from '../pipeline/check-batch';
 import {
   AlreadyCorrectedError,
   NoOpenAnomalyError,
@@ -210,6 +214,49 @@ describe.each(BACKENDS)('observations on %s', (backend) => {
     await expect(
       desk.submit(acc[GARAGE], { vin: vin(42), date: daysAgo(2), odometer: 5, unit: 'km', work: 'MAINT', sender: FLEET_SITE }, DMS),
     ).rejects.toThrow(SenderNotAllowedError);
+  });
+
+  it('holds an observation of a vehicle that a file in flight has records of until the file closes; others go on', async () => {
+    const receivedAt = new Date().toISOString();
+    const f = await reg.store.files.receive({
+      accountId: acc[GARAGE].id,
+      name: 'in-flight.csv',
+      storedPath: 'in-flight.csv',
+      size: 1,
+      sha256: 'in-flight',
+      receivedAt,
+    });
+    await reg.store.files.startAttempt(f.pk);
+    const today = brusselsToday(new Date());
+    const { reading } = checkRecord(recordFieldsOf({ vin: vin(61), date: daysAgo(5), odometer: 7000, unit: 'km', work: 'MAINT' }), 10, {
+      today,
+    });
+    const fileCtx = {
+      filePk: f.pk,
+      sender: GARAGE,
+      receivedDate: today,
+      lateByDate: new Map(),
+      history: { decreaseToleranceKm: 0, maxKmPerDay: 1000 },
+    };
+    const batch = {
+      packed: new Uint8Array(0),
+      packedBytes: 0,
+      others: [{ line: 2, reading, fields: null, findings: [] }],
+      lastLine: 2,
+      sender: GARAGE,
+    };
+    expect(await storeRecords(reg.store, fileCtx, [batch])).toEqual({ blockedBy: [] });
+
+    const held = await desk.submit(acc[GARAGE], { vin: vin(61), date: daysAgo(2), odometer: 6000, unit: 'km', work: 'MAINT' }, DMS);
+    const free = await send(GARAGE, { vin: vin(62), date: daysAgo(2), odometer: 6000, unit: 'km', work: 'MAINT' });
+    expect(free.status).toBe('ACCEPTED');
+    expect((await desk.waitForFinal(acc[GARAGE], held.id, 1.5))!.status).toBe('PENDING');
+
+    await reg.store.files.accept(f.pk, { format: 'csv', sender: GARAGE, records: 1, processedAt: new Date().toISOString() });
+    const settled = (await desk.waitForFinal(acc[GARAGE], held.id, 30))!;
+    // Checked after the file's reading, as if it had come after the file: lower than it, a roll-back.
+    expect(settled.status).toBe('FLAGGED');
+    expect(settled.issues.map((i) => i.code)).toEqual(['A40']);
   });
 
   it('processes many observations sent at once, each once, in rounds', async () => {

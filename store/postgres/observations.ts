@@ -132,6 +132,11 @@ export class PgObservations {
     await this.db.query(`UPDATE observations SET file_id = NULL, line = NULL WHERE id = $1 AND status = 'PENDING'`, [id]);
   }
 
+  /** dropRound removes the file of a round that stored nothing. */
+  async dropRound(db: Queryable, filePk: number): Promise<void> {
+    await db.query(`DELETE FROM files WHERE id = $1 AND origin = 'observations'`, [filePk]);
+  }
+
   async roundDone(db: Queryable, filePk: number): Promise<void> {
     await db.query(`UPDATE files SET status = 'done' WHERE id = $1`, [filePk]);
   }

@@ -182,6 +182,7 @@ export class PgStore implements Store {
           const f = await this.lockedFile(c, pk);
           if (!f || f.origin !== 'observations' || f.result !== null) return;
           const records = await sql.observations.settleRound(c, pk, f.progressLine, processedAt);
+          if (records === 0) return sql.observations.dropRound(c, pk); // all held up: a round that stored nothing leaves no file
           const counts = await sql.issues.countsForFile(c, pk, records);
           const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
           await sql.files.finish(c, pk, { result, counts, processedAt });

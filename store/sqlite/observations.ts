@@ -125,6 +125,11 @@ export class SqliteObservations {
     this.db.prepare(`UPDATE files SET status = 'done' WHERE id = ?`).run(filePk);
   }
 
+  /** dropRound removes the file of a round that stored nothing. */
+  dropRound(filePk: number): void {
+    this.db.prepare(`DELETE FROM files WHERE id = ? AND origin = 'observations'`).run(filePk);
+  }
+
   claim(id: string, filePk: number, line: number): void {
     this.db.prepare('UPDATE observations SET file_id = ?, line = ? WHERE id = ?').run(filePk, line, id);
   }

@@ -229,6 +229,7 @@ export class SqliteStore implements Store {
           const f = sql.files.get(pk);
           if (!f || f.origin !== 'observations' || f.result !== null) return;
           const records = obs.settleRound(pk, f.progressLine, processedAt);
+          if (records === 0) return obs.dropRound(pk); // all held up: a round that stored nothing leaves no file
           const counts = sql.issues.countsForFile(pk, records);
           const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
           sql.files.finish(pk, { result, counts, processedAt });
