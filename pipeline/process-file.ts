@@ -58,6 +58,7 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   const { store } = ctx;
   const file = await store.files.get(filePk);
   if (!file) throw new FileGoneError(`file ${filePk} is not in the database`);
+  if (file.origin !== 'upload') throw new FileGoneError(`${file.id} is a round of observations, not a file: nothing to process`);
   if (file.status === 'done' && file.receiptPath && fs.existsSync(ctx.layout.filesPath(file.receiptPath))) return file;
   const stored = ctx.layout.filesPath(file.storedPath);
   if (!fs.existsSync(stored)) throw new FileGoneError(`stored file ${stored} is missing`);
