@@ -27,6 +27,8 @@ import { createDemoAccount, type DemoLogin } from './demo-account';
 import { LoginGuard, loginGuardOptions, type LoginGuardOptions } from '../intake/login-guard';
 import { PasswordChecks } from '../intake/passwords';
 import { startHttpServer, type HttpServer } from '../http/http-server';
+import { ObservationDesk } from '../intake/observation-desk';
+import { openDrainQueue } from '../jobs/observation-drain';
 
 export interface ServiceOptions {
   settings: Settings;
@@ -51,6 +53,8 @@ export interface Service {
   tlsCert: string;
   demo: DemoLogin | null;
   queue: FileQueue;
+  /** Readings sent one at a time (docs/observations.md): what the web services' observation routes call. */
+  observations: ObservationDesk;
   workers: WorkerProcesses;
   /** stop shuts down gracefully; graceMs overrides settings.shutdownGraceMs. */
   stop(graceMs?: number): Promise<void>;
@@ -89,8 +93,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const ftps: FtpsServer = await startFtpsServer({ settings, layout, store, intake, audit, tls, guard, checks });
   const http: HttpServer | null =
     opts.http === false ? null : await startHttpServer({ settings, layout, store, intake, audit, guard, checks }, tls);
+  const drain = openDrainQueue(redisUrl, settings);
+  const observations = new ObservationDesk({ store, drain, settings });
   const workers = await startWorkerProcesses(settings.workers, redisUrl, settings);
-  const reconciler = startReconciler(store, queue, settings, audit);
+  const reconciler = startReconciler(store, queue, settings, audit, drain);
   audit.write('service', {
     action: 'start',
     pid: process.pid,
@@ -116,6 +122,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     tlsCert: tls.cert,
     demo,
     queue,
+    observations,
     workers,
     stop: async (graceMs = settings.shutdownGraceMs) => {
       if (stopped) return;
@@ -126,8 +133,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       await reconciler.stop();
       await orphans.stop();
       const left = Math.max(0, graceMs - (Date.now() - started));
+      observations.close();
       await workers.close(left).catch(() => {});
       await queue.close();
+      await drain.close();
       audit.write('service', { action: 'stop', pid: process.pid });
       await audit.close();
       await store.close();

@@ -27,7 +27,8 @@ function userName(): string {
 async function fileById(store: Store, id: string): Promise<FileRecord> {
   const pk = filePkOf(id);
   const f = pk === null ? null : await store.files.get(pk);
-  if (!f) throw new UserError(`no file ${id}`);
+  // A round of observations is not a file anyone sent (docs/observations.md).
+  if (!f || f.origin !== 'upload') throw new UserError(`no file ${id}`);
   return f;
 }
 

@@ -73,8 +73,9 @@ export function registerReplay(program: Command): void {
           pks = [];
           for (const id of ids) {
             const pk = filePkOf(id);
-            if (pk === null || !(await store.files.get(pk))) throw new UserError(`no file ${id}`);
-            pks.push(pk);
+            const f = pk === null ? null : await store.files.get(pk);
+            if (!f || f.origin !== 'upload') throw new UserError(`no file ${id}`); // a round of observations is none
+            pks.push(f.pk);
           }
           pks = [...new Set(pks)];
         }

@@ -147,6 +147,13 @@ export interface Settings {
    * by one as work orders close stays far below it, a loop gone wrong does not take the service with it. 0: no limit.
    */
   httpRequestsPerMinute: number;
+  /**
+   * Most observations checked in one round (docs/observations.md): one store change per round, so the more come at
+   * once, the fewer changes per observation; small enough that a round's change stays short beside a nightly file.
+   */
+  observationRoundMax: number;
+  /** How often waiters for observations look whether theirs are settled, ms (one look for all of them). */
+  observationPollMs: number;
 }
 
 /** globalConcurrency's default on PostgreSQL: two files at once on this kind of 2-core machine. */
@@ -206,6 +213,8 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   httpHost: '127.0.0.1',
   httpPort: 8443,
   httpRequestsPerMinute: 600,
+  observationRoundMax: 500,
+  observationPollMs: 50,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */

@@ -14,11 +14,15 @@
  *
  * A job that is active under a dead worker is BullMQ's to recover (its lock expires, a live worker's stalled
  * check takes it back). Redis errors leave everything for the next pass.
+ *
+ * Observations (docs/observations.md) wait in the store, not in Redis: when any is PENDING, each pass asks for a
+ * drain (a no-op when one is queued already).
  */
 import type { Settings } from '../config/defaults';
 import type { Store, FileRecord } from '../store';
 import type { AuditLog } from '../store/audit-log';
 import { enqueueFile, jobStateOf, requeueJob, LIVE_STATES, type FileQueue } from './queue';
+import { requestDrain, type DrainQueue } from './observation-drain';
 
 export interface ReconcileResult {
   queued: string[];
@@ -74,13 +78,30 @@ async function reconcileFile(
   audit?.write('requeued', { file: f.id, reason: `${f.status} with its job ${state}`, action });
 }
 
-/** startReconciler runs reconcileOnce now and every `settings.reconcileSeconds`. */
-export function startReconciler(store: Store, q: FileQueue, settings: Settings, audit?: AuditLog): { stop(): Promise<void> } {
+/** reconcileObservations asks for a drain when observations are pending; returns whether it asked. */
+export async function reconcileObservations(store: Store, drain: DrainQueue): Promise<boolean> {
+  if ((await store.observations.pendingCount()) === 0) return false;
+  await requestDrain(drain);
+  return true;
+}
+
+/** startReconciler runs reconcileOnce (and reconcileObservations) now and every `settings.reconcileSeconds`. */
+export function startReconciler(
+  store: Store,
+  q: FileQueue,
+  settings: Settings,
+  audit?: AuditLog,
+  drain?: DrainQueue,
+): { stop(): Promise<void> } {
   let running: Promise<unknown> | null = null;
   let stopped = false;
+  const pass = async () => {
+    await reconcileOnce(store, q, settings, audit);
+    if (drain) await reconcileObservations(store, drain);
+  };
   const tick = () => {
     if (running || stopped) return;
-    running = reconcileOnce(store, q, settings, audit)
+    running = pass()
       .catch((err) => process.stderr.write(`reconciler: ${(err as Error).message}\n`))
       .finally(() => (running = null));
   };

@@ -18,6 +18,7 @@ import { AuditLog } from '../store/audit-log';
 import { QUEUE_NAME, redisConnection, type FileJobData } from './queue';
 import { processFile } from '../pipeline/process-file';
 import { FileGoneError, WaitForFilesError } from '../pipeline/errors';
+import { startDrainWorker } from './observation-drain';
 
 /**
  * A file held up by other files in flight waits this long in its slot, then gives the slot back and comes back from
@@ -44,6 +45,9 @@ export async function startFileWorker(redisUrl: string, settings: Settings, layo
   const audit = new AuditLog(auditStore.audit);
   const ctx = { store, layout, settings, audit, yieldAfterMs: YIELD_AFTER_MS };
   const connection = redisConnection(redisUrl, 'worker');
+  // Observations are drained beside the files (jobs/observation-drain.ts), on a store of their own.
+  const drainStore = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl });
+  const drainer = await startDrainWorker(redisUrl, settings, drainStore);
   const active = new Map<string, { job: Job<FileJobData>; token: string }>();
   let handingBack = false;
   // Files this process said are waiting for others (audit `waiting`, once per file: a wait may last minutes).
@@ -136,6 +140,8 @@ export async function startFileWorker(redisUrl: string, settings: Settings, layo
       await Promise.race([drained.catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
     }
     await meta.close().catch(() => {});
+    await drainer.close();
+    await drainStore.close().catch(() => {});
     connection.disconnect();
     await store.close().catch(() => {});
     await audit.close();

@@ -28,6 +28,7 @@ import type { AuditLog } from '../store/audit-log';
 import type { FileFinding } from '../model/issue-catalogue';
 import { brusselsToday } from '../rules/brussels-date';
 import { sizeLimitFinding } from '../rules/file-tally';
+import { allowedSenders } from '../rules/establishment';
 import { writeReceipt } from './write-receipt';
 import { FileGoneError, WaitForFilesError } from './errors';
 import { storeRecords, type FileContext } from './check-batch';
@@ -57,6 +58,7 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   const { store } = ctx;
   const file = await store.files.get(filePk);
   if (!file) throw new FileGoneError(`file ${filePk} is not in the database`);
+  if (file.origin !== 'upload') throw new FileGoneError(`${file.id} is a round of observations, not a file: nothing to process`);
   if (file.status === 'done' && file.receiptPath && fs.existsSync(ctx.layout.filesPath(file.receiptPath))) return file;
   const stored = ctx.layout.filesPath(file.storedPath);
   if (!fs.existsSync(stored)) throw new FileGoneError(`stored file ${stored} is missing`);
@@ -98,11 +100,6 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
     ms,
   });
   return (await store.files.get(filePk))!;
-}
-
-/** allowedSenders: an account sends for itself; a fleet account also for the establishments it lists. */
-function allowedSenders(a: Account): string[] {
-  return a.role === 'fleet' ? [a.establishment, ...a.senders] : [a.establishment];
 }
 
 type EarlyVerdict = ScanResult & { duplicateOf: number | null };

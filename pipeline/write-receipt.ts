@@ -1,7 +1,7 @@
 /** Writes a processed file's receipt from what the store holds, so a replay rewrites the same receipt. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Store, FileRecord } from '../store';
+import type { Store, FileRecord, StoredIssue } from '../store';
 import { formatErrorNumber } from '../rules/error-number';
 import { writeCsvReceipt } from '../receipts/csv-receipt';
 import { writeXmlReceipt } from '../receipts/xml-receipt';
@@ -55,26 +55,30 @@ export function receiptHeaderOf(file: FileRecord): ReceiptHeader {
 }
 
 /**
- * receiptIssuesOf streams a file's issues as receipt lines. An XML record's issue is stored under the record's
- * position, with the line its element starts on beside it: the receipt gives both.
+ * receiptIssueOf: a stored issue as a receipt gives it (and an observation's status, docs/observations.md). An XML
+ * record's issue is stored under the record's position, with the line its element starts on beside it: both are
+ * given.
  */
+export function receiptIssueOf(i: StoredIssue): ReceiptIssue {
+  const numbered = i.severity === 'E' || i.severity === 'A';
+  return {
+    errorNumber: numbered ? formatErrorNumber(i.id) : null,
+    line: i.startLine ?? i.line,
+    reading: i.startLine === null ? null : i.line,
+    ref: i.ref,
+    vin: i.vin,
+    code: i.code,
+    severity: i.severity,
+    field: i.field,
+    correctable: i.correctable,
+    message: i.message,
+    state: i.state,
+  };
+}
+
+/** receiptIssuesOf streams a file's issues as receipt lines. */
 export async function* receiptIssuesOf(store: Store, filePk: number): AsyncIterable<ReceiptIssue> {
-  for await (const i of store.issues.stream(filePk)) {
-    const numbered = i.severity === 'E' || i.severity === 'A';
-    yield {
-      errorNumber: numbered ? formatErrorNumber(i.id) : null,
-      line: i.startLine ?? i.line,
-      reading: i.startLine === null ? null : i.line,
-      ref: i.ref,
-      vin: i.vin,
-      code: i.code,
-      severity: i.severity,
-      field: i.field,
-      correctable: i.correctable,
-      message: i.message,
-      state: i.state,
-    };
-  }
+  for await (const i of store.issues.stream(filePk)) yield receiptIssueOf(i);
 }
 
 /** writeReceipt writes the receipt into the account's receipts folder and returns its path (on this host). */

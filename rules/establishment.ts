@@ -23,3 +23,8 @@ export function mod97Check(base: bigint | number | string): string {
 export function isValidEstablishment(s: string): boolean {
   return /^\d{10}$/.test(s) && mod97Check(s.slice(0, 8)) === s.slice(8);
 }
+
+/** allowedSenders: an account sends for itself; a fleet account also for the establishments it lists (F03). */
+export function allowedSenders(a: { role: string; establishment: string; senders: readonly string[] }): string[] {
+  return a.role === 'fleet' ? [a.establishment, ...a.senders] : [a.establishment];
+}

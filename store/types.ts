@@ -10,6 +10,8 @@ import type { AnomalyState } from '../model/anomaly-state';
 import type { FileFinding, IssueCode, Severity } from '../model/issue-catalogue';
 import type { Reading, WorkType } from '../model/reading';
 import type { ReportStore } from './report-types';
+import type { RecordFields } from '../model/file-items';
+import type { ClientSoftware, ObservationStatus } from '../model/observation';
 
 export * from './report-types';
 
@@ -78,6 +80,9 @@ export interface AccountStore {
 export type FileStatus = 'received' | 'queued' | 'processing' | 'done' | 'failed';
 export type FileResult = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
 
+/** Where a file's records came from: an upload (FTPS, HTTPS), or a round of observations (docs/observations.md). */
+export type FileOrigin = 'upload' | 'observations';
+
 export interface FileRecord {
   pk: number;
   /** The public file id (model/file-id.ts): `F` + six or more digits; also the queue's job id. */
@@ -113,6 +118,11 @@ export interface FileRecord {
   attempts: number;
   error: string | null;
   receiptPath: string | null;
+  /**
+   * `observations`: a round of observations checked together (docs/observations.md); such a file has no content
+   * and no receipt, and is not listed, reconciled or queued as an upload is.
+   */
+  origin: FileOrigin;
 }
 
 export interface FileCounts {
@@ -136,6 +146,7 @@ export interface FileStore {
     receivedAt: string;
   }): Promise<FileRecord>;
   get(pk: number): Promise<FileRecord | null>;
+  /** list, withStatus and firstWithSha see uploads only (origin `upload`). */
   list(filter?: { status?: string; account?: string; receivedSince?: string; limit?: number }): Promise<FileRecord[]>;
   /** withStatus lists the files in one of the given states (the reconciler's work list). */
   withStatus(statuses: FileStatus[]): Promise<FileRecord[]>;
@@ -282,6 +293,70 @@ export interface VehicleStore {
   count(): Promise<number>;
 }
 
+// ─── Observations ──────────────────────────────────────────────────────────────────────────────────────────
+
+/** One reading sent on its own (docs/observations.md). */
+export interface Observation {
+  /** The public id: a UUID. */
+  id: string;
+  accountId: number;
+  /** Establishment number of the account that sent it. */
+  account: string;
+  /** The establishment it is sent for: the sender of the reading. */
+  sender: string;
+  /** The reading as sent, as a file record's fields. */
+  fields: RecordFields;
+  /** The vehicle it reads as sent: the VIN upper-cased, else the plate normalised ('' when neither). */
+  vehicleKey: string;
+  client: ClientSoftware;
+  /** The observation whose error number this one corrects (a correction or a confirmation), or null. */
+  correctionOf: string | null;
+  status: ObservationStatus;
+  /** The round (an internal file) and line it is checked as; null while it waits for a round. */
+  filePk: number | null;
+  line: number | null;
+  receivedAt: string;
+  /** The Brussels date it was received: its "today" for the checks (E17, W50). */
+  receivedDate: string;
+  processedAt: string | null;
+}
+
+/** Observations checked together as the records of one internal file: one sender, one reception date. */
+export interface ObservationRound {
+  filePk: number;
+  sender: string;
+  receivedDate: string;
+  /** The last line stored (a round taken over from a drainer that died resumes after it). */
+  progressLine: number;
+  /** Its observations, by line. */
+  observations: Observation[];
+}
+
+export interface ObservationStore {
+  /** add keeps a new observation, PENDING and in no round yet; durable when it resolves. */
+  add(o: Omit<Observation, 'status' | 'filePk' | 'line' | 'processedAt' | 'account'>): Promise<Observation>;
+  get(id: string): Promise<Observation | null>;
+  /** settled returns those of `ids` that are no longer PENDING (the waiters' one look for all of them). */
+  settled(ids: readonly string[]): Promise<string[]>;
+  /** pendingCount: observations still PENDING (the reconciler asks for a drain when there are some). */
+  pendingCount(): Promise<number>;
+  /**
+   * claimRounds hands the drainer its work, as one change: the rounds not closed yet (their drainer died), or else
+   * up to `limit` PENDING observations, oldest first, in new rounds (one internal file per account, sender and
+   * reception date, lines 1, 2, … in arrival order). At most one observation per vehicle (VIN, else plate) joins a
+   * round: the others wait for the next, so that each is checked as it would be alone.
+   */
+  claimRounds(limit: number): Promise<ObservationRound[]>;
+  /** unclaim takes an observation out of its round, PENDING again (a file in flight held up its vehicle). */
+  unclaim(id: string): Promise<void>;
+  /**
+   * closeRound closes a round as one change: its file is closed as an accepted file is, and each of its
+   * observations stored (line up to the file's progress) takes its final status from its issues; any other is
+   * PENDING again, in no round. A round that stored nothing leaves no file. A closed round is left alone.
+   */
+  closeRound(filePk: number, processedAt: string): Promise<void>;
+}
+
 // ─── The audit trail ────────────────────────────────────────────────────────────────────────────────────────
 
 /** One audited event: when, where (host and process), what, and its details. */
@@ -420,6 +495,7 @@ export interface Store {
   readonly vehicles: VehicleStore;
   readonly reports: ReportStore;
   readonly audit: AuditStore;
+  readonly observations: ObservationStore;
   /**
    * storeBatch checks and stores one batch of a file's records, with the file's progress, as one change: `work`
    * runs once, synchronously, reading through `view` and writing through `write`, and no other writer changes the

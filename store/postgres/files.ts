@@ -1,6 +1,6 @@
 /** Received files and their processing state, in PostgreSQL. */
 import type { Queryable } from './db';
-import type { FileCounts, FileRecord, FileResult, FileStatus } from '../types';
+import type { FileCounts, FileOrigin, FileRecord, FileResult, FileStatus } from '../types';
 import { fileIdOf } from '../../model/file-id';
 
 interface FileRow {
@@ -28,6 +28,7 @@ interface FileRow {
   attempts: number;
   error: string | null;
   receipt_path: string | null;
+  origin: FileOrigin;
 }
 
 const toFile = (r: FileRow): FileRecord => ({
@@ -56,9 +57,12 @@ const toFile = (r: FileRow): FileRecord => ({
   attempts: r.attempts,
   error: r.error,
   receiptPath: r.receipt_path,
+  origin: r.origin,
 });
 
 const SELECT = 'SELECT f.*, a.establishment FROM files f JOIN accounts a ON a.id = f.account_id';
+/** Uploads only: rounds of observations are not listed, reconciled or compared by content. */
+const UPLOADS = `f.origin = 'upload'`;
 
 /** The files whose stored records are pending (stored, not passed): seen by nobody but the file itself. */
 export const PENDING_FILES = 'SELECT id FROM files WHERE NOT passed AND progress_line > 0';
@@ -88,7 +92,7 @@ export class PgFiles {
   }
 
   async list(filter: { status?: string; account?: string; receivedSince?: string; limit?: number } = {}): Promise<FileRecord[]> {
-    const where: string[] = [];
+    const where: string[] = [UPLOADS];
     const args: unknown[] = [];
     const add = (cond: string, v: unknown) => {
       args.push(v);
@@ -98,17 +102,20 @@ export class PgFiles {
     if (filter.receivedSince) add('f.received_at >= ?', filter.receivedSince);
     if (filter.account) add('a.establishment = ?', filter.account);
     args.push(filter.limit ?? 1_000_000);
-    const sql = `${SELECT} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY f.id LIMIT $${args.length}`;
+    const sql = `${SELECT} WHERE ${where.join(' AND ')} ORDER BY f.id LIMIT $${args.length}`;
     return (await this.db.query<FileRow>(sql, args)).rows.map(toFile);
   }
 
   async withStatus(statuses: FileStatus[]): Promise<FileRecord[]> {
-    return (await this.db.query<FileRow>(`${SELECT} WHERE f.status = ANY($1) ORDER BY f.id`, [statuses])).rows.map(toFile);
+    return (await this.db.query<FileRow>(`${SELECT} WHERE ${UPLOADS} AND f.status = ANY($1) ORDER BY f.id`, [statuses])).rows.map(toFile);
   }
 
   async firstWithSha(accountId: number, sha256: string): Promise<FileRecord | null> {
     const r = (
-      await this.db.query<FileRow>(`${SELECT} WHERE f.account_id = $1 AND f.sha256 = $2 ORDER BY f.id LIMIT 1`, [accountId, sha256])
+      await this.db.query<FileRow>(`${SELECT} WHERE ${UPLOADS} AND f.account_id = $1 AND f.sha256 = $2 ORDER BY f.id LIMIT 1`, [
+        accountId,
+        sha256,
+      ])
     ).rows[0];
     return r ? toFile(r) : null;
   }

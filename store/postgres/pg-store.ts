@@ -13,6 +13,7 @@ import { PgIssues } from './issues';
 import { PgVehicles } from './vehicles';
 import { pgReports } from './reports';
 import { pgAudit } from './audit';
+import { PgObservations, ROUND_LOCK } from './observations';
 import { fetchForBatch, resolveForBatch } from './batch-fetch';
 import { MemoryBatch } from './batch-view';
 import { writeBatch } from './batch-write';
@@ -27,6 +28,8 @@ import type {
   IssueStore,
   ManualCorrectionRequest,
   ManualWriter,
+  ObservationRound,
+  ObservationStore,
   ReadingStore,
   ReportStore,
   Store,
@@ -72,7 +75,8 @@ export class PgStore implements Store {
   readonly vehicles: VehicleStore;
   readonly reports: ReportStore;
   readonly audit: AuditStore;
-  private readonly sql: { files: PgFiles; readings: PgReadings; issues: PgIssues; vehicles: PgVehicles };
+  readonly observations: ObservationStore;
+  private readonly sql: { files: PgFiles; readings: PgReadings; issues: PgIssues; vehicles: PgVehicles; observations: PgObservations };
 
   private constructor(private readonly pool: Pool) {
     const sql = (this.sql = {
@@ -80,6 +84,7 @@ export class PgStore implements Store {
       readings: new PgReadings(pool),
       issues: new PgIssues(pool),
       vehicles: new PgVehicles(pool),
+      observations: new PgObservations(pool),
     });
     this.accounts = pgAccounts(pool);
     this.files = this.fileStore();
@@ -102,6 +107,7 @@ export class PgStore implements Store {
     };
     this.reports = pgReports(pool);
     this.audit = pgAudit(pool);
+    this.observations = this.observationStore();
   }
 
   /** open connects to the database at `url` and migrates it when needed. */
@@ -155,6 +161,59 @@ export class PgStore implements Store {
           return gone.readings + gone.issues > 0;
         }),
     };
+  }
+
+  private observationStore(): ObservationStore {
+    const { pool, sql } = this;
+    return {
+      add: (o) => sql.observations.add(o),
+      get: (id) => sql.observations.get(id),
+      settled: (ids) => sql.observations.settled(ids),
+      pendingCount: () => sql.observations.pendingCount(),
+      claimRounds: (limit) =>
+        inTx(pool, async (c) => {
+          await c.query('SELECT pg_advisory_xact_lock($1)', [ROUND_LOCK]); // one claim at a time
+          const open = await sql.observations.openRounds(c);
+          return open.length > 0 ? open : this.newRounds(c, limit);
+        }),
+      unclaim: (id) => sql.observations.unclaim(id),
+      closeRound: (pk, processedAt) =>
+        inTx(pool, async (c) => {
+          const f = await this.lockedFile(c, pk);
+          if (!f || f.origin !== 'observations' || f.result !== null) return;
+          const records = await sql.observations.settleRound(c, pk, f.progressLine, processedAt);
+          if (records === 0) return sql.observations.dropRound(c, pk); // all held up: a round that stored nothing leaves no file
+          const counts = await sql.issues.countsForFile(c, pk, records);
+          const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
+          await sql.files.finish(c, pk, { result, counts, processedAt });
+          await sql.observations.roundDone(c, pk);
+        }),
+    };
+  }
+
+  /** newRounds claims pending observations into new rounds (ObservationStore.claimRounds), in the claim's transaction. */
+  private async newRounds(c: Client, limit: number): Promise<ObservationRound[]> {
+    const rounds = new Map<string, ObservationRound>();
+    const vehicles = new Set<string>();
+    for (const o of await this.sql.observations.unclaimed(c, limit)) {
+      if (o.vehicleKey !== '' && vehicles.has(o.vehicleKey)) continue; // the next round takes it
+      vehicles.add(o.vehicleKey);
+      const key = `${o.accountId}/${o.sender}/${o.receivedDate}`;
+      let r = rounds.get(key);
+      if (!r) {
+        const filePk = await this.sql.observations.newRound(c, o.accountId, o.sender, o.receivedAt);
+        r = { filePk, sender: o.sender, receivedDate: o.receivedDate, progressLine: 0, observations: [] };
+        rounds.set(key, r);
+      }
+      r.observations.push({ ...o, filePk: r.filePk, line: r.observations.length + 1 });
+    }
+    for (const r of rounds.values())
+      await this.sql.observations.claim(
+        c,
+        r.observations.map((o) => o.id),
+        r.filePk,
+      );
+    return [...rounds.values()];
   }
 
   private reject(pk: number, o: Parameters<FileStore['reject']>[1]): Promise<void> {

@@ -50,6 +50,7 @@ export function unreachableAsBusy(store: Store): Store {
     vehicles: wrapFacet(store.vehicles),
     reports: wrapFacet(store.reports),
     audit: wrapFacet(store.audit),
+    observations: wrapFacet(store.observations),
     storeBatch: (req, work) => busyWhenUnreachable(store.storeBatch(req, work)),
     storeManualCorrection: (req, work) => busyWhenUnreachable(store.storeManualCorrection(req, work)),
     pending: (pks) => busyWhenUnreachable(store.pending(pks)),

@@ -1,6 +1,6 @@
 /** Received files and their processing state, in SQLite. */
 import type { Db } from './db';
-import type { FileRecord, FileResult, FileStatus, FileCounts } from '../types';
+import type { FileRecord, FileResult, FileStatus, FileCounts, FileOrigin } from '../types';
 import { fileIdOf } from '../../model/file-id';
 
 interface FileRow {
@@ -28,6 +28,7 @@ interface FileRow {
   attempts: number;
   error: string | null;
   receipt_path: string | null;
+  origin: FileOrigin;
 }
 
 const toFile = (r: FileRow): FileRecord => ({
@@ -56,9 +57,12 @@ const toFile = (r: FileRow): FileRecord => ({
   attempts: r.attempts,
   error: r.error,
   receiptPath: r.receipt_path,
+  origin: r.origin,
 });
 
 const SELECT = 'SELECT f.*, a.establishment FROM files f JOIN accounts a ON a.id = f.account_id';
+/** Uploads only: rounds of observations are not listed, reconciled or compared by content. */
+const UPLOADS = `f.origin = 'upload'`;
 
 /**
  * The files whose stored records are pending: stored, but the file has not passed its checks (and was not
@@ -93,7 +97,7 @@ export class SqliteFiles {
   }
 
   list(filter: { status?: string; account?: string; receivedSince?: string; limit?: number } = {}): FileRecord[] {
-    const where: string[] = [];
+    const where: string[] = [UPLOADS];
     const args: unknown[] = [];
     if (filter.status) {
       where.push('f.status = ?');
@@ -107,20 +111,23 @@ export class SqliteFiles {
       where.push('a.establishment = ?');
       args.push(filter.account);
     }
-    const sql = `${SELECT} ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY f.id LIMIT ?`;
+    const sql = `${SELECT} WHERE ${where.join(' AND ')} ORDER BY f.id LIMIT ?`;
     return (this.db.prepare(sql).all(...args, filter.limit ?? 1_000_000) as FileRow[]).map(toFile);
   }
 
   /** withStatus lists the files in one of the given states (the reconciler's work list). */
   withStatus(statuses: FileStatus[]): FileRecord[] {
     const marks = statuses.map(() => '?').join(',');
-    return (this.db.prepare(`${SELECT} WHERE f.status IN (${marks}) ORDER BY f.id`).all(...statuses) as FileRow[]).map(toFile);
+    return (this.db.prepare(`${SELECT} WHERE ${UPLOADS} AND f.status IN (${marks}) ORDER BY f.id`).all(...statuses) as FileRow[]).map(
+      toFile,
+    );
   }
 
   /** firstWithSha returns the earliest file of this account with this content, the original of any duplicate. */
   firstWithSha(accountId: number, sha256: string): FileRecord | null {
-    const r = this.db.prepare(`${SELECT} WHERE f.account_id = ? AND f.sha256 = ? ORDER BY f.id LIMIT 1`).get(accountId, sha256) as
-      FileRow | undefined;
+    const r = this.db
+      .prepare(`${SELECT} WHERE ${UPLOADS} AND f.account_id = ? AND f.sha256 = ? ORDER BY f.id LIMIT 1`)
+      .get(accountId, sha256) as FileRow | undefined;
     return r ? toFile(r) : null;
   }
 

@@ -239,4 +239,31 @@ DROP TABLE accounts;
 ALTER TABLE accounts_v9 RENAME TO accounts;
 `,
   },
+  {
+    version: 10,
+    sql: `
+-- Observations (docs/observations.md): readings sent one at a time, checked in rounds. A round is a file of origin
+-- 'observations' (no content, no receipt), so that its readings and issues are keyed (file, line) as a file's are.
+ALTER TABLE files ADD COLUMN origin TEXT NOT NULL DEFAULT 'upload' CHECK (origin IN ('upload', 'observations'));
+CREATE INDEX files_open_rounds ON files (id) WHERE origin = 'observations' AND result IS NULL;
+CREATE TABLE observations (
+  pk            INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order
+  id            TEXT NOT NULL UNIQUE,               -- the public id, a UUID
+  account_id    INTEGER NOT NULL REFERENCES accounts(id),
+  sender        TEXT NOT NULL,
+  fields        TEXT NOT NULL,                      -- JSON: the record's fields as sent
+  vehicle_key   TEXT NOT NULL,                      -- VIN, else plate: one per vehicle in a round
+  client        TEXT NOT NULL,                      -- JSON: {builder, name, version}
+  correction_of TEXT,                               -- id of the observation it corrects or confirms
+  status        TEXT NOT NULL CHECK (status IN ('PENDING', 'ACCEPTED', 'FLAGGED', 'REJECTED')),
+  file_id       INTEGER,                            -- its round, once claimed
+  line          INTEGER,
+  received_at   TEXT NOT NULL,
+  received_date TEXT NOT NULL,                      -- Brussels date of reception
+  processed_at  TEXT
+);
+CREATE INDEX observations_unclaimed ON observations (pk) WHERE status = 'PENDING' AND file_id IS NULL;
+CREATE INDEX observations_round ON observations (file_id, line) WHERE file_id IS NOT NULL;
+`,
+  },
 ];

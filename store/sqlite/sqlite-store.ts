@@ -13,8 +13,8 @@ import { SqliteIssues } from './issues';
 import { SqliteVehicles } from './vehicles';
 import { SqliteReports } from './reports';
 import { SqliteAudit } from './audit';
+import { SqliteObservations } from './observations';
 import type {
-  Account,
   AccountStore,
   AuditStore,
   BatchRequest,
@@ -24,10 +24,11 @@ import type {
   ManualCorrectionRequest,
   ManualWriter,
   FileStore,
+  ObservationRound,
+  ObservationStore,
   IssueStore,
   ReadingStore,
   ReportStore,
-  Role,
   Store,
   StoredIssue,
   Vehicle,
@@ -49,6 +50,7 @@ export class SqliteStore implements Store {
   readonly vehicles: VehicleStore;
   readonly reports: ReportStore;
   readonly audit: AuditStore;
+  readonly observations: ObservationStore;
   private readonly sql: {
     accounts: SqliteAccounts;
     files: SqliteFiles;
@@ -74,8 +76,7 @@ export class SqliteStore implements Store {
       audit: new SqliteAudit(db),
     });
     this.accounts = {
-      add: async (a: { establishment: string; name: string; role: Role; senders?: string[]; passwordHash: string }): Promise<Account> =>
-        sql.accounts.add(a),
+      add: async (a) => sql.accounts.add(a),
       byEstablishment: async (e) => sql.accounts.byEstablishment(e),
       byId: async (id) => sql.accounts.byId(id),
       list: async () => sql.accounts.list(),
@@ -108,6 +109,7 @@ export class SqliteStore implements Store {
       providerCounts: async (from, to, counting) => sql.reports.providerCounts(from, to, counting),
       anomalies: async (filter) => sql.reports.anomalies(filter),
     };
+    this.observations = this.observationStore(lockWaitMs);
     this.audit = this.auditStore(lockWaitMs);
     if (lockWaitMs !== undefined) {
       const patient = <T extends object>(facet: T) => waitingOnTimers(facet, lockWaitMs, waiting);
@@ -205,6 +207,58 @@ export class SqliteStore implements Store {
           return gone.readings + gone.issues > 0 || f.progressLine > 0;
         }),
     };
+  }
+
+  /** observationStore: the observations' facet; with `lockWaitMs`, waiting for other writers on timers like the others. */
+  private observationStore(lockWaitMs?: number): ObservationStore {
+    const { db, sql } = this;
+    const obs = new SqliteObservations(db);
+    const observations: ObservationStore = {
+      add: async (o) => writeTx(db, () => obs.add(o)),
+      get: async (id) => obs.get(id),
+      settled: async (ids) => obs.settled(ids),
+      pendingCount: async () => obs.pendingCount(),
+      claimRounds: async (limit) =>
+        writeTx(db, () => {
+          const open = obs.openRounds();
+          return open.length > 0 ? open : this.newRounds(obs, limit);
+        }),
+      unclaim: async (id) => writeTx(db, () => obs.unclaim(id)),
+      closeRound: async (pk, processedAt) =>
+        writeTx(db, () => {
+          const f = sql.files.get(pk);
+          if (!f || f.origin !== 'observations' || f.result !== null) return;
+          const records = obs.settleRound(pk, f.progressLine, processedAt);
+          if (records === 0) return obs.dropRound(pk); // all held up: a round that stored nothing leaves no file
+          const counts = sql.issues.countsForFile(pk, records);
+          const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
+          sql.files.finish(pk, { result, counts, processedAt });
+          sql.readings.forgetPending(pk);
+          obs.roundDone(pk);
+        }),
+    };
+    return lockWaitMs === undefined ? observations : waitingOnTimers(observations, lockWaitMs, this.waiting);
+  }
+
+  /** newRounds claims pending observations into new rounds (ObservationStore.claimRounds); inside a write transaction. */
+  private newRounds(obs: SqliteObservations, limit: number): ObservationRound[] {
+    const rounds = new Map<string, ObservationRound>();
+    const vehicles = new Set<string>();
+    for (const o of obs.unclaimed(limit)) {
+      if (o.vehicleKey !== '' && vehicles.has(o.vehicleKey)) continue; // the next round takes it
+      vehicles.add(o.vehicleKey);
+      const key = `${o.accountId}/${o.sender}/${o.receivedDate}`;
+      let r = rounds.get(key);
+      if (!r) {
+        const filePk = obs.newRound(o.accountId, o.sender, o.receivedAt);
+        r = { filePk, sender: o.sender, receivedDate: o.receivedDate, progressLine: 0, observations: [] };
+        rounds.set(key, r);
+      }
+      const line = r.observations.length + 1;
+      obs.claim(o.id, r.filePk, line);
+      r.observations.push({ ...o, filePk: r.filePk, line });
+    }
+    return [...rounds.values()];
   }
 
   /**

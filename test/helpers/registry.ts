@@ -28,6 +28,8 @@ export interface SentIssue {
 
 export interface Registry {
   dir: string;
+  /** The PostgreSQL database's URL, null on SQLite (a second store on the same data opens with it). */
+  databaseUrl: string | null;
   store: Store;
   ctx: PipelineContext;
   /** send takes a CSV file of `sender` in and processes it; its result and issues. */
@@ -52,6 +54,7 @@ export async function openRegistry(senders: string[], backend: Backend = 'sqlite
   let n = 0;
   return {
     dir,
+    databaseUrl: t.databaseUrl,
     store,
     ctx,
     send: async (sender, records, opts = {}) => {

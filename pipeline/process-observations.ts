@@ -1,0 +1,99 @@
+/**
+ * Processing observations (docs/observations.md): readings sent one at a time go through the one pipeline a batch
+ * file's records go through, a round at a time. A round is an internal file (one sender, one reception date) whose
+ * records are the observations claimed into it, line 1, 2, … in arrival order: the same record checks
+ * (rules/record-checks.ts), the same registry checks and store change (check-batch.ts, Store.storeBatch), so an
+ * observation gets the issues, and error numbers, that the same reading in a file would.
+ *
+ * A round never holds records while it waits: when a vehicle it reads has records of a file in flight (a nightly
+ * file being stored), its observations are stored one at a time and those held up go back to wait for a later
+ * round (ObservationStore.unclaim); the round closes at once. A drainer that dies in a round leaves it open: the
+ * next drain resumes it after its last stored line, and closing it settles exactly the observations stored.
+ */
+import fs from 'node:fs';
+import type { Settings } from '../config/defaults';
+import type { Observation, ObservationRound, Store } from '../store';
+import type { CheckedRecord } from '../model/reading';
+import { checkRecord } from '../rules/record-checks';
+import { storeRecords, type FileContext } from './check-batch';
+import type { RecordBatch } from './batcher';
+
+export interface ObservationContext {
+  store: Store;
+  settings: Pick<Settings, 'decreaseToleranceKm' | 'maxKmPerDay' | 'observationRoundMax'>;
+  /** Asked between rounds: true stops the drain (the drainer is closing). */
+  stopping?: () => boolean;
+}
+
+/** How long the drain waits before trying again when every observation it claimed was held up by a file in flight. */
+const HELD_UP_RETRY_MS = 1000;
+
+/**
+ * drainObservations processes rounds until no observation waits (or `stopping`); returns how many it settled.
+ * Observations held up by a file in flight are tried again every HELD_UP_RETRY_MS until that file closes.
+ */
+export async function drainObservations(ctx: ObservationContext): Promise<number> {
+  let settled = 0;
+  while (!ctx.stopping?.()) {
+    const rounds = await ctx.store.observations.claimRounds(ctx.settings.observationRoundMax);
+    if (rounds.length === 0) break;
+    let now = 0;
+    for (const round of rounds) now += await processRound(ctx, round);
+    settled += now;
+    if (now === 0) await new Promise((r) => setTimeout(r, HELD_UP_RETRY_MS));
+  }
+  return settled;
+}
+
+/** processRound stores a round's observations (those after its progress) and closes it; returns how many it stored. */
+export async function processRound(ctx: ObservationContext, round: ObservationRound): Promise<number> {
+  const { store, settings } = ctx;
+  const fileCtx: FileContext = {
+    filePk: round.filePk,
+    sender: round.sender,
+    receivedDate: round.receivedDate,
+    lateByDate: new Map(),
+    history: { decreaseToleranceKm: settings.decreaseToleranceKm, maxKmPerDay: settings.maxKmPerDay },
+  };
+  const todo = round.observations.filter((o) => o.line !== null && o.line > round.progressLine);
+  let heldUp = 0;
+  if (todo.length > 0) {
+    const { blockedBy } = await storeRecords(store, fileCtx, [batchOf(round.sender, todo)]);
+    if (blockedBy.length > 0) {
+      // One at a time, in line order (each store moves the round's progress on): only the held-up ones wait.
+      for (const o of todo) {
+        const alone = await storeRecords(store, fileCtx, [batchOf(round.sender, [o])]);
+        if (alone.blockedBy.length > 0) {
+          await store.observations.unclaim(o.id);
+          heldUp++;
+        }
+      }
+    }
+  }
+  dieHereForTests();
+  await store.observations.closeRound(round.filePk, new Date().toISOString());
+  return round.observations.length - heldUp;
+}
+
+/**
+ * A test's way to die between storing a round and closing it, once, as a crash would (test/observations-crash.test.ts):
+ * INFLOW_TEST_DIE_IN_ROUND names a file that does not exist yet; it is made, and the process killed.
+ */
+function dieHereForTests(): void {
+  const marker = process.env.INFLOW_TEST_DIE_IN_ROUND;
+  if (!marker || fs.existsSync(marker)) return;
+  fs.writeFileSync(marker, String(process.pid));
+  process.kill(process.pid, 'SIGKILL');
+}
+
+/** batchOf: observations as one batch of a file's records, after the checks that need nothing but the record. */
+function batchOf(sender: string, observations: Observation[]): RecordBatch {
+  const others = observations.map((o) => recordOf(o));
+  return { packed: new Uint8Array(0), packedBytes: 0, others, lastLine: others[others.length - 1].line, sender };
+}
+
+/** recordOf: an observation as a checked record of its round (as Batcher.recordOf makes a file's). */
+function recordOf(o: Observation): CheckedRecord {
+  const checked = checkRecord(o.fields, 10, { today: o.receivedDate });
+  return { line: o.line!, fields: checked.reading ? null : o.fields, reading: checked.reading, findings: checked.findings };
+}
