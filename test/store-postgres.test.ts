@@ -130,3 +130,49 @@ describe('two store instances storing batches of the same vehicles', () => {
       expect((await a.readings.timeline(vin)).map((r) => r.odometer).sort()).toEqual([1000, 2000, 3000, 4000]);
   });
 });
+
+describe('planner statistics', () => {
+  it('a file accepted after the readings grew by more than a tenth leaves them analyzed (autovacuum may be off)', async () => {
+    const db = await dbs.create();
+    const s = await openStore({ sqlite: '/nonexistent', databaseUrl: db.url });
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const accountId = (await s.accounts.add({ establishment: SENDER, name: 'Garage', role: 'garage', passwordHash: 'x' })).id;
+      const f = await s.files.receive({
+        accountId,
+        name: 'big.csv',
+        storedPath: '/nowhere/big',
+        size: 1,
+        sha256: 'sha-big',
+        receivedAt: NOW,
+      });
+      const vins = Array.from({ length: 12_000 }, (_, k) => `WVWZZZ1JZST${String(k).padStart(6, '0')}`);
+      await s.storeBatch(
+        { filePk: f.pk, sender: SENDER, lastLine: vins.length + 1, lookups: () => ({ vins, plates: [], issueIds: [] }) },
+        (_v, w) =>
+          vins.forEach((vin, k) =>
+            w.addReading({ line: k + 2, reading: reading(vin, '2026-11-20', 1000), vin, plate: null, status: 'ok', corrects: null }),
+          ),
+      );
+      const stats = async () =>
+        (
+          await c.query<{ mods: string; analyzed: Date | null }>(
+            "SELECT n_mod_since_analyze AS mods, last_analyze AS analyzed FROM pg_stat_user_tables WHERE relname = 'readings'",
+          )
+        ).rows[0];
+      // The server counts a committed change within seconds (a backend reports its counts when idle).
+      for (let t = 0; Number((await stats()).mods) < vins.length && t < 150; t++) await new Promise((r) => setTimeout(r, 100));
+      const before = await stats();
+      expect(Number(before.mods)).toBe(vins.length);
+      expect(before.analyzed).toBeNull();
+      await s.files.accept(f.pk, { format: 'csv', sender: SENDER, records: vins.length, processedAt: NOW });
+      const after = await stats();
+      expect(after.analyzed).not.toBeNull();
+      expect(Number(after.mods)).toBe(0);
+    } finally {
+      await c.end();
+      await s.close();
+    }
+  }, 30_000);
+});

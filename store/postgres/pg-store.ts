@@ -5,6 +5,7 @@
  * fetches everything its checks read in one round trip, runs them in memory and stores what they wrote with one
  * statement. Workers on any number of hosts may store batches of different files at once.
  */
+import { analyzeStaleTables } from './statistics';
 import { inTx, openPool, type Client, type Pool, type Queryable } from './db';
 import { pgAccounts } from './accounts';
 import { PgFiles } from './files';
@@ -128,14 +129,18 @@ export class PgStore implements Store {
       startAttempt: (pk) => sql.files.startAttempt(pk),
       pass: (pk, facts) => sql.files.pass(pool, pk, facts),
       reject: (pk, o) => this.reject(pk, o),
-      accept: (pk, o) =>
-        inTx(pool, async (c) => {
+      accept: async (pk, o) => {
+        const file = await inTx(pool, async (c) => {
           await sql.files.pass(c, pk, { format: o.format, sender: o.sender });
           const counts = await sql.issues.countsForFile(c, pk, o.records);
           const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
           await sql.files.finish(c, pk, { result, counts, duplicateOf: null, processedAt: o.processedAt });
           return (await sql.files.get(pk, c))!;
-        }),
+        });
+        // The file is accepted whatever happens here: statistics only guide plans, and the next file tries again.
+        await analyzeStaleTables(pool).catch(() => []);
+        return file;
+      },
       markDone: (pk, path) => sql.files.markDone(pk, path),
       recordError: (pk, e, failed) =>
         inTx(pool, async (c) => {
