@@ -40,13 +40,20 @@ const ID_PARAMS = {
 } as const;
 
 type IdRequest = FastifyRequest<{ Params: { id: string } }>;
+type Desk = () => HttpDeps['observations'];
+
+const common = { tags: ['observations'], headers: CLIENT_HEADERS_SCHEMA };
+const accepted = { 202: json('kept, PENDING: ask statusUrl for its status', ACCEPTED_SCHEMA) };
 
 export async function observationRoutes(app: FastifyInstance, opts: { deps: HttpDeps }): Promise<void> {
   // The desk is taken at each request: the OpenAPI document is built without a service (http-server.ts).
-  const desk = () => opts.deps.observations;
-  const common = { tags: ['observations'], headers: CLIENT_HEADERS_SCHEMA };
-  const accepted = { 202: json('kept, PENDING: ask statusUrl for its status', ACCEPTED_SCHEMA) };
+  const desk: Desk = () => opts.deps.observations;
+  sendingRoutes(app, desk);
+  statusRoutes(app, desk);
+}
 
+/** POST /observations and POST …/{id}/correction: a new observation, 202. */
+function sendingRoutes(app: FastifyInstance, desk: Desk): void {
   app.post<{ Body: ObservationInput }>(
     '/observations',
     {
@@ -56,7 +63,7 @@ export async function observationRoutes(app: FastifyInstance, opts: { deps: Http
         summary: 'Send one reading',
         description: 'Checked by the same rules as a record of a batch file (docs/observations.md). With `corrects`: a correction.',
         body: OBSERVATION_INPUT,
-        response: { ...accepted, ...problems(400, 403, 415) },
+        response: { ...accepted, ...problems(400, 403, 413, 415) },
       },
     },
     async (req, reply) => {
@@ -65,6 +72,28 @@ export async function observationRoutes(app: FastifyInstance, opts: { deps: Http
     },
   );
 
+  app.post<{ Params: { id: string }; Body: Omit<ObservationInput, 'corrects'> }>(
+    '/observations/:id/correction',
+    {
+      config: { roles: SENDER_ROLES },
+      schema: {
+        ...common,
+        summary: 'Correct an observation (once per error number)',
+        description: "A new observation correcting this one's E or A issue. 409 when it has none that can be corrected, or it was used.",
+        params: ID_PARAMS,
+        body: CORRECTION_INPUT,
+        response: { ...accepted, ...problems(400, 403, 404, 409, 413, 415) },
+      },
+    },
+    async (req, reply) => {
+      const { id } = await desk().correct(req.account!, req.params.id, req.body, clientOf(req));
+      return sendAccepted(reply, id);
+    },
+  );
+}
+
+/** GET /observations/{id} and POST …/{id}/confirm: the observation, 200. */
+function statusRoutes(app: FastifyInstance, desk: Desk): void {
   app.get<{ Params: { id: string }; Querystring: { wait?: number } }>(
     '/observations/:id',
     {
@@ -87,25 +116,6 @@ export async function observationRoutes(app: FastifyInstance, opts: { deps: Http
       const view = query.wait ? await desk().waitForFinal(account!, params.id, query.wait) : await desk().get(account!, params.id);
       if (!view) throw new HttpProblem(404, `No observation ${params.id} of yours`);
       return observationJson(view);
-    },
-  );
-
-  app.post<{ Params: { id: string }; Body: Omit<ObservationInput, 'corrects'> }>(
-    '/observations/:id/correction',
-    {
-      config: { roles: SENDER_ROLES },
-      schema: {
-        ...common,
-        summary: 'Correct an observation (once per error number)',
-        description: "A new observation correcting this one's E or A issue. 409 when it has none that can be corrected, or it was used.",
-        params: ID_PARAMS,
-        body: CORRECTION_INPUT,
-        response: { ...accepted, ...problems(400, 403, 404, 409, 415) },
-      },
-    },
-    async (req, reply) => {
-      const { id } = await desk().correct(req.account!, req.params.id, req.body, clientOf(req));
-      return sendAccepted(reply, id);
     },
   );
 
