@@ -91,10 +91,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const guard = new LoginGuard(opts.loginGuard ?? loginGuardOptions(settings));
   const checks = new PasswordChecks({ concurrency: settings.loginCheckConcurrency, queue: settings.loginCheckQueue });
   const ftps: FtpsServer = await startFtpsServer({ settings, layout, store, intake, audit, tls, guard, checks });
-  const http: HttpServer | null =
-    opts.http === false ? null : await startHttpServer({ settings, layout, store, intake, audit, guard, checks }, tls);
   const drain = openDrainQueue(redisUrl, settings);
   const observations = new ObservationDesk({ store, drain, settings });
+  const http: HttpServer | null =
+    opts.http === false ? null : await startHttpServer({ settings, layout, store, intake, audit, guard, checks, observations }, tls);
   const workers = await startWorkerProcesses(settings.workers, redisUrl, settings);
   const reconciler = startReconciler(store, queue, settings, audit, drain);
   audit.write('service', {

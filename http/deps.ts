@@ -6,6 +6,7 @@ import type { AuditLog } from '../store/audit-log';
 import type { Intake } from '../intake/intake';
 import type { LoginGuard } from '../intake/login-guard';
 import type { PasswordChecks } from '../intake/passwords';
+import type { ObservationDesk } from '../intake/observation-desk';
 
 export interface HttpDeps {
   settings: Settings;
@@ -17,4 +18,6 @@ export interface HttpDeps {
   guard: LoginGuard;
   /** The password checks' slots, shared with FTPS. */
   checks: PasswordChecks;
+  /** Readings sent one at a time (docs/observations.md). */
+  observations: ObservationDesk;
 }

@@ -3,9 +3,9 @@
  * through the same lockout as FTPS, per-account request rate, problem+json errors, an audit event per request, and
  * the OpenAPI document generated from the routes' JSON Schemas.
  *
- * The routes come in plugins, each given the same deps: file-routes.ts and reference-routes.ts now. A plugin
- * declares its roles in each route's `config.roles`, and its JSON Schemas; the hooks here do the rest. Another set
- * of routes (say observation-routes.ts) is one more entry in ROUTE_PLUGINS.
+ * The routes come in plugins, each given the same deps: file-routes.ts, observation-routes.ts, reference-routes.ts.
+ * A plugin declares its roles in each route's `config.roles`, and its JSON Schemas; the hooks here do the rest.
+ * Another set of routes is one more entry in ROUTE_PLUGINS.
  */
 import fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -16,6 +16,7 @@ import { installAccess } from './auth';
 import { installIdleCut } from './idle-cut';
 import { fileRoutes } from './file-routes';
 import { referenceRoutes } from './reference-routes';
+import { observationRoutes } from './observation-routes';
 import type { HttpDeps } from './deps';
 import type { Settings } from '../config/defaults';
 
@@ -29,7 +30,7 @@ declare module 'fastify' {
 export const API_BASE = '/api/v1';
 
 /** The route plugins, all mounted under API_BASE with the same deps. */
-const ROUTE_PLUGINS: FastifyPluginAsync<{ deps: HttpDeps }>[] = [fileRoutes, referenceRoutes];
+const ROUTE_PLUGINS: FastifyPluginAsync<{ deps: HttpDeps }>[] = [fileRoutes, observationRoutes, referenceRoutes];
 
 /** Largest JSON body, bytes: one reading is a few hundred bytes. A batch file is streamed, under maxFileBytes. */
 const JSON_BODY_LIMIT = 64 * 1024;
@@ -50,6 +51,8 @@ export async function buildHttpApp(deps: HttpDeps, tls: { cert: string; key: str
     return503OnClosing: true,
     // A long upload that moves is never cut; one that stalls is (upload.ts, transferIdleMs).
     requestTimeout: 0,
+    // A field a schema does not name is refused (400 naming it), not dropped without a word (fastify's default).
+    ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance;
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
   await app.register(swagger, {

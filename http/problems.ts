@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { cleanText } from '../model/text';
 import { TransferStalledError } from '../intake/upload-stream';
+import { ObservationRefused } from '../intake/observation-errors';
 
 export const PROBLEM_TYPE = 'application/problem+json';
 
@@ -88,6 +89,7 @@ export function fieldErrors(items: ValidationItem[], context: string | undefined
 export function problemOf(err: FastifyError | HttpProblem | Error): { problem: HttpProblem; internal: boolean } {
   if (err instanceof HttpProblem) return { problem: err, internal: false };
   const e = err as FastifyError;
+  if (err instanceof ObservationRefused) return { problem: observationProblem(err), internal: false };
   if (err instanceof TransferStalledError)
     return { problem: new HttpProblem(408, err.message, { headers: { Connection: 'close' } }), internal: false };
   if (e.validation) {
@@ -119,6 +121,22 @@ export function problemOf(err: FastifyError | HttpProblem | Error): { problem: H
     return { problem: new HttpProblem(e.statusCode, cleanText(e.message, 200)), internal: false };
   }
   return { problem: new HttpProblem(500, 'Internal error: the request was not carried out; it has been logged'), internal: true };
+}
+
+/** The status of each refusal of the observation desk, by its code: a sender not allowed, an unknown observation, the rest conflicts. */
+const OBSERVATION_REFUSALS: Record<string, number> = {
+  SENDER_NOT_ALLOWED: 403,
+  OBSERVATION_NOT_FOUND: 404,
+  OBSERVATION_PENDING: 409,
+  NOTHING_TO_CORRECT: 409,
+  ALREADY_CORRECTED: 409,
+  NO_OPEN_ANOMALY: 409,
+};
+
+function observationProblem(err: ObservationRefused): HttpProblem {
+  const status = OBSERVATION_REFUSALS[err.code] ?? 409;
+  const errors = err.code === 'SENDER_NOT_ALLOWED' ? [{ field: 'sender', message: err.message }] : undefined;
+  return new HttpProblem(status, cleanText(err.message, 200), { errors });
 }
 
 /** The problem JSON Schema, for every route's error answers (and the OpenAPI document). */

@@ -138,8 +138,54 @@ export const LABEL_SCHEMA = {
   },
 } as const;
 
+const text = (description: string) => ({ type: 'string', description }) as const;
+
+/** The reading's fields (an R record's, docs/formats.md), as JSON: the shape only; the values are judged as a file's. */
+export const READING_PROPERTIES = {
+  ref: text("the DMS's own reference (work order)"),
+  vin: text('the VIN; a VIN or a plate is needed'),
+  plate: text('the Belgian plate, when there is no VIN'),
+  date: text('the date of the reading, YYYY-MM-DD'),
+  odometer: { type: 'integer', description: 'the odometer as shown, in `unit`' },
+  unit: text('km or mi'),
+  work: text('the work type: GET /activities'),
+  replaced: { type: 'boolean', description: 'the odometer was replaced at this visit' },
+  digits: { type: 'integer', description: "the odometer's number of digits, when it rolls over" },
+} as const;
+
+export const CORRECTS = text('the error number (E or A issue) this reading corrects');
+export const SENDER = text("the establishment the reading is sent for: a fleet's; default the account's");
+
+export const OBSERVATION_SCHEMA = {
+  $id: 'Observation',
+  type: 'object',
+  required: ['id', 'status', 'sender', 'received', 'processed', 'reading', 'issues', 'correctionOf'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    status: { type: 'string', enum: ['PENDING', 'ACCEPTED', 'FLAGGED', 'REJECTED'] },
+    sender: { type: 'string' },
+    received: { type: 'string' },
+    processed: { type: ['string', 'null'] },
+    reading: {
+      type: 'object',
+      description: 'the reading as sent (a correction with the error number it corrects)',
+      properties: { ...READING_PROPERTIES, corrects: CORRECTS },
+    },
+    issues: { type: 'array', items: { $ref: 'Issue#' }, description: 'as a receipt gives them' },
+    correctionOf: { type: ['string', 'null'], description: 'the observation this one corrects or confirms' },
+  },
+} as const;
+
 /** Every shared schema, added to the app once (the OpenAPI document lists them under components.schemas). */
-export const SHARED_SCHEMAS = [PROBLEM_SCHEMA, FILE_SCHEMA, ISSUE_SCHEMA, RECEIPT_SCHEMA, ACTIVITY_SCHEMA, LABEL_SCHEMA];
+export const SHARED_SCHEMAS = [
+  PROBLEM_SCHEMA,
+  FILE_SCHEMA,
+  ISSUE_SCHEMA,
+  RECEIPT_SCHEMA,
+  ACTIVITY_SCHEMA,
+  LABEL_SCHEMA,
+  OBSERVATION_SCHEMA,
+];
 
 /** json: a response of `schema` as application/json. */
 export function json(description: string, schema: object) {

@@ -43,7 +43,11 @@ test('every route has a schema for its input and for each of its answers', async
     'get /api/v1/files',
     'get /api/v1/files/{fileId}',
     'get /api/v1/files/{fileId}/receipt',
+    'get /api/v1/observations/{id}',
     'get /api/v1/vehicles/{vin}/label',
+    'post /api/v1/observations',
+    'post /api/v1/observations/{id}/confirm',
+    'post /api/v1/observations/{id}/correction',
     'put /api/v1/files/{name}',
   ]);
   for (const { route, op } of operations) {
