@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import type { FileRecord, FileStatus, Store } from '../store';
+import { FILE_STATUSES, type FileRecord, type Store } from '../store';
 import { filePkOf } from '../model/file-id';
 import { AuditLog } from '../store/audit-log';
 import { openFileQueue } from '../jobs/queue';
@@ -13,8 +13,6 @@ import { receiptHeaderOf, receiptIssuesOf } from '../pipeline/write-receipt';
 import { xmlReceiptChunks } from '../receipts/xml-receipt';
 import { collectText } from '../receipts/receipt';
 import { fileJson } from '../queries/file-json';
-
-const STATUSES: FileStatus[] = ['received', 'queued', 'processing', 'done', 'failed'];
 
 function userName(): string {
   try {
@@ -36,12 +34,12 @@ export function registerFiles(program: Command): void {
   const files = program.command('files').description('inspect received files');
 
   withDataDir(files.command('list').description('list received files'))
-    .option('--status <status>', STATUSES.join(' | '))
+    .option('--status <status>', FILE_STATUSES.join(' | '))
     .option('--account <establishment>', 'only this account')
     .option('--json', 'JSON output')
     .action(async (opts) => {
-      if (opts.status && !STATUSES.includes(opts.status))
-        throw new UserError(`--status must be one of ${STATUSES.join(', ')}, got "${opts.status}"`);
+      if (opts.status && !(FILE_STATUSES as readonly string[]).includes(opts.status))
+        throw new UserError(`--status must be one of ${FILE_STATUSES.join(', ')}, got "${opts.status}"`);
       const { store } = await openStoreFor(settingsFrom(opts));
       const list = await store.files.list({ status: opts.status, account: opts.account });
       await store.close();

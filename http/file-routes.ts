@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Account, FileRecord } from '../store';
+import { FILE_STATUSES, type Account, type FileRecord } from '../store';
 import { filePkOf } from '../model/file-id';
 import { uploadNameRefusal } from '../intake/file-names';
 import { fileJson } from '../queries/file-json';
@@ -103,7 +103,7 @@ function listFiles(app: FastifyInstance, deps: HttpDeps): void {
         querystring: {
           type: 'object',
           properties: {
-            status: { type: 'string', enum: ['received', 'queued', 'processing', 'done', 'failed'] },
+            status: { type: 'string', enum: [...FILE_STATUSES] },
             since: {
               type: 'string',
               pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?)?$',

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { WORK_TYPES, WORK_TYPE_DESCRIPTIONS } from '../model/reading';
 import { decideLabel } from '../queries/label';
 import { brusselsToday, isCalendarDate } from '../rules/brussels-date';
-import { MAX_ODOMETER } from '../rules/record-checks';
+import { MAX_ODOMETER, VIN_PATTERN_ANY_CASE } from '../rules/record-checks';
 import { HttpProblem } from './problems';
 import { json, problems } from './schemas';
 import { SENDER_ROLES } from './auth';
@@ -37,7 +37,7 @@ export async function referenceRoutes(app: FastifyInstance, opts: { deps: HttpDe
           type: 'object',
           required: ['vin'],
           properties: {
-            vin: { type: 'string', pattern: '^[A-HJ-NPR-Za-hj-npr-z0-9]{17}$', description: '17 letters and digits, no I, O or Q' },
+            vin: { type: 'string', pattern: VIN_PATTERN_ANY_CASE, description: '17 letters and digits, no I, O or Q' },
           },
         },
         querystring: {

@@ -4,6 +4,9 @@
  */
 import { ANOMALY_STATES } from '../model/anomaly-state';
 import { WORK_TYPES } from '../model/reading';
+import { SEVERITIES } from '../model/issue-catalogue';
+import { OBSERVATION_STATUSES } from '../model/observation';
+import { FILE_RESULTS, FILE_STATUSES } from '../store';
 import { PROBLEM_SCHEMA, PROBLEM_TYPE } from './problems';
 
 const nullable = (type: string) => ({ type: [type, 'null'] });
@@ -28,8 +31,8 @@ export const FILE_SCHEMA = {
     account: { type: 'string', description: 'establishment number of the uploading account' },
     name: { type: 'string' },
     sha256: { type: 'string' },
-    status: { type: 'string', enum: ['received', 'queued', 'processing', 'done', 'failed'] },
-    result: { type: ['string', 'null'], enum: ['ACCEPTED', 'PARTIAL', 'REJECTED', 'DUPLICATE', null] },
+    status: { type: 'string', enum: [...FILE_STATUSES] },
+    result: { type: ['string', 'null'], enum: [...FILE_RESULTS, null] },
     receivedAt: { type: 'string' },
     processedAt: nullable('string'),
     size: { type: 'integer' },
@@ -54,7 +57,7 @@ export const ISSUE_SCHEMA = {
     ref: nullable('string'),
     vin: nullable('string'),
     code: { type: 'string' },
-    severity: { type: 'string', enum: ['F', 'E', 'A', 'W'] },
+    severity: { type: 'string', enum: [...SEVERITIES] },
     field: { type: 'string' },
     correctable: { type: 'boolean' },
     message: { type: 'string' },
@@ -76,7 +79,7 @@ export const RECEIPT_SCHEMA = {
         sha256: { type: 'string' },
         received: { type: 'string' },
         processed: { type: 'string' },
-        status: { type: 'string', enum: ['ACCEPTED', 'PARTIAL', 'REJECTED', 'DUPLICATE'] },
+        status: { type: 'string', enum: [...FILE_RESULTS] },
         records: { type: 'integer' },
         accepted: { type: 'integer' },
         rejected: { type: 'integer' },
@@ -162,7 +165,7 @@ export const OBSERVATION_SCHEMA = {
   required: ['id', 'status', 'sender', 'received', 'processed', 'reading', 'issues', 'correctionOf'],
   properties: {
     id: { type: 'string', format: 'uuid' },
-    status: { type: 'string', enum: ['PENDING', 'ACCEPTED', 'FLAGGED', 'REJECTED'] },
+    status: { type: 'string', enum: [...OBSERVATION_STATUSES] },
     sender: { type: 'string' },
     received: { type: 'string' },
     processed: { type: ['string', 'null'] },

@@ -9,43 +9,24 @@
  * Redis that lost its jobs loses nothing; every worker asks for a drain when it starts, and the reconciler whenever
  * observations are pending.
  */
-import { Queue, Worker } from 'bullmq';
-import type IORedis from 'ioredis';
+import { Worker } from 'bullmq';
 import type { Settings } from '../config/defaults';
 import type { Store } from '../store';
-import { redisConnection } from './queue';
+import { addInTime, openProducerQueue, redisConnection, type ProducerQueue } from './queue';
 import { drainObservations } from '../pipeline/process-observations';
 
 export const OBSERVATION_QUEUE = 'inflow-observations';
 const DRAIN = 'drain';
 
-export interface DrainQueue {
-  queue: Queue;
-  connection: IORedis;
-  close(): Promise<void>;
-}
+export type DrainQueue = ProducerQueue;
 
 /** openDrainQueue opens the producer side (fails fast when Redis is down, as the file queue's does). */
 export function openDrainQueue(redisUrl: string, settings: Pick<Settings, 'queuePrefix'>): DrainQueue {
-  const connection = redisConnection(redisUrl, 'producer');
-  const queue = new Queue(OBSERVATION_QUEUE, { connection, prefix: settings.queuePrefix });
-  queue.on('error', () => {});
-  return {
-    queue,
-    connection,
-    close: async () => {
-      await queue.close().catch(() => {});
-      connection.disconnect();
-    },
-  };
+  return openProducerQueue(OBSERVATION_QUEUE, redisUrl, settings.queuePrefix);
 }
 
 /** requestDrain asks for a drain; rejects within `timeoutMs` when Redis cannot take it (the reconciler asks again). */
 export async function requestDrain(q: DrainQueue, timeoutMs = 3000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('Redis did not accept the drain request in time')), timeoutMs);
-  });
   const add = q.queue.add(
     DRAIN,
     {},
@@ -57,11 +38,7 @@ export async function requestDrain(q: DrainQueue, timeoutMs = 3000): Promise<voi
       removeOnFail: 100,
     },
   );
-  try {
-    await Promise.race([add, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await addInTime(add, timeoutMs, 'Redis did not accept the drain request in time');
 }
 
 export interface DrainWorker {

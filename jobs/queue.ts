@@ -56,10 +56,41 @@ export function redisConnection(url: string, role: 'worker' | 'producer'): IORed
   return conn;
 }
 
-export interface FileQueue {
-  queue: Queue<FileJobData>;
+/** The producer side of a queue: what the front and the CLI add jobs with. */
+export interface ProducerQueue<T = unknown> {
+  queue: Queue<T>;
   connection: IORedis;
   close(): Promise<void>;
+}
+
+export type FileQueue = ProducerQueue<FileJobData>;
+
+/** openProducerQueue opens queue `name` on a connection of its own (fails fast when Redis is down). */
+export function openProducerQueue<T>(name: string, redisUrl: string, prefix: string): ProducerQueue<T> {
+  const connection = redisConnection(redisUrl, 'producer');
+  const queue = new Queue<T>(name, { connection, prefix });
+  queue.on('error', () => {});
+  return {
+    queue,
+    connection,
+    close: async () => {
+      await queue.close().catch(() => {});
+      connection.disconnect();
+    },
+  };
+}
+
+/** addInTime waits for a job's add, or rejects with `message` after `timeoutMs` (a Redis that is away never answers). */
+export async function addInTime(add: Promise<unknown>, timeoutMs: number, message: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), timeoutMs);
+  });
+  try {
+    await Promise.race([add, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -71,19 +102,10 @@ export function openFileQueue(
   settings: Pick<Settings, 'queuePrefix' | 'globalConcurrency'>,
   opts: { setConcurrency?: boolean } = {},
 ): FileQueue {
-  const connection = redisConnection(redisUrl, 'producer');
-  const queue = new Queue<FileJobData>(QUEUE_NAME, { connection, prefix: settings.queuePrefix });
-  queue.on('error', () => {});
+  const q = openProducerQueue<FileJobData>(QUEUE_NAME, redisUrl, settings.queuePrefix);
   // Redis may be away: the workers set it too.
-  if (opts.setConcurrency !== false) queue.setGlobalConcurrency(settings.globalConcurrency).catch(() => {});
-  return {
-    queue,
-    connection,
-    close: async () => {
-      await queue.close().catch(() => {});
-      connection.disconnect();
-    },
-  };
+  if (opts.setConcurrency !== false) q.queue.setGlobalConcurrency(settings.globalConcurrency).catch(() => {});
+  return q;
 }
 
 /** enqueueFile adds the file's job in its account's next round; rejects within `timeoutMs` when Redis cannot take it. */
@@ -93,10 +115,6 @@ export async function enqueueFile(
   settings: Pick<Settings, 'jobAttempts' | 'jobBackoffMs'>,
   timeoutMs = 5000,
 ): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('Redis did not accept the job in time')), timeoutMs);
-  });
   const add = async () =>
     q.queue.add(
       'file',
@@ -110,11 +128,7 @@ export async function enqueueFile(
         removeOnFail: false, // kept for `inflow replay --failed`
       },
     );
-  try {
-    await Promise.race([add(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await addInTime(add(), timeoutMs, 'Redis did not accept the job in time');
 }
 
 /** BullMQ's lowest priority (the largest number); rounds stop there and then run in the order their files came. */

@@ -3,6 +3,9 @@
  * does not know which format a file was in.
  */
 
+/** How many fields follow the record type of an R record (ref, vin, plate, date, odometer, unit, work, replaced, digits, corrects). */
+export const READING_FIELD_COUNT = 10;
+
 /** The fields of one reading as sent, trimmed, '' when empty or absent. Same shape from CSV and XML. */
 export interface RecordFields {
   ref: string;

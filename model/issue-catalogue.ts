@@ -4,7 +4,8 @@
  */
 
 /** F file-level, E error (record rejected), A anomaly (stored, flagged), W warning (nothing to correct). */
-export type Severity = 'F' | 'E' | 'A' | 'W';
+export const SEVERITIES = ['F', 'E', 'A', 'W'] as const;
+export type Severity = (typeof SEVERITIES)[number];
 
 export const ISSUE_CATALOGUE = [
   { code: 'F01', severity: 'F', title: 'not an INFLOW CSV or XML file (binary, empty, unknown layout)' },

@@ -5,7 +5,8 @@
 import type { RecordFields } from './file-items';
 
 /** PENDING until the pipeline has checked it; then ACCEPTED, FLAGGED (an A issue) or REJECTED (an E issue). */
-export type ObservationStatus = 'PENDING' | 'ACCEPTED' | 'FLAGGED' | 'REJECTED';
+export const OBSERVATION_STATUSES = ['PENDING', 'ACCEPTED', 'FLAGGED', 'REJECTED'] as const;
+export type ObservationStatus = (typeof OBSERVATION_STATUSES)[number];
 
 /** The DMS that sent it: the `client-software-builder`, `-name` and `-version` headers. */
 export interface ClientSoftware {

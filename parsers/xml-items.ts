@@ -19,7 +19,7 @@
  * - `line` is the line where the element's start tag begins; `index` counts `<reading>` elements from 1.
  */
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
-import type { FileItem, HeaderFields, RecordFields, TrailerFields } from '../model/file-items';
+import { READING_FIELD_COUNT, type FileItem, type HeaderFields, type RecordFields, type TrailerFields } from '../model/file-items';
 import { quoteValue } from '../model/text';
 
 type FatalItem = Extract<FileItem, { kind: 'fatal' }>;
@@ -220,7 +220,7 @@ export class XmlItems {
       this.field = null;
     } else if (depth === 2 && this.reading) {
       const r = this.reading;
-      this.out.push({ kind: 'reading', line: r.line, index: ++this.index, fields: r.fields, fieldCount: 10 + r.extra });
+      this.out.push({ kind: 'reading', line: r.line, index: ++this.index, fields: r.fields, fieldCount: READING_FIELD_COUNT + r.extra });
       this.reading = null;
     } else if (depth === 2 && this.trailer) {
       const t = this.trailer;

@@ -11,7 +11,7 @@
  * What it takes, it must take exactly as XmlItems would: the same items, fields, lines and counts
  * (test/parsers-xml-plain.test.ts compares both on the fixtures, on variants and on random mutations).
  */
-import type { FileItem, TrailerFields } from '../model/file-items';
+import { READING_FIELD_COUNT, type FileItem, type TrailerFields } from '../model/file-items';
 import { FIELD_BIT, headerFields, isUtf8Name, noFields, READING_ELEMENTS } from './xml-items';
 
 /** Longest token (tag, reading, run of white space) taken here; saxes' limits (xml-items.ts) are far above it. */
@@ -202,7 +202,7 @@ export class PlainXmlItems {
     READING_CLOSE.lastIndex = at;
     if (!READING_CLOSE.exec(buf) || READING_CLOSE.lastIndex !== end) this.notPlain();
     const line = this.line;
-    this.out.push({ kind: 'reading', line, index: ++this.index, fields, fieldCount: 10 });
+    this.out.push({ kind: 'reading', line, index: ++this.index, fields, fieldCount: READING_FIELD_COUNT });
     return this.token(buf, p, end);
   }
 

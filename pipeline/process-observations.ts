@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import type { Settings } from '../config/defaults';
 import type { Observation, ObservationRound, Store } from '../store';
 import type { CheckedRecord } from '../model/reading';
+import { READING_FIELD_COUNT } from '../model/file-items';
 import { checkRecord } from '../rules/record-checks';
 import { storeRecords, type FileContext } from './check-batch';
 import type { RecordBatch } from './batcher';
@@ -94,6 +95,6 @@ function batchOf(sender: string, observations: Observation[]): RecordBatch {
 
 /** recordOf: an observation as a checked record of its round (as Batcher.recordOf makes a file's). */
 function recordOf(o: Observation): CheckedRecord {
-  const checked = checkRecord(o.fields, 10, { today: o.receivedDate });
+  const checked = checkRecord(o.fields, READING_FIELD_COUNT, { today: o.receivedDate });
   return { line: o.line!, fields: checked.reading ? null : o.fields, reading: checked.reading, findings: checked.findings };
 }

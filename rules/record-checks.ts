@@ -6,7 +6,7 @@
  */
 import { quoteValue } from '../model/text';
 import type { Finding } from '../model/issue-catalogue';
-import type { RecordFields } from '../model/file-items';
+import { READING_FIELD_COUNT, type RecordFields } from '../model/file-items';
 import { isCalendarDate } from './brussels-date';
 import { WORK_TYPES, kmOf, type Reading, type WorkType } from '../model/reading';
 
@@ -15,7 +15,11 @@ export const EARLIEST_READING_DATE = '1990-01-01';
 /** The largest odometer value a dashboard shows (7 digits). */
 export const MAX_ODOMETER = 9_999_999;
 
-const VIN_RE = /^[A-HJ-NPR-Z0-9]{17}$/;
+/** A VIN's letters: no I, O or Q. */
+const VIN_LETTERS = 'A-HJ-NPR-Z';
+const VIN_RE = new RegExp(`^[${VIN_LETTERS}0-9]{17}$`);
+/** A VIN in either case, as a JSON Schema pattern (the web services upper-case it before isValidVin's checks). */
+export const VIN_PATTERN_ANY_CASE = `^[${VIN_LETTERS}${VIN_LETTERS.toLowerCase()}0-9]{17}$`;
 
 /** isValidVin: 17 characters of [A-HJ-NPR-Z0-9] (no I, O, Q), already upper-cased. */
 export function isValidVin(vin: string): boolean {
@@ -40,12 +44,12 @@ export function checkRecord(
   fieldCount: number,
   ctx: { today: string; format?: 'csv' | 'xml' },
 ): { reading: Reading | null; findings: Finding[] } {
-  if (fieldCount !== 10) {
+  if (fieldCount !== READING_FIELD_COUNT) {
     // Fields are positional: with one too many or too few every later check would judge the wrong value.
     const message =
       ctx.format === 'xml'
-        ? `The <reading> element holds ${fieldCount - 10} unexpected item(s): an unknown, repeated or nested element, an unknown attribute or stray text.`
-        : `The record has ${fieldCount} fields after R where 10 are expected.`;
+        ? `The <reading> element holds ${fieldCount - READING_FIELD_COUNT} unexpected item(s): an unknown, repeated or nested element, an unknown attribute or stray text.`
+        : `The record has ${fieldCount} fields after R where ${READING_FIELD_COUNT} are expected.`;
     return { reading: null, findings: [{ code: 'E10', field: 'record', message }] };
   }
   const findings: Finding[] = [];

@@ -77,8 +77,10 @@ export interface AccountStore {
 
 // ─── Files ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-export type FileStatus = 'received' | 'queued' | 'processing' | 'done' | 'failed';
-export type FileResult = 'ACCEPTED' | 'PARTIAL' | 'REJECTED' | 'DUPLICATE';
+export const FILE_STATUSES = ['received', 'queued', 'processing', 'done', 'failed'] as const;
+export type FileStatus = (typeof FILE_STATUSES)[number];
+export const FILE_RESULTS = ['ACCEPTED', 'PARTIAL', 'REJECTED', 'DUPLICATE'] as const;
+export type FileResult = (typeof FILE_RESULTS)[number];
 
 /** Where a file's records came from: an upload (FTPS, HTTPS), or a round of observations (docs/observations.md). */
 export type FileOrigin = 'upload' | 'observations';
