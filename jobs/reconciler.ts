@@ -12,6 +12,10 @@
  * | received, queued, processing  | failed                        | mark it failed with the job's reason (e.g.  |
  * |                               |                               | stalled too often): kept for `replay`       |
  *
+ * A failed job is acted on only when two passes in a row see the same failure on the same file row: `inflow replay`
+ * puts the file back to `queued` and then retries its job, and a pass that falls between the two steps must not
+ * mark the file failed again with the old reason.
+ *
  * A job that is active under a dead worker is BullMQ's to recover (its lock expires, a live worker's stalled
  * check takes it back). Redis errors leave everything for the next pass.
  *
@@ -30,34 +34,57 @@ export interface ReconcileResult {
   failed: string[];
 }
 
-/** reconcileOnce runs one pass; Redis errors end the pass early (the rest waits for the next one). */
-export async function reconcileOnce(store: Store, q: FileQueue, settings: Settings, audit?: AuditLog): Promise<ReconcileResult> {
+/** The failed jobs one pass saw, by file id: what the next pass must see again before it acts (see above). */
+export type FailureSightings = Map<string, string>;
+
+/**
+ * reconcileOnce runs one pass; Redis errors end the pass early (the rest waits for the next one). `sightings` carries
+ * the failed jobs seen from one pass to the next.
+ */
+export async function reconcileOnce(
+  store: Store,
+  q: FileQueue,
+  settings: Settings,
+  sightings: FailureSightings,
+  audit?: AuditLog,
+): Promise<ReconcileResult> {
   const out: ReconcileResult = { queued: [], requeued: [], failed: [] };
+  const seenNow: FailureSightings = new Map();
   for (const f of await store.files.withStatus(['received', 'queued', 'processing'])) {
     try {
-      await reconcileFile(store, q, settings, f, out, audit);
+      await reconcileFile({ store, q, settings, audit, out, sightings, seenNow }, f);
     } catch {
       break; // Redis is away: next pass
     }
   }
+  sightings.clear();
+  for (const [id, sighting] of seenNow) sightings.set(id, sighting);
   return out;
 }
 
-async function reconcileFile(
-  store: Store,
-  q: FileQueue,
-  settings: Settings,
-  f: FileRecord,
-  out: ReconcileResult,
-  audit?: AuditLog,
-): Promise<void> {
+interface PassContext {
+  store: Store;
+  q: FileQueue;
+  settings: Settings;
+  audit?: AuditLog;
+  out: ReconcileResult;
+  sightings: FailureSightings;
+  seenNow: FailureSightings;
+}
+
+async function reconcileFile(pass: PassContext, f: FileRecord): Promise<void> {
+  const { store, q, settings, audit, out } = pass;
   const state = await jobStateOf(q, f.id);
   // A worker may have moved the file on while we asked Redis: act only on what is still true.
   const now = await store.files.get(f.pk);
   if (!now || now.status !== f.status) return;
   if (state === 'failed') {
     const job = await q.queue.getJob(f.id);
-    const reason = job?.failedReason || 'job failed';
+    if (!job) return;
+    const sighting = `${now.status}/${now.attempts}/${job.finishedOn ?? ''}/${job.failedReason}`;
+    pass.seenNow.set(f.id, sighting);
+    if (pass.sightings.get(f.id) !== sighting) return; // first seen: a replay may be between its two steps
+    const reason = job.failedReason || 'job failed';
     if (await store.files.markFailed(f.pk, reason)) {
       out.failed.push(f.id);
       audit?.write('file_failed', { file: f.id, error: reason, by: 'reconciler' });
@@ -95,8 +122,9 @@ export function startReconciler(
 ): { stop(): Promise<void> } {
   let running: Promise<unknown> | null = null;
   let stopped = false;
+  const sightings: FailureSightings = new Map();
   const pass = async () => {
-    await reconcileOnce(store, q, settings, audit);
+    await reconcileOnce(store, q, settings, sightings, audit);
     if (drain) await reconcileObservations(store, drain);
   };
   const tick = () => {
