@@ -10,7 +10,6 @@
  * round (ObservationStore.unclaim); the round closes at once. A drainer that dies in a round leaves it open: the
  * next drain resumes it after its last stored line, and closing it settles exactly the observations stored.
  */
-import fs from 'node:fs';
 import type { Settings } from '../config/defaults';
 import type { Observation, ObservationRound, Store } from '../store';
 import type { CheckedRecord } from '../model/reading';
@@ -71,20 +70,8 @@ export async function processRound(ctx: ObservationContext, round: ObservationRo
       }
     }
   }
-  dieHereForTests();
   await store.observations.closeRound(round.filePk, new Date().toISOString());
   return round.observations.length - heldUp;
-}
-
-/**
- * A test's way to die between storing a round and closing it, once, as a crash would (test/observations-crash.test.ts):
- * INFLOW_TEST_DIE_IN_ROUND names a file that does not exist yet; it is made, and the process killed.
- */
-function dieHereForTests(): void {
-  const marker = process.env.INFLOW_TEST_DIE_IN_ROUND;
-  if (!marker || fs.existsSync(marker)) return;
-  fs.writeFileSync(marker, String(process.pid));
-  process.kill(process.pid, 'SIGKILL');
 }
 
 /** batchOf: observations as one batch of a file's records, after the checks that need nothing but the record. */

@@ -1,7 +1,8 @@
 /**
  * A drainer killed in the middle of a round (docs/observations.md) loses nothing and stores nothing twice: the real
  * service without workers of its own, and an `inflow worker` that dies (SIGKILL) after storing its first round and
- * before closing it; a second worker takes the drain over once the dead one's lock expires and resumes the round.
+ * before closing it (the crash is injected from outside the product: helpers/die-in-round.cjs, preloaded); a second
+ * worker takes the drain over once the dead one's lock expires and resumes the round.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,7 +48,8 @@ it('settles every observation once after its drainer died in a round', async () 
   expect(await svc.store.observations.pendingCount()).toBe(20);
 
   // It may die before it says it is running (it drains at once): only its start is waited for.
-  const doomed = await spawnInflow(['worker'], envFor(svc, { ...FAST_ENV, INFLOW_TEST_DIE_IN_ROUND: marker }), /(?:)/);
+  const dying = { INFLOW_TEST_DIE_IN_ROUND: marker, NODE_OPTIONS: `--require ${path.join(__dirname, 'helpers', 'die-in-round.cjs')}` };
+  const doomed = await spawnInflow(['worker'], envFor(svc, { ...FAST_ENV, ...dying }), /(?:)/);
   workers.push(doomed);
   expect((await doomed.exited).signal).toBe('SIGKILL');
   expect(fs.existsSync(marker)).toBe(true);
