@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account, Role } from '../store';
 import { ROLES } from '../store';
-import { authenticate, auditedUsername, LoginRefusedError } from '../intake/login';
+import { authenticate, auditedUsername, refuseWhileLocked, LoginRefusedError } from '../intake/login';
 import { cleanText } from '../model/text';
 import { HttpProblem } from './problems';
 import { CLIENT_HEADERS } from './schemas';
@@ -69,7 +69,10 @@ async function logIn(deps: HttpDeps, verified: VerifiedLogins, req: FastifyReque
   const { store, guard, checks, audit } = deps;
   try {
     const known = await store.accounts.byEstablishment(creds.username);
-    if (known && verified.verifies(creds.username, creds.password, known)) return known;
+    if (known && verified.verifies(creds.username, creds.password, known)) {
+      refuseWhileLocked({ guard, audit }, { username: creds.username, ip: req.ip });
+      return known;
+    }
     const account = await authenticate({ store, guard, checks, audit }, { ...creds, ip: req.ip, secure: true, roles: ROLES });
     verified.remember(creds.username, creds.password, account);
     return account;

@@ -70,12 +70,7 @@ export class LoginGuard {
     const t = this.now();
     const pair = `${username}@${ip}`;
     const knownIp = this.known.has(pair);
-    const limits: [string, number][] = knownIp
-      ? [['user@ip:' + pair, this.opts.maxFailures]]
-      : [
-          ['user:' + username, this.opts.maxFailures],
-          ['ip:' + ip, this.opts.ipMaxFailures],
-        ];
+    const limits = this.limitsFor(username, ip);
     for (const [key, max] of limits) {
       if (this.refuses(this.keys.get(key) ?? { failures: [], pending: 0, lockedUntil: 0 }, max, t)) return { locked: key };
     }
@@ -105,6 +100,26 @@ export class LoginGuard {
         cancel: settle,
       },
     };
+  }
+
+  /**
+   * lockedFor names the lock that holds for a login of `username` from `ip` now, or null: for a login taken without
+   * a password check (a remembered one over HTTPS), which must be refused while a lock holds, as any other.
+   */
+  lockedFor(username: string, ip: string): string | null {
+    const t = this.now();
+    for (const [key] of this.limitsFor(username, ip)) if ((this.keys.get(key)?.lockedUntil ?? 0) > t) return key;
+    return null;
+  }
+
+  /** limitsFor: the keys, with their limits, that a login of `username` from `ip` falls under (see the top). */
+  private limitsFor(username: string, ip: string): [string, number][] {
+    const pair = `${username}@${ip}`;
+    if (this.known.has(pair)) return [['user@ip:' + pair, this.opts.maxFailures]];
+    return [
+      ['user:' + username, this.opts.maxFailures],
+      ['ip:' + ip, this.opts.ipMaxFailures],
+    ];
   }
 
   /** refuses: the key is locked, or its recent failures and the attempts in flight reach its limit. */

@@ -28,6 +28,21 @@ export function auditLoginWithoutTls(audit: AuditLog, login: { username?: string
   audit.write('login_refused', { ...who, ip: login.ip, reason: 'no TLS', command: login.command });
 }
 
+/**
+ * refuseWhileLocked refuses a login taken without a password check (HTTPS remembers a verified one for a while:
+ * http/verified-logins.ts) while a lock it falls under holds, as a checked login would be.
+ */
+export function refuseWhileLocked(deps: { guard: LoginGuard; audit: AuditLog }, login: { username: string; ip: string }): void {
+  const who = auditedUsername(login.username);
+  const locked = deps.guard.lockedFor(who.username, login.ip);
+  if (locked) refuseLocked(deps.audit, who, login.ip, locked);
+}
+
+function refuseLocked(audit: AuditLog, who: ReturnType<typeof auditedUsername>, ip: string, key: string): never {
+  audit.write('login_refused', { ...who, ip, reason: 'locked', key });
+  throw new LoginRefusedError('Too many failed logins: try again later');
+}
+
 /** The roles that may log in over FTPS: the senders of files. */
 export const FTPS_ROLES: readonly Role[] = ['garage', 'fleet'];
 
@@ -48,10 +63,7 @@ export async function authenticate(
   }
   // Lock-out keys use the cut name too: a longer one cannot be an account, and must not fill memory.
   const reservation = guard.reserve(who.username, ip);
-  if (!reservation.attempt) {
-    audit.write('login_refused', { ...who, ip, reason: 'locked', key: reservation.locked });
-    throw new LoginRefusedError('Too many failed logins: try again later');
-  }
+  if (!reservation.attempt) refuseLocked(audit, who, ip, reservation.locked);
   const attempt = reservation.attempt;
   let account: Account | null;
   try {

@@ -88,6 +88,14 @@ describe('logging in', () => {
     expect((await problem(right, 401)).detail).toMatch(/Too many failed logins/);
   });
 
+  test('a lock holds for a login remembered from before it, as for any other', async () => {
+    const user = { name: establishment('21600009'), password: PASSWORD };
+    await svc.addAccount(user.name, PASSWORD);
+    expect((await api.request('/activities', {}, user)).status).toBe(200); // checked, then remembered
+    for (let i = 0; i < 3; i++) await problem(await api.request('/activities', {}, { name: user.name, password: 'wrong' + i }), 401);
+    expect((await problem(await api.request('/activities', {}, user), 401)).detail).toMatch(/Too many failed logins/);
+  });
+
   test('a changed password or a disabled account takes effect at once, however recent the last login', async () => {
     const user = { name: establishment('21600008'), password: PASSWORD };
     await svc.addAccount(user.name, PASSWORD);
