@@ -126,12 +126,22 @@ function statusRoutes(app: FastifyInstance, desk: Desk): void {
       schema: {
         ...common,
         summary: 'Confirm a flagged reading as right as sent',
-        description: `Its anomaly stays on the history, confirmed. Answers once the confirmation is processed (up to ${MAX_WAIT_SECONDS} s).`,
+        description:
+          `Its anomaly stays on the history, confirmed. Answers 200 once the confirmation is processed; if that takes ` +
+          `longer than ${MAX_WAIT_SECONDS} s, 202 with the confirmation's own id and status URL, to be followed like any observation.`,
         params: ID_PARAMS,
-        response: { 200: json('the observation, its anomaly confirmed', { $ref: 'Observation#' }), ...problems(400, 403, 404, 409) },
+        response: {
+          200: json('the observation, its anomaly confirmed', { $ref: 'Observation#' }),
+          ...accepted,
+          ...problems(400, 403, 404, 409),
+        },
       },
     },
-    async (req: IdRequest) => observationJson(await desk().confirm(req.account!, req.params.id, clientOf(req))),
+    async (req: IdRequest, reply) => {
+      const outcome = await desk().confirm(req.account!, req.params.id, clientOf(req));
+      if ('pending' in outcome) return sendAccepted(reply, outcome.pending);
+      return observationJson(outcome.confirmed);
+    },
   );
 }
 

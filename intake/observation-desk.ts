@@ -116,17 +116,24 @@ export class ObservationDesk {
   /**
    * confirm states that a FLAGGED observation's reading is right as sent: a correction repeating it (same date,
    * odometer, unit), which the rules record as a confirmation (docs/corrections.md): the anomaly stays, `confirmed`.
-   * Waits up to `seconds` for it to be settled and gives the confirmed observation.
+   * Waits up to `seconds` for it to be settled and gives the confirmed observation; when the confirmation is still
+   * PENDING then, gives its id instead (to be followed like any observation).
    */
-  async confirm(account: Account, id: string, client: ClientSoftware, seconds = MAX_WAIT_SECONDS): Promise<ObservationView> {
+  async confirm(
+    account: Account,
+    id: string,
+    client: ClientSoftware,
+    seconds = MAX_WAIT_SECONDS,
+  ): Promise<{ confirmed: ObservationView } | { pending: string }> {
     const target = await this.settledVisible(account, id);
     const anomaly = (await this.issuesOf(target)).find((i) => i.severity === 'A' && i.state === 'open' && !i.corrected && i.correctable);
     if (!anomaly) throw new NoOpenAnomalyError(`observation ${id} has no open anomaly to confirm`);
     const corrects = receiptIssueOf(anomaly).errorNumber!;
     const repeat: ObservationInput = { ...target.fields, sender: target.sender, corrects };
     const confirmation = await this.keep(account, repeat, client, target.id);
-    await this.waitForFinal(account, confirmation.id, seconds);
-    return (await this.get(account, id))!;
+    const settled = await this.waitForFinal(account, confirmation.id, seconds);
+    if (settled?.status === 'PENDING') return { pending: confirmation.id };
+    return { confirmed: (await this.get(account, id))! };
   }
 
   /** close stops the waiters' poll (waiters still waiting get their observation as it is). */

@@ -4,14 +4,14 @@
  * batch file processed by processFile.
  */
 import crypto from 'node:crypto';
-import { resolveSettings } from '../config/defaults';
+import { resolveSettings, type Settings } from '../config/defaults';
 import { openStore, type Account, type Store } from '../store';
 import { BACKENDS } from './helpers/stores';
 import { openRegistry, type Registry } from './helpers/registry';
 import { daysAgo, vin, type R } from './helpers/batch';
 import { inflowSync } from './helpers/ops';
 import { ObservationDesk, type ObservationView } from '../intake/observation-desk';
-import { openDrainQueue, startDrainWorker, type DrainQueue, type DrainWorker } from '../jobs/observation-drain';
+import { openDrainQueue, requestDrain, startDrainWorker, type DrainQueue, type DrainWorker } from '../jobs/observation-drain';
 import type { ObservationInput } from '../model/observation';
 import { recordFieldsOf } from '../model/observation';
 import { formatErrorNumber } from '../rules/error-number';
@@ -41,6 +41,7 @@ describe.each(BACKENDS)('observations on %s', (backend) => {
   let drainer: DrainWorker;
   let drainQueue: DrainQueue;
   let desk: ObservationDesk;
+  let settings: Settings;
   const acc: Record<string, Account> = {};
 
   beforeAll(async () => {
@@ -48,7 +49,7 @@ describe.each(BACKENDS)('observations on %s', (backend) => {
     await reg.store.accounts.add({ establishment: FLEET, name: 'fleet', role: 'fleet', senders: [FLEET_SITE], passwordHash: 'x' });
     await reg.store.accounts.add({ establishment: ADMIN, name: 'admin', role: 'admin', passwordHash: 'x' });
     for (const e of [GARAGE, FLEET, FLEET_SITE, OTHER, ADMIN]) acc[e] = (await reg.store.accounts.byEstablishment(e))!;
-    const settings = resolveSettings(
+    settings = resolveSettings(
       {
         dataDir: reg.dir,
         databaseUrl: reg.databaseUrl ?? undefined,
@@ -176,13 +177,27 @@ describe.each(BACKENDS)('observations on %s', (backend) => {
     expect(flagged.status).toBe('FLAGGED');
     const a40 = flagged.issues.find((i) => i.code === 'A40')!;
     await expect(desk.confirm(acc[OTHER], flagged.id, DMS)).rejects.toThrow(ObservationNotFoundError);
-    const confirmed = await desk.confirm(acc[GARAGE], flagged.id, DMS, 30);
+    const outcome = await desk.confirm(acc[GARAGE], flagged.id, DMS, 30);
+    if (!('confirmed' in outcome)) throw new Error(`the confirmation is still pending: ${outcome.pending}`);
+    const confirmed = outcome.confirmed;
     expect(confirmed.status).toBe('FLAGGED');
     expect(confirmed.issues.find((i) => i.code === 'A40')).toMatchObject({ errorNumber: a40.errorNumber, state: 'confirmed' });
     await expect(desk.confirm(acc[GARAGE], flagged.id, DMS)).rejects.toThrow(NoOpenAnomalyError);
     await expect(
       desk.correct(acc[GARAGE], flagged.id, { vin: vin(31), date: daysAgo(4), odometer: 1, unit: 'km', work: 'MAINT' }, DMS),
     ).rejects.toThrow(AlreadyCorrectedError);
+    // Not processed within the wait: the confirmation's own id, to be followed like any observation.
+    await send(GARAGE, { vin: vin(33), date: daysAgo(20), odometer: 80_000, unit: 'km', work: 'MAINT' });
+    const slow = await send(GARAGE, { vin: vin(33), date: daysAgo(4), odometer: 70_000, unit: 'km', work: 'TYRES' });
+    await drainer.close(); // no drainer for a while: the confirmation stays PENDING
+    const later = await desk.confirm(acc[GARAGE], slow.id, DMS, 0);
+    if (!('pending' in later)) throw new Error('the confirmation was processed without a drainer');
+    expect((await desk.get(acc[GARAGE], slow.id))!.issues.find((i) => i.code === 'A40')).toMatchObject({ state: 'open' });
+    drainer = await startDrainWorker(settings.redisUrl!, settings, drainStore);
+    await requestDrain(drainQueue);
+    expect((await desk.waitForFinal(acc[GARAGE], later.pending, 30))!.correctionOf).toBe(slow.id);
+    const slowIssues = (await desk.get(acc[GARAGE], slow.id))!.issues;
+    expect(slowIssues.find((i) => i.code === 'A40')).toMatchObject({ state: 'confirmed' });
     const accepted = await send(GARAGE, { vin: vin(32), date: daysAgo(4), odometer: 1, unit: 'km', work: 'MAINT' });
     await expect(desk.confirm(acc[GARAGE], accepted.id, DMS)).rejects.toThrow(NoOpenAnomalyError);
     const args = ['corrections', 'list', '--state', 'confirmed', '--json', '--data-dir', reg.dir];
