@@ -5,7 +5,7 @@
  * same rows.
  */
 import fs from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FILE_STATUSES, type Account, type FileRecord } from '../store';
 import { filePkOf } from '../model/file-id';
@@ -14,7 +14,8 @@ import { fileJson } from '../queries/file-json';
 import { receiptHeaderOf, receiptIssuesOf } from '../pipeline/write-receipt';
 import { csvReceiptLines } from '../receipts/csv-receipt';
 import { xmlReceiptChunks } from '../receipts/xml-receipt';
-import { collectText } from '../receipts/receipt';
+import { inPieces } from '../receipts/receipt';
+import { jsonReceiptChunks } from '../receipts/json-receipt';
 import { HttpProblem } from './problems';
 import { CLIENT_HEADERS_SCHEMA, json, problems } from './schemas';
 import { SENDER_ROLES } from './auth';
@@ -219,16 +220,10 @@ async function sendReceipt(deps: HttpDeps, req: FastifyRequest, reply: FastifyRe
   const type = receiptType(req.headers.accept, written.endsWith('.xml') ? 'xml' : 'csv');
   if (!type) throw new HttpProblem(406, 'A receipt is given as text/csv, application/xml or application/json');
   reply.header('Vary', 'Accept');
-  if (type === 'application/json') {
-    const issues = [];
-    for await (const i of receiptIssuesOf(deps.store, f.pk)) issues.push(i);
-    return reply.type(type).send({ header: receiptHeaderOf(f), issues });
-  }
   const charset = `${type}; charset=utf-8`;
   if (written.endsWith(type === 'text/csv' ? '.csv' : '.xml')) return reply.type(charset).send(fs.createReadStream(written));
-  const chunks =
-    type === 'text/csv'
-      ? csvReceiptLines(receiptHeaderOf(f), receiptIssuesOf(deps.store, f.pk))
-      : xmlReceiptChunks(receiptHeaderOf(f), receiptIssuesOf(deps.store, f.pk));
-  return reply.type(charset).send(await collectText(chunks));
+  // Rendered from the store as it is sent, page by page of issues (a receipt may list millions).
+  const render = type === 'text/csv' ? csvReceiptLines : type === 'application/xml' ? xmlReceiptChunks : jsonReceiptChunks;
+  const chunks = render(receiptHeaderOf(f), receiptIssuesOf(deps.store, f.pk));
+  return reply.type(type === 'application/json' ? type : charset).send(Readable.from(inPieces(chunks)));
 }

@@ -44,3 +44,19 @@ export async function collectText(chunks: AsyncIterable<string>): Promise<string
   for await (const c of chunks) out += c;
   return out;
 }
+
+/** Text handed to a stream at once at least (a receipt of millions of lines is not millions of writes). */
+const PIECE_CHARS = 64 * 1024;
+
+/** inPieces joins a receipt's chunks into pieces of about PIECE_CHARS, for a stream. */
+export async function* inPieces(chunks: AsyncIterable<string>): AsyncIterable<string> {
+  let piece = '';
+  for await (const c of chunks) {
+    piece += c;
+    if (piece.length >= PIECE_CHARS) {
+      yield piece;
+      piece = '';
+    }
+  }
+  if (piece) yield piece;
+}
