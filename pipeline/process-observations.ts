@@ -56,22 +56,24 @@ export async function processRound(ctx: ObservationContext, round: ObservationRo
     history: { decreaseToleranceKm: settings.decreaseToleranceKm, maxKmPerDay: settings.maxKmPerDay },
   };
   const todo = round.observations.filter((o) => o.line !== null && o.line > round.progressLine);
-  let heldUp = 0;
-  if (todo.length > 0) {
-    const { blockedBy } = await storeRecords(store, fileCtx, [batchOf(round.sender, todo)]);
-    if (blockedBy.length > 0) {
-      // One at a time, in line order (each store moves the round's progress on): only the held-up ones wait.
-      for (const o of todo) {
-        const alone = await storeRecords(store, fileCtx, [batchOf(round.sender, [o])]);
-        if (alone.blockedBy.length > 0) {
-          await store.observations.unclaim(o.id);
-          heldUp++;
-        }
-      }
-    }
-  }
+  const heldUp = todo.length > 0 ? await storeAroundHeldUp(store, fileCtx, round.sender, todo) : [];
+  for (const o of heldUp) await store.observations.unclaim(o.id);
   await store.observations.closeRound(round.filePk, new Date().toISOString());
-  return round.observations.length - heldUp;
+  return round.observations.length - heldUp.length;
+}
+
+/**
+ * storeAroundHeldUp stores the observations, in line order, but those held up by a file in flight; returns those.
+ * A part that is held up is split in halves, each stored in turn (each store moves the round's progress on): a few
+ * held-up observations among many cost a few stores each, not one store per observation.
+ */
+async function storeAroundHeldUp(store: Store, fileCtx: FileContext, sender: string, part: Observation[]): Promise<Observation[]> {
+  const { blockedBy } = await storeRecords(store, fileCtx, [batchOf(sender, part)]);
+  if (blockedBy.length === 0) return [];
+  if (part.length === 1) return part;
+  const half = Math.ceil(part.length / 2);
+  const first = await storeAroundHeldUp(store, fileCtx, sender, part.slice(0, half));
+  return [...first, ...(await storeAroundHeldUp(store, fileCtx, sender, part.slice(half)))];
 }
 
 /** batchOf: observations as one batch of a file's records, after the checks that need nothing but the record. */
