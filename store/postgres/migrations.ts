@@ -151,4 +151,12 @@ CREATE INDEX observations_unclaimed ON observations (pk) WHERE status = 'PENDING
 CREATE INDEX observations_round ON observations (file_id, line) WHERE file_id IS NOT NULL;
 `,
   },
+  {
+    version: 4,
+    sql: `
+-- One row per VIN a batch has read: a batch locks its vehicles' rows (FOR NO KEY UPDATE, in VIN order) while it
+-- checks and stores their readings. Rows are added as batches need them (committed before any lock is taken).
+CREATE TABLE vehicle_locks (vin text PRIMARY KEY);
+`,
+  },
 ];

@@ -1,7 +1,7 @@
 /**
  * The store on PostgreSQL: the Store interface over a node-postgres pool. Every change that touches more than one
- * row is one transaction. A batch (storeBatch, storeManualCorrection) locks the vehicles it reads by bucket (an
- * advisory transaction lock per bucket, taken in bucket order: two batches never wait for each other in a circle),
+ * row is one transaction. A batch (storeBatch, storeManualCorrection) locks the vehicles it reads (their rows in
+ * vehicle_locks, in VIN order: two batches never wait for each other in a circle, and only for shared vehicles),
  * fetches everything its checks read in one round trip, runs them in memory and stores what they wrote with one
  * statement. Workers on any number of hosts may store batches of different files at once.
  */
@@ -40,31 +40,40 @@ import type {
 } from '../types';
 import { MANUAL_FILE_PK } from '../../model/file-id';
 
-/** Buckets of the vehicle lock: a VIN's bucket is a stable hash of it, modulo this. */
-export const VEHICLE_BUCKETS = 1024;
-/** The first key of the two-key advisory locks on vehicle buckets ('vehl'). */
-const VEHICLE_LOCK_SPACE = 0x7665686c;
-
-/** bucketOf: FNV-1a of the VIN's UTF-16 code units, modulo VEHICLE_BUCKETS (the same on every host). */
-export function bucketOf(vin: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < vin.length; i++) {
-    h ^= vin.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % VEHICLE_BUCKETS;
+/**
+ * ensureVehicleRows adds the lock rows of VINs not seen before, committed at once (outside any batch's transaction:
+ * a batch that inserted rows others must lock, and then waited for theirs, could wait in a circle).
+ */
+async function ensureVehicleRows(db: Queryable, vins: string[]): Promise<void> {
+  if (vins.length === 0) return;
+  await db.query({
+    name: 'inflow_ensure_vehicle_rows',
+    // In VIN order: two batches adding the same new VINs wait for each other in one direction only.
+    text: 'INSERT INTO vehicle_locks (vin) SELECT v FROM unnest($1::text[]) AS v ORDER BY v ON CONFLICT DO NOTHING',
+    values: [vins],
+  });
 }
 
-/** lockVehicles takes the transaction locks of the vehicles' buckets, in bucket order. */
-async function lockVehicles(c: Client, vins: Iterable<string>): Promise<void> {
-  const buckets = [...new Set([...vins].map(bucketOf))].sort((a, b) => a - b);
-  if (buckets.length === 0) return;
-  // unnest keeps the array's order, and the function runs row by row: the locks are taken in bucket order.
-  await c.query({
+/**
+ * lockVehicles locks the vehicles' rows until the transaction ends, in VIN order (two batches never wait for each
+ * other in a circle); only batches that share a vehicle wait for each other. A VIN without a row yet (one found by
+ * plate or by a corrected issue, not in the batch's own records) gets one here.
+ */
+async function lockVehicles(c: Client, vins: string[]): Promise<void> {
+  if (vins.length === 0) return;
+  if ((await lockVehicleRows(c, vins)) === vins.length) return;
+  await ensureVehicleRows(c, vins);
+  await lockVehicleRows(c, vins);
+}
+
+/** lockVehicleRows locks the rows there are of these (distinct) VINs; returns how many. */
+async function lockVehicleRows(c: Client, vins: string[]): Promise<number> {
+  const { rows } = await c.query<{ locked: string }>({
     name: 'inflow_lock_vehicles',
-    text: 'SELECT count(pg_advisory_xact_lock($1, b)) FROM unnest($2::int[]) AS b',
-    values: [VEHICLE_LOCK_SPACE, buckets],
+    text: 'SELECT count(*) AS locked FROM (SELECT 1 FROM vehicle_locks WHERE vin = ANY($1::text[]) ORDER BY vin FOR NO KEY UPDATE) AS l',
+    values: [vins],
   });
+  return Number(rows[0].locked);
 }
 
 /** PgStore: the store in one PostgreSQL database. */
@@ -305,6 +314,8 @@ export class PgStore implements Store {
 
   async storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }> {
     const { filePk, sender } = req;
+    const look = req.lookups();
+    await ensureVehicleRows(this.pool, look.vins);
     return inTx(this.pool, async (c) => {
       // The file's row lock: two attempts at one file (a take-over) store its batches one after the other.
       const { rows } = await c.query<{ progress_line: number }>({
@@ -313,7 +324,6 @@ export class PgStore implements Store {
         values: [filePk],
       });
       if (rows.length === 0 || req.lastLine <= rows[0].progress_line) return { blockedBy: [] }; // stored by an earlier attempt
-      const look = req.lookups();
       const ready = await this.prepare(c, filePk, look, look.issueIds.length > 0);
       if ('blockedBy' in ready) return ready;
       const b = ready.batch;
