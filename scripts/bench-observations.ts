@@ -110,7 +110,7 @@ export function observationOf(load: ObservationLoad, k: number): ObservationInpu
   };
 }
 
-/** One observation's outcome: its final status, and how long after the load's start its POST started and it was final. */
+/** One observation's outcome: its final status, when its POST started and when its final status came (performance.now()). */
 export interface Sent {
   id: string;
   status: ObservationStatus;
