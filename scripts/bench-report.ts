@@ -1,10 +1,12 @@
 /**
  * The bench's tables: one backend's stages as before, or SQLite and PostgreSQL side by side (records/s, the
- * PostgreSQL/SQLite ratio, peak RSS of the front and the workers), the two-file ratio (2 workers / 1 worker), and
- * the history table (readings already stored → nightly records/s).
+ * PostgreSQL/SQLite ratio, peak RSS of the front and the workers), the two-file ratio (2 workers / 1 worker), the
+ * observations table (observations/s and time to the final status during a nightly file), and the history table
+ * (readings already stored → nightly records/s).
  */
 import os from 'node:os';
 import type { NativeResult } from './bench-native';
+import type { ObservationResult } from './bench-observations';
 import { BACKEND_LABEL, type BackendName } from './bench-stack';
 import type { StageResult } from './bench-stage';
 import { PAIR_STAGES } from './bench-stages';
@@ -23,6 +25,8 @@ export interface BackendReport {
   /** sqlite3's version, or the PostgreSQL server's. */
   version: string;
   stages: (StageResult & { native?: NativeResult })[];
+  /** The observations stage's load (null: no such stage). */
+  observations: ObservationResult | null;
   history: HistoryResult[];
   lifetime: Record<string, { peakRssMb: number | null; vmHwmMb: number | null }>;
 }
@@ -47,6 +51,7 @@ export function renderReport(reports: BackendReport[], records: number, keptAt: 
   const out = reports.length === 1 ? singleTable(reports[0]) : sideBySide(reports);
   out.push('');
   for (const r of reports) out.push(pairLine(r));
+  if (reports.some((r) => r.observations)) out.push('', ...observationsTable(reports));
   if (reports.some((r) => r.history.length)) out.push('', ...historyTable(reports));
   out.push('');
   out.push(`seconds: start of the upload(s) until the last receipt is in /receipts/ (upload s: until the last 226).`);
@@ -141,6 +146,43 @@ function pairLine(r: BackendReport): string {
     `records/s; receipts at ${when(one)} with 1 worker, at ${when(two)} with 2; with 2, both workers busy at once ` +
     `for ${two.sideBySideSeconds.toFixed(1)} of ${two.seconds.toFixed(1)} s (worker CPU s: ${two.workerCpuSeconds.map((c) => (c === null ? '-' : c.toFixed(1))).join(' / ')}).`
   );
+}
+
+/** observationsTable: per backend, the observations sent during the stage's file, and that file's own pace. */
+function observationsTable(reports: BackendReport[]): string[] {
+  const head = ['backend', 'clients', 'observations', 'start s', 'seconds', 'obs/s', 'p50 s', 'p99 s', 'max s'];
+  head.push('nightly s', 'nightly rec/s', 'nightly still running');
+  const rows: string[][] = [];
+  for (const r of reports) {
+    const o = r.observations;
+    if (!o) continue;
+    const running = o.nightlyStillRunning
+      ? `yes, ${o.nightlyAfterSeconds.toFixed(1)} s more`
+      : `NO: ended ${(-o.nightlyAfterSeconds).toFixed(1)} s before`;
+    rows.push([
+      BACKEND_LABEL[r.backend],
+      String(o.clients),
+      int(o.observations),
+      o.startSeconds.toFixed(2),
+      o.seconds.toFixed(2),
+      int(o.observationsPerSecond),
+      o.p50Seconds.toFixed(2),
+      o.p99Seconds.toFixed(2),
+      o.maxSeconds.toFixed(2),
+      o.nightlySeconds.toFixed(2),
+      int(o.nightlyRecordsPerSecond),
+      running,
+    ]);
+  }
+  const first = reports.find((r) => r.observations)!;
+  const stage = first.stages.find((s) => s.stage === first.observations!.stage)!;
+  return [
+    `Observations during a nightly-sized file (stage "${stage.stage}", ${stage.workers} worker(s), ${int(stage.records)} records; every one ACCEPTED):`,
+    ...table(head, rows),
+    "start s: from the file upload's start until the first POST (the file being processed); seconds: first POST until the last",
+    "final status; p50/p99/max: one observation's POST start until its final status (GET ?wait=); nightly still running: whether",
+    "the file's receipt came after the last observation's final status.",
+  ];
 }
 
 /** historyTable: per history size, each backend's seeding time and nightly records/s (and PostgreSQL/SQLite). */

@@ -39,6 +39,8 @@ export interface Run {
   workers: Child[];
   sampler: RssSampler;
   ftpPort: number;
+  /** The web services' port (`--http-port 0`: the one `serve` printed). */
+  httpPort: number;
   cert: string;
   /** Whether the account exists in the current store. */
   accountMade: boolean;
@@ -63,6 +65,7 @@ export function newRun(backend: BackendName, tmp: string, pgServer: string, time
     workers: [],
     sampler: new RssSampler(100),
     ftpPort: 0,
+    httpPort: 0,
     cert: '',
     accountMade: false,
     redisStarts: 0,
@@ -89,11 +92,7 @@ export async function startStack(run: Run): Promise<void> {
   run.redis = await startRedisServer({ dir: path.join(run.dir, `redis-${++run.redisStarts}`) });
   run.sampler.watch('redis', run.redis.pid);
   if (!run.accountMade) {
-    const add = runInflow(
-      ['accounts', 'add', ESTABLISHMENT, '--name', 'Bench', '--password-stdin', ...storeArgs(run)],
-      run.password + '\n',
-    );
-    if (add.status !== 0) throw new BenchFailure(`inflow accounts add failed (exit ${add.status}): ${add.stderr.trim()}`);
+    addAccount(run, ESTABLISHMENT, 'Bench');
     run.accountMade = true;
   }
   run.ftpPort = await freePort();
@@ -102,10 +101,28 @@ export async function startStack(run: Run): Promise<void> {
   args.push('--ftp-port', String(run.ftpPort), '--pasv-range', `${pasvBase}-${pasvBase + 19}`, '--http-port', '0');
   run.server = spawnInflow('server', args, path.join(run.dir, 'logs'));
   await waitForOutput(run.server, 'odo-inflow is serving', 60_000);
+  await waitForOutput(run.server, '  HTTPS:', 5_000);
+  run.httpPort = servedHttpPort(run.server);
   run.sampler.watch('server', run.server.pid);
   run.sampler.start();
   run.cert = fs.readFileSync(path.join(dataLayout(run.dataDir).tlsDir, 'cert.pem'), 'utf8');
-  log(`${run.backend}: redis ${run.redis.url} (pid ${run.redis.pid}), FTPS server on port ${run.ftpPort} (pid ${run.server.pid})`);
+  log(
+    `${run.backend}: redis ${run.redis.url} (pid ${run.redis.pid}), FTPS on port ${run.ftpPort}, HTTPS on port ${run.httpPort} (server pid ${run.server.pid})`,
+  );
+}
+
+/** servedHttpPort reads the port from the line `serve` prints: `  HTTPS:    https://127.0.0.1:PORT/api/v1 …`. */
+function servedHttpPort(server: Child): number {
+  const line = server.tail.find((l) => l.includes('  HTTPS:'));
+  const m = line && /https:\/\/[^\s/]+:(\d+)\//.exec(line);
+  if (!m) throw new BenchFailure(`cannot read the HTTPS port from the server's output: ${line ?? '(no HTTPS line)'}`);
+  return Number(m[1]);
+}
+
+/** addAccount adds a garage account with the run's password to the current store (`inflow accounts add`). */
+export function addAccount(run: Run, establishment: string, name: string): void {
+  const add = runInflow(['accounts', 'add', establishment, '--name', name, '--password-stdin', ...storeArgs(run)], run.password + '\n');
+  if (add.status !== 0) throw new BenchFailure(`inflow accounts add ${establishment} failed (exit ${add.status}): ${add.stderr.trim()}`);
 }
 
 /** stopStack stops the workers, the server and Redis (each closes its store: SQLite's WAL is checkpointed, PostgreSQL's sessions end). */

@@ -43,6 +43,9 @@ export interface StageResult {
 export const round1 = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
 export const round2 = (x: number) => Math.round(x * 100) / 100;
 
+/** The longest wait for a stage of `records` records: --timeout, else 300 s + 3 ms per record. */
+export const stageTimeoutMs = (run: Run, records: number) => (run.timeoutSeconds ?? 300 + records * 0.003) * 1000;
+
 export async function runStage(run: Run, stage: StageSpec, files: StageFile[]): Promise<StageResult> {
   await setWorkers(run, stage.workers);
   const records = files.reduce((a, f) => a + f.batch.records, 0);
@@ -56,7 +59,7 @@ export async function runStage(run: Run, stage: StageSpec, files: StageFile[]): 
   const failed: { error: Error | null } = { error: null };
   const uploadsDone: number[] = [];
   const uploads = uploadAll(run, files, names, uploadsDone, failed);
-  const timeoutMs = (run.timeoutSeconds ?? 300 + records * 0.003) * 1000;
+  const timeoutMs = stageTimeoutMs(run, records);
   const receiptAt = await waitForReceipts(run, stage, receiptPaths, t0, timeoutMs, () => failed.error);
   const t1 = Math.max(...receiptAt);
   run.sampler.sample();

@@ -32,6 +32,29 @@ export interface StageSpec {
   snapshot?: string;
   /** Before the stage (untimed): stop the stack, put back the state saved by `snapshot`, start it again with an empty Redis. */
   restore?: string;
+  /** Readings sent one at a time over HTTPS while the stage's file is being processed (bench-observations.ts). */
+  observations?: ObservationLoad;
+}
+
+/**
+ * The observations of the "observations during nightly" stage: `count` readings, observation k of vehicle
+ * `from + k` at step `step` on `date`, sent by `clients` concurrent clients (observation k by client k mod clients),
+ * each one account of its own (a DMS), each request after the previous one's answer.
+ */
+export interface ObservationLoad {
+  clients: number;
+  count: number;
+  from: number;
+  date: string;
+  step: number;
+}
+
+/** The stages beyond the default ones that a run asks for. */
+export interface StageOptions {
+  tenfold: boolean;
+  allErrors: boolean;
+  /** The observations stage's clients and observations; null: no observations stage. */
+  observations: { clients: number; count: number } | null;
 }
 
 /** Files uploaded at once at most: an account may hold 4 passive data ports (settings.pasvPortsPerAccount). */
@@ -43,9 +66,10 @@ export const UPLOAD_CONNECTIONS = 4;
  * before the earlier stages'. Dates stay within 4 days (never today): no E17 (future), no W50 (late).
  * Steps used so far: 0–1 preload, 2–3 nightly, 4–5 the XML stage, 6–9 the two-file stages (both start from the
  * same snapshot and upload the same files), 10–29 the --tenfold stage, 30–49 the --tenfold XML stage. Steps from 50
- * on are free (the --all-errors stage stores nothing).
+ * on are free (the --all-errors stage stores nothing). The observations stage comes last and starts from the
+ * two-file stages' snapshot again: its file takes the first half's steps 6–9, its observations the second half's step 4.
  */
-export function stageList(vehicles: number, tenfold: boolean, allErrors: boolean): StageSpec[] {
+export function stageList(vehicles: number, opts: StageOptions): StageSpec[] {
   const half = vehicles / 2;
   const [d2, d1] = [daysAgo(2), daysAgo(1)];
   // Disjoint halves of the vehicles: no two files race for a VIN, so on PostgreSQL two workers really run them
@@ -75,9 +99,34 @@ export function stageList(vehicles: number, tenfold: boolean, allErrors: boolean
     // start from the same saved state and upload the same two files: the 1-worker stage is the control.
     { name: '2 files, 1 worker', workers: 1, snapshot: 'pairs', files: pairFiles },
     { name: '2 files, 2 workers', workers: 2, restore: 'pairs', files: pairFiles },
-    ...(tenfold ? tenfoldStages(vehicles, d1) : []),
-    ...(allErrors ? [allErrorsStage(vehicles, d2, d1)] : []),
+    ...(opts.tenfold ? tenfoldStages(vehicles, d1) : []),
+    ...(opts.allErrors ? [allErrorsStage(vehicles, d2, d1)] : []),
+    ...(opts.observations ? [observationsStage(vehicles, d1, opts.observations)] : []),
   ];
+}
+
+export const OBSERVATIONS_STAGE = 'observations during nightly';
+
+/** Observations at most: one each for the half of the vehicles the observations stage's file leaves out. */
+export const maxObservations = (vehicles: number) => vehicles / 2;
+
+/**
+ * The observations stage (issue #16): a nightly-sized file of the first half of the vehicles (4 later readings each
+ * on the last date, as the two-file stages' first file, onto the same saved state) is uploaded, and while it is being
+ * processed the observations arrive over HTTPS, one for each of the first `count` vehicles of the second half: their
+ * reading after the nightly's (step 4, the last date), so every observation has a predecessor in the history, and no
+ * observation's vehicle is one the file holds (a round is then never held up by the file's vehicles, only by the
+ * shared writer). One worker, as the nightly stage: its drainer runs beside the file.
+ */
+function observationsStage(vehicles: number, d1: string, load: { clients: number; count: number }): StageSpec {
+  const half = vehicles / 2;
+  return {
+    name: OBSERVATIONS_STAGE,
+    workers: 1,
+    restore: 'pairs',
+    files: [{ format: 'csv', dataset: { name: 'obs-nightly', from: 0, to: half, dates: [d1, d1, d1, d1], firstStep: 6 } }],
+    observations: { ...load, from: half, date: d1, step: 4 },
+  };
 }
 
 export const PAIR_STAGES = { one: '2 files, 1 worker', two: '2 files, 2 workers' } as const;

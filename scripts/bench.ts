@@ -2,7 +2,8 @@
  * `npm run bench` (issues #4 and #15): the real stack on this machine, in one run, on SQLite, on PostgreSQL or on both.
  *
  *   node dist/scripts/bench.js [--store sqlite|postgres|both] [--records N] [--history N[,M…]] [--database-url URL]
- *                              [--json] [--keep] [--tenfold] [--all-errors] [--timeout SECONDS]
+ *                              [--observations N] [--clients N] [--json] [--keep] [--tenfold] [--all-errors]
+ *                              [--timeout SECONDS]
  *
  * Per backend, in a temp directory: a private redis-server, `inflow serve --workers 0 --no-demo` (the FTPS front)
  * and `inflow worker` child processes, each one's memory sampled separately (VmRSS every 100 ms from /proc), on
@@ -14,6 +15,8 @@
  * With --history, a fresh store per backend is filled with N readings through the same stack (untimed, but its
  * time is reported) before the nightly file is timed again, for each N.
  *
+ * The last stage sends observations over HTTPS while a nightly-sized file is processed (bench-observations.ts).
+ *
  * The stages are in bench-stages.ts.
  */
 import { spawnSync } from 'node:child_process';
@@ -24,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { datasetRecords, writeBatch, MAX_VEHICLES } from './bench-data';
 import { nativeBaseline } from './bench-native';
 import { checkServer, DEFAULT_PG_SERVER, PgAdminError, redact } from './bench-pg';
+import { runObservationStage, type ObservationResult } from './bench-observations';
 import { INFLOW_BIN, procStatusKb } from './bench-procs';
 import { renderReport, type BackendReport, type HistoryResult } from './bench-report';
 import { round1, runStage, type StageFile } from './bench-stage';
@@ -42,7 +46,7 @@ import {
   type BackendName,
   type Run,
 } from './bench-stack';
-import { ESTABLISHMENT, historyPlan, stageList, type HistoryStep, type StageSpec } from './bench-stages';
+import { ESTABLISHMENT, historyPlan, maxObservations, stageList, type HistoryStep, type StageSpec } from './bench-stages';
 
 // ─── Options ─────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -55,11 +59,15 @@ interface Options {
   keep: boolean;
   tenfold: boolean;
   allErrors: boolean;
+  /** The observations stage's observations (0: no such stage) and concurrent clients. */
+  observations: number;
+  clients: number;
   timeoutSeconds: number | null;
 }
 
 const USAGE = `usage: node dist/scripts/bench.js [--store sqlite|postgres|both] [--records N] [--history N[,M…]]
-                                  [--database-url URL] [--json] [--keep] [--tenfold] [--all-errors] [--timeout SECONDS]
+                                  [--database-url URL] [--observations N] [--clients N] [--json] [--keep] [--tenfold]
+                                  [--all-errors] [--timeout SECONDS]
   --store S          sqlite (the default), postgres, or both: the same stages on SQLite, then on PostgreSQL, in one
                      table side by side (records/s, PostgreSQL/SQLite, peak RSS of the front and the workers)
   --records N        readings per nightly-sized file (N/2 vehicles × 2); a multiple of 4; default 1000000
@@ -69,6 +77,13 @@ const USAGE = `usage: node dist/scripts/bench.js [--store sqlite|postgres|both] 
                      (2 workers), untimed; its time is printed
   --database-url URL the PostgreSQL server (and a database to connect to for admin) on which the bench makes its
                      own databases; default ${DEFAULT_PG_SERVER} (INFLOW_DATABASE_URL is not read)
+  --observations N   the last stage, "observations during nightly": while a nightly-sized file (half the vehicles,
+                     4 readings each) is processed, N readings of the other half's vehicles are sent one at a time
+                     over HTTPS (POST /observations, then GET ?wait= until final), by --clients clients at once;
+                     timed: observations/s, p50/p99 time to the final status; at most --records / 4; default 5000
+                     (or --records / 4 if less); 0: no such stage
+  --clients N        concurrent HTTPS clients of the observations stage, each a DMS with an account of its own (the
+                     rate limit is per account); default 20
   --json             print the results as JSON instead of tables
   --keep             keep the temp directory (data dirs, files, logs) and the PostgreSQL databases; print where
   --tenfold          add two last stages: one CSV file of 10 × N readings and one XML file ten times the XML
@@ -93,6 +108,8 @@ function parseOptions(argv: string[]): Options {
         keep: { type: 'boolean' },
         tenfold: { type: 'boolean' },
         'all-errors': { type: 'boolean' },
+        observations: { type: 'string' },
+        clients: { type: 'string' },
         timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -116,6 +133,11 @@ function parseOptions(argv: string[]): Options {
   const history = v.history === undefined ? [] : v.history.split(',').map((s) => whole('history', s)!);
   for (const n of history)
     if (n < records) throw new UsageError(`--history ${n}: at least --records (${records}), the nightly's vehicles' own earlier readings`);
+  const observations = whole('observations', v.observations) ?? Math.min(5_000, maxObservations(records / 2));
+  if (observations > maxObservations(records / 2))
+    throw new UsageError(`--observations is at most --records / 4 (${maxObservations(records / 2)}): one each for half the vehicles`);
+  const clients = whole('clients', v.clients) ?? 20;
+  if (clients < 1) throw new UsageError('--clients is at least 1');
   const databaseUrl = v['database-url'] ?? DEFAULT_PG_SERVER;
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new UsageError(`--database-url must be postgres://… or postgresql://…`);
   return {
@@ -127,6 +149,8 @@ function parseOptions(argv: string[]): Options {
     keep: !!v.keep,
     tenfold: !!v.tenfold,
     allErrors: !!v['all-errors'],
+    observations,
+    clients,
     timeoutSeconds: whole('timeout', v.timeout),
   };
 }
@@ -167,7 +191,8 @@ async function main(): Promise<void> {
   const tmp = (tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-bench-')));
   installCleanup();
 
-  const stages = stageList(opts.records / 2, opts.tenfold, opts.allErrors);
+  const observations = opts.observations > 0 ? { clients: opts.clients, count: opts.observations } : null;
+  const stages = stageList(opts.records / 2, { tenfold: opts.tenfold, allErrors: opts.allErrors, observations });
   const plan = historyPlan(opts.history, opts.records);
   if (opts.tenfold) {
     // The children inherit these: the tenfold file is beyond the default limits (512 MiB, 5,000,000 records).
@@ -250,10 +275,19 @@ async function benchBackend(
   runs.push(run);
   await startStack(run);
   const results: BackendReport['stages'] = [];
+  let observations: ObservationResult | null = null;
   for (let s = 0; s < stages.length; s++) {
     if (stages[s].snapshot) await saveSnapshot(run, stages[s].snapshot!);
     if (stages[s].restore) await restoreSnapshot(run, stages[s].restore!);
-    const r: BackendReport['stages'][number] = await runStage(run, stages[s], files.stages[s]);
+    let r: BackendReport['stages'][number];
+    if (stages[s].observations) {
+      const o = await runObservationStage(run, stages[s], files.stages[s]);
+      [r, observations] = [o.stage, o.observations];
+      log(
+        `${backend}: ${r.stage}: ${observations.observations} observations in ${observations.seconds.toFixed(2)} s = ` +
+          `${observations.observationsPerSecond}/s, p50 ${observations.p50Seconds} s, p99 ${observations.p99Seconds} s`,
+      );
+    } else r = await runStage(run, stages[s], files.stages[s]);
     if (stages[s].native) r.native = nativeBaseline(run, files.stages, s, r.seconds);
     results.push(r);
     log(`${backend}: ${r.stage}: ${r.records} records in ${r.seconds.toFixed(2)} s = ${Math.round(r.recordsPerSecond)} records/s`);
@@ -266,7 +300,7 @@ async function benchBackend(
   }
   await endRun(run, opts.keep);
   if (opts.keep && run.pg) log(`${backend}: kept the databases ${[run.pg.db, ...run.pg.saved.values()].join(', ')}`);
-  return { backend, version, stages: results, history, lifetime };
+  return { backend, version, stages: results, observations, history, lifetime };
 }
 
 /**
