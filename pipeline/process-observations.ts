@@ -37,8 +37,10 @@ export async function drainObservations(ctx: ObservationContext): Promise<number
   while (!ctx.stopping?.()) {
     const rounds = await ctx.store.observations.claimRounds(ctx.settings.observationRoundMax);
     if (rounds.length === 0) break;
-    let now = 0;
-    for (const round of rounds) now += await processRound(ctx, round);
+    // A claim's rounds share no vehicle (claimRounds): on PostgreSQL they are stored side by side; each DMS with one
+    // reading in flight makes a round of its own, so taking them one after the other would cap the drain at one
+    // round-trip chain per observation.
+    const now = (await Promise.all(rounds.map((round) => processRound(ctx, round)))).reduce((a, b) => a + b, 0);
     settled += now;
     if (now === 0) await new Promise((r) => setTimeout(r, HELD_UP_RETRY_MS));
   }
