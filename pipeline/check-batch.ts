@@ -25,6 +25,8 @@ export interface FileContext {
   filePk: number;
   /** The establishment in the file's header. */
   sender: string;
+  /** Records sent by another establishment than `sender`, by line (a round of observations from several DMS). */
+  sendersByLine?: ReadonlyMap<number, string>;
   /** The Brussels date the file was received (W50). */
   receivedDate: string;
   history: HistoryOptions;
@@ -33,6 +35,9 @@ export interface FileContext {
 }
 
 const isError = (f: Finding) => issueDef(f.code).severity === 'E';
+
+/** senderOf: the establishment that sent the record at `line`. */
+const senderOf = (ctx: FileContext, line: number): string => ctx.sendersByLine?.get(line) ?? ctx.sender;
 
 /**
  * storeRecords checks and stores one or more consecutive batches as one change. Readings are checked in VIN order
@@ -172,12 +177,12 @@ class BatchChecker {
     // A record that names an error number is a correction: whatever is wrong with it can no longer be corrected
     // electronically, and if the number is one it may correct, this attempt uses its one correction.
     const corrects = correctionNumberOf(r?.corrects, rec.fields?.corrects);
-    const target = corrects ? this.correctionTarget(corrects, findings) : null;
+    const target = corrects ? this.correctionTarget(corrects, rec.line, findings) : null;
 
     const day = r ? dayOf(r.date) : 0;
     const timeline = r && vin ? this.timelineOf(vin) : null;
     if (r && timeline) {
-      const repeat = repeatFinding({ day, odometer: r.odometer, unit: r.unit }, timeline, ctx.filePk, rec.line, ctx.sender);
+      const repeat = repeatFinding({ day, odometer: r.odometer, unit: r.unit }, timeline, ctx.filePk, rec.line, senderOf(ctx, rec.line));
       if (repeat) findings.push(repeat);
     }
     const storable = r && vin && timeline && !findings.some(isError) && !findings.some((f) => f.code === 'W51');
@@ -230,20 +235,23 @@ class BatchChecker {
       unit: r.unit,
       km: r.km,
       startsSeries: r.replaced || r.work === 'ODOREP',
-      sender: ctx.sender,
+      sender: senderOf(ctx, line),
     };
     const active = this.timelineOf(vin); // a replacement above may have changed it
     const fiveDigits = r.digits === 5 || vehicle?.digits === 5;
     findings.push(...historyFindings(entry, active, fiveDigits ? this.fiveDigitOpts : this.historyOpts));
     const flagged = findings.some((f) => issueDef(f.code).severity === 'A');
-    this.write.addReading({
-      line,
-      reading: r,
-      vin,
-      plate: r.plate ?? vehicle?.plate ?? null,
-      status: flagged ? 'flagged' : target ? 'corrected' : 'ok',
-      corrects: target?.issue.id ?? null,
-    });
+    this.write.addReading(
+      {
+        line,
+        reading: r,
+        vin,
+        plate: r.plate ?? vehicle?.plate ?? null,
+        status: flagged ? 'flagged' : target ? 'corrected' : 'ok',
+        corrects: target?.issue.id ?? null,
+      },
+      entry.sender,
+    );
     insertInOrder(active, entry);
   }
 
@@ -258,14 +266,14 @@ class BatchChecker {
   }
 
   /** correctionTarget: the issue the number names when this sender may correct it, else null (and why, in findings). */
-  private correctionTarget(number: string, findings: Finding[]): CorrectionTargetIssue | null {
+  private correctionTarget(number: string, line: number, findings: Finding[]): CorrectionTargetIssue | null {
     const c = correctionSeq(number);
     if ('finding' in c) {
       findings.push(c.finding);
       return null;
     }
     const t = this.view.correctionTarget(c.seq);
-    const refused = correctionFinding(number, t && { ...t.issue, sender: t.sender }, this.ctx.sender);
+    const refused = correctionFinding(number, t && { ...t.issue, sender: t.sender }, senderOf(this.ctx, line));
     if (refused) findings.push(refused);
     return refused ? null : t;
   }

@@ -50,15 +50,17 @@ export async function drainObservations(ctx: ObservationContext): Promise<number
 /** processRound stores a round's observations (those after its progress) and closes it; returns how many it stored. */
 export async function processRound(ctx: ObservationContext, round: ObservationRound): Promise<number> {
   const { store, settings } = ctx;
+  const sendersByLine = new Map(round.observations.map((o) => [o.line!, o.sender]));
   const fileCtx: FileContext = {
     filePk: round.filePk,
-    sender: round.sender,
+    sender: round.observations[0]?.sender ?? '',
+    sendersByLine,
     receivedDate: round.receivedDate,
     lateByDate: new Map(),
     history: { decreaseToleranceKm: settings.decreaseToleranceKm, maxKmPerDay: settings.maxKmPerDay },
   };
   const todo = round.observations.filter((o) => o.line !== null && o.line > round.progressLine);
-  const heldUp = todo.length > 0 ? await storeAroundHeldUp(store, fileCtx, round.sender, todo) : [];
+  const heldUp = todo.length > 0 ? await storeAroundHeldUp(store, fileCtx, todo) : [];
   for (const o of heldUp) await store.observations.unclaim(o.id);
   await store.observations.closeRound(round.filePk, new Date().toISOString());
   return round.observations.length - heldUp.length;
@@ -69,13 +71,13 @@ export async function processRound(ctx: ObservationContext, round: ObservationRo
  * A part that is held up is split in halves, each stored in turn (each store moves the round's progress on): a few
  * held-up observations among many cost a few stores each, not one store per observation.
  */
-async function storeAroundHeldUp(store: Store, fileCtx: FileContext, sender: string, part: Observation[]): Promise<Observation[]> {
-  const { blockedBy } = await storeRecords(store, fileCtx, [batchOf(sender, part)]);
+async function storeAroundHeldUp(store: Store, fileCtx: FileContext, part: Observation[]): Promise<Observation[]> {
+  const { blockedBy } = await storeRecords(store, fileCtx, [batchOf(fileCtx.sender, part)]);
   if (blockedBy.length === 0) return [];
   if (part.length === 1) return part;
   const half = Math.ceil(part.length / 2);
-  const first = await storeAroundHeldUp(store, fileCtx, sender, part.slice(0, half));
-  return [...first, ...(await storeAroundHeldUp(store, fileCtx, sender, part.slice(half)))];
+  const first = await storeAroundHeldUp(store, fileCtx, part.slice(0, half));
+  return [...first, ...(await storeAroundHeldUp(store, fileCtx, part.slice(half)))];
 }
 
 /** batchOf: observations as one batch of a file's records, after the checks that need nothing but the record. */

@@ -323,10 +323,12 @@ export interface Observation {
   processedAt: string | null;
 }
 
-/** Observations checked together as the records of one internal file: one sender, one reception date. */
+/**
+ * Observations checked together as the records of one internal file: one reception date, any senders (each
+ * observation's reading is its sender's, as if each had come in a file of its own).
+ */
 export interface ObservationRound {
   filePk: number;
-  sender: string;
   receivedDate: string;
   /** The last line stored (a round taken over from a drainer that died resumes after it). */
   progressLine: number;
@@ -344,8 +346,8 @@ export interface ObservationStore {
   pendingCount(): Promise<number>;
   /**
    * claimRounds hands the drainer its work, as one change: the rounds not closed yet (their drainer died), or else
-   * up to `limit` PENDING observations, oldest first, in new rounds (one internal file per account, sender and
-   * reception date, lines 1, 2, … in arrival order). At most one observation per vehicle (VIN, else plate) joins a
+   * up to `limit` PENDING observations, oldest first, in new rounds (one internal file per reception date, whatever
+   * the accounts and senders: a round is one change however many DMS sent to it; lines 1, 2, … in arrival order). At most one observation per vehicle (VIN, else plate) joins a
    * round: the others wait for the next, so that each is checked as it would be alone.
    */
   claimRounds(limit: number): Promise<ObservationRound[]>;
@@ -445,7 +447,8 @@ export type NewIssue = Omit<StoredIssue, 'id' | 'filePk' | 'corrected' | 'state'
 
 /** What a batch's checks write; nothing is kept unless the whole batch is. */
 export interface BatchWriter {
-  addReading(r: NewReading): void;
+  /** A reading to keep, sent by `sender` (default: the batch's; a round of observations has several). */
+  addReading(r: NewReading, sender?: string): void;
   /** A record's problem; the same (line, code, field) of a file keeps its first id (and error number). */
   addIssue(i: NewIssue): void;
   /** The record at `line` uses issue `issueId`'s one electronic correction. */
@@ -475,7 +478,7 @@ export interface ManualWriter extends Omit<BatchWriter, 'addReading' | 'markCorr
 
 export interface BatchRequest {
   filePk: number;
-  /** The establishment in the file's header: the sender of every reading. */
+  /** The establishment in the file's header: the sender of every reading that does not name its own. */
   sender: string;
   /** The last line the batch covers: the file's progress once it is stored. */
   lastLine: number;

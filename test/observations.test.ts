@@ -274,6 +274,28 @@ describe.each(BACKENDS)('observations on %s', (backend) => {
     expect(settled.issues.map((i) => i.code)).toEqual(['A40']);
   });
 
+  it("checks observations of several senders in one round, each reading its own sender's", async () => {
+    await send(GARAGE, { vin: vin(72), date: daysAgo(20), odometer: 90_000, unit: 'km', work: 'MAINT' });
+    await drainer.close(); // both wait: the next drain takes them in one claim
+    const mine = await desk.submit(acc[GARAGE], { vin: vin(72), date: daysAgo(4), odometer: 80_000, unit: 'km', work: 'TYRES' }, DMS);
+    const theirs = await desk.submit(acc[OTHER], { vin: vin(73), date: daysAgo(4), odometer: 5_000, unit: 'km', work: 'MAINT' }, DMS);
+    drainer = await startDrainWorker(settings.redisUrl!, settings, drainStore);
+    await requestDrain(drainQueue);
+    const flagged = (await desk.waitForFinal(acc[GARAGE], mine.id, 30))!;
+    expect(flagged.status).toBe('FLAGGED');
+    expect((await desk.waitForFinal(acc[OTHER], theirs.id, 30))!.status).toBe('ACCEPTED');
+    const [a, b] = await Promise.all([reg.store.observations.get(mine.id), reg.store.observations.get(theirs.id)]);
+    expect(a!.filePk).toBe(b!.filePk);
+    expect((await reg.store.readings.timeline(vin(72))).map((r) => r.sender)).toEqual([GARAGE, GARAGE]);
+    expect((await reg.store.readings.timeline(vin(73))).map((r) => r.sender)).toEqual([OTHER]);
+    // The error number is the garage's: another sender quoting it gets E30, the garage's correction is taken.
+    const number = flagged.issues.find((i) => i.code === 'A40')!.errorNumber!;
+    const reading = { vin: vin(72), date: daysAgo(4), odometer: 95_000, unit: 'km', work: 'TYRES' };
+    expect((await send(OTHER, { ...reading, corrects: number })).issues.map((i) => i.code)).toEqual(['E30']);
+    const fixed = await desk.correct(acc[GARAGE], mine.id, reading, DMS);
+    expect((await desk.waitForFinal(acc[GARAGE], fixed.id, 30))!.status).toBe('ACCEPTED');
+  });
+
   it('processes many observations sent at once, each once, in rounds', async () => {
     const senders = [GARAGE, FLEET, OTHER];
     // Two readings of each vehicle from one sender, the second a repeat: they never share a round, so the second

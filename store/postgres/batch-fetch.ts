@@ -41,7 +41,8 @@ export interface Fetched {
  */
 const FETCH = `
 WITH t AS (
-  SELECT i.*, coalesce(f.sender, (SELECT m.sender FROM readings m WHERE m.file_id = 0 AND m.line = i.line AND i.file_id = 0)) AS file_sender,
+  SELECT i.*, coalesce(f.sender, (SELECT o.sender FROM observations o WHERE o.file_id = i.file_id AND o.line = i.line),
+                       (SELECT m.sender FROM readings m WHERE m.file_id = 0 AND m.line = i.line AND i.file_id = 0)) AS file_sender,
          (i.file_id NOT IN (0, $2) AND f.result IS NULL AND f.status <> 'failed') AS blocks
   FROM issues i LEFT JOIN files f ON f.id = i.file_id
   WHERE i.id = ANY($3::bigint[])

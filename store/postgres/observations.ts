@@ -82,15 +82,14 @@ export class PgObservations {
   }
 
   async openRounds(db: Queryable): Promise<ObservationRound[]> {
-    const { rows } = await db.query<{ id: number; sender: string; progress_line: number }>(
-      `SELECT id, sender, progress_line FROM files WHERE origin = 'observations' AND result IS NULL ORDER BY id`,
+    const { rows } = await db.query<{ id: number; progress_line: number }>(
+      `SELECT id, progress_line FROM files WHERE origin = 'observations' AND result IS NULL ORDER BY id`,
     );
     const out: ObservationRound[] = [];
     for (const f of rows) {
       const observations = await this.inRound(db, f.id);
       out.push({
         filePk: f.id,
-        sender: f.sender,
         progressLine: f.progress_line,
         receivedDate: observations[0]?.receivedDate ?? '',
         observations,
@@ -110,12 +109,15 @@ export class PgObservations {
     return rows.map(toObservation);
   }
 
-  /** newRound makes a round's internal file (it has passed: nothing of it is checked as a whole). */
-  async newRound(db: Queryable, accountId: number, sender: string, receivedAt: string): Promise<number> {
+  /**
+   * newRound makes a round's internal file (it has passed: nothing of it is checked as a whole). It has no sender:
+   * each observation's reading is its own sender's; its account is the first observation's.
+   */
+  async newRound(db: Queryable, accountId: number, receivedAt: string): Promise<number> {
     const { rows } = await db.query<{ id: number }>(
       `INSERT INTO files (account_id, name, stored_path, size, sha256, format, sender, status, received_at, passed, origin)
-       VALUES ($1, 'observations', '', 0, '', 'observations', $2, 'processing', $3, true, 'observations') RETURNING id`,
-      [accountId, sender, receivedAt],
+       VALUES ($1, 'observations', '', 0, '', 'observations', NULL, 'processing', $2, true, 'observations') RETURNING id`,
+      [accountId, receivedAt],
     );
     return rows[0].id;
   }

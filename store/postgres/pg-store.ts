@@ -212,12 +212,11 @@ export class PgStore implements Store {
     for (const o of await this.sql.observations.unclaimed(c, limit)) {
       if (o.vehicleKey !== '' && vehicles.has(o.vehicleKey)) continue; // the next round takes it
       vehicles.add(o.vehicleKey);
-      const key = `${o.accountId}/${o.sender}/${o.receivedDate}`;
-      let r = rounds.get(key);
+      let r = rounds.get(o.receivedDate);
       if (!r) {
-        const filePk = await this.sql.observations.newRound(c, o.accountId, o.sender, o.receivedAt);
-        r = { filePk, sender: o.sender, receivedDate: o.receivedDate, progressLine: 0, observations: [] };
-        rounds.set(key, r);
+        const filePk = await this.sql.observations.newRound(c, o.accountId, o.receivedAt);
+        r = { filePk, receivedDate: o.receivedDate, progressLine: 0, observations: [] };
+        rounds.set(o.receivedDate, r);
       }
       r.observations.push({ ...o, filePk: r.filePk, line: r.observations.length + 1 });
     }
@@ -328,7 +327,7 @@ export class PgStore implements Store {
       if ('blockedBy' in ready) return ready;
       const b = ready.batch;
       work(b.view, {
-        addReading: (r) => b.addReading(filePk, sender, r),
+        addReading: (r, by = sender) => b.addReading(filePk, by, r),
         addIssue: (i) => b.addIssue(filePk, i),
         markCorrected: (issueId, line) => b.markCorrected(issueId, seqOf(filePk, line)),
         supersede: (vin, fileId, line) => b.supersede(vin, fileId, line),

@@ -114,13 +114,15 @@ export class SqliteIssues {
   }
 
   /**
-   * withSender returns an issue and the establishment that sent the file it was found in; for an issue raised on a
-   * manual correction's reading (file 0), the sender of that reading.
+   * withSender returns an issue and the establishment that sent the file it was found in; for an issue of a round
+   * of observations, the observation's sender; for an issue raised on a manual correction's reading (file 0), the
+   * sender of that reading.
    */
   withSender(id: number): { issue: StoredIssue; sender: string | null } | null {
     const r = this.db
       .prepare(
-        `SELECT i.*, coalesce(f.sender, (SELECT printf('%010d', r.sender) FROM readings r WHERE r.vin = i.vin AND r.seq = i.line)) AS file_sender
+        `SELECT i.*, coalesce(f.sender, (SELECT o.sender FROM observations o WHERE o.file_id = i.file_id AND o.line = i.line),
+           (SELECT printf('%010d', r.sender) FROM readings r WHERE r.vin = i.vin AND r.seq = i.line)) AS file_sender
          FROM issues i LEFT JOIN files f ON f.id = i.file_id WHERE i.id = ?`,
       )
       .get(id) as (IssueRow & { file_sender: string | null }) | undefined;

@@ -84,13 +84,12 @@ export class SqliteObservations {
   /** openRounds: the rounds not closed yet, with their observations. */
   openRounds(): ObservationRound[] {
     const files = this.db
-      .prepare(`SELECT id, sender, progress_line FROM files WHERE origin = 'observations' AND result IS NULL ORDER BY id`)
-      .all() as { id: number; sender: string; progress_line: number }[];
+      .prepare(`SELECT id, progress_line FROM files WHERE origin = 'observations' AND result IS NULL ORDER BY id`)
+      .all() as { id: number; progress_line: number }[];
     return files.map((f) => {
       const observations = this.inRound(f.id);
       return {
         filePk: f.id,
-        sender: f.sender,
         progressLine: f.progress_line,
         receivedDate: observations[0]?.receivedDate ?? '',
         observations,
@@ -109,14 +108,17 @@ export class SqliteObservations {
     ).map(toObservation);
   }
 
-  /** newRound makes a round's internal file (it has passed: nothing of it is checked as a whole). */
-  newRound(accountId: number, sender: string, receivedAt: string): number {
+  /**
+   * newRound makes a round's internal file (it has passed: nothing of it is checked as a whole). It has no sender:
+   * each observation's reading is its own sender's; its account is the first observation's.
+   */
+  newRound(accountId: number, receivedAt: string): number {
     const info = this.db
       .prepare(
         `INSERT INTO files (account_id, name, stored_path, size, sha256, format, sender, status, received_at, passed, origin)
-         VALUES (?, 'observations', '', 0, '', 'observations', ?, 'processing', ?, 1, 'observations')`,
+         VALUES (?, 'observations', '', 0, '', 'observations', NULL, 'processing', ?, 1, 'observations')`,
       )
-      .run(accountId, sender, receivedAt);
+      .run(accountId, receivedAt);
     return Number(info.lastInsertRowid);
   }
 

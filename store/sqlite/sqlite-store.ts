@@ -247,12 +247,11 @@ export class SqliteStore implements Store {
     for (const o of obs.unclaimed(limit)) {
       if (o.vehicleKey !== '' && vehicles.has(o.vehicleKey)) continue; // the next round takes it
       vehicles.add(o.vehicleKey);
-      const key = `${o.accountId}/${o.sender}/${o.receivedDate}`;
-      let r = rounds.get(key);
+      let r = rounds.get(o.receivedDate);
       if (!r) {
-        const filePk = obs.newRound(o.accountId, o.sender, o.receivedAt);
-        r = { filePk, sender: o.sender, receivedDate: o.receivedDate, progressLine: 0, observations: [] };
-        rounds.set(key, r);
+        const filePk = obs.newRound(o.accountId, o.receivedAt);
+        r = { filePk, receivedDate: o.receivedDate, progressLine: 0, observations: [] };
+        rounds.set(o.receivedDate, r);
       }
       const line = r.observations.length + 1;
       obs.claim(o.id, r.filePk, line);
@@ -315,8 +314,8 @@ export class SqliteStore implements Store {
     const pendingVins = new VinList();
     const view = this.batchView(sql.files.inFlight(filePk), blockers);
     const write: BatchWriter = {
-      addReading: (r) => {
-        sql.readings.insert(filePk, sender, r);
+      addReading: (r, by = sender) => {
+        sql.readings.insert(filePk, by, r);
         pendingVins.add(r.vin);
       },
       addIssue: (i) => sql.issues.insert(filePk, i),
