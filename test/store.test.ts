@@ -144,6 +144,40 @@ describe.each(BACKENDS)('the %s store', (backend) => {
       expect((await store.issues.forFile(f.pk)).map((i) => [i.line, i.code])).toEqual([[3, 'E14']]);
     });
 
+    it('stores superseded a reading of its own that a later record of it supersedes, its other rows as written', async () => {
+      const f = await receive();
+      await batch(f.pk, 4, (view, w) => {
+        const r2 = reading(V1, '2026-11-10', 50000, { ref: 'Réf-ü 1' });
+        w.addReading({ line: 2, reading: r2, vin: V1, plate: null, status: 'ok', corrects: null });
+        w.addReading({
+          line: 3,
+          reading: reading(V1, '2026-11-20', 5000, { ref: 'é' }),
+          vin: V1,
+          plate: null,
+          status: 'flagged',
+          corrects: null,
+        });
+        w.addIssue(issue(3, 'A40'));
+        expect(view.anomalies(V1).map((a) => a.line)).toEqual([3]);
+        w.supersede(V1, f.pk, 3);
+        expect(view.anomalies(V1)).toEqual([]);
+        expect(view.timeline(V1).map((e) => e.odometer)).toEqual([50000]);
+        w.addReading({
+          line: 4,
+          reading: reading(V2, '2026-11-20', 7000, { ref: 'ñ' }),
+          vin: V2,
+          plate: '1ABC123',
+          status: 'ok',
+          corrects: null,
+        });
+      });
+      expect((await store.readings.forFile(f.pk)).map((r) => [r.line, r.vin, r.odometer, r.status, r.ref, r.plate])).toEqual([
+        [2, V1, 50000, 'ok', 'Réf-ü 1', null],
+        [3, V1, 5000, 'superseded', 'é', null],
+        [4, V2, 7000, 'ok', 'ñ', '1ABC123'],
+      ]);
+    });
+
     it('stores nothing when its work throws', async () => {
       const f = await receive();
       await expect(

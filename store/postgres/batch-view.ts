@@ -5,23 +5,11 @@
  */
 import type { Fetched } from './batch-fetch';
 import { STATUSES, STATUS_SUPERSEDED } from './readings';
-import { copyText } from './copy';
+import { CopyBuffer, copyText } from './copy';
 import { WORK_TYPES, kmOf } from '../../model/reading';
 import { dayOf } from '../../model/day-number';
 import type { AnomalyState } from '../../model/anomaly-state';
 import type { BatchView, CorrectionTargetIssue, NewIssue, NewReading, TimelineEntry, Vehicle, VehicleAnomaly } from '../types';
-
-/**
- * A reading to insert, as its COPY line around the status (which a later supersede may change): a few short
- * strings per reading rather than the record's objects, which would otherwise live until the batch is stored.
- */
-export interface PendingReading {
-  head: string;
-  status: number;
-  tail: string;
-  vin: string;
-  digits: number | null;
-}
 
 /** An issue to insert: what the checks gave, and what later records of the batch did to it. */
 export interface PendingIssue {
@@ -54,26 +42,48 @@ function senderOf(s: string): string {
 const before = (a: TimelineEntry, b: TimelineEntry) =>
   a.day < b.day || (a.day === b.day && (a.fileId < b.fileId || (a.fileId === b.fileId && a.line < b.line)));
 
+/** A vehicle's timeline in the batch, under the VIN string the batch looked it up by. */
+interface Timeline {
+  vin: string;
+  entries: TimelineEntry[];
+}
+
+/**
+ * The readings to insert: their COPY rows in bytes (a supersede changes the status byte in place), and per reading,
+ * by its index, what the batch's later records ask of it. No object per reading, nor a string the reading's
+ * record would keep alive (copy.ts, CopyBuffer, says why).
+ */
+class NewReadings {
+  readonly rows = new CopyBuffer();
+  /** Index by line (one file a batch). */
+  readonly byLine = new Map<number, number>();
+  file = -1;
+  readonly statusAt: number[] = [];
+  readonly status: number[] = [];
+  readonly vin: string[] = [];
+  readonly digits: (number | null)[] = [];
+}
+
+/** The ASCII digit of a status in a COPY row. */
+const digitOf = (status: number) => 48 + status;
+
 export class MemoryBatch {
   readonly view: BatchView;
-  readonly readings: PendingReading[] = [];
+  readonly readings = new NewReadings();
   readonly issues: PendingIssue[] = [];
   /** Stored readings superseded, as [file, line]. */
   readonly superseded: [number, number][] = [];
   readonly issueChanges = new Map<number, IssueChange>();
-  private readonly timelines = new Map<string, TimelineEntry[]>();
+  private readonly timelines = new Map<string, Timeline>();
   private readonly anomalies = new Map<string, VehicleAnomaly[]>();
   private readonly vehicles = new Map<string, Vehicle>();
   private readonly plates = new Map<string, Vehicle>();
   private readonly targets = new Map<number, CorrectionTargetIssue>();
-  /** This batch's readings by line (one file a batch): a supersede of one changes its row before it is inserted. */
-  private readonly newReadings = new Map<number, PendingReading>();
-  private newReadingsFile = -1;
   /** This batch's issues by (file, line, code, field): the first keeps its place; negative ids stand for them. */
   private readonly newIssueKeys = new Set<string>();
 
   constructor(f: Fetched, vins: readonly string[], plateVehicles: readonly Vehicle[]) {
-    for (const vin of vins) this.timelines.set(vin, []);
+    for (const vin of vins) this.timelines.set(vin, { vin, entries: [] });
     this.takeReadings(f.readings);
     for (const [vin, id, code, state, fileId, line, digits] of f.anomalies) {
       let list = this.anomalies.get(vin);
@@ -119,7 +129,7 @@ export class MemoryBatch {
       return negative ? -n : n;
     };
     while (at < text.length) {
-      const t = this.timelines.get(field())!;
+      const t = this.timelines.get(field())!.entries;
       const [day, fileId, line, odometer, unitCode, startsSeries] = [int(), int(), int(), int(), int(), int()];
       let end = text.indexOf('\n', at);
       if (end < 0) end = text.length;
@@ -131,30 +141,39 @@ export class MemoryBatch {
       if (t.length > 0 && !before(t[t.length - 1], e)) unsorted = true;
       t.push(e);
     }
-    if (unsorted) for (const t of this.timelines.values()) t.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    if (unsorted) for (const t of this.timelines.values()) t.entries.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  }
+
+  /**
+   * checked: the batch's checks are done. What they read is dropped here rather than held through the round trips
+   * that store the writes: there it would outlive young-generation collections for nothing.
+   */
+  checked(): void {
+    for (const m of [this.timelines, this.anomalies, this.vehicles, this.plates, this.targets, this.newIssueKeys]) m.clear();
   }
 
   private timelineOf(vin: string): TimelineEntry[] {
     const t = this.timelines.get(vin);
     if (!t) throw new Error(`the batch reads vehicle ${vin}, which its lookups did not name`);
-    return t;
+    return t.entries;
   }
 
   addReading(fileId: number, sender: string, r: NewReading): void {
     const x = r.reading;
     const day = dayOf(x.date);
-    const p: PendingReading = {
-      head: `${fileId}\t${r.line}\t${copyText(r.vin)}\t${day}\t${x.odometer}\t${x.unit === 'mi' ? 1 : 0}\t${WORK_TYPES.indexOf(x.work)}\t${x.replaced}\t${copyText(x.digits)}`,
-      status: STATUSES.indexOf(r.status),
-      tail: `${copyText(sender)}\t${copyText(x.ref)}\t${copyText(r.plate)}\t${copyText(r.corrects)}`,
-      vin: r.vin,
-      digits: x.digits,
-    };
-    this.readings.push(p);
-    this.newReadingsFile = fileId;
-    this.newReadings.set(r.line, p);
-    const t = this.timelines.get(r.vin) ?? [];
-    this.timelines.set(r.vin, t);
+    let t = this.timelines.get(r.vin);
+    if (!t) this.timelines.set(r.vin, (t = { vin: r.vin, entries: [] }));
+    const n = this.readings;
+    const status = STATUSES.indexOf(r.status);
+    const head = `${fileId}\t${r.line}\t${copyText(r.vin)}\t${day}\t${x.odometer}\t${x.unit === 'mi' ? 1 : 0}\t${WORK_TYPES.indexOf(x.work)}\t${x.replaced}\t${copyText(x.digits)}\t`;
+    n.rows.write(head);
+    n.statusAt.push(n.rows.length);
+    n.rows.write(`${status}\t${copyText(sender)}\t${copyText(x.ref)}\t${copyText(r.plate)}\t${copyText(r.corrects)}\n`);
+    n.status.push(status);
+    n.vin.push(t.vin);
+    n.digits.push(x.digits);
+    n.file = fileId;
+    n.byLine.set(r.line, n.status.length - 1);
     const e: TimelineEntry = {
       day,
       odometer: x.odometer,
@@ -165,9 +184,10 @@ export class MemoryBatch {
       fileId,
       line: r.line,
     };
-    let i = t.length;
-    while (i > 0 && !before(t[i - 1], e)) i--;
-    t.splice(i, 0, e);
+    const entries = t.entries;
+    let i = entries.length;
+    while (i > 0 && !before(entries[i - 1], e)) i--;
+    entries.splice(i, 0, e);
   }
 
   /** addIssue keeps the first of the same (line, code, field); an anomaly of a reading of this batch joins its vehicle's list. */
@@ -177,12 +197,13 @@ export class MemoryBatch {
     this.newIssueKeys.add(key);
     const p: PendingIssue = { fileId, i, correctedBy: null, state: i.severity === 'A' ? 'open' : null, stateBy: null };
     this.issues.push(p);
-    const reading = this.newReading(fileId, i.line);
-    if (i.severity === 'A' && reading && reading.status !== STATUS_SUPERSEDED) {
-      const vin = reading.vin;
+    const k = this.newReading(fileId, i.line);
+    const n = this.readings;
+    if (i.severity === 'A' && k !== undefined && n.status[k] !== STATUS_SUPERSEDED) {
+      const vin = n.vin[k];
       let list = this.anomalies.get(vin);
       if (!list) this.anomalies.set(vin, (list = []));
-      list.push({ id: -this.issues.length, code: i.code, state: 'open', fileId, line: i.line, digits: reading.digits });
+      list.push({ id: -this.issues.length, code: i.code, state: 'open', fileId, line: i.line, digits: n.digits[k] });
     }
   }
 
@@ -214,9 +235,11 @@ export class MemoryBatch {
 
   supersede(vin: string, fileId: number, line: number): void {
     const mine = this.newReading(fileId, line);
-    if (mine) mine.status = STATUS_SUPERSEDED;
-    else this.superseded.push([fileId, line]);
-    const t = this.timelines.get(vin);
+    if (mine !== undefined) {
+      this.readings.status[mine] = STATUS_SUPERSEDED;
+      this.readings.rows.setByte(this.readings.statusAt[mine], digitOf(STATUS_SUPERSEDED));
+    } else this.superseded.push([fileId, line]);
+    const t = this.timelines.get(vin)?.entries;
     const i = t ? t.findIndex((e) => e.fileId === fileId && e.line === line) : -1;
     if (i >= 0) t!.splice(i, 1);
     const list = this.anomalies.get(vin);
@@ -227,8 +250,9 @@ export class MemoryBatch {
       );
   }
 
-  private newReading(fileId: number, line: number): PendingReading | undefined {
-    return fileId === this.newReadingsFile ? this.newReadings.get(line) : undefined;
+  /** newReading: the index of this batch's reading at (file, line), if it has one. */
+  private newReading(fileId: number, line: number): number | undefined {
+    return fileId === this.readings.file ? this.readings.byLine.get(line) : undefined;
   }
 
   private changeOf(id: number): IssueChange {

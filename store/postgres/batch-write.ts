@@ -5,7 +5,6 @@
  * prepared once per connection (a named statement).
  */
 import type { Client } from './db';
-import { copyLines } from './copy';
 import type { MemoryBatch } from './batch-view';
 
 const WRITE = `
@@ -28,15 +27,11 @@ UPDATE files SET progress_line = $20 WHERE id = $21`;
 
 const READING_COLUMNS = 'file_id, line, vin, day, odometer, unit, work, replaced, digits, status, sender, ref, plate, corrects';
 
-function* readingLines(b: MemoryBatch): Iterable<string> {
-  for (const p of b.readings) yield `${p.head}\t${p.status}\t${p.tail}`;
-}
-
 /** writeBatch stores the batch's writes and sets the file's progress to `lastLine` (no file: filePk 0). */
 export async function writeBatch(c: Client, b: MemoryBatch, filePk: number, lastLine: number): Promise<void> {
   // A record stored twice fails here (unique key): the batch is rolled back and the file retried, resuming after
   // its progress (a batch is stored once: storeBatch skips one whose lines are committed).
-  if (b.readings.length > 0) await copyLines(c, 'readings', READING_COLUMNS, readingLines(b));
+  await b.readings.rows.copyInto(c, 'readings', READING_COLUMNS);
   const is = b.issues;
   const changes = [...b.issueChanges];
   await c.query({

@@ -333,6 +333,7 @@ export class PgStore implements Store {
         supersede: (vin, fileId, line) => b.supersede(vin, fileId, line),
         setAnomalyState: (issueId, state, line) => b.setAnomalyState(issueId, state, seqOf(filePk, line)),
       });
+      b.checked();
       await writeBatch(c, b, filePk, req.lastLine);
       return { blockedBy: [] };
     });
@@ -362,6 +363,7 @@ export class PgStore implements Store {
         },
         line,
       );
+      b.checked();
       await writeBatch(c, b, MANUAL_FILE_PK, 0);
       return { blockedBy: [], result };
     });
