@@ -214,7 +214,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   httpPort: 8443,
   httpRequestsPerMinute: 600,
   observationRoundMax: 500,
-  observationPollMs: 50,
+  observationPollMs: 20,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */

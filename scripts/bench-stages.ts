@@ -67,7 +67,7 @@ export const UPLOAD_CONNECTIONS = 4;
  * Steps used so far: 0–1 preload, 2–3 nightly, 4–5 the XML stage, 6–9 the two-file stages (both start from the
  * same snapshot and upload the same files), 10–29 the --tenfold stage, 30–49 the --tenfold XML stage. Steps from 50
  * on are free (the --all-errors stage stores nothing). The observations stage comes last and starts from the
- * two-file stages' snapshot again: its file takes the first half's steps 6–9, its observations the second half's step 4.
+ * two-file stages' snapshot again: its file takes the first half's steps 6–29, its observations the second half's step 4.
  */
 export function stageList(vehicles: number, opts: StageOptions): StageSpec[] {
   const half = vehicles / 2;
@@ -124,7 +124,9 @@ function observationsStage(vehicles: number, d1: string, load: { clients: number
     name: OBSERVATIONS_STAGE,
     workers: 1,
     restore: 'pairs',
-    files: [{ format: 'csv', dataset: { name: 'obs-nightly', from: 0, to: half, dates: [d1, d1, d1, d1], firstStep: 6 } }],
+    // Twelve times the nightly's readings per vehicle (24 on the last date, steps 6–29) for half of them: 6 × the
+    // nightly's records, so that the file is still being processed when the last observation is final.
+    files: [{ format: 'csv', dataset: { name: 'obs-nightly', from: 0, to: half, dates: Array<string>(24).fill(d1), firstStep: 6 } }],
     observations: { ...load, from: half, date: d1, step: 4 },
   };
 }
