@@ -1,7 +1,8 @@
 /** `inflow worker`: one more worker process for the fleet, on the same database, files directory and Redis. */
 import type { Command } from 'commander';
 import { layoutOf } from '../config/layout';
-import { startFileWorker } from '../jobs/worker';
+import { startWorkerJobs } from '../jobs/worker';
+import { WORKER_JOBS } from '../config/defaults';
 import { withDataDir, withFilesDir, withRedis, settingsFrom, intOption, redisUrlFor, onStopSignal } from './common';
 
 export function registerWorker(program: Command): void {
@@ -9,11 +10,15 @@ export function registerWorker(program: Command): void {
   withDataDir(cmd);
   withFilesDir(cmd);
   withRedis(cmd);
-  cmd.option('--concurrency <n>', 'files processed at once (default 1)', intOption('--concurrency')).action(async (opts) => {
-    const settings = settingsFrom(opts, { concurrency: opts.concurrency });
+  cmd.option('--concurrency <n>', 'files processed at once (default 1)', intOption('--concurrency'));
+  cmd.option('--jobs <list>', `what this process runs: ${WORKER_JOBS.join(', ')}, or both comma-separated (default both)`);
+  cmd.action(async (opts) => {
+    const settings = settingsFrom(opts, { concurrency: opts.concurrency, workerJobs: opts.jobs });
     const layout = layoutOf(settings);
-    const w = await startFileWorker(redisUrlFor(settings, layout), settings, layout);
-    process.stdout.write(`odo-inflow worker ${process.pid} is running (data dir ${layout.root}, files dir ${layout.filesRoot})\n`);
+    const w = await startWorkerJobs(redisUrlFor(settings, layout), settings, layout);
+    process.stdout.write(
+      `odo-inflow worker ${process.pid} is running ${settings.workerJobs} (data dir ${layout.root}, files dir ${layout.filesRoot})\n`,
+    );
     onStopSignal((sig) => {
       process.stdout.write(
         `${sig}: worker ${process.pid} stopping (the file in progress gets ${Math.round(settings.shutdownGraceMs / 1000)} s)…\n`,

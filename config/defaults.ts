@@ -34,6 +34,12 @@ export interface Settings {
   /** Jobs one worker runs at once. Files are CPU and SQLite bound: 1 per process, scale with processes. */
   concurrency: number;
   /**
+   * What a worker process runs (WORKER_JOBS, comma-separated): files (the file queue), observations (the drainer of
+   * readings sent one at a time), or both. A process of its own for observations keeps them off the thread a file's
+   * checks hold for a batch at a time.
+   */
+  workerJobs: string;
+  /**
    * Files processed at once across the whole fleet. SQLite has one writer: two files writing at once only take
    * turns on the lock and empty each other's page cache (measured: half the throughput), so 1. Other worker
    * processes stand by and take over from one that dies. On PostgreSQL files are stored side by side (their
@@ -177,6 +183,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   databaseUrl: null,
   workers: 1,
   concurrency: 1,
+  workerJobs: 'files,observations',
   globalConcurrency: 1,
   tlsCert: null,
   tlsKey: null,
@@ -246,6 +253,7 @@ export function resolveSettings(explicit: Partial<Settings>, env: NodeJS.Process
     }
   }
   const s = out as unknown as Settings;
+  workerJobsOf(s);
   if (s.pasvMin > s.pasvMax) throw new SettingError('pasvMin', `${s.pasvMin} > pasvMax ${s.pasvMax}`);
   if (s.loginCheckConcurrency < 1) throw new SettingError('loginCheckConcurrency', `${s.loginCheckConcurrency}: at least 1`);
   if ((s.tlsCert === null) !== (s.tlsKey === null)) throw new SettingError('tlsCert', 'give both --tls-cert and --tls-key');
@@ -255,6 +263,18 @@ export function resolveSettings(explicit: Partial<Settings>, env: NodeJS.Process
   if (s.databaseUrl !== null && !given.has('globalConcurrency')) s.globalConcurrency = POSTGRES_GLOBAL_CONCURRENCY;
   if (s.databaseUrl !== null && !given.has('batchSize')) s.batchSize = POSTGRES_BATCH_SIZE;
   return s;
+}
+
+/** What a worker process may run (Settings.workerJobs). */
+export const WORKER_JOBS = ['files', 'observations'] as const;
+
+/** workerJobsOf reads settings.workerJobs: which of WORKER_JOBS this worker process runs (at least one). */
+export function workerJobsOf(s: Pick<Settings, 'workerJobs'>): { files: boolean; observations: boolean } {
+  const named = s.workerJobs.split(',').map((j) => j.trim());
+  const unknown = named.filter((j) => !(WORKER_JOBS as readonly string[]).includes(j));
+  if (unknown.length > 0 || named.length === 0)
+    throw new SettingError('workerJobs', `${s.workerJobs}: a comma-separated list of ${WORKER_JOBS.join(', ')}`);
+  return { files: named.includes('files'), observations: named.includes('observations') };
 }
 
 /** checkRedisUrl fails on a malformed Redis URL, quoting it without its passwords. */

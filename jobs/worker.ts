@@ -10,7 +10,7 @@
  * then hands it back to the queue.
  */
 import { Worker, Queue, UnrecoverableError, WaitingError, DelayedError, type Job } from 'bullmq';
-import type { Settings } from '../config/defaults';
+import { workerJobsOf, type Settings } from '../config/defaults';
 import type { DataLayout } from '../config/layout';
 import { openStore } from '../store';
 import { filePkOf, fileIdOf } from '../model/file-id';
@@ -36,8 +36,35 @@ export interface FileWorker {
   close(graceMs?: number): Promise<void>;
 }
 
-/** startFileWorker starts one BullMQ worker with `settings.concurrency` slots. */
-export async function startFileWorker(redisUrl: string, settings: Settings, layout: DataLayout): Promise<FileWorker> {
+/** A worker process's jobs, started by startWorkerJobs. */
+export interface WorkerJobs {
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * startWorkerJobs starts what `settings.workerJobs` names: the file worker (with the drainer of observations beside
+ * it, or not), or the drainer alone on a store of its own.
+ */
+export async function startWorkerJobs(redisUrl: string, settings: Settings, layout: DataLayout): Promise<WorkerJobs> {
+  const jobs = workerJobsOf(settings);
+  if (jobs.files) return startFileWorker(redisUrl, settings, layout, { drain: jobs.observations });
+  const store = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl });
+  const drainer = await startDrainWorker(redisUrl, settings, store);
+  return {
+    close: async () => {
+      await drainer.close();
+      await store.close().catch(() => {});
+    },
+  };
+}
+
+/** startFileWorker starts one BullMQ worker with `settings.concurrency` slots, and the drainer beside it unless `drain` is false. */
+export async function startFileWorker(
+  redisUrl: string,
+  settings: Settings,
+  layout: DataLayout,
+  opts: { drain: boolean } = { drain: true },
+): Promise<FileWorker> {
   const store = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl });
   // The audit trail has a connection of its own: close() may shut the pipeline's under a running file, and the
   // events of the hand-back still have to reach the store.
@@ -46,8 +73,8 @@ export async function startFileWorker(redisUrl: string, settings: Settings, layo
   const ctx = { store, layout, settings, audit, yieldAfterMs: YIELD_AFTER_MS };
   const connection = redisConnection(redisUrl, 'worker');
   // Observations are drained beside the files (jobs/observation-drain.ts), on a store of their own.
-  const drainStore = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl });
-  const drainer = await startDrainWorker(redisUrl, settings, drainStore);
+  const drainStore = opts.drain ? await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl }) : null;
+  const drainer = drainStore ? await startDrainWorker(redisUrl, settings, drainStore) : null;
   const active = new Map<string, { job: Job<FileJobData>; token: string }>();
   let handingBack = false;
   // Files this process said are waiting for others (audit `waiting`, once per file: a wait may last minutes).
@@ -140,8 +167,8 @@ export async function startFileWorker(redisUrl: string, settings: Settings, layo
       await Promise.race([drained.catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
     }
     await meta.close().catch(() => {});
-    await drainer.close();
-    await drainStore.close().catch(() => {});
+    await drainer?.close();
+    await drainStore?.close().catch(() => {});
     connection.disconnect();
     await store.close().catch(() => {});
     await audit.close();

@@ -175,12 +175,17 @@ export async function freshStore(run: Run): Promise<void> {
   run.accountMade = false;
 }
 
-/** setWorkers starts or stops `inflow worker` processes until `n` run. */
-export async function setWorkers(run: Run, n: number): Promise<void> {
+/**
+ * setWorkers starts or stops `inflow worker` processes until `n` run; those it starts get `jobs[i]` as `--jobs`
+ * (none: the default, files and observations).
+ */
+export async function setWorkers(run: Run, n: number, jobs: readonly string[] = []): Promise<void> {
   while (run.workers.length > n) await stopChild(run.workers.pop()!, 15_000);
   while (run.workers.length < n) {
     const name = `worker${run.workers.length + 1}`;
-    const w = spawnInflow(name, ['worker', ...storeArgs(run), '--redis-url', run.redis!.url], path.join(run.dir, 'logs'));
+    const only = jobs[run.workers.length];
+    const args = ['worker', ...storeArgs(run), '--redis-url', run.redis!.url, ...(only ? ['--jobs', only] : [])];
+    const w = spawnInflow(name, args, path.join(run.dir, 'logs'));
     run.workers.push(w);
     await waitForOutput(w, 'is running', 60_000);
     run.sampler.watch(name, w.pid);

@@ -47,12 +47,14 @@ export const round2 = (x: number) => Math.round(x * 100) / 100;
 export const stageTimeoutMs = (run: Run, records: number) => (run.timeoutSeconds ?? 300 + records * 0.003) * 1000;
 
 export async function runStage(run: Run, stage: StageSpec, files: StageFile[]): Promise<StageResult> {
-  await setWorkers(run, stage.workers);
+  const jobs = run.backend === 'postgres' ? stage.postgresWorkerJobs : undefined;
+  const workers = jobs?.length ?? stage.workers;
+  await setWorkers(run, workers, jobs);
   const records = files.reduce((a, f) => a + f.batch.records, 0);
   const receiptsDir = dataLayout(run.dataDir).receiptsDir(ESTABLISHMENT);
   const names = files.map((f) => path.basename(f.batch.path));
   const receiptPaths = files.map((f, i) => path.join(receiptsDir, `${names[i]}.receipt.${f.spec.format === 'xml' ? 'xml' : 'csv'}`));
-  log(`${run.backend}: ${stage.name}: uploading ${files.length} file(s), ${records} records, ${stage.workers} worker(s)…`);
+  log(`${run.backend}: ${stage.name}: uploading ${files.length} file(s), ${records} records, ${workers} worker(s)…`);
 
   run.sampler.resetPeaks();
   const t0 = performance.now();
@@ -80,7 +82,7 @@ export async function runStage(run: Run, stage: StageSpec, files: StageFile[]): 
   return {
     stage: stage.name,
     files: files.length,
-    workers: stage.workers,
+    workers,
     records,
     bytes: files.reduce((a, f) => a + f.batch.bytes, 0),
     uploadSeconds: round2((Math.max(...uploadsDone) - t0) / 1000),

@@ -18,6 +18,11 @@ export interface StageSpec {
   name: string;
   /** `inflow worker` processes running during the stage (started or stopped before it, untimed). */
   workers: number;
+  /**
+   * On PostgreSQL, the `--jobs` of each worker instead of `workers` (a stage that sets it starts from a restored
+   * state). Not on SQLite: a drainer in a process of its own would wait for the one writer inside its calls.
+   */
+  postgresWorkerJobs?: readonly string[];
   /** Uploaded at the same time, each over its own FTPS connection (at most UPLOAD_CONNECTIONS at once). */
   files: FileSpec[];
   /**
@@ -123,6 +128,9 @@ function observationsStage(vehicles: number, d1: string, load: { clients: number
   return {
     name: OBSERVATIONS_STAGE,
     workers: 1,
+    // On PostgreSQL the file on one process, the drainer on another (docs/observations.md): an observation then
+    // never waits for the thread a file batch's checks hold.
+    postgresWorkerJobs: ['files', 'observations'],
     restore: 'pairs',
     // Twelve times the nightly's readings per vehicle (24 on the last date, steps 6–29) for half of them: 6 × the
     // nightly's records, so that the file is still being processed when the last observation is final.

@@ -19,8 +19,8 @@ const VEHICLES = 40;
 test('the observations stage: last, from the two-file snapshot; its observations follow a reading of a vehicle its file does not hold', () => {
   const stages = stageList(VEHICLES, { tenfold: true, allErrors: true, observations: { clients: 3, count: maxObservations(VEHICLES) } });
   const stage = stages[stages.length - 1];
-  expect(stage).toMatchObject({ name: OBSERVATIONS_STAGE, workers: 1, restore: 'pairs' });
-  expect(stage.files.map((f) => datasetRecords(f.dataset))).toEqual([VEHICLES * 2]); // nightly-sized
+  expect(stage).toMatchObject({ name: OBSERVATIONS_STAGE, workers: 1, postgresWorkerJobs: ['files', 'observations'], restore: 'pairs' });
+  expect(stage.files.map((f) => datasetRecords(f.dataset))).toEqual([VEHICLES * 2 * 6]); // six times the nightly's
   const load = stage.observations!;
   expect(load).toMatchObject({ clients: 3, count: VEHICLES / 2 });
 

@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestService, type TestService } from './helpers/service';
-import { envFor, spawnInflow, type Proc } from './helpers/ops';
-import { daysAgo, vin } from './helpers/batch';
+import { Readable } from 'node:stream';
+import { envFor, inflowSync, spawnInflow, sleep, type Proc } from './helpers/ops';
+import { csvBatch, daysAgo, vin } from './helpers/batch';
 import type { Account } from '../store';
 import { ObservationDesk } from '../intake/observation-desk';
 
@@ -79,4 +80,29 @@ it('keeps an observation nobody asked a drain for (Redis away); the reconciler a
   } finally {
     desk.close();
   }
+});
+
+it('runs files and observations in separate worker processes with --jobs', async () => {
+  const account = (await svc.store.accounts.byEstablishment(GARAGE)) as Account;
+  for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+  await Promise.all(workers.map((w) => w.exited));
+  const drainer = await spawnInflow(['worker', '--jobs', 'observations'], envFor(svc, FAST_ENV), 'is running observations');
+  workers.push(drainer);
+  const client = await svc.connect(GARAGE, 'pw');
+  try {
+    await client.uploadFrom(Readable.from([Buffer.from(csvBatch(GARAGE, [{ vin: vin(700) }], { trailer: true }))]), 'jobs.csv');
+    const { id } = await svc.observations.submit(account, { vin: vin(701), date: daysAgo(2), odometer: 9, unit: 'km', work: 'MAINT' }, DMS);
+    expect((await svc.observations.waitForFinal(account, id, 30))!.status).toBe('ACCEPTED');
+    await sleep(1500); // no file worker: the file stays queued
+    const file = (await svc.store.files.list()).find((f) => f.name === 'jobs.csv')!;
+    expect((await svc.store.files.get(file.pk))!.status).toBe('queued');
+    workers.push(await spawnInflow(['worker', '--jobs', 'files'], envFor(svc, FAST_ENV), 'is running files'));
+    for (let i = 0; i < 100 && (await svc.store.files.get(file.pk))!.status !== 'done'; i++) await sleep(200);
+    expect((await svc.store.files.get(file.pk))!.status).toBe('done');
+  } finally {
+    client.close();
+  }
+  const bad = inflowSync(['worker', '--jobs', 'files,receipts', '--data-dir', svc.dir]);
+  expect(bad.code).not.toBe(0);
+  expect(bad.err).toContain('invalid setting workerJobs (INFLOW_WORKER_JOBS): files,receipts');
 });
