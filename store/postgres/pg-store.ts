@@ -54,26 +54,42 @@ async function ensureVehicleRows(db: Queryable, vins: string[]): Promise<void> {
   });
 }
 
+/** A batch met VINs without a lock row: its transaction is given up, the rows added (ensureVehicleRows), then run again. */
+class MissingVehicleRows extends Error {
+  constructor(readonly vins: string[]) {
+    super('vehicles without a lock row');
+  }
+}
+
 /**
  * lockVehicles locks the vehicles' rows until the transaction ends, in VIN order (two batches never wait for each
- * other in a circle); only batches that share a vehicle wait for each other. A VIN without a row yet (one found by
- * plate or by a corrected issue, not in the batch's own records) gets one here.
+ * other in a circle); only batches that share a vehicle wait for each other. Throws MissingVehicleRows when a VIN
+ * has no row yet (a vehicle never seen): see withVehicleRows.
  */
 async function lockVehicles(c: Client, vins: string[]): Promise<void> {
   if (vins.length === 0) return;
-  if ((await lockVehicleRows(c, vins)) === vins.length) return;
-  await ensureVehicleRows(c, vins);
-  await lockVehicleRows(c, vins);
-}
-
-/** lockVehicleRows locks the rows there are of these (distinct) VINs; returns how many. */
-async function lockVehicleRows(c: Client, vins: string[]): Promise<number> {
   const { rows } = await c.query<{ locked: string }>({
     name: 'inflow_lock_vehicles',
     text: 'SELECT count(*) AS locked FROM (SELECT 1 FROM vehicle_locks WHERE vin = ANY($1::text[]) ORDER BY vin FOR NO KEY UPDATE) AS l',
     values: [vins],
   });
-  return Number(rows[0].locked);
+  if (Number(rows[0].locked) < vins.length) throw new MissingVehicleRows(vins);
+}
+
+/**
+ * withVehicleRows runs a batch's transaction; when it met vehicles never seen, it adds their lock rows with no lock
+ * held, then runs it once more. Vehicles seen before (a nightly file's) cost nothing more than their lock.
+ */
+async function withVehicleRows<T>(pool: Pool, tx: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await tx();
+    } catch (err) {
+      // A second miss: the batch's vehicles changed meanwhile (a plate registered to a new VIN); a third is a fault.
+      if (!(err instanceof MissingVehicleRows) || tries >= 3) throw err;
+      await ensureVehicleRows(pool, err.vins);
+    }
+  }
 }
 
 /** PgStore: the store in one PostgreSQL database. */
@@ -312,9 +328,16 @@ export class PgStore implements Store {
   }
 
   async storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }> {
-    const { filePk, sender } = req;
     const look = req.lookups();
-    await ensureVehicleRows(this.pool, look.vins);
+    return withVehicleRows(this.pool, () => this.storeBatchTx(req, look, work));
+  }
+
+  private storeBatchTx(
+    req: BatchRequest,
+    look: { vins: string[]; plates: string[]; issueIds: number[] },
+    work: (view: BatchView, write: BatchWriter) => void,
+  ): Promise<{ blockedBy: number[] }> {
+    const { filePk, sender } = req;
     return inTx(this.pool, async (c) => {
       // The file's row lock: two attempts at one file (a take-over) store its batches one after the other.
       const { rows } = await c.query<{ progress_line: number }>({
@@ -340,6 +363,13 @@ export class PgStore implements Store {
   }
 
   async storeManualCorrection<T>(
+    req: ManualCorrectionRequest,
+    work: (view: BatchView, write: ManualWriter, line: number) => T,
+  ): Promise<{ blockedBy: number[]; result?: T }> {
+    return withVehicleRows(this.pool, () => this.storeManualCorrectionTx(req, work));
+  }
+
+  private storeManualCorrectionTx<T>(
     req: ManualCorrectionRequest,
     work: (view: BatchView, write: ManualWriter, line: number) => T,
   ): Promise<{ blockedBy: number[]; result?: T }> {
