@@ -4,10 +4,10 @@
  * SIGINT (Ctrl-C reaches the whole process group), and when the parent is gone.
  */
 import { layoutOf } from '../config/layout';
-import { startFileWorker, type FileWorker } from './worker';
+import { startWorkerJobs, type WorkerJobs } from './worker';
 import type { FromWorkerProcess, ToWorkerProcess } from './worker-processes';
 
-let worker: FileWorker | null = null;
+let worker: WorkerJobs | null = null;
 let graceMs = 0;
 
 function stop(ms: number): void {
@@ -18,7 +18,7 @@ function stop(ms: number): void {
 process.on('message', (m: ToWorkerProcess) => {
   if (m.kind === 'start' && !worker) {
     graceMs = m.settings.shutdownGraceMs;
-    startFileWorker(m.redisUrl, m.settings, layoutOf(m.settings)).then(
+    startWorkerJobs(m.redisUrl, m.settings, layoutOf(m.settings)).then(
       (w) => {
         worker = w;
         process.send!({ kind: 'ready' } satisfies FromWorkerProcess);

@@ -42,29 +42,25 @@ export interface WorkerJobs {
 }
 
 /**
- * startWorkerJobs starts what `settings.workerJobs` names: the file worker (with the drainer of observations beside
- * it, or not), or the drainer alone on a store of its own.
+ * startWorkerJobs starts what `settings.workerJobs` names (`inflow worker` and each worker process of `serve`): the
+ * file worker, the drainer of observations (jobs/observation-drain.ts) on a store of its own, or both.
  */
 export async function startWorkerJobs(redisUrl: string, settings: Settings, layout: DataLayout): Promise<WorkerJobs> {
   const jobs = workerJobsOf(settings);
-  if (jobs.files) return startFileWorker(redisUrl, settings, layout, { drain: jobs.observations });
-  const store = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl });
-  const drainer = await startDrainWorker(redisUrl, settings, store);
+  const drainStore = jobs.observations ? await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl }) : null;
+  const drainer = drainStore ? await startDrainWorker(redisUrl, settings, drainStore) : null;
+  const files = jobs.files ? await startFileWorker(redisUrl, settings, layout) : null;
   return {
-    close: async () => {
-      await drainer.close();
-      await store.close().catch(() => {});
+    close: async (graceMs?: number) => {
+      await files?.close(graceMs);
+      await drainer?.close();
+      await drainStore?.close().catch(() => {});
     },
   };
 }
 
-/** startFileWorker starts one BullMQ worker with `settings.concurrency` slots, and the drainer beside it unless `drain` is false. */
-export async function startFileWorker(
-  redisUrl: string,
-  settings: Settings,
-  layout: DataLayout,
-  opts: { drain: boolean } = { drain: true },
-): Promise<FileWorker> {
+/** startFileWorker starts one BullMQ worker with `settings.concurrency` slots. */
+export async function startFileWorker(redisUrl: string, settings: Settings, layout: DataLayout): Promise<FileWorker> {
   const store = await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl });
   // The audit trail has a connection of its own: close() may shut the pipeline's under a running file, and the
   // events of the hand-back still have to reach the store.
@@ -72,9 +68,6 @@ export async function startFileWorker(
   const audit = new AuditLog(auditStore.audit);
   const ctx = { store, layout, settings, audit, yieldAfterMs: YIELD_AFTER_MS };
   const connection = redisConnection(redisUrl, 'worker');
-  // Observations are drained beside the files (jobs/observation-drain.ts), on a store of their own.
-  const drainStore = opts.drain ? await openStore({ sqlite: layout.db, databaseUrl: settings.databaseUrl }) : null;
-  const drainer = drainStore ? await startDrainWorker(redisUrl, settings, drainStore) : null;
   const active = new Map<string, { job: Job<FileJobData>; token: string }>();
   let handingBack = false;
   // Files this process said are waiting for others (audit `waiting`, once per file: a wait may last minutes).
@@ -167,8 +160,6 @@ export async function startFileWorker(
       await Promise.race([drained.catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]);
     }
     await meta.close().catch(() => {});
-    await drainer?.close();
-    await drainStore?.close().catch(() => {});
     connection.disconnect();
     await store.close().catch(() => {});
     await audit.close();

@@ -60,8 +60,9 @@ export async function processRound(ctx: ObservationContext, round: ObservationRo
     history: { decreaseToleranceKm: settings.decreaseToleranceKm, maxKmPerDay: settings.maxKmPerDay },
   };
   const todo = round.observations.filter((o) => o.line !== null && o.line > round.progressLine);
-  const heldUp = todo.length > 0 ? await storeAroundHeldUp(store, fileCtx, todo) : [];
-  for (const o of heldUp) await store.observations.unclaim(o.id);
+  const checked = todo.map((o) => ({ o, rec: recordOf(o) }));
+  const heldUp = checked.length > 0 ? await storeAroundHeldUp(store, fileCtx, checked) : [];
+  for (const { o } of heldUp) await store.observations.unclaim(o.id);
   await store.observations.closeRound(round.filePk, new Date().toISOString());
   return round.observations.length - heldUp.length;
 }
@@ -71,7 +72,7 @@ export async function processRound(ctx: ObservationContext, round: ObservationRo
  * A part that is held up is split in halves, each stored in turn (each store moves the round's progress on): a few
  * held-up observations among many cost a few stores each, not one store per observation.
  */
-async function storeAroundHeldUp(store: Store, fileCtx: FileContext, part: Observation[]): Promise<Observation[]> {
+async function storeAroundHeldUp(store: Store, fileCtx: FileContext, part: CheckedObservation[]): Promise<CheckedObservation[]> {
   const { blockedBy } = await storeRecords(store, fileCtx, [batchOf(fileCtx.sender, part)]);
   if (blockedBy.length === 0) return [];
   if (part.length === 1) return part;
@@ -80,9 +81,15 @@ async function storeAroundHeldUp(store: Store, fileCtx: FileContext, part: Obser
   return [...first, ...(await storeAroundHeldUp(store, fileCtx, part.slice(half)))];
 }
 
-/** batchOf: observations as one batch of a file's records, after the checks that need nothing but the record. */
-function batchOf(sender: string, observations: Observation[]): RecordBatch {
-  const others = observations.map((o) => recordOf(o));
+/** An observation and its record after the checks that need nothing but the record (made once per round). */
+interface CheckedObservation {
+  o: Observation;
+  rec: CheckedRecord;
+}
+
+/** batchOf: observations as one batch of a file's records (storeRecords copies their findings: reused as they are). */
+function batchOf(sender: string, observations: CheckedObservation[]): RecordBatch {
+  const others = observations.map(({ rec }) => rec);
   return { packed: new Uint8Array(0), packedBytes: 0, others, lastLine: others[others.length - 1].line, sender };
 }
 

@@ -135,6 +135,11 @@ export interface FileCounts {
   warnings: number;
 }
 
+/** resultOf: the result of a file that passed its file-level checks (or a round of observations), from its counts. */
+export function resultOf(counts: FileCounts): 'ACCEPTED' | 'PARTIAL' {
+  return counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
+}
+
 export type { FileFinding };
 
 export interface FileStore {

@@ -38,6 +38,7 @@ import type {
   Vehicle,
   VehicleStore,
 } from '../types';
+import { resultOf } from '../types';
 import { MANUAL_FILE_PK } from '../../model/file-id';
 
 /**
@@ -158,7 +159,7 @@ export class PgStore implements Store {
         const file = await inTx(pool, async (c) => {
           await sql.files.pass(c, pk, { format: o.format, sender: o.sender });
           const counts = await sql.issues.countsForFile(c, pk, o.records);
-          const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
+          const result = resultOf(counts);
           await sql.files.finish(c, pk, { result, counts, duplicateOf: null, processedAt: o.processedAt });
           return (await sql.files.get(pk, c))!;
         });
@@ -214,7 +215,7 @@ export class PgStore implements Store {
           const records = await sql.observations.settleRound(c, pk, f.progressLine, processedAt);
           if (records === 0) return sql.observations.dropRound(c, pk); // all held up: a round that stored nothing leaves no file
           const counts = await sql.issues.countsForFile(c, pk, records);
-          const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
+          const result = resultOf(counts);
           await sql.files.finish(c, pk, { result, counts, processedAt });
           await sql.observations.roundDone(c, pk);
         }),

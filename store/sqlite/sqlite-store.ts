@@ -34,6 +34,7 @@ import type {
   Vehicle,
   VehicleStore,
 } from '../types';
+import { resultOf } from '../types';
 import { MANUAL_FILE_PK } from '../../model/file-id';
 
 export type { OpenOptions } from './db';
@@ -164,7 +165,7 @@ export class SqliteStore implements Store {
         writeTx(db, () => {
           this.passNow(pk, { format: o.format, sender: o.sender });
           const counts = sql.issues.countsForFile(pk, o.records);
-          const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
+          const result = resultOf(counts);
           sql.files.finish(pk, { result, counts, duplicateOf: null, processedAt: o.processedAt });
           sql.readings.forgetPending(pk);
           return sql.files.get(pk)!;
@@ -231,7 +232,7 @@ export class SqliteStore implements Store {
           const records = obs.settleRound(pk, f.progressLine, processedAt);
           if (records === 0) return obs.dropRound(pk); // all held up: a round that stored nothing leaves no file
           const counts = sql.issues.countsForFile(pk, records);
-          const result = counts.rejected > 0 || counts.anomalies > 0 ? 'PARTIAL' : 'ACCEPTED';
+          const result = resultOf(counts);
           sql.files.finish(pk, { result, counts, processedAt });
           sql.readings.forgetPending(pk);
           obs.roundDone(pk);
