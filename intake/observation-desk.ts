@@ -8,7 +8,7 @@
  */
 import crypto from 'node:crypto';
 import type { Settings } from '../config/defaults';
-import type { Account, Observation, StoredIssue, Store } from '../store';
+import { StoreBusyError, type Account, type NewObservation, type Observation, type StoredIssue, type Store } from '../store';
 import type { AnomalyState } from '../model/anomaly-state';
 import type { IssueCode, Severity } from '../model/issue-catalogue';
 import type { RecordFields } from '../model/file-items';
@@ -27,6 +27,7 @@ import {
   SenderNotAllowedError,
 } from './observation-errors';
 import { SettledWaiters } from './settled-waiters';
+import { GroupCommit } from './group-commit';
 
 /** The longest wait for a final status (SPEC §11: `?wait=N`, N ≤ 60). */
 export const MAX_WAIT_SECONDS = 60;
@@ -63,6 +64,11 @@ export type CorrectionInput = Omit<ObservationInput, 'corrects'>;
 
 export class ObservationDesk {
   private readonly waiters: SettledWaiters;
+  /** Observations sent while others are being kept are kept together, after them (one change, one drain request). */
+  private readonly inbox = new GroupCommit<NewObservation>(
+    (list) => this.keepGroup(list),
+    (err) => !(err instanceof StoreBusyError),
+  );
 
   constructor(
     private readonly deps: {
@@ -153,8 +159,9 @@ export class ObservationDesk {
     }
     const fields = recordFieldsOf(input);
     const now = new Date();
-    const o = await this.deps.store.observations.add({
-      id: crypto.randomUUID(),
+    const id = crypto.randomUUID();
+    await this.inbox.add({
+      id,
       accountId: account.id,
       sender,
       fields,
@@ -164,13 +171,18 @@ export class ObservationDesk {
       receivedAt: now.toISOString(),
       receivedDate: brusselsToday(now),
     });
+    return { id };
+  }
+
+  /** keepGroup keeps observations sent at the same time as one change, then asks for one drain for all of them. */
+  private async keepGroup(list: readonly NewObservation[]): Promise<void> {
+    await this.deps.store.observations.add(list);
     if (this.deps.drain) {
-      // Kept already: a Redis that cannot take the request now delays the observation, never loses it.
+      // Kept already: a Redis that cannot take the request now delays the observations, never loses them.
       await requestDrain(this.deps.drain).catch((err: Error) =>
         process.stderr.write(`observations: drain not asked for: ${err.message}\n`),
       );
     }
-    return { id: o.id };
   }
 
   private async visible(account: Account, id: string): Promise<Observation | null> {

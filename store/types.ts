@@ -341,9 +341,12 @@ export interface ObservationRound {
   observations: Observation[];
 }
 
+/** An observation as it is kept: what the desk knows of it before it is checked. */
+export type NewObservation = Omit<Observation, 'status' | 'filePk' | 'line' | 'processedAt' | 'account'>;
+
 export interface ObservationStore {
-  /** add keeps a new observation, PENDING and in no round yet; durable when it resolves. */
-  add(o: Omit<Observation, 'status' | 'filePk' | 'line' | 'processedAt' | 'account'>): Promise<Observation>;
+  /** add keeps new observations, all or none, PENDING and in no round yet, in this order; durable when it resolves. */
+  add(observations: readonly NewObservation[]): Promise<void>;
   get(id: string): Promise<Observation | null>;
   /** settled returns those of `ids` that are no longer PENDING (the waiters' one look for all of them). */
   settled(ids: readonly string[]): Promise<string[]>;

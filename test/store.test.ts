@@ -386,6 +386,53 @@ describe.each(BACKENDS)('the %s store', (backend) => {
     });
   });
 
+  describe('observations', () => {
+    const fields = (vin: string, odometer: number) => ({
+      ref: '',
+      vin,
+      plate: '',
+      date: '2026-11-25',
+      odometer: String(odometer),
+      unit: 'km',
+      work: 'MAINT',
+      replaced: '',
+      digits: '',
+      corrects: '',
+    });
+    const newObservation = (n: number, vin = V1) => ({
+      id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+      accountId,
+      sender: SENDER,
+      fields: fields(vin, 1000 + n),
+      vehicleKey: vin,
+      client: { builder: 'b', name: 'n', version: '1' },
+      correctionOf: null,
+      receivedAt: NOW,
+      receivedDate: '2026-11-26',
+    });
+
+    it('keeps observations sent together in one change, in their order, PENDING', async () => {
+      await store.observations.add([newObservation(1, V1), newObservation(2, V2), newObservation(3, V1)]);
+      expect(await store.observations.pendingCount()).toBe(3);
+      expect(await store.observations.get(newObservation(2).id)).toMatchObject({
+        status: 'PENDING',
+        vehicleKey: V2,
+        fields: fields(V2, 1002),
+      });
+      // one observation per vehicle in a round, oldest first: 1 and 2 now, 3 (V1 again) in the next round
+      const rounds = await store.observations.claimRounds(10);
+      expect(rounds.flatMap((r) => r.observations.map((o) => o.id))).toEqual([newObservation(1).id, newObservation(2).id]);
+    });
+
+    it('keeps all of a group or none of it', async () => {
+      await store.observations.add([newObservation(1)]);
+      // the second one repeats an id: the whole group is refused, its first one included
+      await expect(store.observations.add([newObservation(2), newObservation(1)])).rejects.toThrow();
+      expect(await store.observations.pendingCount()).toBe(1);
+      expect(await store.observations.get(newObservation(2).id)).toBeNull();
+    });
+  });
+
   describe('the register and the reports', () => {
     it('finds a vehicle by VIN and by plate (the most recent holder), and counts', async () => {
       expect(

@@ -1,6 +1,6 @@
 /** Observations (readings sent one at a time) and their rounds, in PostgreSQL; the changes are composed in pg-store.ts. */
 import type { Queryable } from './db';
-import type { Observation, ObservationRound } from '../types';
+import type { NewObservation, Observation, ObservationRound } from '../types';
 import type { ObservationStatus } from '../../model/observation';
 
 interface ObservationRow {
@@ -46,23 +46,27 @@ export const ROUND_LOCK = 0x6f627372;
 export class PgObservations {
   constructor(private readonly db: Queryable) {}
 
-  async add(o: Omit<Observation, 'status' | 'filePk' | 'line' | 'processedAt' | 'account'>): Promise<Observation> {
+  /** add inserts observations in one statement, in the list's order (their pk: arrival order). */
+  async add(list: readonly NewObservation[]): Promise<void> {
+    const column = <K extends keyof NewObservation>(key: K) => list.map((o) => o[key]);
     await this.db.query(
       `INSERT INTO observations (id, account_id, sender, fields, vehicle_key, client, correction_of, status, received_at, received_date)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', $8, $9)`,
+       SELECT id, account_id, sender, fields, vehicle_key, client, correction_of, 'PENDING', received_at, received_date
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[])
+         WITH ORDINALITY AS n(id, account_id, sender, fields, vehicle_key, client, correction_of, received_at, received_date, k)
+       ORDER BY k`,
       [
-        o.id,
-        o.accountId,
-        o.sender,
-        JSON.stringify(o.fields),
-        o.vehicleKey,
-        JSON.stringify(o.client),
-        o.correctionOf,
-        o.receivedAt,
-        o.receivedDate,
+        column('id'),
+        column('accountId'),
+        column('sender'),
+        list.map((o) => JSON.stringify(o.fields)),
+        column('vehicleKey'),
+        list.map((o) => JSON.stringify(o.client)),
+        column('correctionOf'),
+        column('receivedAt'),
+        column('receivedDate'),
       ],
     );
-    return (await this.get(o.id))!;
   }
 
   async get(id: string, db: Queryable = this.db): Promise<Observation | null> {

@@ -197,7 +197,7 @@ export class PgStore implements Store {
   private observationStore(): ObservationStore {
     const { pool, sql } = this;
     return {
-      add: (o) => sql.observations.add(o),
+      add: (list) => sql.observations.add(list),
       get: (id) => sql.observations.get(id),
       settled: (ids) => sql.observations.settled(ids),
       pendingCount: () => sql.observations.pendingCount(),

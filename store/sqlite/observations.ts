@@ -1,6 +1,7 @@
 /** Observations (readings sent one at a time) and their rounds, in SQLite; the changes are composed in sqlite-store.ts. */
 import type { Db } from './db';
-import type { Observation, ObservationRound } from '../types';
+import type Database from 'better-sqlite3';
+import type { NewObservation, Observation, ObservationRound } from '../types';
 import type { ObservationStatus } from '../../model/observation';
 
 interface ObservationRow {
@@ -41,40 +42,44 @@ const SELECT = 'SELECT o.*, a.establishment FROM observations o JOIN accounts a 
 
 /** Observation statements. */
 export class SqliteObservations {
-  constructor(private readonly db: Db) {}
+  private readonly insertStmt: Database.Statement;
+  private readonly getStmt: Database.Statement;
+  private readonly settledStmt: Database.Statement;
+  // The statements of every observation's path (add, get, the waiters' look) are prepared once.
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO observations (id, account_id, sender, fields, vehicle_key, client, correction_of, status, received_at, received_date)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?)`,
+    );
+    this.getStmt = db.prepare(`${SELECT} WHERE o.id = ?`);
+    this.settledStmt = db
+      .prepare(`SELECT id FROM observations WHERE status != 'PENDING' AND id IN (SELECT value FROM json_each(?))`)
+      .pluck();
+  }
 
-  add(o: Omit<Observation, 'status' | 'filePk' | 'line' | 'processedAt' | 'account'>): Observation {
-    this.db
-      .prepare(
-        `INSERT INTO observations (id, account_id, sender, fields, vehicle_key, client, correction_of, status, received_at, received_date)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?)`,
-      )
-      .run(
-        o.id,
-        o.accountId,
-        o.sender,
-        JSON.stringify(o.fields),
-        o.vehicleKey,
-        JSON.stringify(o.client),
-        o.correctionOf,
-        o.receivedAt,
-        o.receivedDate,
-      );
-    return this.get(o.id)!;
+  /** add inserts an observation (inside the caller's transaction). */
+  add(o: NewObservation): void {
+    this.insertStmt.run(
+      o.id,
+      o.accountId,
+      o.sender,
+      JSON.stringify(o.fields),
+      o.vehicleKey,
+      JSON.stringify(o.client),
+      o.correctionOf,
+      o.receivedAt,
+      o.receivedDate,
+    );
   }
 
   get(id: string): Observation | null {
-    const r = this.db.prepare(`${SELECT} WHERE o.id = ?`).get(id) as ObservationRow | undefined;
+    const r = this.getStmt.get(id) as ObservationRow | undefined;
     return r ? toObservation(r) : null;
   }
 
   settled(ids: readonly string[]): string[] {
     if (ids.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT id FROM observations WHERE status != 'PENDING' AND id IN (SELECT value FROM json_each(?))`)
-      .pluck()
-      .all(JSON.stringify(ids)) as string[];
-    return rows;
+    return this.settledStmt.all(JSON.stringify(ids)) as string[];
   }
 
   pendingCount(): number {

@@ -215,7 +215,10 @@ export class SqliteStore implements Store {
     const { db, sql } = this;
     const obs = new SqliteObservations(db);
     const observations: ObservationStore = {
-      add: async (o) => writeTx(db, () => obs.add(o)),
+      add: async (list) =>
+        writeTx(db, () => {
+          for (const o of list) obs.add(o);
+        }),
       get: async (id) => obs.get(id),
       settled: async (ids) => obs.settled(ids),
       pendingCount: async () => obs.pendingCount(),
