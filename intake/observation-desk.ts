@@ -17,7 +17,7 @@ import { allowedSenders } from '../rules/establishment';
 import { normalisePlate } from '../rules/record-checks';
 import { brusselsToday } from '../rules/brussels-date';
 import { receiptIssueOf } from '../pipeline/write-receipt';
-import { requestDrain, type DrainQueue } from '../jobs/observation-drain';
+import { DrainBell, type DrainQueue } from '../jobs/observation-drain';
 import {
   AlreadyCorrectedError,
   NoOpenAnomalyError,
@@ -64,6 +64,8 @@ export type CorrectionInput = Omit<ObservationInput, 'corrects'>;
 
 export class ObservationDesk {
   private readonly waiters: SettledWaiters;
+  /** Drains are asked for after each kept group; null without Redis (the reconciler, or a worker's start, asks later). */
+  private readonly drainBell: DrainBell | null;
   /** Observations sent while others are being kept are kept together, after them (one change, one drain request). */
   private readonly inbox = new GroupCommit<NewObservation>(
     (list) => this.keepGroup(list),
@@ -79,6 +81,7 @@ export class ObservationDesk {
     },
   ) {
     this.waiters = new SettledWaiters((ids) => deps.store.observations.settled(ids), deps.settings.observationPollMs);
+    this.drainBell = deps.drain && new DrainBell(deps.drain);
   }
 
   /** submit keeps one reading of `account` (durably) and asks for a drain; throws SenderNotAllowedError. */
@@ -144,6 +147,7 @@ export class ObservationDesk {
 
   /** close stops the waiters' poll (waiters still waiting get their observation as it is). */
   close(): void {
+    this.drainBell?.close();
     this.waiters.close();
   }
 
@@ -174,15 +178,10 @@ export class ObservationDesk {
     return { id };
   }
 
-  /** keepGroup keeps observations sent at the same time as one change, then asks for one drain for all of them. */
+  /** keepGroup keeps observations sent at the same time as one change, then rings for a drain (not waiting for Redis). */
   private async keepGroup(list: readonly NewObservation[]): Promise<void> {
     await this.deps.store.observations.add(list);
-    if (this.deps.drain) {
-      // Kept already: a Redis that cannot take the request now delays the observations, never loses them.
-      await requestDrain(this.deps.drain).catch((err: Error) =>
-        process.stderr.write(`observations: drain not asked for: ${err.message}\n`),
-      );
-    }
+    this.drainBell?.ring();
   }
 
   private async visible(account: Account, id: string): Promise<Observation | null> {

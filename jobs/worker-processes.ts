@@ -65,8 +65,7 @@ export async function startWorkerProcesses(count: number, redisUrl: string, sett
   };
   const start = (): Promise<ChildProcess> =>
     new Promise((resolve, reject) => {
-      // A debugger port of the parent would clash; every other flag (a heap limit, say) matters more here.
-      const execArgv = process.execArgv.filter((a) => !a.startsWith('--inspect'));
+      const execArgv = workerExecArgv(settings);
       const child = fork(script, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       running.add(child);
       let ready = false;
@@ -105,6 +104,17 @@ export async function startWorkerProcesses(count: number, redisUrl: string, sett
       await Promise.all([...running].map((child) => stop(child, graceMs)));
     },
   };
+}
+
+/**
+ * workerExecArgv: node's flags for a worker process: the parent's (but a debugger port, which would clash), and
+ * the heap limit of settings.workerHeapMb unless the parent was given one.
+ */
+export function workerExecArgv(settings: Pick<Settings, 'workerHeapMb'>, parent: readonly string[] = process.execArgv): string[] {
+  const execArgv = parent.filter((a) => !a.startsWith('--inspect'));
+  const limited = [...execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-old-space-size'));
+  if (!limited && settings.workerHeapMb > 0) execArgv.push(`--max-old-space-size=${settings.workerHeapMb}`);
+  return execArgv;
 }
 
 /** stop asks one worker process to stop and waits for it to exit; it is killed when it takes too long. */

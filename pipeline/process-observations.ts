@@ -27,6 +27,15 @@ export interface ObservationContext {
 
 /** How long the drain waits before trying again when every observation it claimed was held up by a file in flight. */
 const HELD_UP_RETRY_MS = 1000;
+/**
+ * With nothing left to claim, the drain keeps looking for new observations this long, every LINGER_POLL_MS (one
+ * look at an index), before it ends: while DMS keep sending, rounds follow each other without a new drain job's
+ * trip through Redis for each.
+ */
+export const LINGER_MS = 500;
+const LINGER_POLL_MS = 5;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * drainObservations processes rounds until no observation waits (or `stopping`); returns how many it settled.
@@ -36,15 +45,28 @@ export async function drainObservations(ctx: ObservationContext): Promise<number
   let settled = 0;
   while (!ctx.stopping?.()) {
     const rounds = await ctx.store.observations.claimRounds(ctx.settings.observationRoundMax);
-    if (rounds.length === 0) break;
+    if (rounds.length === 0) {
+      if (await moreCame(ctx)) continue;
+      break;
+    }
     // A claim's rounds share no vehicle (claimRounds): on PostgreSQL they are stored side by side; each DMS with one
     // reading in flight makes a round of its own, so taking them one after the other would cap the drain at one
     // round-trip chain per observation.
     const now = (await Promise.all(rounds.map((round) => processRound(ctx, round)))).reduce((a, b) => a + b, 0);
     settled += now;
-    if (now === 0) await new Promise((r) => setTimeout(r, HELD_UP_RETRY_MS));
+    if (now === 0) await sleep(HELD_UP_RETRY_MS);
   }
   return settled;
+}
+
+/** moreCame looks for new observations for up to LINGER_MS; true as soon as one waits. */
+async function moreCame(ctx: ObservationContext): Promise<boolean> {
+  const until = Date.now() + LINGER_MS;
+  while (Date.now() < until && !ctx.stopping?.()) {
+    await sleep(LINGER_POLL_MS);
+    if (await ctx.store.observations.waiting()) return true;
+  }
+  return false;
 }
 
 /** processRound stores a round's observations (those after its progress) and closes it; returns how many it stored. */

@@ -21,11 +21,13 @@ export interface Child {
 
 const TAIL_LINES = 40;
 
-/** spawnInflow starts `node bin/inflow.js <args>` (the pid is node's own: no shell in between). */
-export function spawnInflow(name: string, args: string[], logDir: string): Child {
+/**
+ * spawnInflow starts `node [nodeFlags] bin/inflow.js <args>` (the pid is node's own: no shell in between).
+ */
+export function spawnInflow(name: string, args: string[], logDir: string, nodeFlags: string[] = []): Child {
   const logFile = path.join(logDir, `${name}.log`);
   const log = fs.createWriteStream(logFile);
-  const proc = spawn(process.execPath, [INFLOW_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...nodeFlags, INFLOW_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const c: Child = { name, proc, pid: proc.pid!, logFile, tail: [], exited: null };
   const keep = (stream: string) => (d: Buffer) => {
     log.write(d);

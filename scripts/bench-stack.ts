@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'basic-ftp';
 import { startRedisServer, freePort, type PrivateRedis } from '../app/redis-server';
+import { DEFAULTS } from '../config/defaults';
 import { dataLayout } from '../config/layout';
+import { workerExecArgv } from '../jobs/worker-processes';
 import { spawnInflow, waitForOutput, stopChild, runInflow, RssSampler, type Child } from './bench-procs';
 import { benchDatabaseName, createDatabase, dropDatabase, withDatabase } from './bench-pg';
 import { ESTABLISHMENT } from './bench-stages';
@@ -185,7 +187,8 @@ export async function setWorkers(run: Run, n: number, jobs: readonly string[] = 
     const name = `worker${run.workers.length + 1}`;
     const only = jobs[run.workers.length];
     const args = ['worker', ...storeArgs(run), '--redis-url', run.redis!.url, ...(only ? ['--jobs', only] : [])];
-    const w = spawnInflow(name, args, path.join(run.dir, 'logs'));
+    // Started as docs/deployment.md says to start `inflow worker`: with the heap limit serve gives its own.
+    const w = spawnInflow(name, args, path.join(run.dir, 'logs'), workerExecArgv(DEFAULTS, []));
     run.workers.push(w);
     await waitForOutput(w, 'is running', 60_000);
     run.sampler.watch(name, w.pid);

@@ -350,6 +350,8 @@ export interface ObservationStore {
   get(id: string): Promise<Observation | null>;
   /** settled returns those of `ids` that are no longer PENDING (the waiters' one look for all of them). */
   settled(ids: readonly string[]): Promise<string[]>;
+  /** waiting: whether some observation waits for a round (PENDING, in none): one look at an index, for a drainer. */
+  waiting(): Promise<boolean>;
   /** pendingCount: observations still PENDING (the reconciler asks for a drain when there are some). */
   pendingCount(): Promise<number>;
   /**

@@ -17,6 +17,8 @@ import { useTestService, waitForReceipt } from './helpers/service';
 import { csvBatch, vin, type R } from './helpers/batch';
 import { auditEvents, spawnInflow, waitFor } from './helpers/ops';
 import { freePort } from '../app/redis-server';
+import { DEFAULTS } from '../config/defaults';
+import { workerExecArgv } from '../jobs/worker-processes';
 
 const GARAGE = '2123456692';
 const OTHER = '2234567818';
@@ -95,6 +97,18 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+it('runs its worker processes with the heap limit of INFLOW_WORKER_HEAP_MB, unless node was given one', () => {
+  const [pid] = svc.workers.pids();
+  const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  expect(cmdline).toContain(`--max-old-space-size=${DEFAULTS.workerHeapMb}`);
+  expect(workerExecArgv({ workerHeapMb: 160 }, ['--inspect=9229', '--enable-source-maps'])).toEqual([
+    '--enable-source-maps',
+    '--max-old-space-size=160',
+  ]);
+  expect(workerExecArgv({ workerHeapMb: 160 }, ['--max-old-space-size=512'])).toEqual(['--max-old-space-size=512']);
+  expect(workerExecArgv({ workerHeapMb: 0 }, [])).toEqual([]);
+});
 
 it('replaces a worker process that dies, and the new one processes the files', async () => {
   // Killed with no file in hand (a file in hand is taken over once its lock expires: ops-crash.test.ts).

@@ -419,15 +419,32 @@ describe.each(BACKENDS)('the %s store', (backend) => {
         vehicleKey: V2,
         fields: fields(V2, 1002),
       });
+      expect(await store.observations.waiting()).toBe(true);
       // one observation per vehicle in a round, oldest first: 1 and 2 now, 3 (V1 again) in the next round
       const rounds = await store.observations.claimRounds(10);
       expect(rounds.flatMap((r) => r.observations.map((o) => o.id))).toEqual([newObservation(1).id, newObservation(2).id]);
+      expect(await store.observations.waiting()).toBe(true); // 3 waits for a round still
+    });
+
+    it('says whether an observation waits for a round', async () => {
+      expect(await store.observations.waiting()).toBe(false);
+      await store.observations.add([newObservation(1)]);
+      expect(await store.observations.waiting()).toBe(true);
+      const [round] = await store.observations.claimRounds(10);
+      expect(await store.observations.waiting()).toBe(false); // in a round, PENDING still
+      await store.observations.closeRound(round.filePk, NOW); // stored nothing: it waits again
+      expect(await store.observations.waiting()).toBe(true);
     });
 
     it('keeps all of a group or none of it', async () => {
       await store.observations.add([newObservation(1)]);
+      expect(await store.observations.pendingCount()).toBe(1);
       // the second one repeats an id: the whole group is refused, its first one included
-      await expect(store.observations.add([newObservation(2), newObservation(1)])).rejects.toThrow();
+      const refused = await store.observations.add([newObservation(2), newObservation(1)]).then(
+        () => 'kept',
+        (err: Error) => err.message,
+      );
+      expect(refused).toMatch(/unique/i);
       expect(await store.observations.pendingCount()).toBe(1);
       expect(await store.observations.get(newObservation(2).id)).toBeNull();
     });

@@ -80,6 +80,14 @@ export class PgObservations {
     return rows.map((r) => r.id);
   }
 
+  async waiting(): Promise<boolean> {
+    const { rows } = await this.db.query({
+      name: 'inflow_observations_waiting',
+      text: `SELECT 1 FROM observations WHERE status = 'PENDING' AND file_id IS NULL LIMIT 1`,
+    });
+    return rows.length > 0;
+  }
+
   async pendingCount(): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM observations WHERE status = 'PENDING'`);
     return rows[0].n;

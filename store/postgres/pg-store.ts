@@ -200,6 +200,7 @@ export class PgStore implements Store {
       add: (list) => sql.observations.add(list),
       get: (id) => sql.observations.get(id),
       settled: (ids) => sql.observations.settled(ids),
+      waiting: () => sql.observations.waiting(),
       pendingCount: () => sql.observations.pendingCount(),
       claimRounds: (limit) =>
         inTx(pool, async (c) => {

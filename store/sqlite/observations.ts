@@ -45,6 +45,7 @@ export class SqliteObservations {
   private readonly insertStmt: Database.Statement;
   private readonly getStmt: Database.Statement;
   private readonly settledStmt: Database.Statement;
+  private readonly waitingStmt: Database.Statement;
   // The statements of every observation's path (add, get, the waiters' look) are prepared once.
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(
@@ -55,6 +56,7 @@ export class SqliteObservations {
     this.settledStmt = db
       .prepare(`SELECT id FROM observations WHERE status != 'PENDING' AND id IN (SELECT value FROM json_each(?))`)
       .pluck();
+    this.waitingStmt = db.prepare(`SELECT 1 FROM observations WHERE status = 'PENDING' AND file_id IS NULL LIMIT 1`).pluck();
   }
 
   /** add inserts an observation (inside the caller's transaction). */
@@ -80,6 +82,10 @@ export class SqliteObservations {
   settled(ids: readonly string[]): string[] {
     if (ids.length === 0) return [];
     return this.settledStmt.all(JSON.stringify(ids)) as string[];
+  }
+
+  waiting(): boolean {
+    return this.waitingStmt.get() !== undefined;
   }
 
   pendingCount(): number {

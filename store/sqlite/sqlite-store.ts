@@ -221,6 +221,7 @@ export class SqliteStore implements Store {
         }),
       get: async (id) => obs.get(id),
       settled: async (ids) => obs.settled(ids),
+      waiting: async () => obs.waiting(),
       pendingCount: async () => obs.pendingCount(),
       claimRounds: async (limit) =>
         writeTx(db, () => {
