@@ -164,7 +164,8 @@ export interface Settings {
    * V8 old-space limit of each worker process `serve` starts, MB (`inflow worker`: NODE_OPTIONS, docs/deployment.md);
    * 0 = node's own. A batch's garbage is large and short-lived, and left alone V8 let it pile up to 360-430 MB
    * before collecting while the live data stayed under 80 MB (PostgreSQL, 24 readings a vehicle). Measured with
-   * 192: peaks 159-211 MB on both backends, same throughput; 160 held too (SQLite's tenfold files included).
+   * 256: every bench stage's worker at 157-284 MB on PostgreSQL (tenfold files included); 160 and 192 held too, and
+   * all three cost PostgreSQL some records/s (about a tenth in one back-to-back pair of runs, within the noise in others).
    */
   workerHeapMb: number;
 }
@@ -229,7 +230,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   httpRequestsPerMinute: 600,
   observationRoundMax: 500,
   observationPollMs: 20,
-  workerHeapMb: 192,
+  workerHeapMb: 256,
 });
 
 /** Environment variable for each key: INFLOW_ + upper snake case (REDIS_URL is also read, as docs/cli.md says). */
