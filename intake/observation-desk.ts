@@ -17,7 +17,7 @@ import { allowedSenders } from '../rules/establishment';
 import { normalisePlate } from '../rules/record-checks';
 import { brusselsToday } from '../rules/brussels-date';
 import { receiptIssueOf } from '../pipeline/write-receipt';
-import { DrainBell, type DrainQueue } from '../jobs/observation-drain';
+import { requestDrain, type DrainQueue } from '../jobs/observation-drain';
 import {
   AlreadyCorrectedError,
   NoOpenAnomalyError,
@@ -64,8 +64,13 @@ export type CorrectionInput = Omit<ObservationInput, 'corrects'>;
 
 export class ObservationDesk {
   private readonly waiters: SettledWaiters;
-  /** Drains are asked for after each kept group; null without Redis (the reconciler, or a worker's start, asks later). */
-  private readonly drainBell: DrainBell | null;
+  /**
+   * Drain requests, asked for after each kept group without waiting for Redis: asked for while one is on its way,
+   * one more follows it (a drain takes every observation kept before it starts). Null without Redis (the
+   * reconciler, or a worker's start, asks later).
+   */
+  private readonly drainRequests: GroupCommit<null> | null;
+  private closed = false;
   /** Observations sent while others are being kept are kept together, after them (one change, one drain request). */
   private readonly inbox = new GroupCommit<NewObservation>(
     (list) => this.keepGroup(list),
@@ -81,7 +86,13 @@ export class ObservationDesk {
     },
   ) {
     this.waiters = new SettledWaiters((ids) => deps.store.observations.settled(ids), deps.settings.observationPollMs);
-    this.drainBell = deps.drain && new DrainBell(deps.drain);
+    const drain = deps.drain;
+    this.drainRequests =
+      drain &&
+      new GroupCommit<null>(
+        () => requestDrain(drain),
+        () => false,
+      );
   }
 
   /** submit keeps one reading of `account` (durably) and asks for a drain; throws SenderNotAllowedError. */
@@ -147,7 +158,7 @@ export class ObservationDesk {
 
   /** close stops the waiters' poll (waiters still waiting get their observation as it is). */
   close(): void {
-    this.drainBell?.close();
+    this.closed = true;
     this.waiters.close();
   }
 
@@ -178,10 +189,14 @@ export class ObservationDesk {
     return { id };
   }
 
-  /** keepGroup keeps observations sent at the same time as one change, then rings for a drain (not waiting for Redis). */
+  /** keepGroup keeps observations sent at the same time as one change, then asks for a drain (not waiting for Redis). */
   private async keepGroup(list: readonly NewObservation[]): Promise<void> {
     await this.deps.store.observations.add(list);
-    this.drainBell?.ring();
+    if (this.closed) return;
+    // Kept already: a Redis that cannot take the request now delays the observations, never loses them.
+    this.drainRequests?.add(null).catch((err: Error) => {
+      if (!this.closed) process.stderr.write(`observations: drain not asked for: ${err.message}\n`);
+    });
   }
 
   private async visible(account: Account, id: string): Promise<Observation | null> {

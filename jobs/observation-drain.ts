@@ -41,44 +41,6 @@ export async function requestDrain(q: DrainQueue, timeoutMs = 3000): Promise<voi
   await addInTime(add, timeoutMs, 'Redis did not accept the drain request in time');
 }
 
-/**
- * DrainBell asks for drains without making anyone wait for Redis: a ring while a request is on its way sends one
- * more once that one is answered (one is enough for any number of rings: a drain takes every observation kept
- * before it starts). A request Redis refuses is reported on stderr: the observations are kept and the reconciler
- * asks again.
- */
-export class DrainBell {
-  private ringing = false;
-  private again = false;
-  private closed = false;
-
-  constructor(private readonly q: DrainQueue) {}
-
-  ring(): void {
-    if (this.closed) return;
-    if (this.ringing) {
-      this.again = true;
-      return;
-    }
-    this.ringing = true;
-    void requestDrain(this.q)
-      .catch((err: Error) => {
-        if (!this.closed) process.stderr.write(`observations: drain not asked for: ${err.message}\n`);
-      })
-      .finally(() => {
-        this.ringing = false;
-        if (this.again) {
-          this.again = false;
-          this.ring();
-        }
-      });
-  }
-
-  close(): void {
-    this.closed = true;
-  }
-}
-
 export interface DrainWorker {
   close(): Promise<void>;
 }

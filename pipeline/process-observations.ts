@@ -32,7 +32,7 @@ const HELD_UP_RETRY_MS = 1000;
  * look at an index), before it ends: while DMS keep sending, rounds follow each other without a new drain job's
  * trip through Redis for each.
  */
-export const LINGER_MS = 500;
+const LINGER_MS = 500;
 const LINGER_POLL_MS = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
