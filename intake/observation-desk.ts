@@ -102,8 +102,8 @@ export class ObservationDesk {
 
   /** get: the observation as `account` may see it, or null (none, or not this account's). */
   async get(account: Account, id: string): Promise<ObservationView | null> {
-    const o = await this.visible(account, id);
-    return o && this.viewOf(o);
+    const found = await this.deps.store.observations.getWithIssues(id);
+    return found && this.sees(account, found.observation) ? viewOf(found.observation, found.issues) : null;
   }
 
   /**
@@ -111,9 +111,9 @@ export class ObservationDesk {
    * as get does (PENDING still, when the time ran out); null when `account` may not see it.
    */
   async waitForFinal(account: Account, id: string, seconds: number): Promise<ObservationView | null> {
-    const o = await this.visible(account, id);
-    if (!o) return null;
-    if (o.status === 'PENDING') await this.waiters.wait(id, Math.min(Math.max(seconds, 0), MAX_WAIT_SECONDS) * 1000);
+    const first = await this.get(account, id);
+    if (first?.status !== 'PENDING') return first;
+    await this.waiters.wait(id, Math.min(Math.max(seconds, 0), MAX_WAIT_SECONDS) * 1000);
     return this.get(account, id);
   }
 
@@ -199,11 +199,13 @@ export class ObservationDesk {
     });
   }
 
+  private sees(account: Account, o: Observation): boolean {
+    return account.role === 'admin' || o.accountId === account.id || allowedSenders(account).includes(o.sender);
+  }
+
   private async visible(account: Account, id: string): Promise<Observation | null> {
     const o = await this.deps.store.observations.get(id);
-    if (!o) return null;
-    const sees = account.role === 'admin' || o.accountId === account.id || allowedSenders(account).includes(o.sender);
-    return sees ? o : null;
+    return o && this.sees(account, o) ? o : null;
   }
 
   private async settledVisible(account: Account, id: string): Promise<Observation> {
@@ -217,9 +219,18 @@ export class ObservationDesk {
     if (o.status === 'PENDING' || o.filePk === null || o.line === null) return [];
     return this.deps.store.issues.forRecord(o.filePk, o.line);
   }
+}
 
-  private async viewOf(o: Observation): Promise<ObservationView> {
-    const issues = (await this.issuesOf(o)).map((i) => {
+/** viewOf: an observation and its issues as the web services show them (the issues as a receipt gives them). */
+function viewOf(o: Observation, issues: readonly StoredIssue[]): ObservationView {
+  return {
+    id: o.id,
+    status: o.status,
+    sender: o.sender,
+    received: o.receivedAt,
+    processed: o.processedAt,
+    reading: o.fields,
+    issues: issues.map((i) => {
       const r = receiptIssueOf(i);
       return {
         errorNumber: r.errorNumber,
@@ -230,17 +241,8 @@ export class ObservationDesk {
         message: r.message,
         state: i.state,
       };
-    });
-    return {
-      id: o.id,
-      status: o.status,
-      sender: o.sender,
-      received: o.receivedAt,
-      processed: o.processedAt,
-      reading: o.fields,
-      issues,
-      correctionOf: o.correctionOf,
-      clientSoftware: o.client,
-    };
-  }
+    }),
+    correctionOf: o.correctionOf,
+    clientSoftware: o.client,
+  };
 }

@@ -348,6 +348,8 @@ export interface ObservationStore {
   /** add keeps new observations, all or none, PENDING and in no round yet, in this order; durable when it resolves. */
   add(observations: readonly NewObservation[]): Promise<void>;
   get(id: string): Promise<Observation | null>;
+  /** getWithIssues: the observation and, once it is settled, its record's issues (one look: a status request's). */
+  getWithIssues(id: string): Promise<{ observation: Observation; issues: StoredIssue[] } | null>;
   /** settled returns those of `ids` that are no longer PENDING (the waiters' one look for all of them). */
   settled(ids: readonly string[]): Promise<string[]>;
   /** waiting: whether some observation waits for a round (PENDING, in none): one look at an index, for a drainer. */

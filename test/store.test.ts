@@ -436,6 +436,27 @@ describe.each(BACKENDS)('the %s store', (backend) => {
       expect(await store.observations.waiting()).toBe(true);
     });
 
+    it('hands a round left open out again, before any new one, until it is closed', async () => {
+      await store.observations.add([newObservation(1), newObservation(2, V2)]);
+      const [first] = await store.observations.claimRounds(10); // its drainer dies: the round stays open
+      await store.observations.add([newObservation(3, V2)]);
+      const again = await store.observations.claimRounds(10);
+      expect(again.map((r) => [r.filePk, r.progressLine, r.observations.map((o) => [o.id, o.line])])).toEqual([
+        [
+          first.filePk,
+          0,
+          [
+            [newObservation(1).id, 1],
+            [newObservation(2).id, 2],
+          ],
+        ],
+      ]);
+      await store.observations.closeRound(first.filePk, NOW); // stored nothing: 1 and 2 wait again, with 3
+      const next = await store.observations.claimRounds(10);
+      expect(next.flatMap((r) => r.observations.map((o) => o.id))).toEqual([newObservation(1).id, newObservation(2).id]);
+      expect(next[0].filePk).not.toBe(first.filePk);
+    });
+
     it('keeps all of a group or none of it', async () => {
       await store.observations.add([newObservation(1)]);
       expect(await store.observations.pendingCount()).toBe(1);

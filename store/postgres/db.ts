@@ -58,13 +58,18 @@ async function migrate(pool: Pool): Promise<void> {
   }
 }
 
-/** inTx runs `fn` in a transaction on one connection of the pool: committed when it returns, rolled back when it throws. */
-export async function inTx<T>(pool: Pool, fn: (c: Client) => Promise<T>): Promise<T> {
+/**
+ * inTx runs `fn` in a transaction on one connection of the pool: committed when it returns, rolled back when it
+ * throws. `opening` is sent with BEGIN, in the same round trip: statements without parameters that the transaction
+ * starts with (a SET LOCAL, a lock); each round trip to the server is a wake-up of two processes. `fn` gets the
+ * last opening statement's result.
+ */
+export async function inTx<T>(pool: Pool, fn: (c: Client, opened: pg.QueryResult) => Promise<T>, opening = ''): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
-    const out = await fn(client);
+    const results = (await client.query(opening ? `BEGIN; ${opening}` : 'BEGIN')) as pg.QueryResult | pg.QueryResult[];
+    const out = await fn(client, Array.isArray(results) ? results[results.length - 1] : results);
     await client.query('COMMIT');
     return out;
   } catch (err) {

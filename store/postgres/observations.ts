@@ -1,6 +1,7 @@
 /** Observations (readings sent one at a time) and their rounds, in PostgreSQL; the changes are composed in pg-store.ts. */
 import type { Queryable } from './db';
-import type { NewObservation, Observation, ObservationRound } from '../types';
+import type { NewObservation, Observation, ObservationRound, StoredIssue } from '../types';
+import { toIssue, type IssueRow } from './issues';
 import type { ObservationStatus } from '../../model/observation';
 
 interface ObservationRow {
@@ -37,10 +38,47 @@ const toObservation = (r: ObservationRow): Observation => ({
   processedAt: r.processed_at,
 });
 
-const SELECT = 'SELECT o.*, a.establishment FROM observations o JOIN accounts a ON a.id = o.account_id';
+/** Named columns, not o.*: the statements are prepared, and a prepared statement's result must not change with the schema. */
+const COLUMNS =
+  'o.id, o.account_id, a.establishment, o.sender, o.fields, o.vehicle_key, o.client, o.correction_of, o.status, o.file_id, o.line, ' +
+  'o.received_at, o.received_date, o.processed_at';
+const SELECT = `SELECT ${COLUMNS} FROM observations o JOIN accounts a ON a.id = o.account_id`;
 
 /** The key of the advisory lock that makes claiming rounds one drainer at a time ('obsr'). */
 export const ROUND_LOCK = 0x6f627372;
+
+/**
+ * $1 the round's file, $2 processed at. The statement's parts see one snapshot: the settled and the released
+ * observations are told apart by the round's progress, and its counts are the issues its stores committed.
+ */
+const CLOSE_ROUND = `
+WITH round AS (
+  SELECT id, progress_line FROM files WHERE id = $1 AND origin = 'observations' AND result IS NULL FOR UPDATE
+), settled AS (
+  UPDATE observations o SET processed_at = $2, status = coalesce((
+    SELECT CASE WHEN bool_or(i.severity = 'E') THEN 'REJECTED' WHEN bool_or(i.severity = 'A') THEN 'FLAGGED' END
+    FROM issues i WHERE i.file_id = o.file_id AND i.line = o.line), 'ACCEPTED')
+  FROM round WHERE o.file_id = round.id AND o.line <= round.progress_line AND o.status = 'PENDING'
+  RETURNING o.line
+), released AS (
+  UPDATE observations o SET file_id = NULL, line = NULL
+  FROM round WHERE o.file_id = round.id AND o.line > round.progress_line AND o.status = 'PENDING'
+  RETURNING o.line
+), n AS (
+  SELECT count(*)::int AS records FROM settled
+), counts AS (
+  SELECT count(DISTINCT CASE WHEN severity = 'E' THEN line END)::int AS rejected,
+         count(*) FILTER (WHERE severity = 'A')::int AS anomalies, count(*) FILTER (WHERE severity = 'W')::int AS warnings
+  FROM issues WHERE file_id = $1
+), dropped AS (
+  DELETE FROM files f USING round, n WHERE f.id = round.id AND n.records = 0 RETURNING f.id
+), closed AS (
+  UPDATE files f SET status = 'done', processed_at = $2, records = n.records, accepted = n.records - c.rejected,
+    rejected = c.rejected, anomalies = c.anomalies, warnings = c.warnings,
+    result = CASE WHEN c.rejected > 0 OR c.anomalies > 0 THEN 'PARTIAL' ELSE 'ACCEPTED' END  -- resultOf (store/types.ts)
+  FROM round, n, counts c WHERE f.id = round.id AND n.records > 0 RETURNING f.id
+)
+SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM dropped) AS dropped, (SELECT count(*) FROM closed) AS closed`;
 
 /** Observation statements. */
 export class PgObservations {
@@ -49,13 +87,14 @@ export class PgObservations {
   /** add inserts observations in one statement, in the list's order (their pk: arrival order). */
   async add(list: readonly NewObservation[]): Promise<void> {
     const column = <K extends keyof NewObservation>(key: K) => list.map((o) => o[key]);
-    await this.db.query(
-      `INSERT INTO observations (id, account_id, sender, fields, vehicle_key, client, correction_of, status, received_at, received_date)
+    await this.db.query({
+      name: 'inflow_observations_add',
+      text: `INSERT INTO observations (id, account_id, sender, fields, vehicle_key, client, correction_of, status, received_at, received_date)
        SELECT id, account_id, sender, fields, vehicle_key, client, correction_of, 'PENDING', received_at, received_date
        FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[])
          WITH ORDINALITY AS n(id, account_id, sender, fields, vehicle_key, client, correction_of, received_at, received_date, k)
        ORDER BY k`,
-      [
+      values: [
         column('id'),
         column('accountId'),
         column('sender'),
@@ -66,17 +105,35 @@ export class PgObservations {
         column('receivedAt'),
         column('receivedDate'),
       ],
-    );
+    });
   }
 
   async get(id: string, db: Queryable = this.db): Promise<Observation | null> {
-    const r = (await db.query<ObservationRow>(`${SELECT} WHERE o.id = $1`, [id])).rows[0];
+    const r = (await db.query<ObservationRow>({ name: 'inflow_observation', text: `${SELECT} WHERE o.id = $1`, values: [id] })).rows[0];
     return r ? toObservation(r) : null;
+  }
+
+  async getWithIssues(id: string): Promise<{ observation: Observation; issues: StoredIssue[] } | null> {
+    const r = (
+      await this.db.query<ObservationRow & { issues: IssueRow[] }>({
+        name: 'inflow_observation_issues',
+        text: `SELECT ${COLUMNS},
+                 (SELECT coalesce(json_agg(i ORDER BY i.id), '[]') FROM issues i
+                  WHERE o.status <> 'PENDING' AND i.file_id = o.file_id AND i.line = o.line) AS issues
+               FROM observations o JOIN accounts a ON a.id = o.account_id WHERE o.id = $1`,
+        values: [id],
+      })
+    ).rows[0];
+    return r ? { observation: toObservation(r), issues: r.issues.map(toIssue) } : null;
   }
 
   async settled(ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.db.query<{ id: string }>(`SELECT id FROM observations WHERE status <> 'PENDING' AND id = ANY($1)`, [ids]);
+    const { rows } = await this.db.query<{ id: string }>({
+      name: 'inflow_observations_settled',
+      text: `SELECT id FROM observations WHERE status <> 'PENDING' AND id = ANY($1)`,
+      values: [ids],
+    });
     return rows.map((r) => r.id);
   }
 
@@ -114,57 +171,49 @@ export class PgObservations {
     return (await db.query<ObservationRow>(`${SELECT} WHERE o.file_id = $1 ORDER BY o.line`, [filePk])).rows.map(toObservation);
   }
 
-  async unclaimed(db: Queryable, limit: number): Promise<Observation[]> {
-    const { rows } = await db.query<ObservationRow>(`${SELECT} WHERE o.status = 'PENDING' AND o.file_id IS NULL ORDER BY o.pk LIMIT $1`, [
-      limit,
-    ]);
+  /** The oldest `limit` observations in no round, none when a round is open (ObservationStore.claimRounds). */
+  async unclaimedUnlessOpenRounds(db: Queryable, limit: number): Promise<Observation[]> {
+    const { rows } = await db.query<ObservationRow>({
+      name: 'inflow_observations_unclaimed',
+      text: `${SELECT} WHERE o.status = 'PENDING' AND o.file_id IS NULL
+               AND NOT EXISTS (SELECT 1 FROM files WHERE origin = 'observations' AND result IS NULL)
+             ORDER BY o.pk LIMIT $1`,
+      values: [limit],
+    });
     return rows.map(toObservation);
   }
 
   /**
-   * newRound makes a round's internal file (it has passed: nothing of it is checked as a whole). It has no sender:
-   * each observation's reading is its own sender's; its account is the first observation's.
+   * newRound makes a round's internal file (it has passed: nothing of it is checked as a whole) and claims `ids`
+   * into it, lines 1, 2, … in their order; returns its pk. It has no sender: each observation's reading is its own
+   * sender's; its account is the first observation's.
    */
-  async newRound(db: Queryable, accountId: number, receivedAt: string): Promise<number> {
-    const { rows } = await db.query<{ id: number }>(
-      `INSERT INTO files (account_id, name, stored_path, size, sha256, format, sender, status, received_at, passed, origin)
-       VALUES ($1, 'observations', '', 0, '', 'observations', NULL, 'processing', $2, true, 'observations') RETURNING id`,
-      [accountId, receivedAt],
-    );
+  async newRound(db: Queryable, accountId: number, receivedAt: string, ids: string[]): Promise<number> {
+    const { rows } = await db.query<{ id: number }>({
+      name: 'inflow_new_round',
+      text: `WITH round AS (
+               INSERT INTO files (account_id, name, stored_path, size, sha256, format, sender, status, received_at, passed, origin)
+               VALUES ($1, 'observations', '', 0, '', 'observations', NULL, 'processing', $2, true, 'observations') RETURNING id
+             ), claimed AS (
+               UPDATE observations o SET file_id = round.id, line = c.line
+               FROM round, unnest($3::text[]) WITH ORDINALITY AS c(id, line) WHERE o.id = c.id
+             )
+             SELECT id FROM round`,
+      values: [accountId, receivedAt, ids],
+    });
     return rows[0].id;
-  }
-
-  async claim(db: Queryable, ids: string[], filePk: number): Promise<void> {
-    // Lines 1, 2, … in the order of `ids`.
-    await db.query(
-      `UPDATE observations o SET file_id = $2, line = c.line FROM unnest($1::text[]) WITH ORDINALITY AS c(id, line) WHERE o.id = c.id`,
-      [ids, filePk],
-    );
   }
 
   async unclaim(id: string): Promise<void> {
     await this.db.query(`UPDATE observations SET file_id = NULL, line = NULL WHERE id = $1 AND status = 'PENDING'`, [id]);
   }
 
-  /** dropRound removes the file of a round that stored nothing. */
-  async dropRound(db: Queryable, filePk: number): Promise<void> {
-    await db.query(`DELETE FROM files WHERE id = $1 AND origin = 'observations'`, [filePk]);
-  }
-
-  async roundDone(db: Queryable, filePk: number): Promise<void> {
-    await db.query(`UPDATE files SET status = 'done' WHERE id = $1`, [filePk]);
-  }
-
-  /** settleRound: as the SQLite store's (final status from the issues up to `upto`, the others PENDING again). */
-  async settleRound(db: Queryable, filePk: number, upto: number, processedAt: string): Promise<number> {
-    const settled = await db.query(
-      `UPDATE observations SET processed_at = $1, status = coalesce((
-         SELECT CASE WHEN bool_or(i.severity = 'E') THEN 'REJECTED' WHEN bool_or(i.severity = 'A') THEN 'FLAGGED' END
-         FROM issues i WHERE i.file_id = observations.file_id AND i.line = observations.line), 'ACCEPTED')
-       WHERE file_id = $2 AND line <= $3 AND status = 'PENDING'`,
-      [processedAt, filePk, upto],
-    );
-    await db.query(`UPDATE observations SET file_id = NULL, line = NULL WHERE file_id = $1 AND status = 'PENDING'`, [filePk]);
-    return settled.rowCount ?? 0;
+  /**
+   * closeRound (ObservationStore.closeRound) in one statement, so one round trip: each observation stored (line up
+   * to the round's progress) takes its final status from its issues, the others are PENDING again in no round, and
+   * the round's file is closed as an accepted file is, or removed when it stored nothing. A closed round is left alone.
+   */
+  async closeRound(filePk: number, processedAt: string): Promise<void> {
+    await this.db.query({ name: 'inflow_close_round', text: CLOSE_ROUND, values: [filePk, processedAt] });
   }
 }

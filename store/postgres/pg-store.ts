@@ -29,6 +29,7 @@ import type {
   IssueStore,
   ManualCorrectionRequest,
   ManualWriter,
+  Observation,
   ObservationRound,
   ObservationStore,
   ReadingStore,
@@ -92,6 +93,13 @@ async function withVehicleRows<T>(pool: Pool, tx: () => Promise<T>): Promise<T> 
     }
   }
 }
+
+/**
+ * Sent with the BEGIN of a transaction that prepares a batch (PgStore.prepare). A generic plan: planning the fetch
+ * with a batch's thousands of VINs took ~0.1 s, and knowing their number the planner scanned the whole readings
+ * table rather than its vehicle index (EXPLAIN ANALYZE: 0.7-1.1 s vs 0.5 s).
+ */
+const GENERIC_PLANS = 'SET LOCAL plan_cache_mode = force_generic_plan';
 
 /** PgStore: the store in one PostgreSQL database. */
 export class PgStore implements Store {
@@ -199,51 +207,48 @@ export class PgStore implements Store {
     return {
       add: (list) => sql.observations.add(list),
       get: (id) => sql.observations.get(id),
+      getWithIssues: (id) => sql.observations.getWithIssues(id),
       settled: (ids) => sql.observations.settled(ids),
       waiting: () => sql.observations.waiting(),
       pendingCount: () => sql.observations.pendingCount(),
       claimRounds: (limit) =>
-        inTx(pool, async (c) => {
-          await c.query('SELECT pg_advisory_xact_lock($1)', [ROUND_LOCK]); // one claim at a time
-          const open = await sql.observations.openRounds(c);
-          return open.length > 0 ? open : this.newRounds(c, limit);
-        }),
+        inTx(
+          pool,
+          async (c) => {
+            // The rounds of a drainer that died come first; the unclaimed are read only when there are none.
+            const unclaimed = await sql.observations.unclaimedUnlessOpenRounds(c, limit);
+            if (unclaimed.length > 0) return this.newRounds(c, unclaimed);
+            const open = await sql.observations.openRounds(c);
+            return open.length > 0 ? open : [];
+          },
+          `SELECT pg_advisory_xact_lock(${ROUND_LOCK})`, // one claim at a time
+        ),
       unclaim: (id) => sql.observations.unclaim(id),
-      closeRound: (pk, processedAt) =>
-        inTx(pool, async (c) => {
-          const f = await this.lockedFile(c, pk);
-          if (!f || f.origin !== 'observations' || f.result !== null) return;
-          const records = await sql.observations.settleRound(c, pk, f.progressLine, processedAt);
-          if (records === 0) return sql.observations.dropRound(c, pk); // all held up: a round that stored nothing leaves no file
-          const counts = await sql.issues.countsForFile(c, pk, records);
-          const result = resultOf(counts);
-          await sql.files.finish(c, pk, { result, counts, processedAt });
-          await sql.observations.roundDone(c, pk);
-        }),
+      closeRound: (pk, processedAt) => sql.observations.closeRound(pk, processedAt),
     };
   }
 
   /** newRounds claims pending observations into new rounds (ObservationStore.claimRounds), in the claim's transaction. */
-  private async newRounds(c: Client, limit: number): Promise<ObservationRound[]> {
+  private async newRounds(c: Client, unclaimed: Observation[]): Promise<ObservationRound[]> {
     const rounds = new Map<string, ObservationRound>();
     const vehicles = new Set<string>();
-    for (const o of await this.sql.observations.unclaimed(c, limit)) {
+    for (const o of unclaimed) {
       if (o.vehicleKey !== '' && vehicles.has(o.vehicleKey)) continue; // the next round takes it
       vehicles.add(o.vehicleKey);
       let r = rounds.get(o.receivedDate);
-      if (!r) {
-        const filePk = await this.sql.observations.newRound(c, o.accountId, o.receivedAt);
-        r = { filePk, receivedDate: o.receivedDate, progressLine: 0, observations: [] };
-        rounds.set(o.receivedDate, r);
-      }
-      r.observations.push({ ...o, filePk: r.filePk, line: r.observations.length + 1 });
+      if (!r) rounds.set(o.receivedDate, (r = { filePk: 0, receivedDate: o.receivedDate, progressLine: 0, observations: [] }));
+      r.observations.push({ ...o, line: r.observations.length + 1 });
     }
-    for (const r of rounds.values())
-      await this.sql.observations.claim(
+    for (const r of rounds.values()) {
+      const first = r.observations[0];
+      r.filePk = await this.sql.observations.newRound(
         c,
+        first.accountId,
+        first.receivedAt,
         r.observations.map((o) => o.id),
-        r.filePk,
       );
+      for (const o of r.observations) o.filePk = r.filePk;
+    }
     return [...rounds.values()];
   }
 
@@ -318,9 +323,6 @@ export class PgStore implements Store {
     look: { vins: string[]; plates: string[]; issueIds: number[] },
     anomalies: boolean,
   ): Promise<{ batch: MemoryBatch } | { blockedBy: number[] }> {
-    // A generic plan: planning the fetch with a batch's thousands of VINs took ~0.1 s, and knowing their number the
-    // planner scanned the whole readings table rather than its vehicle index (EXPLAIN ANALYZE: 0.7-1.1 s vs 0.5 s).
-    await c.query('SET LOCAL plan_cache_mode = force_generic_plan');
     const { plateVehicles, targetVins } = await resolveForBatch(c, look.plates, look.issueIds);
     const vins = [...new Set([...look.vins, ...plateVehicles.map((v) => v.vin), ...targetVins])];
     await lockVehicles(c, vins);
@@ -340,28 +342,30 @@ export class PgStore implements Store {
     work: (view: BatchView, write: BatchWriter) => void,
   ): Promise<{ blockedBy: number[] }> {
     const { filePk, sender } = req;
-    return inTx(this.pool, async (c) => {
-      // The file's row lock: two attempts at one file (a take-over) store its batches one after the other.
-      const { rows } = await c.query<{ progress_line: number }>({
-        name: 'inflow_batch_file',
-        text: 'SELECT progress_line FROM files WHERE id = $1 FOR UPDATE',
-        values: [filePk],
-      });
-      if (rows.length === 0 || req.lastLine <= rows[0].progress_line) return { blockedBy: [] }; // stored by an earlier attempt
-      const ready = await this.prepare(c, filePk, look, look.issueIds.length > 0);
-      if ('blockedBy' in ready) return ready;
-      const b = ready.batch;
-      work(b.view, {
-        addReading: (r, by = sender) => b.addReading(filePk, by, r),
-        addIssue: (i) => b.addIssue(filePk, i),
-        markCorrected: (issueId, line) => b.markCorrected(issueId, seqOf(filePk, line)),
-        supersede: (vin, fileId, line) => b.supersede(vin, fileId, line),
-        setAnomalyState: (issueId, state, line) => b.setAnomalyState(issueId, state, seqOf(filePk, line)),
-      });
-      b.checked();
-      await writeBatch(c, b, filePk, req.lastLine);
-      return { blockedBy: [] };
-    });
+    if (!Number.isSafeInteger(filePk)) throw new Error(`not a file pk: ${filePk}`);
+    // The file's row lock, with BEGIN: two attempts at one file (a take-over) store its batches one after the other.
+    const opening = `${GENERIC_PLANS}; SELECT progress_line FROM files WHERE id = ${filePk} FOR UPDATE`;
+    return inTx(
+      this.pool,
+      async (c, locked) => {
+        const rows = locked.rows as { progress_line: number }[];
+        if (rows.length === 0 || req.lastLine <= rows[0].progress_line) return { blockedBy: [] }; // stored by an earlier attempt
+        const ready = await this.prepare(c, filePk, look, look.issueIds.length > 0);
+        if ('blockedBy' in ready) return ready;
+        const b = ready.batch;
+        work(b.view, {
+          addReading: (r, by = sender) => b.addReading(filePk, by, r),
+          addIssue: (i) => b.addIssue(filePk, i),
+          markCorrected: (issueId, line) => b.markCorrected(issueId, seqOf(filePk, line)),
+          supersede: (vin, fileId, line) => b.supersede(vin, fileId, line),
+          setAnomalyState: (issueId, state, line) => b.setAnomalyState(issueId, state, seqOf(filePk, line)),
+        });
+        b.checked();
+        await writeBatch(c, b, filePk, req.lastLine);
+        return { blockedBy: [] };
+      },
+      opening,
+    );
   }
 
   async storeManualCorrection<T>(
@@ -375,30 +379,34 @@ export class PgStore implements Store {
     req: ManualCorrectionRequest,
     work: (view: BatchView, write: ManualWriter, line: number) => T,
   ): Promise<{ blockedBy: number[]; result?: T }> {
-    return inTx(this.pool, async (c) => {
-      const ready = await this.prepare(c, MANUAL_FILE_PK, { vins: [req.vin], plates: [], issueIds: [req.issueId] }, true);
-      if ('blockedBy' in ready) return ready;
-      const b = ready.batch;
-      // A manual correction's reading and issues are those of MANUAL_FILE_PK: its line is the correction's id.
-      const { rows } = await c.query<{ id: number }>(
-        'INSERT INTO manual_corrections (issue_id, vin, by, reason, at) VALUES ($1, $2, $3, $4, $5) RETURNING id',
-        [req.issueId, req.vin, req.by, req.reason, req.at],
-      );
-      const line = rows[0].id;
-      const result = work(
-        b.view,
-        {
-          addReading: (r, sender) => b.addReading(MANUAL_FILE_PK, sender, r),
-          addIssue: (i) => b.addIssue(MANUAL_FILE_PK, i),
-          supersede: (vin, fileId, l) => b.supersede(vin, fileId, l),
-          setAnomalyState: (issueId, state, l) => b.setAnomalyState(issueId, state, seqOf(MANUAL_FILE_PK, l)),
-        },
-        line,
-      );
-      b.checked();
-      await writeBatch(c, b, MANUAL_FILE_PK, 0);
-      return { blockedBy: [], result };
-    });
+    return inTx(
+      this.pool,
+      async (c) => {
+        const ready = await this.prepare(c, MANUAL_FILE_PK, { vins: [req.vin], plates: [], issueIds: [req.issueId] }, true);
+        if ('blockedBy' in ready) return ready;
+        const b = ready.batch;
+        // A manual correction's reading and issues are those of MANUAL_FILE_PK: its line is the correction's id.
+        const { rows } = await c.query<{ id: number }>(
+          'INSERT INTO manual_corrections (issue_id, vin, by, reason, at) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+          [req.issueId, req.vin, req.by, req.reason, req.at],
+        );
+        const line = rows[0].id;
+        const result = work(
+          b.view,
+          {
+            addReading: (r, sender) => b.addReading(MANUAL_FILE_PK, sender, r),
+            addIssue: (i) => b.addIssue(MANUAL_FILE_PK, i),
+            supersede: (vin, fileId, l) => b.supersede(vin, fileId, l),
+            setAnomalyState: (issueId, state, l) => b.setAnomalyState(issueId, state, seqOf(MANUAL_FILE_PK, l)),
+          },
+          line,
+        );
+        b.checked();
+        await writeBatch(c, b, MANUAL_FILE_PK, 0);
+        return { blockedBy: [], result };
+      },
+      GENERIC_PLANS,
+    );
   }
 
   pending(filePks: readonly number[]): Promise<number[]> {

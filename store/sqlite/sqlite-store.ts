@@ -220,6 +220,13 @@ export class SqliteStore implements Store {
           for (const o of list) obs.add(o);
         }),
       get: async (id) => obs.get(id),
+      getWithIssues: async (id) => {
+        const observation = obs.get(id);
+        if (!observation) return null;
+        const { filePk, line } = observation;
+        const settled = observation.status !== 'PENDING' && filePk !== null && line !== null;
+        return { observation, issues: settled ? sql.issues.forRecord(filePk, line) : [] };
+      },
       settled: async (ids) => obs.settled(ids),
       waiting: async () => obs.waiting(),
       pendingCount: async () => obs.pendingCount(),
