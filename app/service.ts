@@ -71,6 +71,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     databaseUrl: settings.databaseUrl,
     durable: true,
     lockWaitMs: settings.intakeDbWaitMs,
+    watchAccounts: true,
   });
   if (!settings.databaseUrl) fs.chmodSync(layout.db, 0o600); // password hashes live here
   const audit = new AuditLog(store.audit);

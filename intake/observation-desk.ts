@@ -31,6 +31,8 @@ import { GroupCommit } from './group-commit';
 
 /** The longest wait for a final status (SPEC §11: `?wait=N`, N ≤ 60). */
 export const MAX_WAIT_SECONDS = 60;
+/** Observations kept lately whose status requests skip the first look (a few seconds' worth at hundreds a second). */
+const RECENT_KEPT = 10_000;
 
 /** An issue of an observation, as a receipt gives it (its line aside: an observation has none of its own). */
 export interface ObservationIssueView {
@@ -71,6 +73,11 @@ export class ObservationDesk {
    */
   private readonly drainRequests: GroupCommit<null> | null;
   private closed = false;
+  /**
+   * Who may see the observations this desk kept lately (up to RECENT_KEPT, oldest dropped first): a DMS asks for the
+   * status of the reading it has just sent, and that first look would find it PENDING.
+   */
+  private readonly recentlyKept = new Map<string, Pick<Observation, 'accountId' | 'sender'>>();
   /** Observations sent while others are being kept are kept together, after them (one change, one drain request). */
   private readonly inbox = new GroupCommit<NewObservation>(
     (list) => this.keepGroup(list),
@@ -111,8 +118,12 @@ export class ObservationDesk {
    * as get does (PENDING still, when the time ran out); null when `account` may not see it.
    */
   async waitForFinal(account: Account, id: string, seconds: number): Promise<ObservationView | null> {
-    const first = await this.get(account, id);
-    if (first?.status !== 'PENDING') return first;
+    // One this desk kept lately needs no first look: who may see it is known, and it was PENDING.
+    const kept = this.recentlyKept.get(id);
+    if (!kept || !this.sees(account, kept)) {
+      const first = await this.get(account, id);
+      if (first?.status !== 'PENDING') return first;
+    }
     await this.waiters.wait(id, Math.min(Math.max(seconds, 0), MAX_WAIT_SECONDS) * 1000);
     return this.get(account, id);
   }
@@ -192,6 +203,11 @@ export class ObservationDesk {
   /** keepGroup keeps observations sent at the same time as one change, then asks for a drain (not waiting for Redis). */
   private async keepGroup(list: readonly NewObservation[]): Promise<void> {
     await this.deps.store.observations.add(list);
+    for (const o of list) this.recentlyKept.set(o.id, { accountId: o.accountId, sender: o.sender });
+    for (const id of this.recentlyKept.keys()) {
+      if (this.recentlyKept.size <= RECENT_KEPT) break;
+      this.recentlyKept.delete(id);
+    }
     if (this.closed) return;
     // Kept already: a Redis that cannot take the request now delays the observations, never loses them.
     this.drainRequests?.add(null).catch((err: Error) => {
@@ -199,7 +215,7 @@ export class ObservationDesk {
     });
   }
 
-  private sees(account: Account, o: Observation): boolean {
+  private sees(account: Account, o: Pick<Observation, 'accountId' | 'sender'>): boolean {
     return account.role === 'admin' || o.accountId === account.id || allowedSenders(account).includes(o.sender);
   }
 

@@ -26,6 +26,12 @@ export interface StoreOptions {
    * changed. Unset, the calling thread itself waits (up to 15 s), as a worker or a command-line tool may.
    */
   lockWaitMs?: number;
+  /**
+   * For a front, which looks an account up on every request: on PostgreSQL the accounts looked up are kept in
+   * memory while the database tells this process of each change to them (store/postgres/account-watch.ts). SQLite
+   * reads them from its file, no trip to a server.
+   */
+  watchAccounts?: boolean;
 }
 
 /**
@@ -36,7 +42,7 @@ export interface StoreOptions {
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.databaseUrl) {
     if (!isPostgresUrl(opts.databaseUrl)) throw new Error('the database URL must start with postgres:// or postgresql://');
-    return unreachableAsBusy(await PgStore.open(opts.databaseUrl));
+    return unreachableAsBusy(await PgStore.open(opts.databaseUrl, { watchAccounts: opts.watchAccounts }));
   }
   return SqliteStore.open(opts.sqlite, { durable: opts.durable, lockWaitMs: opts.lockWaitMs });
 }

@@ -176,3 +176,48 @@ describe('planner statistics', () => {
     }
   }, 30_000);
 });
+
+describe('a front keeps the accounts it looks up while the database tells it of their changes', () => {
+  const poll = async (check: () => Promise<boolean>, ms: number) => {
+    for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 10))) if (await check()) return true;
+    return false;
+  };
+
+  it('a change through the same store is seen at once, one from another process as soon as it is told', async () => {
+    const db = await dbs.create();
+    const front = await openStore({ sqlite: '/nonexistent', databaseUrl: db.url, watchAccounts: true });
+    const cli = await openStore({ sqlite: '/nonexistent', databaseUrl: db.url });
+    const statements = new pg.Client({ connectionString: db.url });
+    try {
+      await statements.connect();
+      await front.accounts.add({ establishment: SENDER, name: 'Garage', role: 'garage', passwordHash: 'h1' });
+      // the first lookup starts the listening connection; once it listens, lookups are kept
+      const listening = await poll(async () => {
+        await front.accounts.byEstablishment(SENDER);
+        const r = await statements.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'`,
+        );
+        return r.rows[0].n === 1;
+      }, 5000);
+      expect(listening).toBe(true);
+      await front.accounts.byEstablishment(SENDER); // kept from here on
+      // a row changed behind the store's back, without a notification (the trigger off), is not seen: it was kept
+      await statements.query('ALTER TABLE accounts DISABLE TRIGGER accounts_changed');
+      await statements.query(`UPDATE accounts SET name = 'Renamed quietly' WHERE establishment = $1`, [SENDER]);
+      await statements.query('ALTER TABLE accounts ENABLE TRIGGER accounts_changed');
+      expect((await front.accounts.byEstablishment(SENDER))!.name).toBe('Garage');
+      // through the same store: at once
+      await front.accounts.setPasswordHash(SENDER, 'h2');
+      expect(await front.accounts.byEstablishment(SENDER)).toMatchObject({ passwordHash: 'h2', name: 'Renamed quietly' });
+      // from another process (the CLI on another host): as soon as the notification arrives
+      await cli.accounts.setDisabled(SENDER, true);
+      expect(await poll(async () => (await front.accounts.byEstablishment(SENDER))!.disabled, 2000)).toBe(true);
+      await cli.accounts.setPasswordHash(SENDER, 'h3');
+      expect(await poll(async () => (await front.accounts.byEstablishment(SENDER))!.passwordHash === 'h3', 2000)).toBe(true);
+    } finally {
+      await statements.end();
+      await cli.close();
+      await front.close();
+    }
+  });
+});

@@ -159,4 +159,16 @@ CREATE INDEX observations_round ON observations (file_id, line) WHERE file_id IS
 CREATE TABLE vehicle_locks (vin text PRIMARY KEY);
 `,
   },
+  {
+    version: 5,
+    sql: `
+-- Fronts keep the accounts they look up on every request while they are told of each change (account-watch.ts).
+CREATE FUNCTION inflow_accounts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('inflow_accounts', OLD.establishment);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER accounts_changed AFTER UPDATE OR DELETE ON accounts FOR EACH ROW EXECUTE FUNCTION inflow_accounts_changed();
+`,
+  },
 ];

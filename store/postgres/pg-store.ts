@@ -8,6 +8,7 @@
 import { analyzeStaleTables } from './statistics';
 import { inTx, openPool, type Client, type Pool, type Queryable } from './db';
 import { pgAccounts } from './accounts';
+import { AccountWatch } from './account-watch';
 import { PgFiles } from './files';
 import { PgReadings, seqOf, seqRangeOf } from './readings';
 import { PgIssues } from './issues';
@@ -113,7 +114,13 @@ export class PgStore implements Store {
   readonly observations: ObservationStore;
   private readonly sql: { files: PgFiles; readings: PgReadings; issues: PgIssues; vehicles: PgVehicles; observations: PgObservations };
 
-  private constructor(private readonly pool: Pool) {
+  private readonly accountWatch: AccountWatch | null;
+
+  private constructor(
+    private readonly pool: Pool,
+    url: string,
+    watchAccounts: boolean,
+  ) {
     const sql = (this.sql = {
       files: new PgFiles(pool),
       readings: new PgReadings(pool),
@@ -121,7 +128,8 @@ export class PgStore implements Store {
       vehicles: new PgVehicles(pool),
       observations: new PgObservations(pool),
     });
-    this.accounts = pgAccounts(pool);
+    this.accountWatch = watchAccounts ? new AccountWatch(url, pgAccounts(pool).byEstablishment) : null;
+    this.accounts = this.accountStore();
     this.files = this.fileStore();
     this.readings = {
       timeline: (vin) => sql.readings.timeline(vin),
@@ -145,9 +153,34 @@ export class PgStore implements Store {
     this.observations = this.observationStore();
   }
 
-  /** open connects to the database at `url` and migrates it when needed. */
-  static async open(url: string): Promise<PgStore> {
-    return new PgStore(await openPool(url));
+  /**
+   * open connects to the database at `url` and migrates it when needed. With `watchAccounts` (a front), accounts
+   * looked up by establishment are kept while the database tells of their changes (account-watch.ts).
+   */
+  static async open(url: string, o: { watchAccounts?: boolean } = {}): Promise<PgStore> {
+    return new PgStore(await openPool(url), url, o.watchAccounts ?? false);
+  }
+
+  private accountStore(): AccountStore {
+    const plain = pgAccounts(this.pool);
+    const watch = this.accountWatch;
+    if (!watch) return plain;
+    const thenForget =
+      <A extends unknown[]>(change: (e: string, ...rest: A) => Promise<boolean>) =>
+      async (e: string, ...rest: A) => {
+        try {
+          return await change(e, ...rest);
+        } finally {
+          watch.forget(e);
+        }
+      };
+    return {
+      ...plain,
+      byEstablishment: (e) => watch.byEstablishment(e),
+      setDisabled: thenForget(plain.setDisabled),
+      setPasswordHash: thenForget(plain.setPasswordHash),
+      setTlsReuse: thenForget(plain.setTlsReuse),
+    };
   }
 
   private fileStore(): FileStore {
@@ -418,6 +451,7 @@ export class PgStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.accountWatch?.close();
     await this.pool.end();
   }
 }
