@@ -10,7 +10,7 @@
  * lookup that was on its way when any change was told is not kept.
  */
 import pg from 'pg';
-import type { Account } from '../types';
+import type { Account, AccountStore } from '../types';
 
 export const ACCOUNTS_CHANNEL = 'inflow_accounts';
 /** How long after a failed or lost listening connection the next lookup tries again. */
@@ -94,3 +94,23 @@ export class AccountWatch {
 }
 
 const copyOf = (a: Account): Account => ({ ...a, senders: [...a.senders] });
+
+/** watchedAccounts: `plain` with its lookups by establishment kept by `watch`, which forgets each account changed. */
+export function watchedAccounts(plain: AccountStore, watch: AccountWatch): AccountStore {
+  const thenForget =
+    <A extends unknown[]>(change: (e: string, ...rest: A) => Promise<boolean>) =>
+    async (e: string, ...rest: A) => {
+      try {
+        return await change(e, ...rest);
+      } finally {
+        watch.forget(e);
+      }
+    };
+  return {
+    ...plain,
+    byEstablishment: (e) => watch.byEstablishment(e),
+    setDisabled: thenForget(plain.setDisabled),
+    setPasswordHash: thenForget(plain.setPasswordHash),
+    setTlsReuse: thenForget(plain.setTlsReuse),
+  };
+}

@@ -8,7 +8,7 @@
 import { analyzeStaleTables } from './statistics';
 import { inTx, openPool, type Client, type Pool, type Queryable } from './db';
 import { pgAccounts } from './accounts';
-import { AccountWatch } from './account-watch';
+import { AccountWatch, watchedAccounts } from './account-watch';
 import { PgFiles } from './files';
 import { PgReadings, seqOf, seqRangeOf } from './readings';
 import { PgIssues } from './issues';
@@ -128,8 +128,9 @@ export class PgStore implements Store {
       vehicles: new PgVehicles(pool),
       observations: new PgObservations(pool),
     });
-    this.accountWatch = watchAccounts ? new AccountWatch(url, pgAccounts(pool).byEstablishment) : null;
-    this.accounts = this.accountStore();
+    const accounts = pgAccounts(pool);
+    this.accountWatch = watchAccounts ? new AccountWatch(url, accounts.byEstablishment) : null;
+    this.accounts = this.accountWatch ? watchedAccounts(accounts, this.accountWatch) : accounts;
     this.files = this.fileStore();
     this.readings = {
       timeline: (vin) => sql.readings.timeline(vin),
@@ -159,28 +160,6 @@ export class PgStore implements Store {
    */
   static async open(url: string, o: { watchAccounts?: boolean } = {}): Promise<PgStore> {
     return new PgStore(await openPool(url), url, o.watchAccounts ?? false);
-  }
-
-  private accountStore(): AccountStore {
-    const plain = pgAccounts(this.pool);
-    const watch = this.accountWatch;
-    if (!watch) return plain;
-    const thenForget =
-      <A extends unknown[]>(change: (e: string, ...rest: A) => Promise<boolean>) =>
-      async (e: string, ...rest: A) => {
-        try {
-          return await change(e, ...rest);
-        } finally {
-          watch.forget(e);
-        }
-      };
-    return {
-      ...plain,
-      byEstablishment: (e) => watch.byEstablishment(e),
-      setDisabled: thenForget(plain.setDisabled),
-      setPasswordHash: thenForget(plain.setPasswordHash),
-      setTlsReuse: thenForget(plain.setTlsReuse),
-    };
   }
 
   private fileStore(): FileStore {
@@ -251,8 +230,7 @@ export class PgStore implements Store {
             // The rounds of a drainer that died come first; the unclaimed are read only when there are none.
             const unclaimed = await sql.observations.unclaimedUnlessOpenRounds(c, limit);
             if (unclaimed.length > 0) return this.newRounds(c, unclaimed);
-            const open = await sql.observations.openRounds(c);
-            return open.length > 0 ? open : [];
+            return sql.observations.openRounds(c);
           },
           `SELECT pg_advisory_xact_lock(${ROUND_LOCK})`, // one claim at a time
         ),
