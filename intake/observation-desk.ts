@@ -134,8 +134,7 @@ export class ObservationDesk {
    * once-only rule (E30–E32) as for a file; refused here when there is nothing to correct.
    */
   async correct(account: Account, id: string, input: CorrectionInput, client: ClientSoftware): Promise<{ id: string }> {
-    const target = await this.settledVisible(account, id);
-    const issues = await this.issuesOf(target);
+    const { observation: target, issues } = await this.settledVisible(account, id);
     const numbered = issues.filter((i) => i.severity === 'E' || i.severity === 'A');
     const issue = numbered.find((i) => i.correctable);
     if (!issue) throw new NothingToCorrectError(`observation ${id} has no error number that can be corrected`);
@@ -156,8 +155,8 @@ export class ObservationDesk {
     client: ClientSoftware,
     seconds = MAX_WAIT_SECONDS,
   ): Promise<{ confirmed: ObservationView } | { pending: string }> {
-    const target = await this.settledVisible(account, id);
-    const anomaly = (await this.issuesOf(target)).find((i) => i.severity === 'A' && i.state === 'open' && !i.corrected && i.correctable);
+    const { observation: target, issues } = await this.settledVisible(account, id);
+    const anomaly = issues.find((i) => i.severity === 'A' && i.state === 'open' && !i.corrected && i.correctable);
     if (!anomaly) throw new NoOpenAnomalyError(`observation ${id} has no open anomaly to confirm`);
     const corrects = receiptIssueOf(anomaly).errorNumber!;
     const repeat: ObservationInput = { ...target.fields, sender: target.sender, corrects };
@@ -219,21 +218,12 @@ export class ObservationDesk {
     return account.role === 'admin' || o.accountId === account.id || allowedSenders(account).includes(o.sender);
   }
 
-  private async visible(account: Account, id: string): Promise<Observation | null> {
-    const o = await this.deps.store.observations.get(id);
-    return o && this.sees(account, o) ? o : null;
-  }
-
-  private async settledVisible(account: Account, id: string): Promise<Observation> {
-    const o = await this.visible(account, id);
-    if (!o) throw new ObservationNotFoundError(`no observation ${id}`);
-    if (o.status === 'PENDING') throw new ObservationPendingError(`observation ${id} is still PENDING`);
-    return o;
-  }
-
-  private async issuesOf(o: Observation): Promise<StoredIssue[]> {
-    if (o.status === 'PENDING' || o.filePk === null || o.line === null) return [];
-    return this.deps.store.issues.forRecord(o.filePk, o.line);
+  /** settledVisible: the observation and its issues when `account` may see it and it is settled; else a typed refusal. */
+  private async settledVisible(account: Account, id: string): Promise<{ observation: Observation; issues: StoredIssue[] }> {
+    const found = await this.deps.store.observations.getWithIssues(id);
+    if (!found || !this.sees(account, found.observation)) throw new ObservationNotFoundError(`no observation ${id}`);
+    if (found.observation.status === 'PENDING') throw new ObservationPendingError(`observation ${id} is still PENDING`);
+    return found;
   }
 }
 

@@ -12,7 +12,8 @@
 import pg from 'pg';
 import type { Account, AccountStore } from '../types';
 
-export const ACCOUNTS_CHANNEL = 'inflow_accounts';
+/** The channel migration 5's trigger notifies. */
+const ACCOUNTS_CHANNEL = 'inflow_accounts';
 /** How long after a failed or lost listening connection the next lookup tries again. */
 const RETRY_MS = 5_000;
 

@@ -48,7 +48,7 @@ const SELECT = `SELECT ${COLUMNS} FROM observations o JOIN accounts a ON a.id = 
 export const ROUND_LOCK = 0x6f627372;
 
 /**
- * $1 the round's file, $2 processed at. The statement's parts see one snapshot: the settled and the released
+ * $1 the round's file, $2 processed at. Every part runs, read or not (data-modifying WITH), and sees one snapshot: the settled and the released
  * observations are told apart by the round's progress, and its counts are the issues its stores committed.
  */
 const CLOSE_ROUND = `
@@ -63,7 +63,6 @@ WITH round AS (
 ), released AS (
   UPDATE observations o SET file_id = NULL, line = NULL
   FROM round WHERE o.file_id = round.id AND o.line > round.progress_line AND o.status = 'PENDING'
-  RETURNING o.line
 ), n AS (
   SELECT count(*)::int AS records FROM settled
 ), counts AS (
@@ -71,14 +70,14 @@ WITH round AS (
          count(*) FILTER (WHERE severity = 'A')::int AS anomalies, count(*) FILTER (WHERE severity = 'W')::int AS warnings
   FROM issues WHERE file_id = $1
 ), dropped AS (
-  DELETE FROM files f USING round, n WHERE f.id = round.id AND n.records = 0 RETURNING f.id
+  DELETE FROM files f USING round, n WHERE f.id = round.id AND n.records = 0
 ), closed AS (
   UPDATE files f SET status = 'done', processed_at = $2, records = n.records, accepted = n.records - c.rejected,
     rejected = c.rejected, anomalies = c.anomalies, warnings = c.warnings,
     result = CASE WHEN c.rejected > 0 OR c.anomalies > 0 THEN 'PARTIAL' ELSE 'ACCEPTED' END  -- resultOf (store/types.ts)
-  FROM round, n, counts c WHERE f.id = round.id AND n.records > 0 RETURNING f.id
+  FROM round, n, counts c WHERE f.id = round.id AND n.records > 0
 )
-SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM dropped) AS dropped, (SELECT count(*) FROM closed) AS closed`;
+SELECT records FROM n`;
 
 /** Observation statements. */
 export class PgObservations {
