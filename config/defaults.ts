@@ -161,6 +161,12 @@ export interface Settings {
   /** How often waiters for observations look whether theirs are settled, ms (one look for all of them). */
   observationPollMs: number;
   /**
+   * On SQLite (one writer for all), while others want the writer (observations, uploads), how long one change of a
+   * file may hold it, ms: its batches are then stored in parts of the records it stores in that time
+   * (docs/observations.md). Shorter: observations wait less, the file goes slower.
+   */
+  writerTurnMs: number;
+  /**
    * V8 old-space limit of each worker process `serve` starts, MB (`inflow worker`: NODE_OPTIONS, docs/deployment.md);
    * 0 = node's own. A batch's garbage is large and short-lived, and left alone V8 let it pile up to 360-430 MB
    * before collecting while the live data stayed under 80 MB (PostgreSQL, 24 readings a vehicle). Measured with
@@ -230,6 +236,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   httpRequestsPerMinute: 600,
   observationRoundMax: 500,
   observationPollMs: 20,
+  writerTurnMs: 250,
   workerHeapMb: 256,
 });
 

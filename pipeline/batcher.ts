@@ -97,6 +97,72 @@ export function* packedVins(b: RecordBatch): Generator<string> {
   for (let at = 0; at < buf.length; at = buf.indexOf(END, at) + 1) yield buf.toString('utf8', at, buf.indexOf(SEP_BYTE, at));
 }
 
+/** packedRecords: where each of a batch's packed readings starts and ends (its END byte), with its line. */
+function packedRecords(b: RecordBatch): { buf: Buffer; starts: number[]; ends: number[]; lines: number[] } {
+  const buf = Buffer.from(b.packed.buffer, b.packed.byteOffset, b.packedBytes);
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const lines: number[] = [];
+  for (let at = 0; at < buf.length;) {
+    const end = buf.indexOf(END, at);
+    const sep = buf.indexOf(SEP_BYTE, at);
+    starts.push(at);
+    ends.push(end);
+    lines.push(Number(buf.toString('latin1', sep + 1, buf.indexOf(SEP_BYTE, sep + 1))));
+    at = end + 1;
+  }
+  return { buf, starts, ends, lines };
+}
+
+/** recordCount: the records a batch holds. */
+export function recordCount(b: RecordBatch): number {
+  const buf = Buffer.from(b.packed.buffer, b.packed.byteOffset, b.packedBytes);
+  let n = b.others.length;
+  for (let at = buf.indexOf(END); at !== -1; at = buf.indexOf(END, at + 1)) n++;
+  return n;
+}
+
+/**
+ * splitBatch cuts a batch by line into consecutive parts of at most `maxRecords` records: part k holds the records
+ * of lines (cut k-1, cut k], its packed readings still in VIN order, and its lastLine is cut k (the file's progress
+ * once the part is stored). Stored one after the other, the parts give what the batch gives: each record is checked
+ * against the history the file's earlier lines left, whichever batch they were in (check-batch.ts).
+ */
+export function splitBatch(b: RecordBatch, maxRecords: number): RecordBatch[] {
+  const { buf, starts, ends, lines } = packedRecords(b);
+  const all = Float64Array.from([...lines, ...b.others.map((r) => r.line)]).sort();
+  if (all.length <= maxRecords) return [b];
+  const cuts: number[] = [];
+  for (let i = maxRecords - 1; i < all.length - 1; i += maxRecords) cuts.push(all[i]);
+  cuts.push(b.lastLine);
+  const partOf = (line: number) => {
+    let lo = 0;
+    let hi = cuts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cuts[mid] >= line) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  const part = lines.map(partOf);
+  const bytes = cuts.map(() => 0);
+  part.forEach((k, i) => (bytes[k] += ends[i] - starts[i] + 1));
+  const packed = bytes.map((n) => new Uint8Array(n));
+  const filled = cuts.map(() => 0);
+  part.forEach((k, i) => {
+    packed[k].set(buf.subarray(starts[i], ends[i] + 1), filled[k]);
+    filled[k] += ends[i] - starts[i] + 1;
+  });
+  return cuts.map((lastLine, k) => ({
+    packed: packed[k],
+    packedBytes: bytes[k],
+    others: b.others.filter((r) => partOf(r.line) === k),
+    lastLine,
+    sender: b.sender,
+  }));
+}
+
 /**
  * What a batch may hold in objects (`others`), estimated by heapBytesOf: a small part of the reader thread's 32 MB
  * heap (pipeline/file-reader.ts), which also holds the batch's packed strings, the chunks its records were cut from

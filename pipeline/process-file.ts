@@ -33,6 +33,7 @@ import { writeReceipt } from './write-receipt';
 import { FileGoneError, WaitForFilesError } from './errors';
 import { storeRecords, type FileContext } from './check-batch';
 import { FileReader } from './file-reader';
+import { WriterShare } from './writer-share';
 import { removeSpools, spoolPathFor } from './spool';
 import type { ScanResult } from './file-scan';
 import type { RecordBatch } from './batcher';
@@ -68,7 +69,8 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   await store.files.startAttempt(filePk);
   const t0 = performance.now();
   const early = await earlyVerdict(ctx, file);
-  const scan = early ?? (await readAndStoreInTurn(ctx, file, account));
+  const share = new WriterShare(ctx.store, ctx.settings.writerTurnMs);
+  const scan = early ?? (await readAndStoreInTurn(ctx, file, account, share));
   const read = performance.now();
   const processedAt = new Date().toISOString();
   if (!passes(scan)) {
@@ -88,7 +90,8 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
   const finished = (await store.files.get(filePk))!;
   const receiptPath = await writeReceipt(store, ctx.layout, finished);
   await store.files.markDone(filePk, ctx.layout.recordedPath(receiptPath));
-  // Where the time went (ms): reading, checking and storing the records; closing the file; writing the receipt.
+  // Where the time went (ms): reading, checking and storing the records (in `changes` store changes); closing the
+  // file; writing the receipt.
   const ms = { read: Math.round(read - t0), close: Math.round(closed - read), receipt: Math.round(performance.now() - closed) };
   ctx.audit.write('receipt', {
     pid: process.pid,
@@ -98,6 +101,7 @@ export async function processFile(ctx: PipelineContext, filePk: number): Promise
     status: finished.result,
     path: receiptPath,
     ms,
+    changes: share.changes,
   });
   return (await store.files.get(filePk))!;
 }
@@ -138,10 +142,10 @@ class Released extends Error {
 }
 
 /** readAndStoreInTurn runs readAndStore, again from the file's start each time it released its records. */
-async function readAndStoreInTurn(ctx: PipelineContext, file: FileRecord, account: Account): Promise<ScanResult> {
+async function readAndStoreInTurn(ctx: PipelineContext, file: FileRecord, account: Account, share: WriterShare): Promise<ScanResult> {
   for (;;) {
     try {
-      return await readAndStore(ctx, file, account);
+      return await readAndStore(ctx, file, account, share);
     } catch (err) {
       if (!(err instanceof Released)) throw err;
       ctx.audit.write('released', { pid: process.pid, file: file.id, for: err.blockedBy.map(fileIdOf) });
@@ -158,7 +162,7 @@ async function readAndStoreInTurn(ctx: PipelineContext, file: FileRecord, accoun
  * the same vehicles wait until this file closes); after a failure nothing more is stored (the caller takes it all
  * out).
  */
-async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Account): Promise<ScanResult> {
+async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Account, share: WriterShare): Promise<ScanResult> {
   const receivedDate = brusselsToday(new Date(file.receivedAt));
   removeSpools(ctx.layout.spoolDir, file.id);
   const reader = new FileReader({
@@ -193,12 +197,18 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
         lateByDate: new Map(),
         history: { decreaseToleranceKm: ctx.settings.decreaseToleranceKm, maxKmPerDay: ctx.settings.maxKmPerDay },
       };
-      // The batch behind it, when it has come already, goes in the same change (both are in memory anyway).
+      // The batch behind it, when it has come already, goes in the same change (both are in memory anyway), unless
+      // others want the writer (WriterShare).
       const batches = [m.batch];
       const next = reader.nextReady();
       if (next) batches.push(next);
-      await storeWhenFree(ctx.store, fileCtx, batches, () => failed, policy);
-      policy.holds = true;
+      for await (const change of share.split(batches)) {
+        if (failed) break;
+        const started = performance.now();
+        await storeWhenFree(ctx.store, fileCtx, change, () => failed, policy);
+        share.stored(change, performance.now() - started);
+        policy.holds = true;
+      }
       for (const b of batches) reader.stored(b);
       await new Promise((res) => setImmediate(res)); // let the queue renew its lock between batches
     }

@@ -538,5 +538,14 @@ export interface Store {
   ): Promise<{ blockedBy: number[]; result?: T }>;
   /** pending tells which of these files are still in flight: records stored, the file not closed (nor failed for good). */
   pending(filePks: readonly number[]): Promise<number[]>;
+  /**
+   * giveWay: a long writer (a file's pipeline) calls it before each change. Where every change waits for the one
+   * before it (SQLite: one writer), it first lets through, for at most `maxMs`, those waiting for the writer
+   * (another process's writers; the rounds of the observations kept since its last change and of those that keep
+   * coming), then tells whether others wanted the writer lately: the caller then keeps its changes short
+   * (docs/observations.md). Where changes do not wait for each other (PostgreSQL: rows are locked, not the
+   * database) it is false at once.
+   */
+  giveWay(maxMs: number): Promise<boolean>;
   close(): Promise<void>;
 }

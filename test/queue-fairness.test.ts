@@ -18,7 +18,7 @@ const NIGHTLY = '2200000085';
 const PW = 'fairness test password';
 const PILE = 400;
 /** Records of the pile's first file: enough to keep the worker busy while the nightly file comes in. */
-const LONG_FILE_RECORDS = 60_000;
+const LONG_FILE_RECORDS = 200_000;
 
 let svc: TestService;
 let worker: FileWorker | null = null;

@@ -424,6 +424,11 @@ export class PgStore implements Store {
     return this.sql.files.inFlight(filePks);
   }
 
+  /** giveWay: batches lock their vehicles' rows, not the database: a file never holds others up by its size. */
+  async giveWay(_maxMs: number): Promise<boolean> {
+    return false;
+  }
+
   private closed = false;
 
   async close(): Promise<void> {

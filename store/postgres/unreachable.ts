@@ -54,6 +54,7 @@ export function unreachableAsBusy(store: Store): Store {
     storeBatch: (req, work) => busyWhenUnreachable(store.storeBatch(req, work)),
     storeManualCorrection: (req, work) => busyWhenUnreachable(store.storeManualCorrection(req, work)),
     pending: (pks) => busyWhenUnreachable(store.pending(pks)),
+    giveWay: (maxMs) => store.giveWay(maxMs),
     close: () => store.close(),
   };
 }

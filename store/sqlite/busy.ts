@@ -69,10 +69,79 @@ export class WaitingFlag {
     }
   }
 
-  /** letWaitersIn waits (on timers, at most LET_IN_MAX_MS) while the flag is raised. */
-  async letWaitersIn(): Promise<void> {
+  /** letWaitersIn waits (on timers, at most LET_IN_MAX_MS) while the flag is raised; true when it was. */
+  async letWaitersIn(): Promise<boolean> {
+    if (!this.raised()) return false;
     const until = Date.now() + LET_IN_MAX_MS;
     while (this.raised() && Date.now() < until) await sleep(LET_IN_POLL_MS);
+    return true;
+  }
+}
+
+/** What WriterTurns reads of the observations (arrival numbers: their pk). */
+export interface PendingObservations {
+  /** The newest PENDING observation's arrival number; 0 when none. */
+  newestPending(): number;
+  /** Some observation that arrived in (after, upTo] is still PENDING. */
+  pendingIn(after: number, upTo: number): boolean;
+}
+
+/**
+ * Observations let in keep the writer while more keep coming: this long without a new one (a DMS posts its next
+ * reading a poll after its last one's final status) ends their turn.
+ */
+const OBSERVATIONS_LINGER_MS = 30;
+/** Others wanted the writer within this long: the long writer keeps its changes short (Store.giveWay). */
+const WANTED_LATELY_MS = 5_000;
+
+/**
+ * WriterTurns: the long writer's turns on the one writer (Store.giveWay). Before each change it lets in the writers
+ * of other processes (the flag), then the observations kept since its last change and those that keep coming: their
+ * drainer, in this process or another, claims, stores and closes their rounds while this writer waits on timers,
+ * for at most `maxMs`. Observations held up by the file itself (docs/observations.md) cannot be settled before it
+ * closes: each costs one such wait, not one at every change.
+ */
+export class WriterTurns {
+  /** Observations up to this arrival number were let in already. */
+  private letInUpTo = 0;
+  private wantedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly flag: WaitingFlag,
+    private readonly observations: PendingObservations,
+  ) {}
+
+  /** giveWay lets the others in; true when some wanted the writer within WANTED_LATELY_MS. */
+  async giveWay(maxMs: number): Promise<boolean> {
+    const writers = await this.flag.letWaitersIn();
+    const observations = await this.letObservationsIn(maxMs);
+    if (writers || observations) this.wantedAt = Date.now();
+    return Date.now() - this.wantedAt < WANTED_LATELY_MS;
+  }
+
+  /**
+   * letObservationsIn waits while observations kept since the last call are pending, and as long as new ones come
+   * within OBSERVATIONS_LINGER_MS of the last settled, at most `maxMs`; true when any came.
+   */
+  private async letObservationsIn(maxMs: number): Promise<boolean> {
+    const until = Date.now() + maxMs;
+    let came = false;
+    let quietSince = Date.now();
+    while (Date.now() < until) {
+      const newest = this.observations.newestPending();
+      if (newest > this.letInUpTo) {
+        const after = this.letInUpTo;
+        this.letInUpTo = newest;
+        came = true;
+        while (this.observations.pendingIn(after, newest) && Date.now() < until) await sleep(LET_IN_POLL_MS);
+        quietSince = Date.now();
+      } else if (came && Date.now() - quietSince < OBSERVATIONS_LINGER_MS) {
+        await sleep(LET_IN_POLL_MS);
+      } else {
+        break;
+      }
+    }
+    return came;
   }
 }
 

@@ -266,4 +266,12 @@ CREATE INDEX observations_unclaimed ON observations (pk) WHERE status = 'PENDING
 CREATE INDEX observations_round ON observations (file_id, line) WHERE file_id IS NOT NULL;
 `,
   },
+  {
+    version: 11,
+    sql: `
+-- A file on the one writer lets the observations kept since its last change through before its next one
+-- (SqliteStore.giveWay): it looks for the newest PENDING one, and then whether those are settled, at every change.
+CREATE INDEX observations_pending ON observations (pk) WHERE status = 'PENDING';
+`,
+  },
 ];

@@ -46,6 +46,8 @@ export class SqliteObservations {
   private readonly getStmt: Database.Statement;
   private readonly settledStmt: Database.Statement;
   private readonly waitingStmt: Database.Statement;
+  private readonly newestPendingStmt: Database.Statement;
+  private readonly pendingInStmt: Database.Statement;
   // The statements of every observation's path (add, get, the waiters' look) are prepared once.
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(
@@ -57,6 +59,8 @@ export class SqliteObservations {
       .prepare(`SELECT id FROM observations WHERE status != 'PENDING' AND id IN (SELECT value FROM json_each(?))`)
       .pluck();
     this.waitingStmt = db.prepare(`SELECT 1 FROM observations WHERE status = 'PENDING' AND file_id IS NULL LIMIT 1`).pluck();
+    this.newestPendingStmt = db.prepare(`SELECT max(pk) FROM observations WHERE status = 'PENDING'`).pluck();
+    this.pendingInStmt = db.prepare(`SELECT 1 FROM observations WHERE status = 'PENDING' AND pk > ? AND pk <= ? LIMIT 1`).pluck();
   }
 
   /** add inserts an observation (inside the caller's transaction). */
@@ -86,6 +90,16 @@ export class SqliteObservations {
 
   waiting(): boolean {
     return this.waitingStmt.get() !== undefined;
+  }
+
+  /** newestPending: the arrival number (pk) of the newest PENDING observation, claimed or not; 0 when none. */
+  newestPending(): number {
+    return (this.newestPendingStmt.get() as number | null) ?? 0;
+  }
+
+  /** pendingIn: some observation that arrived in (after, upTo] is still PENDING. */
+  pendingIn(after: number, upTo: number): boolean {
+    return this.pendingInStmt.get(after, upTo) !== undefined;
   }
 
   pendingCount(): number {

@@ -5,7 +5,7 @@
  * writers on timers (store/sqlite/busy.ts).
  */
 import { openDb, writeTx, type Db, type OpenOptions } from './db';
-import { WaitingFlag, waitingOnTimers } from './busy';
+import { WaitingFlag, WriterTurns, waitingOnTimers } from './busy';
 import { SqliteAccounts } from './accounts';
 import { SqliteFiles } from './files';
 import { SqliteReadings, VinList, seqOf, seqRangeOf } from './readings';
@@ -61,6 +61,8 @@ export class SqliteStore implements Store {
     reports: SqliteReports;
     audit: SqliteAudit;
   };
+  /** The turns a file's changes give others on the one writer (giveWay); made by the first file that asks. */
+  private turns: WriterTurns | null = null;
 
   private constructor(
     private readonly db: Db,
@@ -306,8 +308,6 @@ export class SqliteStore implements Store {
 
   async storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }> {
     const blockers = new Set<number>();
-    // Batches follow each other with hardly a gap: a writer waiting for the lock is let in first.
-    await this.waiting.letWaitersIn();
     try {
       writeTx(this.db, () => this.storeBatchNow(req, work, blockers));
     } catch (err) {
@@ -396,6 +396,11 @@ export class SqliteStore implements Store {
   async pending(filePks: readonly number[]): Promise<number[]> {
     const inFlight = this.sql.files.inFlight(0);
     return filePks.filter((pk) => inFlight.has(pk));
+  }
+
+  giveWay(maxMs: number): Promise<boolean> {
+    this.turns ??= new WriterTurns(this.waiting, new SqliteObservations(this.db));
+    return this.turns.giveWay(maxMs);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,188 @@
+/**
+ * A file sharing SQLite's one writer (pipeline/writer-share.ts, Store.giveWay): while others want the writer, its
+ * batches are stored in short parts, cut by line; the parts give exactly what the whole batches give.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { resolveSettings } from '../config/defaults';
+import { dataLayout } from '../config/layout';
+import { openStore, type Store } from '../store';
+import { AuditLog } from '../store/audit-log';
+import { processFile, type PipelineContext } from '../pipeline/process-file';
+import { FileReader } from '../pipeline/file-reader';
+import { recordCount, splitBatch, unpackBatch, type RecordBatch } from '../pipeline/batcher';
+import { csvBatch, daysAgo, vin, type R } from './helpers/batch';
+import { dumpStore, type StoreDump } from './helpers/store-dump';
+import { prng } from './helpers/prng';
+
+const SENDER = '2123456692';
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-share-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * Readings of `vehicles` vehicles, each vehicle's first reading in the first half of the file and its second in the
+ * second half, in shuffled orders: a vehicle's two readings are always in different parts. Some decrease (A40),
+ * some jump (A42), some are malformed (E-issues, kept as objects, not packed).
+ */
+function records(vehicles: number, seed: number): R[] {
+  const rnd = prng(seed);
+  const shuffled = () => {
+    const order = Array.from({ length: vehicles }, (_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    return order;
+  };
+  const first = shuffled().map((i): R => ({ vin: vin(1000 + i), date: daysAgo(6), odometer: 10_000 + i }));
+  const second = shuffled().map((i): R => {
+    if (i % 41 === 0) return { vin: vin(1000 + i), date: daysAgo(3), odometer: 'x' };
+    if (i % 13 === 0) return { vin: vin(1000 + i), date: daysAgo(3), odometer: 5_000 + i };
+    if (i % 17 === 0) return { vin: vin(1000 + i), date: daysAgo(3), odometer: 900_000 + i };
+    return { vin: vin(1000 + i), date: daysAgo(3), odometer: 12_000 + i };
+  });
+  return [...first, ...second];
+}
+
+/** readFirstBatch: the first batch the reader thread makes of `text` (batch size `size`). */
+async function readFirstBatch(text: string, size: number): Promise<RecordBatch> {
+  const file = path.join(dir, `batch-${size}.csv`);
+  fs.writeFileSync(file, text);
+  const reader = new FileReader({
+    path: file,
+    allowedSenders: [SENDER],
+    maxRecords: 100_000,
+    today: daysAgo(0),
+    resumeAfter: 0,
+    batchSize: size,
+    ahead: 2,
+    spoolPath: path.join(dir, `spool-${size}`),
+  });
+  try {
+    const m = await reader.next();
+    if (m.kind !== 'batch') throw new Error('no batch');
+    return m.batch;
+  } finally {
+    await reader.close();
+  }
+}
+
+const linesOf = (b: RecordBatch) => [...[...unpackBatch(b)].map((r) => r.line), ...b.others.map((r) => r.line)];
+
+it('cuts a batch by line into parts of at most N records, each still in VIN order, covering it exactly', async () => {
+  const batch = await readFirstBatch(csvBatch(SENDER, records(500, 7), { trailer: true }), 1000);
+  expect(recordCount(batch)).toBe(1000);
+  expect(batch.others.length).toBeGreaterThan(0); // the malformed readings travel as objects
+  const parts = splitBatch(batch, 70);
+  expect(parts).toHaveLength(Math.ceil(1000 / 70));
+  let after = 0;
+  for (const [k, part] of parts.entries()) {
+    const lines = linesOf(part);
+    expect(recordCount(part)).toBe(lines.length);
+    expect(lines.length).toBe(k < parts.length - 1 ? 70 : 1000 % 70);
+    // lines (after, lastLine], and the last part ends where the batch ends
+    expect(Math.min(...lines)).toBeGreaterThan(after);
+    expect(Math.max(...lines)).toBe(part.lastLine);
+    after = part.lastLine;
+    const vins = [...unpackBatch(part)].map((r) => r.reading!.vin!);
+    expect(vins).toEqual([...vins].sort());
+    expect(part.sender).toBe(SENDER);
+  }
+  expect(parts[parts.length - 1].lastLine).toBe(batch.lastLine);
+  const all = parts.flatMap((p) => [...unpackBatch(p)].map((r) => JSON.stringify(r)));
+  expect(all.sort()).toEqual([...unpackBatch(batch)].map((r) => JSON.stringify(r)).sort());
+  expect(parts.flatMap((p) => p.others)).toEqual(batch.others);
+  expect(splitBatch(batch, 1000)).toEqual([batch]); // small enough already: the batch itself
+});
+
+/** A registry on SQLite in a directory of its own, with the garage's account. */
+async function openRegistry(name: string, writerTurnMs: number) {
+  const layout = dataLayout(path.join(dir, name));
+  fs.mkdirSync(layout.root, { recursive: true });
+  const store: Store = await openStore({ sqlite: layout.db });
+  const ctx: PipelineContext = {
+    store,
+    layout,
+    settings: resolveSettings({ dataDir: layout.root, writerTurnMs }, {}),
+    audit: new AuditLog(store.audit),
+  };
+  const accountId = (await store.accounts.add({ establishment: SENDER, name: 'Garage', role: 'garage', passwordHash: 'x' })).id;
+  return { store, ctx, accountId, layout };
+}
+
+type Registry = Awaited<ReturnType<typeof openRegistry>>;
+
+/** process takes the file in as the intake does and processes it; gives the receipt event's store changes. */
+async function process(reg: Registry, text: string): Promise<number> {
+  const storedPath = path.join(reg.layout.root, 'nightly.csv');
+  fs.writeFileSync(storedPath, text);
+  const file = await reg.store.files.receive({
+    accountId: reg.accountId,
+    name: 'nightly.csv',
+    storedPath,
+    size: text.length,
+    sha256: 'nightly',
+    receivedAt: new Date().toISOString(),
+  });
+  const done = await processFile(reg.ctx, file.pk);
+  expect(done.status).toBe('done');
+  await reg.ctx.audit.flush();
+  const [receipt] = await reg.store.audit.list({ event: 'receipt' });
+  return receipt.fields.changes as number;
+}
+
+/** sortedDump: each file's lines sorted (the error numbers are given in another order when the parts differ). */
+const sortedDump = (d: StoreDump) => new Map([...d.files].map(([k, lines]) => [k, [...lines].sort()]));
+
+it('stores a file in short changes while an observation waits for the writer, with the same result as whole batches', async () => {
+  const text = csvBatch(SENDER, records(15_000, 11), { trailer: true });
+  const alone = await openRegistry('alone', 250);
+  const shared = await openRegistry('shared', 1);
+  try {
+    // Nobody else wants the writer: the file's two batches (10,000 then 20,000 records) in one or two changes.
+    const aloneChanges = await process(alone, text);
+    expect(aloneChanges).toBeLessThanOrEqual(2);
+
+    // An observation waits (no drainer runs: the file gives way to it once, then stores its records in short
+    // changes for a while: parts of what it stores in 1 ms, at least 1,000 records).
+    await shared.store.observations.add([
+      {
+        id: '00000000-0000-4000-8000-000000000001',
+        accountId: shared.accountId,
+        sender: SENDER,
+        fields: {
+          ref: '',
+          vin: vin(1),
+          plate: '',
+          date: daysAgo(2),
+          odometer: '1000',
+          unit: 'km',
+          work: 'MAINT',
+          replaced: '',
+          digits: '',
+          corrects: '',
+        },
+        vehicleKey: vin(1),
+        client: { builder: 'b', name: 'n', version: '1' },
+        correctionOf: null,
+        receivedAt: new Date().toISOString(),
+        receivedDate: daysAgo(0),
+      },
+    ]);
+    const sharedChanges = await process(shared, text);
+    expect(sharedChanges).toBeGreaterThanOrEqual(10);
+    expect(sharedChanges).toBeLessThanOrEqual(30);
+
+    const [a, s] = [await dumpStore(alone.store), await dumpStore(shared.store)];
+    expect(sortedDump(s)).toEqual(sortedDump(a));
+    const issues = [...a.files.values()][0].filter((l) => l.startsWith('I '));
+    expect(new Set(issues.map((l) => l.split(' ')[3]))).toEqual(new Set(['E14', 'A40', 'A42']));
+    expect(s.errorNumbers.length).toBe(a.errorNumbers.length);
+  } finally {
+    for (const reg of [alone, shared]) {
+      await reg.ctx.audit.close();
+      await reg.store.close();
+    }
+  }
+});
