@@ -179,11 +179,13 @@ export interface Settings {
 /** globalConcurrency's default on PostgreSQL: two files at once on this kind of 2-core machine. */
 export const POSTGRES_GLOBAL_CONCURRENCY = 2;
 /**
- * batchSize's default on PostgreSQL: a batch's fetched histories and pending rows stay in memory until it commits.
- * Measured on a 1,000,000-record nightly: 10,000 gave 17,500 records/s and a 258 MB worker, 25,000 12,700 and
- * 369 MB, 100,000 (SQLite's) less still on 200,000 records.
+ * batchSize's default on PostgreSQL: a batch's fetched histories and pending rows stay in memory until it commits,
+ * and the next batch is checked while it is written (docs/postgres.md). Measured on a 1,000,000-record nightly,
+ * one batch at a time: 10,000 gave 17,500 records/s and a 258 MB worker, 25,000 12,700 and 369 MB. With the next
+ * batch checked meanwhile, 10,000 peaked the worker at 300 and 380 MB in the bench's --tenfold stages, 5,000 at 232
+ * and 276 MB.
  */
-export const POSTGRES_BATCH_SIZE = 10_000;
+export const POSTGRES_BATCH_SIZE = 5_000;
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
   dataDir: './var',

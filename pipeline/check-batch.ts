@@ -47,12 +47,18 @@ const senderOf = (ctx: FileContext, line: number): string => ctx.sendersByLine?.
  * with a correction is taken in file order instead (a correction may touch another vehicle); the reader keeps such
  * batches apart from the packed readings (Batcher.add). Nothing is stored when they are blocked (Store.storeBatch).
  */
-export async function storeRecords(store: Store, ctx: FileContext, batches: readonly RecordBatch[]): Promise<{ blockedBy: number[] }> {
+export async function storeRecords(
+  store: Store,
+  ctx: FileContext,
+  batches: readonly RecordBatch[],
+  order: ChangeOrder = {},
+): Promise<{ blockedBy: number[] }> {
   const req: BatchRequest = {
     filePk: ctx.filePk,
     sender: ctx.sender,
     lastLine: batches[batches.length - 1].lastLine,
     lookups: () => lookupsOf(batches),
+    after: order.after,
   };
   // Consecutive batches in one change: the fewer commits, the fewer times the pages they share are written. Each
   // is checked as it would be alone, one after the other, so the result does not depend on how they are grouped.
@@ -63,7 +69,15 @@ export async function storeRecords(store: Store, ctx: FileContext, batches: read
       const vinOfPlate = (plate: string) => view.vehicleByPlate(plate)?.vin ?? null;
       for (const rec of recordsOf(batch, inFileOrder, vinOfPlate)) checker.check(rec);
     }
+    order.onChecked?.();
   });
+}
+
+/** Where a change stands among its file's changes (BatchRequest.after), and who wants to know its checks ran. */
+export interface ChangeOrder {
+  after?: Promise<void>;
+  /** Called once the checks ran and the change is about to be written. */
+  onChecked?: () => void;
 }
 
 /**

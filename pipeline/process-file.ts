@@ -31,7 +31,7 @@ import { sizeLimitFinding } from '../rules/file-tally';
 import { allowedSenders } from '../rules/establishment';
 import { writeReceipt } from './write-receipt';
 import { FileGoneError, WaitForFilesError } from './errors';
-import { storeRecords, type FileContext } from './check-batch';
+import { storeRecords, type ChangeOrder, type FileContext } from './check-batch';
 import { FileReader } from './file-reader';
 import { WriterShare } from './writer-share';
 import { removeSpools, spoolPathFor } from './spool';
@@ -51,8 +51,8 @@ export interface PipelineContext {
   yieldAfterMs?: number;
 }
 
-/** Batches the reader may have in flight: one being stored, one ready. */
-const READ_AHEAD = 2;
+/** Batches the reader may have in flight: one being written, one being checked, one ready. */
+const READ_AHEAD = 3;
 
 /** processFile takes a received file through to its receipt and returns its final record. */
 export async function processFile(ctx: PipelineContext, filePk: number): Promise<FileRecord> {
@@ -184,6 +184,7 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
   verdict.catch(() => {}); // awaited below; next() reports a reader's failure meanwhile
   let fileCtx: FileContext | null = null;
   const policy: WaitPolicy = { filePk: file.pk, holds: file.progressLine > 0, yieldAfterMs: ctx.yieldAfterMs };
+  let previous: Change | null = null; // the change being written while the next one is checked
   try {
     while (!failed) {
       const m = await reader.next();
@@ -202,20 +203,63 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
       const batches = [m.batch];
       const next = reader.nextReady();
       if (next) batches.push(next);
-      for await (const change of share.split(batches)) {
+      for await (const part of share.split(batches)) {
         if (failed) break;
-        const started = performance.now();
-        await storeWhenFree(ctx.store, fileCtx, change, () => failed, policy);
-        share.stored(change, performance.now() - started);
-        policy.holds = true;
+        const change = startChange(ctx.store, fileCtx, part, () => failed, policy, previous, share);
+        await change.checked;
+        await previous?.done;
+        previous = change;
       }
-      for (const b of batches) reader.stored(b);
+      previous?.done.then(
+        () => batches.forEach((b) => reader.stored(b)),
+        () => {},
+      );
       await new Promise((res) => setImmediate(res)); // let the queue renew its lock between batches
     }
+    await previous?.done;
     return await verdict;
   } finally {
+    await previous?.done.catch(() => {}); // nothing is written once the caller goes on
     await reader.close();
   }
+}
+
+/** A change on its way: its checks ran (`checked`, also once it ended), and it ended (`done`). */
+interface Change {
+  checked: Promise<void>;
+  done: Promise<void>;
+}
+
+/**
+ * startChange stores `batches` as one change after `previous` (BatchRequest.after): where changes may overlap
+ * (PostgreSQL) its checks run while `previous` is written, and its write waits for `previous` to commit; on SQLite
+ * (one writer) a change is written before the next starts anyway.
+ */
+function startChange(
+  store: Store,
+  fileCtx: FileContext,
+  batches: RecordBatch[],
+  pointless: () => boolean,
+  policy: WaitPolicy,
+  previous: Change | null,
+  share: WriterShare,
+): Change {
+  let markChecked = () => {};
+  const checked = new Promise<void>((resolve) => (markChecked = resolve));
+  const order: ChangeOrder = {
+    after: previous?.done,
+    onChecked: () => {
+      policy.holds = true; // it is being written: a later change held up by an older file releases, not waits
+      markChecked();
+    },
+  };
+  const started = performance.now();
+  const done = storeWhenFree(store, fileCtx, batches, pointless, policy, order).then(() =>
+    share.stored(batches, performance.now() - started),
+  );
+  done.then(markChecked, markChecked);
+  done.catch(() => {}); // awaited by the change after it, or at the end
+  return { checked, done };
 }
 
 /** passes: the file-level checks found nothing (a file read that far has its format and sender). */
@@ -241,11 +285,13 @@ async function storeWhenFree(
   batches: RecordBatch[],
   pointless: () => boolean,
   policy: WaitPolicy,
+  order: ChangeOrder,
 ): Promise<void> {
   const since = Date.now();
   for (;;) {
-    const { blockedBy } = await storeRecords(store, fileCtx, batches);
+    const { blockedBy } = await storeRecords(store, fileCtx, batches, order);
     if (blockedBy.length === 0) return;
+    await order.after; // the change before it is written (or failed: then so does this one) before it waits or releases
     if (policy.holds && blockedBy.some((pk) => pk < policy.filePk)) {
       await store.files.release(policy.filePk);
       throw new Released(blockedBy);

@@ -500,6 +500,13 @@ export interface BatchRequest {
    * need not.
    */
   lookups(): { vins: string[]; plates: string[]; issueIds: number[] };
+  /**
+   * The change of the same file's records before it, still being written: this one is checked meanwhile (a vehicle
+   * the two share waits for that one's commit) but written only once that one committed, and not at all if it
+   * failed. So a file's next batch is checked while the one before it is written, and its progress never passes a
+   * batch that was not stored.
+   */
+  after?: Promise<void>;
 }
 
 // ─── The store ──────────────────────────────────────────────────────────────────────────────────────────────

@@ -1,13 +1,16 @@
 /**
- * A file sharing SQLite's one writer (pipeline/writer-share.ts, Store.giveWay): while others want the writer, its
- * batches are stored in short parts, cut by line; the parts give exactly what the whole batches give.
+ * How a file's changes follow each other. On SQLite, sharing the one writer (pipeline/writer-share.ts,
+ * Store.giveWay): while others want the writer, its batches are stored in short parts, cut by line; the parts give
+ * exactly what the whole batches give. On PostgreSQL, the next batch is checked while the one before it is written
+ * (BatchRequest.after): again exactly what whole batches give.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveSettings } from '../config/defaults';
 import { dataLayout } from '../config/layout';
-import { openStore, type Store } from '../store';
+import type { Store } from '../store';
+import { openTestStore, type Backend } from './helpers/stores';
 import { AuditLog } from '../store/audit-log';
 import { processFile, type PipelineContext } from '../pipeline/process-file';
 import { FileReader } from '../pipeline/file-reader';
@@ -96,19 +99,24 @@ it('cuts a batch by line into parts of at most N records, each still in VIN orde
   expect(splitBatch(batch, 1000)).toEqual([batch]); // small enough already: the batch itself
 });
 
-/** A registry on SQLite in a directory of its own, with the garage's account. */
-async function openRegistry(name: string, writerTurnMs: number) {
-  const layout = dataLayout(path.join(dir, name));
-  fs.mkdirSync(layout.root, { recursive: true });
-  const store: Store = await openStore({ sqlite: layout.db });
+/** A registry in a directory (and on PostgreSQL a database) of its own, with the garage's account. */
+async function openRegistry(opts: { backend?: Backend; writerTurnMs?: number; batchSize?: number }) {
+  const t = await openTestStore(opts.backend ?? 'sqlite');
+  const layout = dataLayout(t.dir);
+  const store: Store = t.store;
+  const { writerTurnMs, batchSize } = opts;
   const ctx: PipelineContext = {
     store,
     layout,
-    settings: resolveSettings({ dataDir: layout.root, writerTurnMs }, {}),
+    settings: resolveSettings({ dataDir: t.dir, databaseUrl: t.databaseUrl ?? undefined, writerTurnMs, batchSize }, {}),
     audit: new AuditLog(store.audit),
   };
   const accountId = (await store.accounts.add({ establishment: SENDER, name: 'Garage', role: 'garage', passwordHash: 'x' })).id;
-  return { store, ctx, accountId, layout };
+  const close = async () => {
+    await ctx.audit.close();
+    await t.dispose();
+  };
+  return { store, ctx, accountId, layout, close };
 }
 
 type Registry = Awaited<ReturnType<typeof openRegistry>>;
@@ -137,8 +145,8 @@ const sortedDump = (d: StoreDump) => new Map([...d.files].map(([k, lines]) => [k
 
 it('stores a file in short changes while an observation waits for the writer, with the same result as whole batches', async () => {
   const text = csvBatch(SENDER, records(15_000, 11), { trailer: true });
-  const alone = await openRegistry('alone', 250);
-  const shared = await openRegistry('shared', 1);
+  const alone = await openRegistry({ writerTurnMs: 250 });
+  const shared = await openRegistry({ writerTurnMs: 1 });
   try {
     // Nobody else wants the writer: the file's two batches (10,000 then 20,000 records) in one or two changes.
     const aloneChanges = await process(alone, text);
@@ -180,9 +188,40 @@ it('stores a file in short changes while an observation waits for the writer, wi
     expect(new Set(issues.map((l) => l.split(' ')[3]))).toEqual(new Set(['E14', 'A40', 'A42']));
     expect(s.errorNumbers.length).toBe(a.errorNumbers.length);
   } finally {
-    for (const reg of [alone, shared]) {
-      await reg.ctx.audit.close();
-      await reg.store.close();
-    }
+    await alone.close();
+    await shared.close();
   }
 });
+
+/**
+ * Readings whose vehicles come back in the next batch or the one after: each vehicle's three readings are `gap`
+ * lines apart, so that consecutive batches share vehicles.
+ */
+function interleaved(vehicles: number, gap: number): R[] {
+  const out: R[] = [];
+  for (let i = 0; i < vehicles; i++) {
+    const at = (k: number) => Math.floor(i / gap) * gap * 3 + (i % gap) + k * gap;
+    out[at(0)] = { vin: vin(50_000 + i), date: daysAgo(9), odometer: 20_000 + i };
+    out[at(1)] = { vin: vin(50_000 + i), date: daysAgo(8), odometer: i % 7 === 0 ? 19_000 : 20_500 + i };
+    out[at(2)] = { vin: vin(50_000 + i), date: daysAgo(7), odometer: i % 11 === 0 ? 'y' : 21_000 + i };
+  }
+  return out.filter((r) => r !== undefined);
+}
+
+it('on PostgreSQL checks each batch while the one before it is written, with the result of whole batches on SQLite', async () => {
+  const text = csvBatch(SENDER, [...records(6_000, 13), ...interleaved(3_000, 700)], { trailer: true });
+  const sqlite = await openRegistry({ backend: 'sqlite' });
+  const postgres = await openRegistry({ backend: 'postgres', batchSize: 1_000 });
+  try {
+    expect(await process(sqlite, text)).toBeLessThanOrEqual(2);
+    expect(await process(postgres, text)).toBeGreaterThanOrEqual(15); // 21,000 records, in changes of 1,000 or 2,000
+    const [a, p] = [await dumpStore(sqlite.store), await dumpStore(postgres.store)];
+    expect(sortedDump(p)).toEqual(sortedDump(a));
+    const issues = [...a.files.values()][0].filter((l) => l.startsWith('I '));
+    expect(new Set(issues.map((l) => l.split(' ')[3]))).toEqual(new Set(['E14', 'A40', 'A42', 'W50']));
+    expect(new Set(p.errorNumbers).size).toBe(a.errorNumbers.length);
+  } finally {
+    await sqlite.close();
+    await postgres.close();
+  }
+}, 60_000);

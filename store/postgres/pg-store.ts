@@ -102,6 +102,12 @@ async function withVehicleRows<T>(pool: Pool, tx: () => Promise<T>): Promise<T> 
  */
 const GENERIC_PLANS = 'SET LOCAL plan_cache_mode = force_generic_plan';
 
+const LOCK_FILE = 'SELECT progress_line FROM files WHERE id = $1 FOR UPDATE';
+
+/** isStored: the file's progress row says the batch ending at `lastLine` is stored (or the file is gone). */
+const isStored = (rows: unknown[], lastLine: number) =>
+  rows.length === 0 || lastLine <= (rows[0] as { progress_line: number }).progress_line;
+
 /** PgStore: the store in one PostgreSQL database. */
 export class PgStore implements Store {
   readonly accounts: AccountStore;
@@ -354,13 +360,15 @@ export class PgStore implements Store {
   ): Promise<{ blockedBy: number[] }> {
     const { filePk, sender } = req;
     if (!Number.isSafeInteger(filePk)) throw new Error(`not a file pk: ${filePk}`);
-    // The file's row lock, with BEGIN: two attempts at one file (a take-over) store its batches one after the other.
-    const opening = `${GENERIC_PLANS}; SELECT progress_line FROM files WHERE id = ${filePk} FOR UPDATE`;
+    // The file's row lock, with BEGIN: two attempts at one file (a take-over) store its batches one after the other,
+    // and a batch an earlier attempt stored is skipped before anything is fetched. A batch checked while the one
+    // before it is written (req.after) reads the progress only, and takes the lock once that one committed.
+    const later = req.after !== undefined;
+    const opening = `${GENERIC_PLANS}; SELECT progress_line FROM files WHERE id = ${filePk}${later ? '' : ' FOR UPDATE'}`;
     return inTx(
       this.pool,
-      async (c, locked) => {
-        const rows = locked.rows as { progress_line: number }[];
-        if (rows.length === 0 || req.lastLine <= rows[0].progress_line) return { blockedBy: [] }; // stored by an earlier attempt
+      async (c, progress) => {
+        if (isStored(progress.rows, req.lastLine)) return { blockedBy: [] };
         const ready = await this.prepare(c, filePk, look, look.issueIds.length > 0);
         if ('blockedBy' in ready) return ready;
         const b = ready.batch;
@@ -372,6 +380,11 @@ export class PgStore implements Store {
           setAnomalyState: (issueId, state, line) => b.setAnomalyState(issueId, state, seqOf(filePk, line)),
         });
         b.checked();
+        if (later) {
+          await req.after;
+          const locked = await c.query({ name: 'inflow_lock_file', text: LOCK_FILE, values: [filePk] });
+          if (isStored(locked.rows, req.lastLine)) return { blockedBy: [] };
+        }
         await writeBatch(c, b, filePk, req.lastLine);
         return { blockedBy: [] };
       },

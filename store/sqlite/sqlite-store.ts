@@ -308,6 +308,7 @@ export class SqliteStore implements Store {
 
   async storeBatch(req: BatchRequest, work: (view: BatchView, write: BatchWriter) => void): Promise<{ blockedBy: number[] }> {
     const blockers = new Set<number>();
+    await req.after; // one writer: the change before it is committed, not written side by side
     try {
       writeTx(this.db, () => this.storeBatchNow(req, work, blockers));
     } catch (err) {
