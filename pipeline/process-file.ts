@@ -205,6 +205,7 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
       if (next) batches.push(next);
       for await (const part of share.split(batches)) {
         if (failed) break;
+        if (previous?.failed) await previous.done; // its failure ends the file's attempt: no change after it
         const change = startChange(ctx.store, fileCtx, part, () => failed, policy, previous, share);
         await change.checked;
         await previous?.done;
@@ -228,6 +229,8 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
 interface Change {
   checked: Promise<void>;
   done: Promise<void>;
+  /** `done` rejected. */
+  failed: boolean;
 }
 
 /**
@@ -257,9 +260,12 @@ function startChange(
   const done = storeWhenFree(store, fileCtx, batches, pointless, policy, order).then(() =>
     share.stored(batches, performance.now() - started),
   );
-  done.then(markChecked, markChecked);
-  done.catch(() => {}); // awaited by the change after it, or at the end
-  return { checked, done };
+  const change: Change = { checked, done, failed: false };
+  done.then(markChecked, () => {
+    change.failed = true; // awaited by the loop before any change after it, or at the end
+    markChecked();
+  });
+  return change;
 }
 
 /** passes: the file-level checks found nothing (a file read that far has its format and sender). */
