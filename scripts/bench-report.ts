@@ -54,7 +54,7 @@ export function renderReport(reports: BackendReport[], records: number, keptAt: 
   if (reports.some((r) => r.observations)) out.push('', ...observationsTable(reports));
   if (reports.some((r) => r.history.length)) out.push('', ...historyTable(reports));
   out.push('');
-  out.push(`seconds: start of the upload(s) until the last receipt is in /receipts/ (upload s: until the last 226).`);
+  out.push(`seconds: start of the upload(s) until the last receipt is in /receipts/ (upload s: until the last upload's FTP 226).`);
   out.push(`MB: peak VmRSS during the stage, sampled every 100 ms (front = inflow serve --workers 0; workers = inflow worker).`);
   out.push(`native: the backend's own bulk import of the same records into one keyed table (native/ours = its seconds / ours).`);
   for (const r of reports)
