@@ -205,7 +205,6 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
       if (next) batches.push(next);
       for await (const part of share.split(batches)) {
         if (failed) break;
-        if (previous?.failed) await previous.done; // its failure ends the file's attempt: no change after it
         const change = startChange(ctx.store, fileCtx, part, () => failed, policy, previous, share);
         await change.checked;
         await previous?.done;
@@ -229,8 +228,6 @@ async function readAndStore(ctx: PipelineContext, file: FileRecord, account: Acc
 interface Change {
   checked: Promise<void>;
   done: Promise<void>;
-  /** `done` rejected. */
-  failed: boolean;
 }
 
 /**
@@ -260,12 +257,8 @@ function startChange(
   const done = storeWhenFree(store, fileCtx, batches, pointless, policy, order).then(() =>
     share.stored(batches, performance.now() - started),
   );
-  const change: Change = { checked, done, failed: false };
-  done.then(markChecked, () => {
-    change.failed = true; // awaited by the loop before any change after it, or at the end
-    markChecked();
-  });
-  return change;
+  done.then(markChecked, markChecked); // handles a rejection too: `done` is awaited by the loop, or at the end
+  return { checked, done };
 }
 
 /** passes: the file-level checks found nothing (a file read that far has its format and sender). */

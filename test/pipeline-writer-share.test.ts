@@ -2,7 +2,8 @@
  * How a file's changes follow each other. On SQLite, sharing the one writer (pipeline/writer-share.ts,
  * Store.giveWay): while others want the writer, its batches are stored in short parts, cut by line; the parts give
  * exactly what the whole batches give. On PostgreSQL, the next batch is checked while the one before it is written
- * (BatchRequest.after): again exactly what whole batches give.
+ * (BatchRequest.after): again exactly what whole batches give, and when the database refuses a change, none after it
+ * is written (the retry goes on from the last change written).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,6 +19,7 @@ import { recordCount, splitBatch, unpackBatch, type RecordBatch } from '../pipel
 import { csvBatch, daysAgo, vin, type R } from './helpers/batch';
 import { dumpStore, type StoreDump } from './helpers/store-dump';
 import { prng } from './helpers/prng';
+import pg from 'pg';
 
 const SENDER = '2123456692';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inflow-share-'));
@@ -116,13 +118,13 @@ async function openRegistry(opts: { backend?: Backend; writerTurnMs?: number; ba
     await ctx.audit.close();
     await t.dispose();
   };
-  return { store, ctx, accountId, layout, close };
+  return { store, ctx, accountId, layout, databaseUrl: t.databaseUrl, close };
 }
 
 type Registry = Awaited<ReturnType<typeof openRegistry>>;
 
-/** process takes the file in as the intake does and processes it; gives the receipt event's store changes. */
-async function process(reg: Registry, text: string): Promise<number> {
+/** receive takes the file in as the intake does; gives its pk. */
+async function receive(reg: Registry, text: string): Promise<number> {
   const storedPath = path.join(reg.layout.root, 'nightly.csv');
   fs.writeFileSync(storedPath, text);
   const file = await reg.store.files.receive({
@@ -133,7 +135,12 @@ async function process(reg: Registry, text: string): Promise<number> {
     sha256: 'nightly',
     receivedAt: new Date().toISOString(),
   });
-  const done = await processFile(reg.ctx, file.pk);
+  return file.pk;
+}
+
+/** process takes the file in and processes it; gives the receipt event's store changes. */
+async function process(reg: Registry, text: string): Promise<number> {
+  const done = await processFile(reg.ctx, await receive(reg, text));
   expect(done.status).toBe('done');
   await reg.ctx.audit.flush();
   const [receipt] = await reg.store.audit.list({ event: 'receipt' });
@@ -221,6 +228,45 @@ it('on PostgreSQL checks each batch while the one before it is written, with the
     expect(new Set(issues.map((l) => l.split(' ')[3]))).toEqual(new Set(['E14', 'A40', 'A42', 'W50']));
     expect(new Set(p.errorNumbers).size).toBe(a.errorNumbers.length);
   } finally {
+    await sqlite.close();
+    await postgres.close();
+  }
+}, 60_000);
+
+it('on PostgreSQL stores nothing after a change the database refused, and a retry then gives the result of whole batches', async () => {
+  const all = [...records(6_000, 13), ...interleaved(3_000, 700)];
+  const text = csvBatch(SENDER, all, { trailer: true });
+  // The vehicle of line 3,000 (the header is line 1): its other reading is in the second half, so the changes
+  // right after the refused one do not hold it and could be written, were they not ordered after it.
+  const poison = (all[2_998] as { vin: string }).vin;
+  const poisonLine = 3_000;
+  const sqlite = await openRegistry({ backend: 'sqlite' });
+  const postgres = await openRegistry({ backend: 'postgres', batchSize: 1_000 });
+  const db = new pg.Client({ connectionString: postgres.databaseUrl! });
+  await db.connect();
+  try {
+    await process(sqlite, text);
+    // The database refuses the poisoned vehicle's readings: the change holding the first of them fails while the
+    // next one is being checked beside it.
+    await db.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'refused reading of %', NEW.vin; END $$`);
+    await db.query(`CREATE TRIGGER refuse BEFORE INSERT ON readings FOR EACH ROW WHEN (NEW.vin = '${poison}')
+      EXECUTE FUNCTION refuse()`);
+    const pk = await receive(postgres, text);
+    await expect(processFile(postgres.ctx, pk)).rejects.toThrow(`refused reading of ${poison}`);
+    const { progressLine } = (await postgres.store.files.get(pk))!;
+    const stored = (await postgres.store.readings.forFile(pk)).map((r) => r.line);
+    expect(progressLine).toBeGreaterThan(1_000); // changes before the refused one were written
+    expect(progressLine).toBeLessThan(poisonLine);
+    expect(Math.max(...stored)).toBeLessThanOrEqual(progressLine); // and none after it
+
+    await db.query('DROP TRIGGER refuse ON readings');
+    expect((await processFile(postgres.ctx, pk)).status).toBe('done'); // the retry, from the saved progress
+    const [a, p] = [await dumpStore(sqlite.store), await dumpStore(postgres.store)];
+    expect(sortedDump(p)).toEqual(sortedDump(a));
+    expect(new Set(p.errorNumbers).size).toBe(a.errorNumbers.length);
+  } finally {
+    await db.end();
     await sqlite.close();
     await postgres.close();
   }
